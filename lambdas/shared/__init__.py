@@ -1,0 +1,1 @@
+"""Shared handler library: caption model, S3 access, settings, errors, observability."""

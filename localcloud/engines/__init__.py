@@ -1,0 +1,1 @@
+"""Local engines for AWS services moto does not implement or only stubs."""
