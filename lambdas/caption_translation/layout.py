@@ -1,0 +1,75 @@
+"""Where everything lives in the captions bucket.
+
+input/<name>                         files waiting for a batch, and the trigger file
+batches/<id>/manifest.json           the files a batch took, with their exact versions
+batches/<id>/source/<name>           the batch's copy of each source file
+batches/<id>/plan.json               validation results and how the batch is translated
+batches/<id>/translate-input/...     HTML documents for batch translation jobs
+batches/<id>/translate-output/...    what the jobs write
+batches/<id>/summary.json            the batch's outcome (also sent to SNS)
+batches/claims/<digest>              which batch took which input version
+output/<lang>/<name>                 translated caption files
+failed/<name>, failed/<name>.error.json   rejected files and why
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+INPUT_PREFIX = "input/"
+BATCHES_PREFIX = "batches/"
+OUTPUT_PREFIX = "output/"
+FAILED_PREFIX = "failed/"
+CAPTION_EXTENSIONS = (".vtt", ".srt")
+
+
+def input_name(key: str) -> str:
+    """The file's name relative to `input/` (sub-folders are kept)."""
+    if not key.startswith(INPUT_PREFIX):
+        raise ValueError(f"{key} is not under {INPUT_PREFIX}")
+    return key[len(INPUT_PREFIX) :]
+
+
+def batch_prefix(batch_id: str) -> str:
+    return f"{BATCHES_PREFIX}{batch_id}/"
+
+
+def manifest_key(batch_id: str) -> str:
+    return f"{batch_prefix(batch_id)}manifest.json"
+
+
+def plan_key(batch_id: str) -> str:
+    return f"{batch_prefix(batch_id)}plan.json"
+
+
+def summary_key(batch_id: str) -> str:
+    return f"{batch_prefix(batch_id)}summary.json"
+
+
+def source_key(batch_id: str, name: str) -> str:
+    return f"{batch_prefix(batch_id)}source/{name}"
+
+
+def translate_input_prefix(batch_id: str) -> str:
+    return f"{batch_prefix(batch_id)}translate-input/"
+
+
+def translate_output_prefix(batch_id: str) -> str:
+    return f"{batch_prefix(batch_id)}translate-output/"
+
+
+def claim_key(input_key: str, version_id: str | None) -> str:
+    digest = hashlib.sha256(f"{input_key}\0{version_id or 'null'}".encode()).hexdigest()
+    return f"{BATCHES_PREFIX}claims/{digest}"
+
+
+def output_key(language: str, name: str) -> str:
+    return f"{OUTPUT_PREFIX}{language}/{name}"
+
+
+def failed_key(name: str) -> str:
+    return f"{FAILED_PREFIX}{name}"
+
+
+def failed_error_key(name: str) -> str:
+    return f"{FAILED_PREFIX}{name}.error.json"

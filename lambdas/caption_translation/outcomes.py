@@ -1,0 +1,130 @@
+"""Recording what happened to each file: outputs, quarantined failures and the batch summary."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from lambdas.caption_translation import layout
+from lambdas.shared.s3 import ObjectStore
+
+MAX_LISTED_FAILURES = 50  # keeps the SNS message and the state machine payload small
+
+
+@dataclass
+class FileOutcome:
+    """One source file across all target languages."""
+
+    name: str
+    source_key: str
+    cues: int = 0
+    outputs: dict[str, int] = field(default_factory=dict)  # language -> cues written
+    failures: dict[str, str] = field(default_factory=dict)  # language -> reason
+    error: str = "translation-failed"
+    retranslated: int = 0
+    degraded: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+    def fail(self, languages: list[str] | tuple[str, ...], reason: str, error: str) -> None:
+        for language in languages:
+            self.failures[language] = reason
+        self.error = error
+
+
+def quarantine(
+    store: ObjectStore,
+    batch_id: str,
+    name: str,
+    source_key: str,
+    error: str,
+    reason: str,
+    failed_languages: list[str] | None,
+    translated_languages: list[str] | None = None,
+) -> None:
+    """Copy the source to `failed/<name>` and write the reason beside it."""
+    store.copy(source_key, layout.failed_key(name))
+    store.put_json(
+        layout.failed_error_key(name),
+        {
+            "file": name,
+            "batchId": batch_id,
+            "error": error,
+            "reason": reason,
+            "failedLanguages": failed_languages if failed_languages is not None else "all",
+            "translatedLanguages": translated_languages or [],
+            "source": store.uri(source_key),
+        },
+    )
+
+
+def record_failures(store: ObjectStore, batch_id: str, outcome: FileOutcome) -> None:
+    if not outcome.failures:
+        return
+    reasons = sorted(set(outcome.failures.values()))
+    quarantine(
+        store,
+        batch_id,
+        outcome.name,
+        outcome.source_key,
+        outcome.error,
+        "; ".join(f"{lang}: {outcome.failures[lang]}" for lang in sorted(outcome.failures))
+        if len(reasons) > 1
+        else reasons[0],
+        sorted(outcome.failures),
+        sorted(outcome.outputs),
+    )
+
+
+def summarise(
+    plan: dict[str, Any], outcomes: list[FileOutcome], store: ObjectStore
+) -> dict[str, Any]:
+    """The batch summary: written to `summary.json`, published to SNS, returned to the
+    state machine. Rejected files (validation) and translation failures both count as failed."""
+    rejected = plan["rejected"]
+    failed_files = [o for o in outcomes if o.failures]
+    failures = [
+        {"file": r["name"], "stage": "validation", "error": r["error"], "reason": r["reason"]}
+        for r in rejected
+    ] + [
+        {
+            "file": o.name,
+            "stage": "translation",
+            "error": o.error,
+            "languages": sorted(o.failures),
+            "reason": "; ".join(sorted(set(o.failures.values()))),
+        }
+        for o in failed_files
+    ]
+    files_in = len(plan["files"]) + len(rejected)
+    outputs = sum(len(o.outputs) for o in outcomes)
+    failed = len(rejected) + len(failed_files)
+    summary = {
+        "batchId": plan["batchId"],
+        "mode": plan["mode"],
+        "sourceLanguage": plan["sourceLanguage"],
+        "targetLanguages": plan["targetLanguages"],
+        "filesIn": files_in,
+        "outputs": outputs,
+        "failed": failed,
+        "cuesIn": sum(f["cues"] for f in plan["files"]),
+        "cuesOut": sum(sum(o.outputs.values()) for o in outcomes),
+        "retranslatedCues": sum(o.retranslated for o in outcomes),
+        "degradedCues": sum(o.degraded for o in outcomes),
+        "failures": failures[:MAX_LISTED_FAILURES],
+        "failuresNotListed": max(0, len(failures) - MAX_LISTED_FAILURES),
+        "warnings": [w for f in plan["files"] for w in f.get("warnings", [])][:MAX_LISTED_FAILURES],
+        "outputPrefix": store.uri(layout.OUTPUT_PREFIX),
+        "failedPrefix": store.uri(layout.FAILED_PREFIX),
+    }
+    if files_in == 0:
+        summary["subject"] = f"Caption batch {plan['batchId']}: no input files"
+        summary["message"] = (
+            "The trigger file arrived but no files were waiting under input/; nothing was "
+            "translated."
+        )
+    else:
+        summary["subject"] = (
+            f"Caption batch {plan['batchId']}: {files_in} files, {outputs} outputs, {failed} failed"
+        )[:100]
+    store.put_json(layout.summary_key(plan["batchId"]), summary)
+    return summary

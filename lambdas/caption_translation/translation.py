@@ -1,0 +1,182 @@
+"""Translating a batch: real time in the function, or rebuilding from batch job output.
+
+Both write `output/<lang>/<name>` for every file and language that succeeded, quarantine the
+others under `failed/` with the reason, and return the batch summary. Re-running either with the
+same inputs writes the same objects, so a retried step is harmless.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from lambdas.caption_translation import layout
+from lambdas.caption_translation.outcomes import FileOutcome, record_failures, summarise
+from lambdas.caption_translation.planning import load_plan
+from lambdas.shared.captions import (
+    AlignmentError,
+    TranslationOutcome,
+    Translator,
+    parse_captions,
+    rebuild_from_documents,
+    render_captions,
+    translate_captions,
+)
+from lambdas.shared.s3 import ObjectStore, error_code
+
+TranslatorFactory = Callable[[str, str], Translator]  # (source, target) -> Translator
+JobDescriber = Callable[[str], dict[str, Any]]
+
+# Errors that concern one file and language; anything else (throttling that outlasted the
+# client's retries, access denied, outages) fails the step so the state machine retries it.
+PER_FILE_ERRORS = frozenset(
+    {
+        "TextSizeLimitExceededException",
+        "UnsupportedLanguagePairException",
+        "InvalidRequestException",
+    }
+)
+
+
+def translate_realtime(
+    batch_id: str, store: ObjectStore, translators: TranslatorFactory
+) -> dict[str, Any]:
+    plan = load_plan(batch_id, store)
+    outcomes = []
+    for entry in plan["files"]:
+        outcome = FileOutcome(entry["name"], entry["sourceKey"], entry["cues"])
+        captions = parse_captions(store.get_bytes(entry["sourceKey"]), entry["name"])
+        for language in plan["targetLanguages"]:
+            translator = translators(plan["sourceLanguage"], language)
+            _write(
+                store,
+                outcome,
+                language,
+                lambda t=translator, c=captions: translate_captions(c, t),  # type: ignore[misc]
+            )
+        record_failures(store, batch_id, outcome)
+        outcomes.append(outcome)
+    return summarise(plan, outcomes, store)
+
+
+def rebuild_outputs(
+    batch_id: str,
+    jobs: list[dict[str, Any]],
+    store: ObjectStore,
+    translators: TranslatorFactory,
+    describe_job: JobDescriber,
+) -> dict[str, Any]:
+    plan = load_plan(batch_id, store)
+    output_prefix = layout.translate_output_prefix(batch_id)
+    outcomes = {
+        entry["name"]: FileOutcome(entry["name"], entry["sourceKey"], entry["cues"])
+        for entry in plan["files"]
+    }
+    for job in jobs:
+        languages = list(job["targetLanguages"])
+        if job["status"] not in ("COMPLETED", "COMPLETED_WITH_ERROR"):
+            reason = _job_failure_reason(job, describe_job)
+            for outcome in outcomes.values():
+                outcome.fail(languages, reason, "translation-job-failed")
+            continue
+        job_folder = _job_folder(store, output_prefix, job["jobId"])
+        available = set(store.list_keys(job_folder))
+        document_errors = _document_errors(store, job_folder, languages)
+        for entry in plan["files"]:
+            outcome = outcomes[entry["name"]]
+            captions = parse_captions(store.get_bytes(entry["sourceKey"]), entry["name"])
+            for language in languages:
+                keys = [f"{job_folder}{language}.{name}" for name in entry["documents"]]
+                missing = [k for k in keys if k not in available]
+                if missing:
+                    reasons = {
+                        document_errors.get((language, name), "") for name in entry["documents"]
+                    } - {""}
+                    outcome.fail(
+                        [language],
+                        "Translate returned no output for this file"
+                        + (f": {'; '.join(sorted(reasons))}" if reasons else ""),
+                        "translation-document-failed",
+                    )
+                    continue
+                documents = [store.get_bytes(k).decode("utf-8") for k in keys]
+                translator = translators(plan["sourceLanguage"], language)
+
+                def rebuild(
+                    t: Translator = translator,
+                    d: list[str] = documents,
+                    c: Any = captions,
+                ) -> Any:
+                    return rebuild_from_documents(c, d, t)
+
+                _write(store, outcome, language, rebuild)
+    for outcome in outcomes.values():
+        record_failures(store, batch_id, outcome)
+    return summarise(plan, list(outcomes.values()), store)
+
+
+def _write(
+    store: ObjectStore,
+    outcome: FileOutcome,
+    language: str,
+    translate: Callable[[], TranslationOutcome],
+) -> None:
+    try:
+        result = translate()
+    except AlignmentError as error:
+        outcome.fail([language], f"the translation could not be aligned: {error}", "alignment")
+        return
+    except ClientError as error:
+        if error_code(error) not in PER_FILE_ERRORS:
+            raise
+        message = error.response.get("Error", {}).get("Message", "")
+        outcome.fail([language], f"{error_code(error)}: {message}", "translate-rejected")
+        return
+    store.put_bytes(
+        layout.output_key(language, outcome.name),
+        render_captions(result.captions),
+        "text/vtt" if result.captions.format == "vtt" else "application/x-subrip",
+    )
+    outcome.outputs[language] = result.cues
+    outcome.retranslated += result.retranslated
+    outcome.degraded += result.degraded
+
+
+def _job_folder(store: ObjectStore, output_prefix: str, job_id: str) -> str:
+    """Translate writes under `<output>/<account>-TranslateText-<job id>/`."""
+    marker = f"-TranslateText-{job_id}/"
+    for key in store.list_keys(output_prefix):
+        if marker in key:
+            return key[: key.index(marker) + len(marker)]
+    return f"{output_prefix}missing-TranslateText-{job_id}/"
+
+
+def _document_errors(
+    store: ObjectStore, job_folder: str, languages: list[str]
+) -> dict[tuple[str, str], str]:
+    """Per-document errors from the job's auxiliary details files, by (language, document)."""
+    errors: dict[tuple[str, str], str] = {}
+    for language in languages:
+        details = store.get_json(
+            f"{job_folder}details/{language}.auxiliary-translation-details.json"
+        )
+        for item in (details or {}).get("details", []):
+            message = item.get("errorMessage") or item.get("errorCode")
+            if message:
+                errors[(language, item.get("sourceFile", ""))] = str(message)
+    return errors
+
+
+def _job_failure_reason(job: dict[str, Any], describe_job: JobDescriber) -> str:
+    status = job["status"]
+    reason = job.get("reason") or f"the translation job ended {status}"
+    if status == "FAILED" and job.get("jobId"):
+        try:
+            message = describe_job(job["jobId"]).get("Message")
+        except ClientError:
+            message = None
+        if message:
+            reason = f"the translation job failed: {message}"
+    return str(reason)

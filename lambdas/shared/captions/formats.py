@@ -1,0 +1,421 @@
+"""Reading and writing WebVTT and SRT files.
+
+WebVTT is read with webvtt-py: its block rule, its block classes (`WebVTTCueBlock` in strict
+mode, `WebVTTCommentBlock`, `WebVTTStyleBlock`, `WebVTTRegionBlock`), `Timestamp` and
+`CueSettings`. Its file-level reader is not used because it loses what this workflow must keep:
+the byte order mark and line endings, where NOTE/STYLE/REGION blocks sit between cues (it moves
+every STYLE and REGION to the top and re-flows comments and region settings), and the line of a
+malformed cue (the lenient reader drops such cues silently, the strict one raises without a line
+number and also rejects unknown cue settings).
+
+SRT is read here: webvtt-py's SRT reader drops cue numbers, empty cues, blank lines inside a cue
+and the text after the timings, skips malformed cues and reads `00:00:01,5` as 5 milliseconds.
+Both formats are written here too, as webvtt-py's writers reorder blocks, renumber SRT cues and
+strip SRT tags; cue blocks are written in the same layout as webvtt-py's `WebVTTCueBlock`.
+"""
+
+from __future__ import annotations
+
+import codecs
+import functools
+import re
+from dataclasses import dataclass, field
+
+from webvtt.errors import MalformedCaptionError
+from webvtt.models import CueSettings, Timestamp
+from webvtt.vtt import (
+    WebVTTCommentBlock,
+    WebVTTCueBlock,
+    WebVTTRegionBlock,
+    WebVTTStyleBlock,
+)
+
+from .errors import (
+    BinaryContentError,
+    EmptyFileError,
+    EndBeforeStartError,
+    MalformedTimestampError,
+    NoCuesError,
+    NotUtf8Error,
+    UnknownFormatError,
+)
+from .model import Block, BlockKind, CaptionFile, CaptionFormat, Cue, format_timestamp
+
+_UTF8_BOM = codecs.BOM_UTF8
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+# control characters that never occur in caption text (tab, LF, FF and CR do)
+_CONTROL = re.compile("[\x01-\x08\x0b\x0e-\x1f\x7f]")
+_SAMPLE_CHARS = 65_536
+_MAX_CONTROL_SHARE = 0.10
+_MAX_UNDECODABLE_SHARE = 0.30
+
+_SRT_INDEX = re.compile(r"[0-9]+")
+_SRT_TIMESTAMP = r"([0-9]+):([0-9]{2}):([0-9]{2})[,.]([0-9]{3})"
+_SRT_TIMING = re.compile(
+    rf"[ \t]*{_SRT_TIMESTAMP}[ \t]*-->[ \t]*{_SRT_TIMESTAMP}(?:[ \t]+(.*?))?[ \t]*"
+)
+_VTT_EXPECTED = "'hh:mm:ss.ttt --> hh:mm:ss.ttt' (hours optional, at most 59 minutes and seconds)"
+_SRT_EXPECTED = "'hh:mm:ss,ttt --> hh:mm:ss,ttt' (at most 59 minutes and seconds)"
+
+
+def declared_format(name: str) -> CaptionFormat | None:
+    """The format a file name claims by its extension, or None for any other extension."""
+    lowered = name.lower()
+    if lowered.endswith((".vtt", ".webvtt")):
+        return "vtt"
+    if lowered.endswith(".srt"):
+        return "srt"
+    return None
+
+
+def parse_captions(data: bytes, name: str) -> CaptionFile:
+    """Read a WebVTT or SRT file, choosing the format from the content, not the name.
+
+    Raises a `CaptionInputError` subclass naming the problem for empty, binary or non-UTF-8
+    data, content that is neither format, malformed timings (with the line number), a cue
+    ending before it starts, and files without cues.
+    """
+    text, bom = _decode(data)
+    lines = _LINE_BREAK.split(text)
+    if lines and not lines[-1]:
+        lines.pop()
+    fmt = _detect_format(lines)
+    reader = _VttReader(lines) if fmt == "vtt" else _SrtReader(lines)
+    cues, header, metadata, blocks = reader.read()
+    if not cues:
+        raise NoCuesError(
+            "the file has no cues: a cue needs a timing line such as "
+            + (
+                "'00:00:01.000 --> 00:00:02.000'"
+                if fmt == "vtt"
+                else "'00:00:01,000 --> 00:00:02,000'"
+            )
+        )
+    return CaptionFile(
+        format=fmt,
+        declared_format=declared_format(name),
+        cues=tuple(cues),
+        header=header,
+        metadata=tuple(metadata),
+        blocks=tuple(blocks),
+        bom=bom,
+        newline=_newline_style(text),
+    )
+
+
+def render_captions(doc: CaptionFile) -> bytes:
+    """Write the file back in its own format, BOM and line endings, ending with a line break."""
+    lines = _vtt_lines(doc) if doc.format == "vtt" else _srt_lines(doc)
+    text = "\n".join(lines) + "\n"
+    if doc.newline != "\n":
+        # cue texts hold "\n" between their lines, so line endings are converted once, here
+        text = text.replace("\n", doc.newline)
+    data = text.encode("utf-8")
+    return _UTF8_BOM + data if doc.bom else data
+
+
+# --- decoding ---------------------------------------------------------------------------------
+
+
+def _decode(data: bytes) -> tuple[str, bool]:
+    """Decode UTF-8 (with or without BOM), rejecting empty, binary and non-UTF-8 data."""
+    bom = data.startswith(_UTF8_BOM)
+    body = data[len(_UTF8_BOM) :] if bom else data
+    if not body.strip():
+        raise EmptyFileError("the file is empty" if not body else "the file holds only whitespace")
+    if body.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise NotUtf8Error("the file is UTF-16 encoded; save it as UTF-8", offset=0)
+    nul = body.find(b"\x00")
+    if nul >= 0:
+        raise BinaryContentError(
+            f"the file contains a NUL byte at offset {nul + len(data) - len(body)}: "
+            "it is binary data, not a caption file"
+        )
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        sample = body[:_SAMPLE_CHARS].decode("utf-8", errors="replace")
+        bad = sample.count("\ufffd") + len(_CONTROL.findall(sample))
+        if bad > _MAX_UNDECODABLE_SHARE * len(sample):
+            raise BinaryContentError(
+                "the file is mostly not text: it is binary data, not a caption file"
+            ) from None
+        offset = error.start + len(data) - len(body)
+        line = data.count(b"\n", 0, offset) + 1
+        raise NotUtf8Error(
+            f"the file is not valid UTF-8: byte 0x{body[error.start]:02X} at offset {offset} "
+            f"(line {line}) cannot be decoded; it may be Latin-1 or Windows-1252, "
+            "save it as UTF-8",
+            offset=offset,
+        ) from None
+    sample = text[:_SAMPLE_CHARS]
+    if len(_CONTROL.findall(sample)) > _MAX_CONTROL_SHARE * len(sample):
+        raise BinaryContentError(
+            "the file is mostly control characters: it is binary data, not a caption file"
+        )
+    return text, bom
+
+
+def _newline_style(text: str) -> str:
+    """The line ending used most often (LF when the file has a single line)."""
+    crlf = text.count("\r\n")
+    cr = text.count("\r") - crlf
+    lf = text.count("\n") - crlf
+    if crlf >= lf and crlf >= cr and crlf:
+        return "\r\n"
+    if cr > lf:
+        return "\r"
+    return "\n"
+
+
+def _detect_format(lines: list[str]) -> CaptionFormat:
+    """WebVTT starts with the `WEBVTT` signature; SRT with a cue number and a timing line."""
+    first = lines[0] if lines else ""
+    if first.startswith("WEBVTT") and first[6:7] in ("", " ", "\t"):
+        return "vtt"
+    position = next((n for n, line in enumerate(lines) if line.strip()), None)
+    if position is not None:
+        line = lines[position]
+        following = lines[position + 1] if position + 1 < len(lines) else ""
+        if "-->" in line or (_SRT_INDEX.fullmatch(line.strip()) and "-->" in following):
+            return "srt"
+    shown = lines[position][:60] if position is not None else ""
+    if shown.lstrip().startswith("WEBVTT"):
+        raise UnknownFormatError(
+            f"the content is neither WebVTT nor SRT: line {(position or 0) + 1} is "
+            f"{shown!r}, but a WebVTT file must start with 'WEBVTT' on its very first line, "
+            "followed by a space, a tab or the end of the line"
+        )
+    raise UnknownFormatError(
+        "the content is neither WebVTT nor SRT: a WebVTT file starts with 'WEBVTT' and an SRT "
+        f"file with a cue number and a timing line, but the first line is {shown!r}"
+    )
+
+
+# --- WebVTT -----------------------------------------------------------------------------------
+
+
+@dataclass
+class _VttReader:
+    """Split WebVTT lines into blocks like webvtt-py, remembering line numbers and positions."""
+
+    lines: list[str]
+    cues: list[Cue] = field(default_factory=list)
+    blocks: list[Block] = field(default_factory=list)
+
+    def read(self) -> tuple[list[Cue], str, list[str], list[Block]]:
+        """Return the cues, signature line, metadata lines and non-cue blocks."""
+        header: list[str] = []
+        for number, block in self._blocks():
+            if not header:
+                header = block
+            else:
+                self._read_block(number, block)
+        return self.cues, header[0], header[1:], self.blocks
+
+    def _blocks(self) -> list[tuple[int, list[str]]]:
+        # The same rule as webvtt-py: an empty line ends a block, and a line with "-->" that
+        # cannot be the timing line of the current block starts a new one.
+        blocks: list[tuple[int, list[str]]] = []
+        current: list[str] = []
+        start = 1
+        in_header = True
+        for number, line in enumerate(self.lines, 1):
+            ends_block = not line or (
+                bool(current)
+                and "-->" in line
+                and (in_header or len(current) > 1 or "-->" in current[0])
+            )
+            if current and ends_block:
+                blocks.append((start, current))
+                current = []
+                in_header = False
+            if line:
+                if not current:
+                    start = number
+                current.append(line)
+        if current:
+            blocks.append((start, current))
+        return blocks
+
+    def _read_block(self, number: int, block: list[str]) -> None:
+        arrow = next((n for n, line in enumerate(block) if "-->" in line), None)
+        if arrow is None:
+            self.blocks.append(Block(_block_kind(block), tuple(block), len(self.cues)))
+            return
+        timing_number = number + arrow
+        if not WebVTTCueBlock.is_valid(block, strict=True):
+            raise MalformedTimestampError(
+                f"line {timing_number}: cannot read the cue timing {block[arrow]!r}; "
+                f"expected {_VTT_EXPECTED}",
+                line=timing_number,
+            )
+        parsed = WebVTTCueBlock.from_lines(block)
+        try:
+            start_ms = Timestamp.from_string(parsed.start).in_milliseconds()
+            end_ms = Timestamp.from_string(parsed.end).in_milliseconds()
+        except MalformedCaptionError:
+            raise MalformedTimestampError(
+                f"line {timing_number}: cannot read the cue timing {block[arrow]!r}; "
+                f"expected {_VTT_EXPECTED}",
+                line=timing_number,
+            ) from None
+        if end_ms < start_ms:
+            raise EndBeforeStartError(
+                f"line {timing_number}: the cue ends ({parsed.end}) before it starts "
+                f"({parsed.start})",
+                line=timing_number,
+            )
+        self.cues.append(
+            Cue(
+                index=len(self.cues),
+                identifier=parsed.identifier,
+                start_ms=start_ms,
+                end_ms=end_ms,
+                settings=_normalized_settings(parsed.settings),
+                text="\n".join(parsed.payload),
+            )
+        )
+
+
+@functools.lru_cache(maxsize=1024)
+def _normalized_settings(settings: str) -> str:
+    """Cue settings separated by single spaces, read like webvtt-py's `CueSettings`.
+
+    Cached: a file repeats a handful of setting lines, and building `CueSettings` is slow.
+    """
+    if not settings or settings.isspace():
+        return ""
+    return str(CueSettings.from_string(settings))
+
+
+def _block_kind(block: list[str]) -> BlockKind:
+    first = block[0]
+    if WebVTTCommentBlock.is_valid(block) and first[4:5] in ("", " ", "\t"):
+        return "note"
+    if WebVTTStyleBlock.is_valid(block):
+        return "style"
+    if WebVTTRegionBlock.is_valid(block):
+        return "region"
+    return "other"
+
+
+def _vtt_lines(doc: CaptionFile) -> list[str]:
+    lines = [doc.header or "WEBVTT", *doc.metadata]
+    blocks = iter(doc.blocks)
+    pending = next(blocks, None)
+    for cue in doc.cues:
+        while pending is not None and pending.before_cue <= cue.index:
+            lines.append("")
+            lines.extend(pending.lines)
+            pending = next(blocks, None)
+        lines.append("")
+        if cue.identifier:
+            lines.append(cue.identifier)
+        lines.append(_timing_line(cue, "vtt"))
+        if cue.text:
+            lines.append(cue.text)
+    while pending is not None:
+        lines.append("")
+        lines.extend(pending.lines)
+        pending = next(blocks, None)
+    return lines
+
+
+# --- SRT --------------------------------------------------------------------------------------
+
+
+@dataclass
+class _PendingCue:
+    number: int
+    identifier: str | None
+    start_ms: int
+    end_ms: int
+    settings: str
+    lines: list[str]
+
+
+@dataclass
+class _SrtReader:
+    """Read SRT line by line.
+
+    A line with `-->` always starts a cue (a digit-only line just before it is the cue number);
+    other lines belong to the current cue, blank lines inside a cue included, as in files
+    whose captions hold an empty line.
+    """
+
+    lines: list[str]
+
+    def read(self) -> tuple[list[Cue], str, list[str], list[Block]]:
+        """Return the cues; SRT has no header, metadata or other blocks."""
+        pending: list[_PendingCue] = []
+        preamble: list[str] = []
+        blank = 0
+        for number, line in enumerate(self.lines, 1):
+            target = pending[-1].lines if pending else preamble
+            if "-->" in line:
+                identifier = None
+                if blank == 0 and target and _SRT_INDEX.fullmatch(target[-1].strip()):
+                    identifier = target.pop().strip()
+                while target and not target[-1]:
+                    target.pop()
+                pending.append(_srt_cue(number, line, identifier))
+                blank = 0
+            elif not line.strip():
+                blank += 1
+            else:
+                target.extend([""] * blank if target or pending else ())
+                target.append(line)
+                blank = 0
+        if pending:
+            while pending[-1].lines and not pending[-1].lines[-1]:
+                pending[-1].lines.pop()
+        cues = [
+            Cue(
+                index=index,
+                identifier=item.identifier,
+                start_ms=item.start_ms,
+                end_ms=item.end_ms,
+                settings=item.settings,
+                text="\n".join(item.lines),
+            )
+            for index, item in enumerate(pending)
+        ]
+        return cues, "", [], []
+
+
+def _srt_cue(number: int, line: str, identifier: str | None) -> _PendingCue:
+    match = _SRT_TIMING.fullmatch(line)
+    fields = [int(value) for value in match.groups()[:8]] if match else []
+    if not match or any(value > 59 for value in (fields[1], fields[2], fields[5], fields[6])):
+        raise MalformedTimestampError(
+            f"line {number}: cannot read the cue timing {line!r}; expected {_SRT_EXPECTED}",
+            line=number,
+        )
+    start_ms = ((fields[0] * 60 + fields[1]) * 60 + fields[2]) * 1000 + fields[3]
+    end_ms = ((fields[4] * 60 + fields[5]) * 60 + fields[6]) * 1000 + fields[7]
+    if end_ms < start_ms:
+        raise EndBeforeStartError(
+            f"line {number}: the cue ends ({format_timestamp(end_ms, 'srt')}) before it starts "
+            f"({format_timestamp(start_ms, 'srt')})",
+            line=number,
+        )
+    return _PendingCue(number, identifier, start_ms, end_ms, match.group(9) or "", [])
+
+
+def _srt_lines(doc: CaptionFile) -> list[str]:
+    lines: list[str] = []
+    for cue in doc.cues:
+        if lines:
+            lines.append("")
+        if cue.identifier is not None:
+            lines.append(cue.identifier)
+        lines.append(_timing_line(cue, "srt"))
+        if cue.text:
+            lines.append(cue.text)
+    return lines
+
+
+def _timing_line(cue: Cue, fmt: CaptionFormat) -> str:
+    timing = f"{format_timestamp(cue.start_ms, fmt)} --> {format_timestamp(cue.end_ms, fmt)}"
+    return f"{timing} {cue.settings}" if cue.settings else timing

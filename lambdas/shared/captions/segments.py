@@ -1,0 +1,306 @@
+"""HTML documents for translation, and matching translated documents back to cues by id.
+
+Each cue with something to translate becomes `<p id="c{index}">...</p>`; cues with no letter
+or digit (empty, only tags, only music notes) are not sent and keep their text. Translated
+documents are parsed with `html.parser`, never split on strings, and every cue whose
+translation cannot be trusted is reported as a suspect to re-translate on its own.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+
+from .errors import CueTooLargeError
+from .markup import (
+    ON_CHARREF,
+    ON_DATA,
+    ON_END,
+    ON_ENTITY,
+    ON_START,
+    VOID_ELEMENTS,
+    Attributes,
+    HtmlEvent,
+    cue_text_from_events,
+    cue_text_to_html,
+    has_translatable_text,
+    has_visible_text,
+    tidy_translated_text,
+)
+from .model import CaptionFile, CaptionFormat, Cue, format_timestamp
+
+DOCUMENT_START = "<html><body>"
+DOCUMENT_END = "</body></html>"
+_WRAPPER_BYTES = len((DOCUMENT_START + DOCUMENT_END).encode("utf-8"))
+_CUE_ID = re.compile(r"c(0|[1-9][0-9]*)")
+
+
+def cue_element(cue: Cue, fmt: CaptionFormat) -> str:
+    """The HTML element of one cue."""
+    return f'<p id="c{cue.index}">{cue_text_to_html(cue.text, fmt)}</p>'
+
+
+def wrap_document(elements: Sequence[str]) -> str:
+    """Wrap cue elements in an HTML document."""
+    return DOCUMENT_START + "".join(elements) + DOCUMENT_END
+
+
+def translatable_indices(doc: CaptionFile) -> list[int]:
+    """Indices of the cues sent for translation, in order."""
+    return [cue.index for cue in doc.cues if has_translatable_text(cue.text, doc.format)]
+
+
+def to_html_documents(doc: CaptionFile, max_bytes: int) -> list[str]:
+    """Split the translatable cues into HTML documents of at most `max_bytes` UTF-8 bytes.
+
+    Documents hold whole cues, in order. Raises `CueTooLargeError` when one cue alone cannot
+    fit, and ValueError when `max_bytes` cannot even hold the document wrapper.
+    """
+    room = max_bytes - _WRAPPER_BYTES
+    if room <= 0:
+        raise ValueError(f"max_bytes must exceed {_WRAPPER_BYTES}, got {max_bytes}")
+    documents: list[str] = []
+    current: list[str] = []
+    used = 0
+    for index in translatable_indices(doc):
+        cue = doc.cues[index]
+        element = cue_element(cue, doc.format)
+        size = len(element.encode("utf-8"))
+        if size > room:
+            raise CueTooLargeError(
+                f"cue {index + 1} (starting {format_timestamp(cue.start_ms, doc.format)}) is "
+                f"{size + _WRAPPER_BYTES} bytes as an HTML document, more than the "
+                f"{max_bytes}-byte limit of one translation request; split it into shorter cues",
+                cue_index=index,
+                size=size + _WRAPPER_BYTES,
+            )
+        if used + size > room:
+            documents.append(wrap_document(current))
+            current, used = [], 0
+        current.append(element)
+        used += size
+    if current:
+        documents.append(wrap_document(current))
+    return documents
+
+
+# --- reading translated HTML ------------------------------------------------------------------
+
+
+@dataclass
+class TranslatedElements:
+    """What a translated document holds, by cue index.
+
+    `fragments` lists the inner HTML of every element with that id (more than one when the id
+    is duplicated) and `events` the same content as parser events, so it is read without
+    parsing it again; `containing_nested` are cue elements with another cue element inside (a
+    merge), `nested` the cue elements found inside another one.
+    """
+
+    fragments: dict[int, list[str]] = field(default_factory=dict)
+    events: dict[int, list[list[HtmlEvent]]] = field(default_factory=dict)
+    containing_nested: set[int] = field(default_factory=set)
+    nested: set[int] = field(default_factory=set)
+
+    def text_of(self, index: int, fmt: CaptionFormat, occurrence: int = 0) -> str:
+        """The cue text of one element with that id, tidied for writing back."""
+        return tidy_translated_text(cue_text_from_events(self.events[index][occurrence], fmt), fmt)
+
+
+def parse_translated_html(document: str) -> TranslatedElements:
+    """Collect the cue elements of a translated HTML document."""
+    collector = _Collector()
+    collector.feed(document)
+    collector.close()
+    return collector.found
+
+
+def _cue_id(attrs: Attributes) -> int | None:
+    for key, value in attrs:
+        if key == "id" and value is not None:
+            match = _CUE_ID.fullmatch(value.strip())
+            if match:
+                return int(match.group(1))
+    return None
+
+
+@dataclass
+class _OpenCue:
+    index: int
+    html: list[str] = field(default_factory=list)
+    events: list[HtmlEvent] = field(default_factory=list)
+
+
+class _Collector(HTMLParser):
+    """Record the content of every open cue element, as HTML text and as parser events."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=False)
+        self.found = TranslatedElements()
+        self.stack: list[tuple[str, int | None]] = []
+        self.open_cues: list[_OpenCue] = []
+
+    def _emit(self, html_text: str, event: HtmlEvent) -> None:
+        for cue in self.open_cues:
+            cue.html.append(html_text)
+            cue.events.append(event)
+
+    def _store(self, index: int, html_text: str, events: list[HtmlEvent]) -> None:
+        self.found.fragments.setdefault(index, []).append(html_text)
+        self.found.events.setdefault(index, []).append(events)
+
+    def _open_cue(self, index: int, tag: str, attrs: Attributes) -> None:
+        if self.open_cues:
+            self.found.nested.add(index)
+            self.found.containing_nested.update(cue.index for cue in self.open_cues)
+            self._emit(self.get_starttag_text() or "", (ON_START, tag, attrs))
+
+    def handle_starttag(self, tag: str, attrs: Attributes) -> None:
+        index = _cue_id(attrs)
+        if index is None:
+            if self.open_cues:
+                self._emit(self.get_starttag_text() or "", (ON_START, tag, attrs))
+            if tag not in VOID_ELEMENTS:
+                self.stack.append((tag, None))
+            return
+        self._open_cue(index, tag, attrs)
+        self.open_cues.append(_OpenCue(index))
+        self.stack.append((tag, index))
+
+    def handle_startendtag(self, tag: str, attrs: Attributes) -> None:
+        index = _cue_id(attrs)
+        if index is None:
+            if self.open_cues:
+                self._emit(self.get_starttag_text() or "", (ON_START, tag, attrs))
+                if tag not in VOID_ELEMENTS:
+                    self._emit("", (ON_END, tag, None))
+            return
+        self._open_cue(index, tag, attrs)
+        self._store(index, "", [])
+        self._emit(f"</{tag}>", (ON_END, tag, None))
+
+    def handle_endtag(self, tag: str) -> None:
+        for depth in range(len(self.stack) - 1, -1, -1):
+            if self.stack[depth][0] == tag:
+                while len(self.stack) > depth:
+                    self._close()
+                return
+
+    def _close(self) -> None:
+        tag, index = self.stack.pop()
+        if index is not None:
+            cue = self.open_cues.pop()
+            self._store(cue.index, "".join(cue.html), cue.events)
+        if self.open_cues:
+            self._emit(f"</{tag}>", (ON_END, tag, None))
+
+    def handle_data(self, data: str) -> None:
+        if self.open_cues:
+            self._emit(data.replace("&", "&amp;").replace("<", "&lt;"), (ON_DATA, data, None))
+
+    def handle_entityref(self, name: str) -> None:
+        if self.open_cues:
+            self._emit(f"&{name};", (ON_ENTITY, name, None))
+
+    def handle_charref(self, name: str) -> None:
+        if self.open_cues:
+            self._emit(f"&#{name};", (ON_CHARREF, name, None))
+
+    def close(self) -> None:
+        super().close()
+        while self.stack:
+            self._close()
+
+
+# --- alignment --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Alignment:
+    """Translated text per cue, and the cues whose translation cannot be trusted.
+
+    `texts` holds every cue that is not a suspect: its tidied translation, or its own text
+    when it was not sent. `suspects` is the union of the fault sets below plus `neighbours`,
+    the nearest present cues on each side of a missing one (a merge moves the missing cue's
+    text into a neighbour and looks exactly like a drop). `unexpected_ids` are cue ids found
+    in the translation that were never sent.
+    """
+
+    texts: Mapping[int, str]
+    sent: tuple[int, ...]
+    suspects: frozenset[int]
+    missing: frozenset[int]
+    duplicated: frozenset[int]
+    nested: frozenset[int]
+    empty: frozenset[int]
+    neighbours: frozenset[int]
+    unexpected_ids: tuple[int, ...]
+
+
+def merge_translated(documents: Sequence[str]) -> TranslatedElements:
+    """Parse several translated documents and merge what they hold."""
+    merged = TranslatedElements()
+    for document in documents:
+        found = parse_translated_html(document)
+        for index, fragments in found.fragments.items():
+            merged.fragments.setdefault(index, []).extend(fragments)
+            merged.events.setdefault(index, []).extend(found.events[index])
+        merged.containing_nested |= found.containing_nested
+        merged.nested |= found.nested
+    return merged
+
+
+def align_documents(doc: CaptionFile, translated_documents: Sequence[str]) -> Alignment:
+    """Match translated documents back to the cues of `doc` by element id."""
+    fmt = doc.format
+    sent = translatable_indices(doc)
+    sent_set = set(sent)
+    found = merge_translated(translated_documents)
+    missing = {index for index in sent if index not in found.fragments}
+    duplicated = {index for index in sent if len(found.fragments.get(index, ())) > 1}
+    nested = (found.containing_nested | found.nested) & sent_set
+    texts: dict[int, str] = {cue.index: cue.text for cue in doc.cues if cue.index not in sent_set}
+    empty: set[int] = set()
+    for index in sent:
+        if index in missing or index in duplicated or index in nested:
+            continue
+        text = found.text_of(index, fmt)
+        if has_visible_text(text, fmt):
+            texts[index] = text
+        else:
+            empty.add(index)
+    neighbours = _present_neighbours(sent, missing)
+    suspects = missing | duplicated | nested | empty | neighbours
+    for index in suspects:
+        texts.pop(index, None)
+    return Alignment(
+        texts=texts,
+        sent=tuple(sent),
+        suspects=frozenset(suspects),
+        missing=frozenset(missing),
+        duplicated=frozenset(duplicated),
+        nested=frozenset(nested),
+        empty=frozenset(empty),
+        neighbours=frozenset(neighbours),
+        unexpected_ids=tuple(sorted(set(found.fragments) - sent_set)),
+    )
+
+
+def _present_neighbours(sent: Sequence[int], missing: set[int]) -> set[int]:
+    """The nearest present cue before and after each run of missing cues, in document order."""
+    neighbours: set[int] = set()
+    run_start: int | None = None
+    for position, index in enumerate([*sent, None]):
+        if index is not None and index in missing:
+            if run_start is None:
+                run_start = position
+            continue
+        if run_start is not None:
+            if run_start > 0:
+                neighbours.add(sent[run_start - 1])
+            if index is not None:
+                neighbours.add(index)
+            run_start = None
+    return neighbours

@@ -1,0 +1,80 @@
+"""Command line of the local cloud.
+
+    python -m localcloud demo captions --input samples/captions --source en --targets es,fr \\
+        [--faults merge,drop,reorder,throttle] --out demo-output/captions
+    python -m localcloud demo all --out demo-output
+    python -m localcloud check-iam --input samples/captions     (least-privilege report)
+
+Progress goes to stderr; the last line on stdout is the demo's JSON result.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from localcloud.cloud import REPO_ROOT
+
+FAULT_MODES = ("merge", "drop", "reorder", "throttle")
+
+
+def _captions(args: argparse.Namespace) -> dict[str, object]:
+    from localcloud.demos import captions
+
+    faults = [f for f in (args.faults or "").split(",") if f]
+    unknown = sorted(set(faults) - set(FAULT_MODES))
+    if unknown:
+        raise SystemExit(f"unknown fault modes {unknown}; choose from {', '.join(FAULT_MODES)}")
+    result = captions.run(
+        input_dir=Path(args.input),
+        out_dir=Path(args.out),
+        source=args.source,
+        targets=[t for t in args.targets.split(",") if t],
+        faults=faults,
+        assembly_dir=Path(args.assembly),
+    )
+    return result.as_line()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m localcloud",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--assembly", default=str(REPO_ROOT / "cdk.out"), help="cloud assembly")
+    commands = parser.add_subparsers(dest="command", required=True)
+    demo = commands.add_parser("demo", help="run a workflow end to end on the local cloud")
+    workflows = demo.add_subparsers(dest="workflow", required=True)
+
+    captions = workflows.add_parser("captions", help="caption translation")
+    captions.add_argument("--input", default=str(REPO_ROOT / "samples" / "captions"))
+    captions.add_argument("--source", default="en")
+    captions.add_argument("--targets", default="es,fr")
+    captions.add_argument("--faults", default="", help=f"comma list of {', '.join(FAULT_MODES)}")
+    captions.add_argument("--out", default="demo-output/captions")
+
+    everything = workflows.add_parser("all", help="every workflow, with its samples")
+    everything.add_argument("--out", default="demo-output")
+
+    args = parser.parse_args(argv)
+    if args.workflow == "captions":
+        line = _captions(args)
+    else:
+        results = []
+        for name in ("captions",):
+            sub = argparse.Namespace(
+                assembly=args.assembly,
+                input=str(REPO_ROOT / "samples" / "captions"),
+                source="en",
+                targets="es,fr",
+                faults="merge,drop,reorder",
+                out=str(Path(args.out) / name),
+            )
+            results.append(_captions(sub))
+            print(json.dumps(results[-1]), file=sys.stderr)
+        line = {"workflows": results}
+    print(json.dumps(line))
+    return 0

@@ -1,0 +1,301 @@
+"""The local cloud: moto plus the local engines, wiring and clock, behind one object.
+
+    with LocalCloud() as cloud:
+        stack = cloud.deploy("CaptionTranslation-dev")
+        cloud.client("s3").put_object(Bucket=stack.outputs["BucketName"], Key=..., Body=...)
+        cloud.settle()
+
+`deploy` reads the synthesized template from `cdk.out` and creates its resources (see
+`localcloud.provision`); the handlers, state machine definitions and wiring that run are those
+of the template.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.handlers import BUILTIN_HANDLERS
+
+from localcloud.assembly import CloudAssembly, StackArtifact
+from localcloud.clock import DEFAULT_SPEED, LocalClock
+from localcloud.delivery import Delivery
+from localcloud.identity import ACCOUNT_ID, REGION, CallRecorder, Principals
+from localcloud.provision import ProvisionRequest, provision
+from localcloud.runtime import LambdaRuntime
+from localcloud.template import NO_VALUE, StackContext, deployment_order, resolve
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEPLOYER_PRINCIPAL = f"arn:aws:iam::{ACCOUNT_ID}:role/localcloud-cloudformation"
+BOOTSTRAP_VERSION_PARAMETER = "/cdk-bootstrap/hnb659fds/version"
+
+
+class SettleTimeoutError(TimeoutError):
+    """Work was still in flight when `settle` gave up."""
+
+
+@dataclass
+class DeployedStack:
+    name: str
+    artifact: StackArtifact
+    context: StackContext
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    def physical_id(self, logical_id: str) -> str:
+        return self.context.resources[logical_id].ref
+
+    def resources_of_type(self, resource_type: str) -> dict[str, Any]:
+        return {
+            logical_id: state
+            for logical_id, state in self.context.resources.items()
+            if state.resource_type == resource_type
+        }
+
+
+class LocalCloud:
+    def __init__(
+        self,
+        assembly_dir: Path | str = REPO_ROOT / "cdk.out",
+        *,
+        clock_speed: float = DEFAULT_SPEED,
+        work_dir: Path | str | None = None,
+    ) -> None:
+        self.assembly = CloudAssembly(assembly_dir)
+        self.clock = LocalClock(clock_speed)
+        self.account_id = ACCOUNT_ID
+        self.region = REGION
+        self.work_dir = Path(work_dir) if work_dir else None
+        self.principals = Principals()
+        self.recorder = CallRecorder(self.principals)
+        self.runtime = LambdaRuntime(
+            self.principals, self.region, self.work_dir / "logs" if self.work_dir else None
+        )
+        self.delivery = Delivery(self)
+        self.engines: dict[str, Any] = {}
+        self.stacks: dict[str, DeployedStack] = {}
+        self.exports: dict[str, Any] = {}
+        self.alarms: dict[str, Any] = {}
+        self.async_settings: dict[str, dict[str, int]] = {}
+        self.managed_policy_attachments: dict[str, list[str]] = {}
+        self.notifications: list[dict[str, Any]] = []
+        self.dropped_async: list[tuple[str, Any, Any]] = []
+        self.undelivered_events: list[tuple[str, str, Any]] = []
+        self._clients: dict[tuple[str, str], Any] = {}
+        self._clients_lock = threading.Lock()
+        self._mock: Any = None
+        self._session: Any = None
+        self._patches: Any = None
+        self._saved_handlers: list[Any] | None = None
+
+    # lifecycle -----------------------------------------------------------------------------
+    def start(self) -> LocalCloud:
+        from moto import mock_aws
+
+        from localcloud import patches
+
+        if self.work_dir is not None:
+            shutil.rmtree(self.work_dir / "logs", ignore_errors=True)
+        self._saved_handlers = list(BUILTIN_HANDLERS)
+        BUILTIN_HANDLERS.append(("before-parameter-build", self.recorder.remember_params))
+        BUILTIN_HANDLERS.append(("before-call", self.recorder.record))
+        boto3.DEFAULT_SESSION = None  # new sessions pick up the handlers above
+        self._mock = mock_aws(
+            config={
+                "stepfunctions": {"execute_state_machine": True},
+                "lambda": {"use_docker": False},
+                "core": {"reset_boto3_session": True},
+            }
+        )
+        self._mock.start()
+        self._patches = patches.apply(self)
+        self._start_engines()
+        self.runtime.start()
+        self._bootstrap()
+        self.delivery.start()
+        return self
+
+    def stop(self) -> None:
+        self.delivery.stop()
+        self.runtime.stop()
+        if self._patches is not None:
+            self._patches.undo()
+        if self._mock is not None:
+            self._mock.stop()
+        if self._saved_handlers is not None:
+            BUILTIN_HANDLERS[:] = self._saved_handlers
+        boto3.DEFAULT_SESSION = None
+
+    def __enter__(self) -> LocalCloud:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _start_engines(self) -> None:
+        from localcloud.engines.translate import TranslateEngine
+
+        self.engines["translate"] = TranslateEngine(
+            self.clock,
+            lambda role_arn: self.client_as(role_arn, "s3"),
+            account_id=self.account_id,
+            region=self.region,
+        )
+
+    @property
+    def translate(self) -> Any:
+        return self.engines["translate"]
+
+    def _bootstrap(self) -> None:
+        """What `cdk bootstrap` leaves in an account: the version parameter CDK checks."""
+        self.deployer_client("ssm").put_parameter(
+            Name=BOOTSTRAP_VERSION_PARAMETER, Value="30", Type="String"
+        )
+
+    # clients -----------------------------------------------------------------------------------
+    def client_as(self, principal_arn: str, service: str) -> Any:
+        """A boto3 client signing as an IAM principal (its calls are attributed to it)."""
+        key = (principal_arn, service)
+        with self._clients_lock:
+            client = self._clients.get(key)
+            if client is None:
+                credentials = self.principals.credentials_for(principal_arn)
+                if self._session is None:
+                    # One session for every principal's clients: its model cache is shared.
+                    self._session = boto3.session.Session()
+                client = self._session.client(
+                    service,
+                    region_name=self.region,
+                    config=Config(retries={"mode": "standard", "max_attempts": 3}),
+                    **credentials.as_client_kwargs(),
+                )
+                self._clients[key] = client
+            return client
+
+    def client(self, service: str) -> Any:
+        """A client for the person using the account (uploads, invocations, inspection)."""
+        return self.client_as(self.principals_user_arn, service)
+
+    @property
+    def principals_user_arn(self) -> str:
+        from localcloud.identity import USER_PRINCIPAL
+
+        return USER_PRINCIPAL
+
+    def deployer_client(self, service: str) -> Any:
+        return self.client_as(DEPLOYER_PRINCIPAL, service)
+
+    def queue_url(self, queue_name: str) -> str:
+        return f"https://sqs.{self.region}.amazonaws.com/{self.account_id}/{queue_name}"
+
+    # deployment ----------------------------------------------------------------------------------
+    def deploy(self, stack_name: str, parameters: dict[str, Any] | None = None) -> DeployedStack:
+        artifact = self.assembly.stack(stack_name)
+        template = artifact.template
+        ctx = StackContext(
+            stack_name=artifact.stack_name,
+            account_id=self.account_id,
+            region=self.region,
+            exports=self.exports,
+            mappings=template.get("Mappings", {}),
+        )
+        ctx.parameters = self._parameters(template.get("Parameters", {}), parameters or {})
+        for name, condition in template.get("Conditions", {}).items():
+            ctx.conditions[name] = bool(resolve(condition, ctx))
+        resources = template.get("Resources", {})
+        for logical_id in deployment_order(resources):
+            resource = resources[logical_id]
+            condition = resource.get("Condition")
+            if condition and not ctx.conditions[condition]:
+                continue
+            properties = resolve(resource.get("Properties", {}), ctx)
+            request = ProvisionRequest(
+                logical_id, resource["Type"], properties, ctx, self, artifact
+            )
+            ctx.resources[logical_id] = provision(request)
+        deployed = DeployedStack(artifact.stack_name, artifact, ctx)
+        for name, output in template.get("Outputs", {}).items():
+            condition = output.get("Condition")
+            if condition and not ctx.conditions[condition]:
+                continue
+            value = resolve(output["Value"], ctx)
+            deployed.outputs[name] = value
+            export = output.get("Export")
+            if export:
+                self.exports[resolve(export["Name"], ctx)] = value
+        self.stacks[artifact.stack_name] = deployed
+        return deployed
+
+    def _parameters(self, declared: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for name, spec in declared.items():
+            value = given.get(name, spec.get("Default", NO_VALUE))
+            if value is NO_VALUE:
+                raise ValueError(f"parameter {name} has no value and no default")
+            if spec.get("Type", "").startswith("AWS::SSM::Parameter::Value"):
+                value = self.deployer_client("ssm").get_parameter(Name=value)["Parameter"]["Value"]
+            values[name] = value
+        unknown = set(given) - set(declared)
+        if unknown:
+            raise ValueError(f"unknown parameters {sorted(unknown)}")
+        return values
+
+    # waiting ---------------------------------------------------------------------------
+    def running_executions(self) -> list[str]:
+        from moto.stepfunctions.responses import get_backend
+
+        backend = get_backend(self.account_id, self.region)
+        return [
+            execution.execution_arn
+            for machine in backend.state_machines
+            for execution in machine.executions
+            if execution.status == "RUNNING"
+        ]
+
+    def pending_messages(self) -> int:
+        """Messages waiting or in flight on queues that feed a Lambda function."""
+        from moto.awslambda.utils import get_backend
+        from moto.sqs.models import sqs_backends
+
+        backend = get_backend(self.account_id, self.region)
+        queues = sqs_backends[self.account_id][self.region].queues
+        total = 0
+        for mapping in backend._event_source_mappings.values():
+            if not mapping.enabled or ":sqs:" not in mapping.event_source_arn:
+                continue
+            queue = queues.get(mapping.event_source_arn.split(":")[5])
+            if queue is not None:
+                total += len(queue._messages)
+        return total
+
+    def settle(self, timeout: float = 120.0, quiet_period: float = 0.05) -> None:
+        """Wait until nothing is in flight: no queued message for a function, no pending
+        asynchronous invocation, no running execution, for `quiet_period` seconds."""
+        deadline = time.monotonic() + timeout
+        quiet_since: float | None = None
+        while time.monotonic() < deadline:
+            if self.delivery.errors:
+                raise RuntimeError(f"event delivery failed: {self.delivery.errors}")
+            busy = (
+                self.pending_messages()
+                or self.delivery.pending_async()
+                or not self.delivery.idle()
+                or self.running_executions()
+            )
+            if busy:
+                quiet_since = None
+            else:
+                quiet_since = quiet_since or time.monotonic()
+                if time.monotonic() - quiet_since >= quiet_period:
+                    return
+            time.sleep(0.01)
+        raise SettleTimeoutError(
+            f"still busy after {timeout}s: {self.pending_messages()} messages, "
+            f"{self.delivery.pending_async()} async invocations, "
+            f"{len(self.running_executions())} executions"
+        )

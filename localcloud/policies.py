@@ -1,0 +1,167 @@
+"""IAM policy evaluation, for identity policies (the least-privilege check) and bucket policies.
+
+Implements the parts of the IAM evaluation logic the project's policies use: Action/NotAction
+and Resource/NotResource with `*` and `?` wildcards, explicit Deny over Allow, and condition
+operators (String*, Arn*, Bool, Numeric*, with `IfExists` and `ForAnyValue:`/`ForAllValues:`).
+A condition key absent from the request context does not match (as on AWS), except under
+`...IfExists`. Policy variables (`${aws:username}`) are not expanded.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+
+class Decision(Enum):
+    ALLOW = "allow"
+    DENY = "deny"  # an explicit Deny applies
+    NOT_ALLOWED = "not-allowed"  # no statement allows it (implicit deny)
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def wildcard_match(pattern: str, value: str, case_sensitive: bool = True) -> bool:
+    regex = "^" + re.escape(pattern).replace(r"\*", ".*").replace(r"\?", ".") + "$"
+    return re.match(regex, value, 0 if case_sensitive else re.IGNORECASE) is not None
+
+
+def action_matches(patterns: Iterable[str], action: str) -> bool:
+    return any(wildcard_match(p, action, case_sensitive=False) for p in patterns)
+
+
+def resource_matches(patterns: Iterable[str], resource: str) -> bool:
+    return any(wildcard_match(p, resource) for p in patterns)
+
+
+def _values(value: Any) -> list[str]:
+    return [str(v).lower() if isinstance(v, bool) else str(v) for v in _as_list(value)]
+
+
+def _compare(operator: str, expected: list[str], actual: str) -> bool:
+    base = operator
+    if base in ("StringEquals", "ArnEquals"):
+        return actual in expected
+    if base in ("StringNotEquals", "ArnNotEquals"):
+        return actual not in expected
+    if base == "StringEqualsIgnoreCase":
+        return actual.lower() in [e.lower() for e in expected]
+    if base == "StringNotEqualsIgnoreCase":
+        return actual.lower() not in [e.lower() for e in expected]
+    if base in ("StringLike", "ArnLike"):
+        return any(fnmatch.fnmatchcase(actual, e) for e in expected)
+    if base in ("StringNotLike", "ArnNotLike"):
+        return not any(fnmatch.fnmatchcase(actual, e) for e in expected)
+    if base == "Bool":
+        return actual.lower() in [e.lower() for e in expected]
+    if base.startswith("Numeric"):
+        number = float(actual)
+        checks = {
+            "NumericEquals": lambda e: number == e,
+            "NumericNotEquals": lambda e: number != e,
+            "NumericLessThan": lambda e: number < e,
+            "NumericLessThanEquals": lambda e: number <= e,
+            "NumericGreaterThan": lambda e: number > e,
+            "NumericGreaterThanEquals": lambda e: number >= e,
+        }
+        return any(checks[base](float(e)) for e in expected)
+    raise UnsupportedConditionError(operator)
+
+
+class UnsupportedConditionError(ValueError):
+    """A condition operator this evaluator does not implement."""
+
+
+def conditions_match(conditions: Mapping[str, Any] | None, context: Mapping[str, Any]) -> bool:
+    for raw_operator, entries in (conditions or {}).items():
+        operator = raw_operator
+        set_mode = None
+        if ":" in operator:
+            set_mode, operator = operator.split(":", 1)
+        if_exists = operator.endswith("IfExists")
+        if if_exists:
+            operator = operator[: -len("IfExists")]
+        for key, expected_raw in entries.items():
+            expected = _values(expected_raw)
+            present = key in context and context[key] is not None
+            if not present:
+                if if_exists or (operator.startswith(("StringNot", "ArnNot")) and set_mode):
+                    continue
+                if operator == "Null":
+                    if "true" in [e.lower() for e in expected]:
+                        continue
+                    return False
+                return False
+            if operator == "Null":
+                if "false" not in [e.lower() for e in expected]:
+                    return False
+                continue
+            actual_values = _values(context[key])
+            if set_mode == "ForAllValues":
+                if not all(_compare(operator, expected, a) for a in actual_values):
+                    return False
+            elif not any(_compare(operator, expected, a) for a in actual_values):
+                return False
+    return True
+
+
+@dataclass(frozen=True)
+class Statement:
+    effect: str
+    actions: tuple[str, ...]
+    not_actions: tuple[str, ...]
+    resources: tuple[str, ...]
+    not_resources: tuple[str, ...]
+    conditions: Mapping[str, Any] | None
+    principal: Any = None
+    source: str = ""  # which policy it came from, for reports
+
+    @classmethod
+    def parse(cls, statement: Mapping[str, Any], source: str = "") -> Statement:
+        return cls(
+            effect=str(statement["Effect"]),
+            actions=tuple(_as_list(statement.get("Action"))),
+            not_actions=tuple(_as_list(statement.get("NotAction"))),
+            resources=tuple(str(r) for r in _as_list(statement.get("Resource"))),
+            not_resources=tuple(str(r) for r in _as_list(statement.get("NotResource"))),
+            conditions=statement.get("Condition"),
+            principal=statement.get("Principal"),
+            source=source,
+        )
+
+    def applies(self, action: str, resource: str, context: Mapping[str, Any]) -> bool:
+        if self.actions and not action_matches(self.actions, action):
+            return False
+        if self.not_actions and action_matches(self.not_actions, action):
+            return False
+        if self.resources and not resource_matches(self.resources, resource):
+            return False
+        if self.not_resources and resource_matches(self.not_resources, resource):
+            return False
+        return conditions_match(self.conditions, context)
+
+
+def statements_of(document: Mapping[str, Any], source: str = "") -> list[Statement]:
+    return [Statement.parse(s, source) for s in _as_list(document.get("Statement"))]
+
+
+def evaluate(
+    statements: Iterable[Statement], action: str, resource: str, context: Mapping[str, Any]
+) -> tuple[Decision, list[Statement]]:
+    """The decision and the statements that allowed it (empty unless ALLOW)."""
+    allowing: list[Statement] = []
+    for statement in statements:
+        if not statement.applies(action, resource, context):
+            continue
+        if statement.effect == "Deny":
+            return Decision.DENY, []
+        allowing.append(statement)
+    return (Decision.ALLOW, allowing) if allowing else (Decision.NOT_ALLOWED, [])

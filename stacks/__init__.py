@@ -1,0 +1,1 @@
+"""CDK stacks: one module per workflow; `stacks.constructs` holds the few shared constructs."""

@@ -1,0 +1,224 @@
+"""CaptionTranslation: WebVTT/SRT caption files translated with Amazon Translate.
+
+Upload caption files under `input/`, then the trigger file. The trigger file's S3 event reaches
+the StartBatch function through an SQS queue (with a dead-letter queue); StartBatch moves the
+waiting files into a batch of their own and starts the workflow state machine, which validates,
+translates (in real time for small batches, with batch jobs otherwise), rebuilds the caption files
+under `output/<lang>/`, quarantines rejected files under `failed/`, and publishes a summary.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import CfnOutput, Duration, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as actions
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_notifications as s3n
+from constructs import Construct
+
+from stacks.config import CaptionSettings
+from stacks.constructs import (
+    AccessLogsBucket,
+    AslStateMachine,
+    NotificationTopic,
+    PythonFunction,
+    QueueWithDlq,
+    SecureBucket,
+)
+from stacks.constructs.acknowledge import acknowledge
+
+WORKFLOW = "caption_translation"
+START_BATCH_TIMEOUT = Duration.minutes(2)
+TRANSLATE_UNSCOPED = (
+    "Amazon Translate authorizes TranslateText, StartTextTranslationJob, "
+    "DescribeTextTranslationJob and StopTextTranslationJob only on Resource '*' (resource-level "
+    "permissions exist only for terminologies and parallel data)."
+)
+
+
+class CaptionTranslationStack(Stack):
+    def __init__(
+        self, scope: Construct, construct_id: str, *, settings: CaptionSettings, **kwargs: object
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
+
+        access_logs = AccessLogsBucket(self, "AccessLogs")
+        bucket = SecureBucket(
+            self,
+            "CaptionsBucket",
+            access_logs=access_logs,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="ExpireFinishedBatches",
+                    prefix="batches/",
+                    expiration=Duration.days(settings.batch_retention_days),
+                )
+            ],
+        )
+        topic = NotificationTopic(self, "BatchNotifications", email=settings.notification_email)
+
+        trigger_queue = QueueWithDlq(
+            self,
+            "TriggerQueue",
+            visibility_timeout=Duration.seconds(6 * START_BATCH_TIMEOUT.to_seconds()),
+            alarm_topic=topic,
+        )
+        bucket.add_event_notification(
+            s3.EventType.OBJECT_CREATED,
+            s3n.SqsDestination(trigger_queue.queue),
+            s3.NotificationKeyFilter(prefix="input/", suffix=settings.trigger_file),
+        )
+
+        translate_role = iam.Role(
+            self,
+            "TranslateDataAccessRole",
+            description="Lets Amazon Translate batch jobs read documents and write results",
+            assumed_by=iam.ServicePrincipal(
+                "translate.amazonaws.com",
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": self.account},
+                    "ArnLike": {
+                        "aws:SourceArn": f"arn:aws:translate:{self.region}:{self.account}:*"
+                    },
+                },
+            ),
+        )
+        bucket.grant_prefix(translate_role, ["s3:GetObject"], "batches/*/translate-input/*")
+        bucket.grant_prefix(translate_role, ["s3:PutObject"], "batches/*/translate-output/*")
+        bucket.grant_list(translate_role, ["s3:ListBucket"], "batches/*/translate-input/*")
+
+        environment = {
+            "BUCKET_NAME": bucket.bucket_name,
+            "SOURCE_LANGUAGE": settings.source_language,
+            "TARGET_LANGUAGES": ",".join(settings.target_languages),
+            "TERMINOLOGY_NAMES": ",".join(settings.terminology_names),
+            "TRIGGER_FILE": settings.trigger_file,
+            "REALTIME_MAX_BYTES": str(settings.realtime_max_bytes),
+            "POLL_INTERVAL_SECONDS": str(settings.poll_interval_seconds),
+            "MAX_POLLS": str(settings.max_polls),
+        }
+
+        start_batch = PythonFunction(
+            self,
+            "StartBatch",
+            workflow=WORKFLOW,
+            handler="start_batch.handler",
+            description="Moves waiting caption files into a new batch and starts its workflow",
+            environment=environment,
+            timeout=START_BATCH_TIMEOUT,
+        )
+        prepare = PythonFunction(
+            self,
+            "PrepareBatch",
+            workflow=WORKFLOW,
+            handler="prepare_batch.handler",
+            description="Validates a batch's caption files and plans their translation",
+            environment=environment,
+            timeout=Duration.minutes(5),
+            memory_size=1024,
+        )
+        realtime = PythonFunction(
+            self,
+            "TranslateRealtime",
+            workflow=WORKFLOW,
+            handler="translate_realtime.handler",
+            description="Translates a small batch with real-time TranslateText calls",
+            environment=environment,
+            timeout=Duration.minutes(15),
+            memory_size=512,
+        )
+        rebuild = PythonFunction(
+            self,
+            "RebuildOutputs",
+            workflow=WORKFLOW,
+            handler="rebuild_outputs.handler",
+            description="Rebuilds caption files from batch translation job output",
+            environment=environment,
+            timeout=Duration.minutes(15),
+            memory_size=1024,
+        )
+
+        bucket.grant_list(start_batch.role, ["s3:ListBucketVersions"], "input/*")
+        bucket.grant_prefix(
+            start_batch.role, ["s3:GetObjectVersion", "s3:DeleteObjectVersion"], "input/*"
+        )
+        bucket.grant_prefix(start_batch.role, ["s3:GetObject", "s3:PutObject"], "batches/*")
+        bucket.grant_prefix(prepare.role, ["s3:GetObject"], "batches/*")
+        bucket.grant_prefix(prepare.role, ["s3:PutObject"], "batches/*", "failed/*")
+        for function in (realtime, rebuild):
+            bucket.grant_prefix(function.role, ["s3:GetObject"], "batches/*")
+            bucket.grant_prefix(
+                function.role, ["s3:PutObject"], "batches/*", "output/*", "failed/*"
+            )
+        bucket.grant_list(rebuild.role, ["s3:ListBucket"], "batches/*/translate-output/*")
+        realtime.grant_unscoped("TranslatePolicy", ["translate:TranslateText"], TRANSLATE_UNSCOPED)
+        rebuild.grant_unscoped(
+            "TranslatePolicy",
+            ["translate:TranslateText", "translate:DescribeTextTranslationJob"],
+            TRANSLATE_UNSCOPED,
+        )
+
+        workflow = AslStateMachine(
+            self,
+            "Workflow",
+            definition_file="caption_translation.asl.json",
+            substitutions={
+                "PrepareBatchFunctionArn": prepare.function_arn,
+                "TranslateRealtimeFunctionArn": realtime.function_arn,
+                "RebuildOutputsFunctionArn": rebuild.function_arn,
+                "TranslateDataAccessRoleArn": translate_role.role_arn,
+                "NotificationTopicArn": topic.topic_arn,
+            },
+            sdk_resources={
+                "translate:StartTextTranslationJob": ["*"],
+                "translate:DescribeTextTranslationJob": ["*"],
+                "translate:StopTextTranslationJob": ["*"],
+            },
+            unscoped_reason=TRANSLATE_UNSCOPED,
+            pass_roles=[translate_role],
+            timeout=Duration.hours(24),
+        )
+        start_batch.function.add_environment("STATE_MACHINE_ARN", workflow.state_machine_arn)
+        start_batch.add_to_policy(
+            iam.PolicyStatement(
+                actions=["states:StartExecution"], resources=[workflow.state_machine_arn]
+            )
+        )
+        start_batch.add_queue_trigger(trigger_queue.queue, batch_size=10)
+
+        failures = cloudwatch.Alarm(
+            self,
+            "WorkflowFailuresAlarm",
+            alarm_description="A caption batch failed; the failure notification says why.",
+            metric=cloudwatch.Metric(
+                namespace="AWS/States",
+                metric_name="ExecutionsFailed",
+                dimensions_map={"StateMachineArn": workflow.state_machine_arn},
+                period=Duration.minutes(5),
+                statistic="Sum",
+            ),
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        failures.add_alarm_action(actions.SnsAction(topic))
+
+        self._acknowledge_cdk_notification_handler()
+        CfnOutput(self, "BucketName", value=bucket.bucket_name)
+        CfnOutput(self, "NotificationTopicArn", value=topic.topic_arn)
+        CfnOutput(self, "StateMachineArn", value=workflow.state_machine_arn)
+
+    def _acknowledge_cdk_notification_handler(self) -> None:
+        """aws-cdk-lib configures bucket notifications through its own singleton custom
+        resource function, whose role it defines."""
+        for child in self.node.children:
+            if child.node.id.startswith("BucketNotificationsHandler"):
+                acknowledge(
+                    child.node.find_child("Role"),
+                    "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/"
+                    "service-role/AWSLambdaBasicExecutionRole]",
+                    "aws-cdk-lib's bucket-notification custom resource handler; the library "
+                    "defines its role, which only writes that handler's own logs.",
+                )
