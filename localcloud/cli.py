@@ -3,7 +3,6 @@
     python -m localcloud demo captions --input samples/captions --source en --targets es,fr \\
         [--faults merge,drop,reorder,throttle] --out demo-output/captions
     python -m localcloud demo all --out demo-output
-    python -m localcloud check-iam --input samples/captions     (least-privilege report)
 
 Progress goes to stderr; the last line on stdout is the demo's JSON result.
 """

@@ -491,3 +491,29 @@ def _state_machine(request: ProvisionRequest) -> ResourceState:
         type=props.get("StateMachineType", "STANDARD"),
     )["stateMachineArn"]
     return _state(request, arn, Arn=arn, Name=name)
+
+
+# --- EventBridge --------------------------------------------------------------------------------
+@provisioner("AWS::Events::Rule")
+def _rule(request: ProvisionRequest) -> ResourceState:
+    props = request.properties
+    events = request.client("events")
+    name = props.get("Name") or request.physical_name(64)
+    arguments: dict[str, Any] = {"Name": name, "State": props.get("State", "ENABLED")}
+    if "EventPattern" in props:
+        arguments["EventPattern"] = _json(props["EventPattern"])
+    if "ScheduleExpression" in props:
+        arguments["ScheduleExpression"] = props["ScheduleExpression"]
+    if "EventBusName" in props:
+        arguments["EventBusName"] = props["EventBusName"]
+    arn = events.put_rule(**arguments)["RuleArn"]
+    targets = []
+    for target in props.get("Targets", []):
+        entry = {k: target[k] for k in ("Id", "Arn", "RoleArn", "Input", "InputPath") if k in target}
+        if "InputTransformer" in target:
+            entry["InputTransformer"] = target["InputTransformer"]
+        targets.append(entry)
+    if targets:
+        bus = {"EventBusName": props["EventBusName"]} if "EventBusName" in props else {}
+        events.put_targets(Rule=name, Targets=targets, **bus)
+    return _state(request, name, Arn=arn)

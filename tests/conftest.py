@@ -6,7 +6,7 @@ import fcntl
 import hashlib
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -14,8 +14,8 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ASSEMBLY_DIR = REPO_ROOT / "build" / "test-assembly"
-os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
-os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "1")
+os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "20,21")
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20,21")
 
 # Stacks the suite deploys: the app's own stack with its defaults, and the same stack class
 # configured so every batch goes through batch translation jobs with a short poll budget.
@@ -47,10 +47,9 @@ def synthesize(outdir: Path) -> None:
     app.synth()
 
 
-def _sources_digest() -> str:
+def _sources_digest(roots: list[str]) -> str:
     """Everything synthesis reads: a changed file means a new assembly."""
     digest = hashlib.sha256()
-    roots = ["app.py", "cdk.json", "tests/conftest.py", "stacks", "lambdas", "statemachines"]
     for root in roots:
         path = REPO_ROOT / root
         files = [path] if path.is_file() else sorted(path.rglob("*"))
@@ -61,23 +60,37 @@ def _sources_digest() -> str:
     return digest.hexdigest()
 
 
-@pytest.fixture(scope="session")
-def assembly_dir() -> Path:
+def _synthesized(target: Path, synth: Callable[[Path], None], roots: list[str]) -> Path:
     """Synthesize once for the current sources, shared by xdist workers and concurrent runs:
     under a file lock, into a fresh directory that replaces the old one only when complete."""
-    ASSEMBLY_DIR.parent.mkdir(parents=True, exist_ok=True)
-    wanted = _sources_digest()
-    marker = ASSEMBLY_DIR / ".sources-digest"
-    with open(ASSEMBLY_DIR.parent / "test-assembly.lock", "w") as lock:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    wanted = _sources_digest(roots)
+    marker = target / ".sources-digest"
+    with open(target.with_name(target.name + ".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not marker.exists() or marker.read_text() != wanted:
-            staging = ASSEMBLY_DIR.with_name("test-assembly.staging")
+            staging = target.with_name(target.name + ".staging")
             shutil.rmtree(staging, ignore_errors=True)
-            synthesize(staging)
+            synth(staging)
             (staging / ".sources-digest").write_text(wanted)
-            shutil.rmtree(ASSEMBLY_DIR, ignore_errors=True)
-            staging.rename(ASSEMBLY_DIR)
-    return ASSEMBLY_DIR
+            shutil.rmtree(target, ignore_errors=True)
+            staging.rename(target)
+    return target
+
+
+@pytest.fixture(scope="session")
+def assembly_dir() -> Path:
+    roots = ["app.py", "cdk.json", "tests/conftest.py", "stacks", "lambdas", "statemachines"]
+    return _synthesized(ASSEMBLY_DIR, synthesize, roots)
+
+
+@pytest.fixture(scope="session")
+def probe_assembly_dir() -> Path:
+    from tests.fixtures.probe_stack import synthesize as synthesize_probe
+
+    return _synthesized(
+        REPO_ROOT / "build" / "test-probe-assembly", synthesize_probe, ["tests/fixtures"]
+    )
 
 
 @pytest.fixture

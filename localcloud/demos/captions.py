@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from localcloud.cloud import LocalCloud
+from localcloud.iam_check import check
 
 STACK_PREFIX = "CaptionTranslation-"
 
@@ -91,6 +92,13 @@ def run(
         say(f"batch {summary['batchId']} finished ({summary['mode']}): {summary['subject']}")
         _download(cloud, bucket, out_dir)
         say(f"results copied to {out_dir}/output and {out_dir}/failed")
+        report = check(cloud)
+        say(
+            f"least privilege: {report.checked_calls} calls by {len(report.principals)} roles, "
+            f"{len(report.denied)} denied, {len(report.unused)} grants unused in this run"
+        )
+        if report.denied:
+            raise RuntimeError("calls outside the deployed IAM policies:\n" + report.format())
         return CaptionDemoResult(
             files_in=summary["filesIn"],
             outputs=summary["outputs"],

@@ -1,0 +1,1 @@
+"""Performance and cost measurements (`make bench`). Results go to benchmarks/RESULTS.md."""

@@ -1,0 +1,69 @@
+"""Handler import time in a fresh interpreter, as a cold-start proxy.
+
+Each handler is imported from its synthesized asset directory (code asset + dependency layer +
+the SDK the Lambda runtime provides), in a new `python -I -S` process, side by side with a
+baseline process that imports only boto3, which every Python function using the SDK pays.
+"""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from localcloud.assembly import CloudAssembly
+
+RUNS = 5
+RUNTIME_SDK = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six")
+
+
+def _sdk_dir(directory: Path) -> Path:
+    site = Path(__import__("boto3").__file__).parents[1]
+    for name in RUNTIME_SDK:
+        source = site / name if (site / name).exists() else site / f"{name}.py"
+        (directory / source.name).symlink_to(source)
+    return directory
+
+
+def _time_import(paths: list[str], statement: str) -> float:
+    script = f"import sys; sys.path[:0] = {paths!r}; {statement}"
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-I", "-S", "-c", script], check=True, capture_output=True)
+    return time.perf_counter() - started
+
+
+def run(assembly_dir: Path) -> dict[str, Any]:
+    results: dict[str, Any] = {"runs": RUNS, "handlers": {}}
+    with tempfile.TemporaryDirectory() as scratch:
+        sdk = str(_sdk_dir(Path(scratch)))
+        empty = [_time_import([sdk], "pass") for _ in range(RUNS)]
+        baseline = [_time_import([sdk], "import boto3") for _ in range(RUNS)]
+        results["interpreter_ms"] = round(statistics.median(empty) * 1000, 1)
+        results["boto3_baseline_ms"] = round(statistics.median(baseline) * 1000, 1)
+        for stack in CloudAssembly(assembly_dir).stacks():
+            resources = stack.template["Resources"]
+            for resource in resources.values():
+                props = resource.get("Properties", {})
+                if resource["Type"] != "AWS::Lambda::Function" or "S3Key" not in props.get(
+                    "Code", {}
+                ):
+                    continue
+                code = stack.asset_for_key(props["Code"]["S3Key"])
+                layers = [
+                    stack.asset_for_key(resources[ref["Ref"]]["Properties"]["Content"]["S3Key"])
+                    for ref in props.get("Layers", [])
+                ]
+                paths = [str(code.source), *(str(layer.source / "python") for layer in layers)]
+                module = props["Handler"].rsplit(".", 1)[0]
+                statement = f"import importlib; importlib.import_module({module!r})"
+                samples = [_time_import([*paths, sdk], statement) for _ in range(RUNS)]
+                median = statistics.median(samples)
+                results["handlers"][props["Handler"]] = {
+                    "median_ms": round(median * 1000, 1),
+                    "ratio_to_boto3_baseline": round(median / statistics.median(baseline), 2),
+                }
+    return results
