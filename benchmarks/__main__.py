@@ -1,6 +1,6 @@
 """Run every benchmark once, side by side, and write benchmarks/RESULTS.md.
 
-    make bench          (synthesizes first; the benchmarks read cdk.out)
+make bench          (synthesizes first; the benchmarks read cdk.out)
 """
 
 from __future__ import annotations

@@ -18,27 +18,29 @@ SAMPLES = Path(__file__).resolve().parents[1] / "samples" / "captions"
 
 
 def _run_once(assembly_dir: Path, faults: frozenset[str]) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory() as scratch:
-        with LocalCloud(assembly_dir, work_dir=Path(scratch)) as cloud:
-            stack = cloud.deploy(find_stack(cloud))
-            cloud.translate.faults = TranslateFaults(modes=faults)
-            bucket = stack.outputs["BucketName"]
-            s3 = cloud.client("s3")
-            files = sorted(p for p in SAMPLES.glob("*") if p.suffix in (".vtt", ".srt"))
-            for path in files:
-                s3.put_object(Bucket=bucket, Key=f"input/{path.name}", Body=path.read_bytes())
-            s3.put_object(Bucket=bucket, Key="input/triggerfile", Body=b"")
-            cloud.settle()
-            calls = [
-                c
-                for c in cloud.recorder.calls()
-                if c.service == "translate" and c.operation == "TranslateText"
-            ]
-            return {
-                "characters_billed": cloud.translate.usage.total_characters,
-                "translate_text_calls": len(calls),
-                "files": len(files),
-            }
+    with (
+        tempfile.TemporaryDirectory() as scratch,
+        LocalCloud(assembly_dir, work_dir=Path(scratch)) as cloud,
+    ):
+        stack = cloud.deploy(find_stack(cloud))
+        cloud.translate.faults = TranslateFaults(modes=faults)
+        bucket = stack.outputs["BucketName"]
+        s3 = cloud.client("s3")
+        files = sorted(p for p in SAMPLES.glob("*") if p.suffix in (".vtt", ".srt"))
+        for path in files:
+            s3.put_object(Bucket=bucket, Key=f"input/{path.name}", Body=path.read_bytes())
+        s3.put_object(Bucket=bucket, Key="input/triggerfile", Body=b"")
+        cloud.settle()
+        calls = [
+            c
+            for c in cloud.recorder.calls()
+            if c.service == "translate" and c.operation == "TranslateText"
+        ]
+        return {
+            "characters_billed": cloud.translate.usage.total_characters,
+            "translate_text_calls": len(calls),
+            "files": len(files),
+        }
 
 
 def run(assembly_dir: Path) -> dict[str, Any]:

@@ -83,6 +83,7 @@ class LocalCloud:
         self.alarms: dict[str, Any] = {}
         self.async_settings: dict[str, dict[str, int]] = {}
         self.managed_policy_attachments: dict[str, list[str]] = {}
+        self.role_policies: dict[str, Any] = {}
         self.notifications: list[dict[str, Any]] = []
         self.dropped_async: list[tuple[str, Any, Any]] = []
         self.undelivered_events: list[tuple[str, str, Any]] = []
@@ -205,13 +206,14 @@ class LocalCloud:
             mappings=template.get("Mappings", {}),
         )
         ctx.parameters = self._parameters(template.get("Parameters", {}), parameters or {})
-        for name, condition in template.get("Conditions", {}).items():
-            ctx.conditions[name] = bool(resolve(condition, ctx))
+        ctx.condition_definitions = dict(template.get("Conditions", {}))
+        for name in ctx.condition_definitions:
+            ctx.condition(name)
         resources = template.get("Resources", {})
         for logical_id in deployment_order(resources):
             resource = resources[logical_id]
             condition = resource.get("Condition")
-            if condition and not ctx.conditions[condition]:
+            if condition and not ctx.condition(condition):
                 continue
             properties = resolve(resource.get("Properties", {}), ctx)
             request = ProvisionRequest(
@@ -221,7 +223,7 @@ class LocalCloud:
         deployed = DeployedStack(artifact.stack_name, artifact, ctx)
         for name, output in template.get("Outputs", {}).items():
             condition = output.get("Condition")
-            if condition and not ctx.conditions[condition]:
+            if condition and not ctx.condition(condition):
                 continue
             value = resolve(output["Value"], ctx)
             deployed.outputs[name] = value
@@ -229,6 +231,9 @@ class LocalCloud:
             if export:
                 self.exports[resolve(export["Name"], ctx)] = value
         self.stacks[artifact.stack_name] = deployed
+        from localcloud.iam_check import principal_policies
+
+        self.role_policies = principal_policies(self)
         return deployed
 
     def _parameters(self, declared: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:

@@ -19,6 +19,7 @@ import hashlib
 import heapq
 import itertools
 import json
+import math
 import re
 import threading
 import time
@@ -357,7 +358,9 @@ def next_fire_time(expression: str, after: float) -> float:
     rate = _RATE.match(expression.strip())
     if rate:
         period = int(rate.group(1)) * _UNIT_SECONDS[rate.group(2).rstrip("s")]
-        return (int(after) // period + 1) * period
+        if period <= 0:
+            raise ValueError(f"a rate must be positive: {expression!r}")
+        return float(-(-math.ceil(after) // period) * period)
     if expression.startswith("cron(") and expression.endswith(")"):
         return _next_cron(expression[5:-1].split(), after)
     raise ValueError(f"unsupported schedule expression {expression!r}")
@@ -378,19 +381,24 @@ def _cron_field(spec: str, low: int, high: int) -> set[int]:
         elif "-" in part:
             start, end = (int(x) for x in part.split("-"))
         else:
-            start = end = int(part)
+            start = int(part)
+            end = high if "/" in item else start  # "5/15": from 5, every 15
         values.update(range(start, end + 1, step))
     return values
 
 
 def _next_cron(fields: list[str], after: float) -> float:
-    """Minutes, hours, day-of-month, month, day-of-week (1=SUN..7=SAT or *), year."""
-    minute, hour, day, month, weekday, *_ = fields
+    """Minutes, hours, day-of-month, month, day-of-week (1=SUN..7=SAT or *), year; numbers,
+    lists, ranges and steps. Month and day names, `L`, `W` and `#` are not supported."""
+    minute, hour, day, month, weekday, *rest = fields
     minutes, hours = _cron_field(minute, 0, 59), _cron_field(hour, 0, 23)
     days, months = _cron_field(day, 1, 31), _cron_field(month, 1, 12)
     weekdays = _cron_field(weekday, 1, 7)
+    years = _cron_field(rest[0], 1970, 2199) if rest else set(range(1970, 2200))
     t = (int(after) // 60 + (0 if int(after) % 60 == 0 else 1)) * 60
-    for _ in range(60 * 24 * 366):
+    if not any(year >= datetime.fromtimestamp(t, UTC).year for year in years):
+        raise ValueError(f"cron expression {' '.join(fields)} has no year to come")
+    for _ in range(60 * 24 * 366 * 2):
         moment = datetime.fromtimestamp(t, UTC)
         cron_weekday = (moment.isoweekday() % 7) + 1
         if (
@@ -399,6 +407,7 @@ def _next_cron(fields: list[str], after: float) -> float:
             and moment.day in days
             and moment.month in months
             and cron_weekday in weekdays
+            and moment.year in years
         ):
             return float(t)
         t += 60

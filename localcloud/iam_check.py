@@ -32,6 +32,31 @@ if TYPE_CHECKING:
 # the Lambda runtime writes logs, X-Ray receives traces, Step Functions delivers logs.
 SERVICE_SIDE_PREFIXES = ("logs:", "xray:")
 ROLE_PARAMETERS = ("RoleArn", "DataAccessRoleArn", "ExecutionRoleArn", "ServiceRoleArn")
+# S3 operations authorized by an action of another name (Service Authorization Reference).
+S3_OBJECT_ACTIONS = {
+    "CreateMultipartUpload": "s3:PutObject",
+    "UploadPart": "s3:PutObject",
+    "UploadPartCopy": "s3:PutObject",
+    "CompleteMultipartUpload": "s3:PutObject",
+    "AbortMultipartUpload": "s3:AbortMultipartUpload",
+    "ListParts": "s3:ListMultipartUploadParts",
+    "GetObjectTagging": "s3:GetObjectTagging",
+    "PutObjectTagging": "s3:PutObjectTagging",
+    "DeleteObjectTagging": "s3:DeleteObjectTagging",
+    "GetObjectAcl": "s3:GetObjectAcl",
+    "PutObjectAcl": "s3:PutObjectAcl",
+    "GetObjectAttributes": "s3:GetObject",
+}
+S3_BUCKET_ACTIONS = {
+    "HeadBucket": "s3:ListBucket",
+    "ListMultipartUploads": "s3:ListBucketMultipartUploads",
+    "GetBucketNotificationConfiguration": "s3:GetBucketNotification",
+    "PutBucketNotificationConfiguration": "s3:PutBucketNotification",
+    "GetBucketLifecycleConfiguration": "s3:GetLifecycleConfiguration",
+    "PutBucketLifecycleConfiguration": "s3:PutLifecycleConfiguration",
+    "GetBucketEncryption": "s3:GetEncryptionConfiguration",
+    "PutBucketEncryption": "s3:PutEncryptionConfiguration",
+}
 SQS_BATCH_ACTIONS = {
     "DeleteMessageBatch": "DeleteMessage",
     "SendMessageBatch": "SendMessage",
@@ -148,6 +173,8 @@ def authorizations(call: RecordedCall, region: str, account: str) -> list[Author
                 src_version = "Version" if "versionId=" in query else ""
             needed.append(Authorization(f"s3:GetObject{src_version}", src))
             needed.append(Authorization("s3:PutObject", obj))
+        elif op in S3_OBJECT_ACTIONS:
+            needed.append(Authorization(S3_OBJECT_ACTIONS[op], obj))
         elif op == "DeleteObject":
             needed.append(Authorization(f"s3:DeleteObject{versioned}", obj))
         elif op == "DeleteObjects":
@@ -165,7 +192,7 @@ def authorizations(call: RecordedCall, region: str, account: str) -> list[Author
                 )
             )
         else:
-            needed.append(Authorization(f"s3:{op}", bucket))
+            needed.append(Authorization(S3_BUCKET_ACTIONS.get(op, f"s3:{op}"), bucket))
     elif call.service == "sqs":
         url = p.get("QueueUrl")
         resource = (

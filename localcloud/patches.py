@@ -7,6 +7,7 @@ faithful payloads, and running waits and timeouts on the compressible local cloc
 
 from __future__ import annotations
 
+import io
 import itertools
 import json
 import sys
@@ -77,6 +78,10 @@ def _patch_dispatch(cloud: LocalCloud, patches: Patches) -> None:
     def dispatch(self: Any, event_name: str, request: Any, **kwargs: Any) -> Any:
         parts = event_name.split(".")
         if len(parts) >= 3 and self.enabled:
+            if parts[1] == "s3" and parts[2] in ("GetObject", "HeadObject"):
+                denied = _missing_object_denial(cloud, request, parts[2])
+                if denied is not None:
+                    return denied
             engine = cloud.engines.get(parts[1])
             if engine is not None:
                 context = CallContext(
@@ -88,6 +93,53 @@ def _patch_dispatch(cloud: LocalCloud, patches: Patches) -> None:
         return original(self, event_name, request, **kwargs)
 
     patches.set(BotocoreStubber, "__call__", dispatch)
+
+
+def _missing_object_denial(cloud: LocalCloud, request: Any, operation: str) -> Any:
+    """S3 answers a read of a missing object with 404 only to callers allowed s3:ListBucket on
+    the bucket; everyone else gets 403 AccessDenied, so that key names cannot be probed."""
+    from urllib.parse import unquote, urlparse
+
+    from botocore.awsrequest import AWSResponse
+    from moto.s3.models import s3_backends
+
+    from localcloud.policies import Decision, evaluate
+
+    principal = cloud.principals.principal_of(access_key_of(request))
+    policy = cloud.role_policies.get(principal or "")
+    if policy is None:
+        return None
+    url = urlparse(request.url)
+    host_bucket = url.hostname.split(".s3.")[0] if url.hostname and ".s3." in url.hostname else ""
+    path = url.path.lstrip("/")
+    bucket, _, key = (host_bucket, "", path) if host_bucket else path.partition("/")
+    key = unquote(key)
+    backend = s3_backends[cloud.account_id]["global"]
+    try:
+        exists = backend.get_object(bucket, key) is not None
+    except Exception:  # a missing bucket: let moto answer
+        return None
+    if exists:
+        return None
+    decision, _ = evaluate(policy.statements, "s3:ListBucket", f"arn:aws:s3:::{bucket}", {})
+    if decision is Decision.ALLOW:
+        return None
+    body = (
+        b""
+        if operation == "HeadObject"
+        else (
+            b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code>'
+            b"<Message>Access Denied</Message></Error>"
+        )
+    )
+    return AWSResponse(request.url, 403, {"Content-Type": "application/xml"}, _Raw(body))
+
+
+class _Raw(io.BytesIO):
+    """The raw body botocore reads from an AWSResponse."""
+
+    def stream(self, **_: Any) -> Any:
+        yield self.read()
 
 
 # SDK retries back off on the local clock ----------------------------------------------------------

@@ -3,13 +3,13 @@
 Implements the parts of the IAM evaluation logic the project's policies use: Action/NotAction
 and Resource/NotResource with `*` and `?` wildcards, explicit Deny over Allow, and condition
 operators (String*, Arn*, Bool, Numeric*, with `IfExists` and `ForAnyValue:`/`ForAllValues:`).
-A condition key absent from the request context does not match (as on AWS), except under
-`...IfExists`. Policy variables (`${aws:username}`) are not expanded.
+A condition key absent from the request context matches only negated operators,
+`ForAllValues:` and `...IfExists` (as on AWS). Policy variables (`${aws:username}`) are not
+expanded.
 """
 
 from __future__ import annotations
 
-import fnmatch
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -57,13 +57,16 @@ def _compare(operator: str, expected: list[str], actual: str) -> bool:
     if base == "StringNotEqualsIgnoreCase":
         return actual.lower() not in [e.lower() for e in expected]
     if base in ("StringLike", "ArnLike"):
-        return any(fnmatch.fnmatchcase(actual, e) for e in expected)
+        return any(wildcard_match(e, actual) for e in expected)
     if base in ("StringNotLike", "ArnNotLike"):
-        return not any(fnmatch.fnmatchcase(actual, e) for e in expected)
+        return not any(wildcard_match(e, actual) for e in expected)
     if base == "Bool":
         return actual.lower() in [e.lower() for e in expected]
     if base.startswith("Numeric"):
-        number = float(actual)
+        try:
+            number = float(actual)
+        except ValueError:
+            return False
         checks = {
             "NumericEquals": lambda e: number == e,
             "NumericNotEquals": lambda e: number != e,
@@ -81,6 +84,7 @@ class UnsupportedConditionError(ValueError):
 
 
 def conditions_match(conditions: Mapping[str, Any] | None, context: Mapping[str, Any]) -> bool:
+    context = {key.lower(): value for key, value in context.items()}  # keys are case-insensitive
     for raw_operator, entries in (conditions or {}).items():
         operator = raw_operator
         set_mode = None
@@ -89,16 +93,24 @@ def conditions_match(conditions: Mapping[str, Any] | None, context: Mapping[str,
         if_exists = operator.endswith("IfExists")
         if if_exists:
             operator = operator[: -len("IfExists")]
-        for key, expected_raw in entries.items():
+        for raw_key, expected_raw in entries.items():
+            key = raw_key.lower()
             expected = _values(expected_raw)
             present = key in context and context[key] is not None
             if not present:
-                if if_exists or (operator.startswith(("StringNot", "ArnNot")) and set_mode):
-                    continue
+                # AWS: an absent key makes ForAllValues true and ForAnyValue false; a plain
+                # negated operator (StringNotEquals, ArnNotLike, ...) matches it; `...IfExists`
+                # skips the check; anything else does not match.
                 if operator == "Null":
                     if "true" in [e.lower() for e in expected]:
                         continue
                     return False
+                if set_mode == "ForAllValues" or if_exists:
+                    continue
+                if set_mode == "ForAnyValue":
+                    return False
+                if "Not" in operator:
+                    continue
                 return False
             if operator == "Null":
                 if "false" not in [e.lower() for e in expected]:

@@ -509,7 +509,8 @@ def _rule(request: ProvisionRequest) -> ResourceState:
     arn = events.put_rule(**arguments)["RuleArn"]
     targets = []
     for target in props.get("Targets", []):
-        entry = {k: target[k] for k in ("Id", "Arn", "RoleArn", "Input", "InputPath") if k in target}
+        keys = ("Id", "Arn", "RoleArn", "Input", "InputPath")
+        entry = {key: target[key] for key in keys if key in target}
         if "InputTransformer" in target:
             entry["InputTransformer"] = target["InputTransformer"]
         targets.append(entry)

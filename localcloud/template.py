@@ -42,6 +42,15 @@ class StackContext:
     exports: Mapping[str, Any] = field(default_factory=dict)
     conditions: dict[str, bool] = field(default_factory=dict)
     mappings: dict[str, Any] = field(default_factory=dict)
+    condition_definitions: dict[str, Any] = field(default_factory=dict)
+
+    def condition(self, name: str) -> bool:
+        """A condition's value, evaluated on first use (conditions may refer to others)."""
+        if name not in self.conditions:
+            if name not in self.condition_definitions:
+                raise TemplateError(f"unknown condition {name}")
+            self.conditions[name] = bool(resolve(self.condition_definitions[name], self))
+        return self.conditions[name]
 
     @property
     def stack_id(self) -> str:
@@ -145,7 +154,7 @@ def _split(value: Any, ctx: StackContext) -> list[str]:
 
 def _if(value: Any, ctx: StackContext) -> Any:
     condition, when_true, when_false = value
-    return resolve(when_true if ctx.conditions[condition] else when_false, ctx)
+    return resolve(when_true if ctx.condition(condition) else when_false, ctx)
 
 
 def _equals(value: Any, ctx: StackContext) -> bool:
@@ -167,7 +176,7 @@ def _or(value: Any, ctx: StackContext) -> bool:
 
 def _condition_value(value: Any, ctx: StackContext) -> bool:
     if isinstance(value, dict) and set(value) == {"Condition"}:
-        return ctx.conditions[value["Condition"]]
+        return ctx.condition(value["Condition"])
     return bool(resolve(value, ctx))
 
 
@@ -230,8 +239,9 @@ def references(node: Any) -> set[str]:
                 found.add(value.split(".")[0] if isinstance(value, str) else value[0])
             elif key == "Fn::Sub":
                 text = value if isinstance(value, str) else value[0]
+                bound = set() if isinstance(value, str) else set(value[1])
                 for name in SUB_VARIABLE.findall(text):
-                    if not name.startswith(("AWS::", "!")):
+                    if not name.startswith(("AWS::", "!")) and name not in bound:
                         found.add(name.split(".")[0])
                 if not isinstance(value, str):
                     found |= references(value[1])

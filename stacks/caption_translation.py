@@ -29,7 +29,7 @@ from stacks.constructs import (
 from stacks.constructs.acknowledge import acknowledge
 
 WORKFLOW = "caption_translation"
-START_BATCH_TIMEOUT = Duration.minutes(2)
+START_BATCH_TIMEOUT = Duration.minutes(5)
 TRANSLATE_UNSCOPED = (
     "Amazon Translate authorizes TranslateText, StartTextTranslationJob, "
     "DescribeTextTranslationJob and StopTextTranslationJob only on Resource '*' (resource-level "
@@ -99,44 +99,47 @@ class CaptionTranslationStack(Stack):
             "MAX_POLLS": str(settings.max_polls),
         }
 
-        start_batch = PythonFunction(
-            self,
+        def make_function(
+            construct_id: str, module: str, description: str, minutes: int, memory: int
+        ) -> PythonFunction:
+            return PythonFunction(
+                self,
+                construct_id,
+                workflow=WORKFLOW,
+                handler=f"{module}.handler",
+                description=description,
+                environment=environment,
+                timeout=Duration.minutes(minutes),
+                memory_size=memory,
+            )
+
+        start_batch = make_function(
             "StartBatch",
-            workflow=WORKFLOW,
-            handler="start_batch.handler",
-            description="Moves waiting caption files into a new batch and starts its workflow",
-            environment=environment,
-            timeout=START_BATCH_TIMEOUT,
+            "start_batch",
+            "Moves waiting caption files into a new batch and starts its workflow",
+            int(START_BATCH_TIMEOUT.to_minutes()),
+            256,
         )
-        prepare = PythonFunction(
-            self,
+        prepare = make_function(
             "PrepareBatch",
-            workflow=WORKFLOW,
-            handler="prepare_batch.handler",
-            description="Validates a batch's caption files and plans their translation",
-            environment=environment,
-            timeout=Duration.minutes(5),
-            memory_size=1024,
+            "prepare_batch",
+            "Validates a batch's caption files and plans their translation",
+            5,
+            1024,
         )
-        realtime = PythonFunction(
-            self,
+        realtime = make_function(
             "TranslateRealtime",
-            workflow=WORKFLOW,
-            handler="translate_realtime.handler",
-            description="Translates a small batch with real-time TranslateText calls",
-            environment=environment,
-            timeout=Duration.minutes(15),
-            memory_size=512,
+            "translate_realtime",
+            "Translates a small batch with real-time TranslateText calls",
+            15,
+            512,
         )
-        rebuild = PythonFunction(
-            self,
+        rebuild = make_function(
             "RebuildOutputs",
-            workflow=WORKFLOW,
-            handler="rebuild_outputs.handler",
-            description="Rebuilds caption files from batch translation job output",
-            environment=environment,
-            timeout=Duration.minutes(15),
-            memory_size=1024,
+            "rebuild_outputs",
+            "Rebuilds caption files from batch translation job output",
+            15,
+            1024,
         )
 
         bucket.grant_list(start_batch.role, ["s3:ListBucketVersions"], "input/*")
@@ -151,7 +154,9 @@ class CaptionTranslationStack(Stack):
             bucket.grant_prefix(
                 function.role, ["s3:PutObject"], "batches/*", "output/*", "failed/*"
             )
-        bucket.grant_list(rebuild.role, ["s3:ListBucket"], "batches/*/translate-output/*")
+        for function in (start_batch, prepare, realtime, rebuild):
+            # Existence checks list the exact key (see ObjectStore.exists).
+            bucket.grant_list(function.role, ["s3:ListBucket"], "batches/*")
         realtime.grant_unscoped("TranslatePolicy", ["translate:TranslateText"], TRANSLATE_UNSCOPED)
         rebuild.grant_unscoped(
             "TranslatePolicy",

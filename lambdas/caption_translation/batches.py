@@ -5,22 +5,29 @@ not versioned), so a redelivered trigger event maps to the same batch and starts
 Each waiting file version is claimed with a conditional write before it is copied, so two
 batches triggered at the same time never take the same file. The batch's copies are written and
 its manifest recorded before the exact claimed versions are removed from `input/`: at every
-moment each file exists in at least one place.
+moment each file exists in at least one place. A taken file's older versions (replaced before
+the trigger) are removed with it, or removing the taken version would make them current and
+waiting again; a version uploaded after the batch listed `input/` stays for the next batch.
+The bucket must be versioned (the stack creates it so): version ids are what make claims and
+removals exact.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from lambdas.caption_translation import layout
 from lambdas.caption_translation.settings import CaptionSettings
+from lambdas.shared.errors import ConfigurationError
 from lambdas.shared.events import S3ObjectEvent
-from lambdas.shared.s3 import ObjectStore
+from lambdas.shared.s3 import ObjectStore, ObjectVersion
 
 MAX_TRIGGER_BYTES = 64 * 1024
+COPY_WORKERS = 16
 
 
 class ExecutionStarter(Protocol):
@@ -67,26 +74,38 @@ def _take_files(
     batch_id: str, trigger: S3ObjectEvent, settings: CaptionSettings, store: ObjectStore
 ) -> dict[str, Any]:
     overrides, trigger_error = _read_trigger(trigger, store)
-    files: list[dict[str, Any]] = []
-    for version in store.list_current_versions(layout.INPUT_PREFIX):
-        if version.key == trigger.key or version.key.endswith("/"):
-            continue
+    waiting = [
+        version
+        for version in store.list_current_versions(layout.INPUT_PREFIX)
+        if version.key != trigger.key and not version.key.endswith("/")
+    ]
+    unversioned = [version.key for version in waiting if version.version_id is None]
+    if unversioned:
+        raise ConfigurationError(
+            f"bucket {store.bucket} must have versioning enabled: {unversioned[0]} has no "
+            "version id, so it cannot be claimed and removed exactly"
+        )
+
+    def take(version: ObjectVersion) -> dict[str, Any] | None:
         claim = layout.claim_key(version.key, version.version_id)
         claimed = store.put_if_absent(claim, batch_id.encode())
         if not claimed and store.get_bytes(claim).decode() != batch_id:
-            continue  # another batch took this version first
+            return None  # another batch took this version first
         name = layout.input_name(version.key)
         target = layout.source_key(batch_id, name)
         store.copy(version.key, target, version.version_id)
-        files.append(
-            {
-                "name": name,
-                "inputKey": version.key,
-                "versionId": version.version_id,
-                "size": version.size,
-                "sourceKey": target,
-            }
-        )
+        return {
+            "name": name,
+            "inputKey": version.key,
+            "versionId": version.version_id,
+            "olderVersionIds": list(version.older),
+            "size": version.size,
+            "sourceKey": target,
+        }
+
+    # S3 calls are I/O bound: a pool keeps a batch of thousands of files within the timeout.
+    with ThreadPoolExecutor(max_workers=COPY_WORKERS) as pool:
+        files = [entry for entry in pool.map(take, waiting) if entry is not None]
     manifest = {
         "batchId": batch_id,
         "triggeredAt": trigger.event_time,
@@ -124,9 +143,10 @@ def _read_trigger(
 
 
 def _remove_taken_versions(manifest: dict[str, Any], store: ObjectStore) -> None:
+    taken = [(f["inputKey"], f["versionId"]) for f in manifest["files"]]
     for entry in manifest["files"]:
-        if entry["versionId"]:
-            store.delete_version(entry["inputKey"], entry["versionId"])
+        taken += [(entry["inputKey"], older) for older in entry.get("olderVersionIds", [])]
     trigger = manifest["trigger"]
     if trigger.get("versionId"):
-        store.delete_version(trigger["key"], trigger["versionId"])
+        taken.append((trigger["key"], trigger["versionId"]))
+    store.delete_versions(taken)

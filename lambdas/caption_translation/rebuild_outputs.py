@@ -4,24 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-import boto3
-from botocore.config import Config
-
 from lambdas.caption_translation.settings import CaptionSettings
 from lambdas.caption_translation.translation import rebuild_outputs
-from lambdas.caption_translation.translator import TranslateTextTranslator
+from lambdas.caption_translation.translator import translator_factory
+from lambdas.shared.aws import ClientCache
 from lambdas.shared.observability import observability
 from lambdas.shared.s3 import ObjectStore
 
 logger, tracer, metrics = observability()
-_clients: dict[str, Any] = {}
-RETRIES = Config(retries={"mode": "standard", "max_attempts": 8})
-
-
-def _client(service: str) -> Any:
-    if service not in _clients:
-        _clients[service] = boto3.client(service, config=RETRIES)
-    return _clients[service]
+clients = ClientCache()
 
 
 @logger.inject_lambda_context
@@ -30,20 +21,15 @@ def _client(service: str) -> Any:
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     settings = CaptionSettings.from_env()
 
-    def translators(source: str, target: str) -> TranslateTextTranslator:
-        return TranslateTextTranslator(
-            _client("translate"), source, target, settings.terminology_names
-        )
-
     def describe_job(job_id: str) -> dict[str, Any]:
-        response = _client("translate").describe_text_translation_job(JobId=job_id)
+        response = clients("translate").describe_text_translation_job(JobId=job_id)
         return dict(response["TextTranslationJobProperties"])
 
     summary = rebuild_outputs(
         event["batchId"],
         event["jobs"],
-        ObjectStore(_client("s3"), settings.bucket),
-        translators,
+        ObjectStore(clients("s3"), settings.bucket),
+        translator_factory(clients("translate"), settings.terminology_names),
         describe_job,
     )
     metrics.add_metric(name="CaptionOutputs", unit="Count", value=summary["outputs"])

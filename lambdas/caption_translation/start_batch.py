@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import boto3
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
     EventType,
@@ -20,6 +19,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from lambdas.caption_translation.batches import is_trigger, start_batch
 from lambdas.caption_translation.settings import CaptionSettings
+from lambdas.shared.aws import ClientCache
 from lambdas.shared.errors import ConfigurationError
 from lambdas.shared.events import s3_events_from_body
 from lambdas.shared.observability import observability
@@ -27,13 +27,7 @@ from lambdas.shared.s3 import ObjectStore
 
 logger, tracer, metrics = observability()
 processor = BatchProcessor(event_type=EventType.SQS)
-_clients: dict[str, Any] = {}
-
-
-def _client(service: str) -> Any:
-    if service not in _clients:
-        _clients[service] = boto3.client(service)
-    return _clients[service]
+clients = ClientCache()
 
 
 class StepFunctionsStarter:
@@ -41,7 +35,7 @@ class StepFunctionsStarter:
         self.state_machine_arn = state_machine_arn
 
     def start(self, name: str, payload: dict[str, Any]) -> bool:
-        sfn = _client("stepfunctions")
+        sfn = clients("stepfunctions")
         try:
             sfn.start_execution(
                 stateMachineArn=self.state_machine_arn, name=name, input=json.dumps(payload)
@@ -55,7 +49,7 @@ def record_handler(record: SQSRecord) -> None:
     settings = CaptionSettings.from_env()
     if not settings.state_machine_arn:
         raise ConfigurationError("STATE_MACHINE_ARN is not set")
-    store = ObjectStore(_client("s3"), settings.bucket)
+    store = ObjectStore(clients("s3"), settings.bucket)
     events = s3_events_from_body(record.body)
     metrics.add_metric(name="TriggerEvents", unit="Count", value=len(events))
     for event in events:

@@ -7,6 +7,7 @@ same inputs writes the same objects, so a retried step is harmless.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -83,7 +84,7 @@ def rebuild_outputs(
             continue
         job_folder = _job_folder(store, output_prefix, job["jobId"])
         available = set(store.list_keys(job_folder))
-        document_errors = _document_errors(store, job_folder, languages)
+        document_errors = _document_errors(store, job_folder, languages, available)
         for entry in plan["files"]:
             outcome = outcomes[entry["name"]]
             captions = parse_captions(store.get_bytes(entry["sourceKey"]), entry["name"])
@@ -154,15 +155,16 @@ def _job_folder(store: ObjectStore, output_prefix: str, job_id: str) -> str:
 
 
 def _document_errors(
-    store: ObjectStore, job_folder: str, languages: list[str]
+    store: ObjectStore, job_folder: str, languages: list[str], available: set[str]
 ) -> dict[tuple[str, str], str]:
     """Per-document errors from the job's auxiliary details files, by (language, document)."""
     errors: dict[tuple[str, str], str] = {}
     for language in languages:
-        details = store.get_json(
-            f"{job_folder}details/{language}.auxiliary-translation-details.json"
-        )
-        for item in (details or {}).get("details", []):
+        key = f"{job_folder}details/{language}.auxiliary-translation-details.json"
+        if key not in available:
+            continue
+        details = json.loads(store.get_bytes(key))
+        for item in details.get("details", []):
             message = item.get("errorMessage") or item.get("errorCode")
             if message:
                 errors[(language, item.get("sourceFile", ""))] = str(message)

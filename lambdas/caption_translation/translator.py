@@ -7,6 +7,7 @@ mode; what still fails propagates to the caller's retry policy.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 
@@ -42,3 +43,14 @@ class TranslateTextTranslator:
 
     def translate_text(self, text: str) -> str:
         return self._translate(text)
+
+
+def translator_factory(
+    client: Any, terminology_names: tuple[str, ...]
+) -> Callable[[str, str], TranslateTextTranslator]:
+    """(source, target) -> a translator for that language pair, sharing one client."""
+
+    def create(source: str, target: str) -> TranslateTextTranslator:
+        return TranslateTextTranslator(client, source, target, terminology_names)
+
+    return create

@@ -17,6 +17,8 @@ class ObjectVersion:
     version_id: str | None
     size: int
     etag: str
+    # Version ids of the key's noncurrent versions and delete markers at listing time.
+    older: tuple[str, ...] = ()
 
 
 def error_code(error: ClientError) -> str:
@@ -38,14 +40,18 @@ class ObjectStore:
         body: bytes = self.client.get_object(**kwargs)["Body"].read()
         return body
 
+    def exists(self, key: str) -> bool:
+        """Whether the object exists, asked by listing its exact key. A GetObject on a missing
+        key answers 403, not 404, to a role without unconditional s3:ListBucket; a listing
+        needs only s3:ListBucket restricted to the prefix."""
+        response = self.client.list_objects_v2(Bucket=self.bucket, Prefix=key, MaxKeys=1)
+        return any(entry["Key"] == key for entry in response.get("Contents", []))
+
     def get_json(self, key: str) -> Any | None:
         """The parsed document, or None if there is no such object."""
-        try:
-            return json.loads(self.get_bytes(key))
-        except ClientError as error:
-            if error_code(error) in ("NoSuchKey", "404"):
-                return None
-            raise
+        if not self.exists(key):
+            return None
+        return json.loads(self.get_bytes(key))
 
     def put_bytes(
         self, key: str, data: bytes, content_type: str = "application/octet-stream"
@@ -80,6 +86,23 @@ class ObjectStore:
             if error_code(error) not in ("NoSuchVersion", "NoSuchKey", "404"):
                 raise
 
+    def delete_versions(self, versions: list[tuple[str, str]]) -> None:
+        """Delete exact (key, version id) pairs, up to 1,000 per request."""
+        for start in range(0, len(versions), 1000):
+            chunk = versions[start : start + 1000]
+            response = self.client.delete_objects(
+                Bucket=self.bucket,
+                Delete={
+                    "Objects": [{"Key": key, "VersionId": version} for key, version in chunk],
+                    "Quiet": True,
+                },
+            )
+            errors = [
+                e for e in response.get("Errors", []) if e.get("Code") not in ("NoSuchVersion",)
+            ]
+            if errors:
+                raise RuntimeError(f"could not delete {len(errors)} object versions: {errors[:3]}")
+
     def list_keys(self, prefix: str) -> Iterator[str]:
         paginator = self.client.get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
@@ -87,15 +110,30 @@ class ObjectStore:
                 yield entry["Key"]
 
     def list_current_versions(self, prefix: str) -> Iterator[ObjectVersion]:
-        """The current (latest, not deleted) version of every object under a prefix."""
+        """The current version of every object under a prefix (keys whose latest entry is a
+        delete marker are not current), each with the ids of its older versions."""
+        latest: dict[str, ObjectVersion] = {}
+        older: dict[str, list[str]] = {}
         paginator = self.client.get_paginator("list_object_versions")
         for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
             for entry in page.get("Versions", []):
+                version = entry.get("VersionId")
+                version = None if version in (None, "null") else version
                 if entry.get("IsLatest"):
-                    version = entry.get("VersionId")
-                    yield ObjectVersion(
+                    latest[entry["Key"]] = ObjectVersion(
                         key=entry["Key"],
-                        version_id=None if version in (None, "null") else version,
+                        version_id=version,
                         size=int(entry.get("Size", 0)),
                         etag=str(entry.get("ETag", "")).strip('"'),
                     )
+                elif version:
+                    older.setdefault(entry["Key"], []).append(version)
+            for marker in page.get("DeleteMarkers", []):
+                if not marker.get("IsLatest") and marker.get("VersionId") not in (None, "null"):
+                    older.setdefault(marker["Key"], []).append(marker["VersionId"])
+        for key in sorted(latest):
+            current = latest[key]
+            yield ObjectVersion(
+                current.key, current.version_id, current.size, current.etag,
+                tuple(older.get(key, ())),
+            )  # fmt: skip

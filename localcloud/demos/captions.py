@@ -61,9 +61,7 @@ def run(
 ) -> CaptionDemoResult:
     from localcloud.engines.translate import TranslateFaults
 
-    files = sorted(
-        p for p in input_dir.rglob("*") if p.is_file() and not p.name.startswith(".")
-    )
+    files = sorted(p for p in input_dir.rglob("*") if p.is_file() and not p.name.startswith("."))
     if not files:
         raise SystemExit(f"no files in {input_dir}")
     started = time.monotonic()

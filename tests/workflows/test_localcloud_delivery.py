@@ -98,7 +98,7 @@ def test_asynchronous_failures_retry_twice_then_reach_the_destination(probe: Any
     assert record["requestContext"]["condition"] == "RetriesExhausted"
     assert record["requestContext"]["approximateInvokeCount"] == 3
     assert record["requestPayload"] == {"fail": True}
-    assert record["responsePayload"]["errorType"] == "ProbeFailure"
+    assert record["responsePayload"]["errorType"] == "ProbeError"
 
 
 def test_sns_and_eventbridge_deliver_to_lambda(probe: Any) -> None:
@@ -131,4 +131,5 @@ def test_schedules_fire_on_the_local_clock_and_waits_are_compressed(probe: Any) 
     assert len(executions) >= 1
     described = sfn.describe_execution(executionArn=executions[0]["executionArn"])
     assert described["status"] == "SUCCEEDED"
-    assert json.loads(described["output"]) == {"waited": True}  # a ten-minute Wait, in well under a second
+    # A ten-minute Wait, in well under a second of real time.
+    assert json.loads(described["output"]) == {"waited": True}

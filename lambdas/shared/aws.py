@@ -1,0 +1,33 @@
+"""boto3 clients for a handler module, created on first use and reused across invocations.
+
+Each handler module owns its cache (`clients = ClientCache()` at module level): a client is
+created inside the first invocation that needs it, with that function's credentials, and kept
+warm for the next invocations of the same execution environment.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+# Standard retry mode backs off on throttling (TooManyRequestsException, SlowDown, ...);
+# what still fails after that reaches the caller's retry policy (SQS redrive, Step Functions).
+STANDARD_RETRIES = Config(retries={"mode": "standard", "max_attempts": 8})
+
+
+class ClientCache:
+    def __init__(self, config: Config = STANDARD_RETRIES) -> None:
+        self._config = config
+        self._clients: dict[str, Any] = {}
+
+    def __call__(self, service: str) -> Any:
+        client = self._clients.get(service)
+        if client is None:
+            client = boto3.client(service, config=self._config)
+            self._clients[service] = client
+        return client
+
+    def clear(self) -> None:
+        self._clients.clear()
