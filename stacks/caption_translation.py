@@ -192,16 +192,30 @@ class CaptionTranslationStack(Stack):
         )
         start_batch.add_queue_trigger(trigger_queue.queue, batch_size=10)
 
-        failures = cloudwatch.Alarm(
-            self,
-            "WorkflowFailuresAlarm",
-            alarm_description="A caption batch failed; the failure notification says why.",
-            metric=cloudwatch.Metric(
+        def executions(metric_name: str) -> cloudwatch.Metric:
+            return cloudwatch.Metric(
                 namespace="AWS/States",
-                metric_name="ExecutionsFailed",
+                metric_name=metric_name,
                 dimensions_map={"StateMachineArn": workflow.state_machine_arn},
                 period=Duration.minutes(5),
                 statistic="Sum",
+            )
+
+        failures = cloudwatch.Alarm(
+            self,
+            "WorkflowFailuresAlarm",
+            alarm_description=(
+                "A caption batch failed, timed out or was aborted; a failed batch's "
+                "notification says why, and its sources stay under batches/<id>/source/."
+            ),
+            metric=cloudwatch.MathExpression(
+                expression="failed + timedOut + aborted",
+                using_metrics={
+                    "failed": executions("ExecutionsFailed"),
+                    "timedOut": executions("ExecutionsTimedOut"),
+                    "aborted": executions("ExecutionsAborted"),
+                },
+                period=Duration.minutes(5),
             ),
             threshold=1,
             evaluation_periods=1,

@@ -15,6 +15,7 @@ from constructs import Node
 from lambdas.shared.errors import ConfigurationError
 from lambdas.shared.languages import check_languages
 
+MAX_POLL_BUDGET_SECONDS = 20 * 3600
 STAGE_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
 
 
@@ -78,7 +79,7 @@ class CaptionSettings:
             if not re.fullmatch(r"[A-Za-z0-9-]{1,256}", name):
                 raise ConfigurationError(f"invalid terminology name {name!r}")
         email = _get(node, prefix + "notificationEmail", None)
-        return cls(
+        settings = cls(
             source_language=source,
             target_languages=targets,
             trigger_file=trigger,
@@ -104,3 +105,11 @@ class CaptionSettings:
                 3650,
             ),
         )
+        budget = settings.poll_interval_seconds * settings.max_polls
+        if budget > MAX_POLL_BUDGET_SECONDS:
+            raise ConfigurationError(
+                f"captions:pollIntervalSeconds x captions:maxPolls is {budget} s; the workflow "
+                f"allows {MAX_POLL_BUDGET_SECONDS} s for a job so it ends (and notifies) within "
+                "its 24-hour execution timeout"
+            )
+        return settings

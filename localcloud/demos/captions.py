@@ -88,6 +88,14 @@ def run(
         _wait_with_progress(cloud, say)
         summary = _latest_summary(cloud, stack.outputs["StateMachineArn"])
         say(f"batch {summary['batchId']} finished ({summary['mode']}): {summary['subject']}")
+        say(
+            f"{summary['cuesOut']} cues written; {summary['retranslatedCues']} re-translated on "
+            f"their own after Translate merged, dropped or reordered segments"
+        )
+        for failure in summary["failures"]:
+            say(f"quarantined {failure['file']}: {failure['error']}: {failure['reason']}")
+        for warning in summary["warnings"]:
+            say(f"warning: {warning}")
         _download(cloud, bucket, out_dir)
         say(f"results copied to {out_dir}/output and {out_dir}/failed")
         report = check(cloud)

@@ -147,8 +147,20 @@ def test_translate_data_access_role_is_guarded_against_confused_deputies(
 
 def test_workflow_alarms_notify_the_batch_topic(template: dict[str, Any]) -> None:
     alarms = resources(template, "AWS::CloudWatch::Alarm")
-    metrics = {a["Properties"]["MetricName"] for a in alarms.values()}
-    assert metrics == {"ApproximateNumberOfMessagesVisible", "ExecutionsFailed"}
+    metrics = set()
+    for alarm in alarms.values():
+        props = alarm["Properties"]
+        if "MetricName" in props:
+            metrics.add(props["MetricName"])
+        for query in props.get("Metrics", []):
+            if "MetricStat" in query:
+                metrics.add(query["MetricStat"]["Metric"]["MetricName"])
+    assert metrics == {
+        "ApproximateNumberOfMessagesVisible",
+        "ExecutionsFailed",
+        "ExecutionsTimedOut",
+        "ExecutionsAborted",
+    }
     for alarm in alarms.values():
         assert alarm["Properties"]["AlarmActions"] == [
             {"Ref": next(iter(resources(template, "AWS::SNS::Topic")))}
