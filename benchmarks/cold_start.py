@@ -18,7 +18,7 @@ from typing import Any
 
 from localcloud.assembly import CloudAssembly
 
-RUNS = 5
+RUNS = 7
 RUNTIME_SDK = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six")
 
 
@@ -31,6 +31,7 @@ def _sdk_dir(directory: Path) -> Path:
 
 
 def _time_import(paths: list[str], statement: str) -> float:
+    """Wall time of one fresh interpreter importing `statement` with `paths` first."""
     script = f"import sys; sys.path[:0] = {paths!r}; {statement}"
     # What the Lambda runtime sets: libraries such as the X-Ray SDK behave differently
     # (and start faster) when they see them.
@@ -48,34 +49,50 @@ def _time_import(paths: list[str], statement: str) -> float:
     return time.perf_counter() - started
 
 
+def _handlers(assembly_dir: Path) -> dict[str, list[str]]:
+    """Handler -> the sys.path entries of its asset and layers."""
+    found: dict[str, list[str]] = {}
+    for stack in CloudAssembly(assembly_dir).stacks():
+        resources = stack.template["Resources"]
+        for resource in resources.values():
+            props = resource.get("Properties", {})
+            if resource["Type"] != "AWS::Lambda::Function" or "S3Key" not in props.get("Code", {}):
+                continue
+            code = stack.asset_for_key(props["Code"]["S3Key"])
+            layers = [
+                stack.asset_for_key(resources[ref["Ref"]]["Properties"]["Content"]["S3Key"])
+                for ref in props.get("Layers", [])
+            ]
+            found[props["Handler"]] = [
+                str(code.source),
+                *(str(layer.source / "python") for layer in layers),
+            ]
+    return found
+
+
 def run(assembly_dir: Path) -> dict[str, Any]:
-    results: dict[str, Any] = {"runs": RUNS, "handlers": {}}
+    """Rounds interleave the baselines and every handler, so machine load falls on all alike."""
+    handlers = _handlers(assembly_dir)
+    timings: dict[str, list[float]] = {name: [] for name in ["empty", "boto3", *handlers]}
     with tempfile.TemporaryDirectory() as scratch:
         sdk = str(_sdk_dir(Path(scratch)))
-        empty = [_time_import([sdk], "pass") for _ in range(RUNS)]
-        baseline = [_time_import([sdk], "import boto3") for _ in range(RUNS)]
-        results["interpreter_ms"] = round(statistics.median(empty) * 1000, 1)
-        results["boto3_baseline_ms"] = round(statistics.median(baseline) * 1000, 1)
-        for stack in CloudAssembly(assembly_dir).stacks():
-            resources = stack.template["Resources"]
-            for resource in resources.values():
-                props = resource.get("Properties", {})
-                if resource["Type"] != "AWS::Lambda::Function" or "S3Key" not in props.get(
-                    "Code", {}
-                ):
-                    continue
-                code = stack.asset_for_key(props["Code"]["S3Key"])
-                layers = [
-                    stack.asset_for_key(resources[ref["Ref"]]["Properties"]["Content"]["S3Key"])
-                    for ref in props.get("Layers", [])
-                ]
-                paths = [str(code.source), *(str(layer.source / "python") for layer in layers)]
-                module = props["Handler"].rsplit(".", 1)[0]
+        for _ in range(RUNS):
+            timings["empty"].append(_time_import([sdk], "pass"))
+            timings["boto3"].append(_time_import([sdk], "import boto3"))
+            for handler, paths in handlers.items():
+                module = handler.rsplit(".", 1)[0]
                 statement = f"import importlib; importlib.import_module({module!r})"
-                samples = [_time_import([*paths, sdk], statement) for _ in range(RUNS)]
-                median = statistics.median(samples)
-                results["handlers"][props["Handler"]] = {
-                    "median_ms": round(median * 1000, 1),
-                    "ratio_to_boto3_baseline": round(median / statistics.median(baseline), 2),
-                }
-    return results
+                timings[handler].append(_time_import([*paths, sdk], statement))
+    baseline = statistics.median(timings["boto3"])
+    return {
+        "runs": RUNS,
+        "interpreter_ms": round(statistics.median(timings["empty"]) * 1000, 1),
+        "boto3_baseline_ms": round(baseline * 1000, 1),
+        "handlers": {
+            handler: {
+                "median_ms": round(statistics.median(timings[handler]) * 1000, 1),
+                "ratio_to_boto3_baseline": round(statistics.median(timings[handler]) / baseline, 2),
+            }
+            for handler in handlers
+        },
+    }
