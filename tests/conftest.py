@@ -21,6 +21,8 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20,21")
 # configured so every batch goes through batch translation jobs with a short poll budget.
 DEFAULT_STACK = "CaptionTranslation-test"
 BATCH_STACK = "CaptionTranslation-batchjobs"
+GLOSSARY_STACK = "CaptionTranslation-glossary"
+GLOSSARY = "caption-glossary"
 
 
 def synthesize(outdir: Path) -> None:
@@ -43,6 +45,11 @@ def synthesize(outdir: Path) -> None:
             poll_interval_seconds=10,
             max_polls=40,
         ),
+    )
+    CaptionTranslationStack(
+        app,
+        GLOSSARY_STACK,
+        settings=replace(settings, terminology_names=(GLOSSARY,)),
     )
     app.synth()
 

@@ -10,7 +10,7 @@ import pytest
 
 from lambdas.shared.captions import parse_captions
 from localcloud.engines.translate import JobTimings, TranslateFaults
-from tests.conftest import BATCH_STACK, DEFAULT_STACK
+from tests.conftest import BATCH_STACK, DEFAULT_STACK, GLOSSARY, GLOSSARY_STACK
 from tests.workflows.captions_helpers import (
     BAD_SAMPLES,
     GOOD_SAMPLES,
@@ -247,3 +247,34 @@ def test_a_failed_batch_can_be_rerun_after_the_outage(cloud: Any) -> None:
     cloud.settle()
     assert {e["status"] for e in stack.executions()} == {"FAILED", "SUCCEEDED"}
     assert len(stack.keys("output/")) == 2
+
+
+def test_the_custom_terminology_keeps_its_terms(cloud: Any) -> None:
+    stack = deploy(cloud, GLOSSARY_STACK)
+    cloud.client("translate").import_terminology(
+        Name=GLOSSARY,
+        MergeStrategy="OVERWRITE",
+        TerminologyData={"File": b"en,es\nrailing,barandilla\n", "Format": "CSV"},
+    )
+    lighthouse = next(p for p in GOOD_SAMPLES if p.name.startswith("lighthouse"))
+    stack.run(samples([lighthouse]))
+
+    (execution,) = stack.executions()
+    assert execution["status"] == "SUCCEEDED"
+    translated = stack.read(f"output/es/{lighthouse.name}").decode()
+    assert "Hold the railing" in lighthouse.read_text()
+    assert "barandilla" in translated  # the glossary's term, kept verbatim
+    assert "railing" not in translated
+
+
+def test_a_missing_terminology_fails_the_batch_with_a_notification(cloud: Any) -> None:
+    stack = deploy(cloud, GLOSSARY_STACK)
+    stack.run(samples(GOOD_SAMPLES[:1]))
+
+    (execution,) = stack.executions()
+    assert execution["status"] == "FAILED"
+    (notice,) = [
+        n for n in cloud.notifications if n["Subject"] == "Caption translation batch failed"
+    ]
+    assert "ResourceNotFoundException" in notice["Message"]
+    assert stack.keys("output/") == []
