@@ -19,6 +19,8 @@ from cdk_nag import AwsSolutionsChecks
 
 from stacks import config
 from stacks.caption_translation import CaptionTranslationStack
+from stacks.comprehend_model_lifecycle import ComprehendModelLifecycleStack
+from stacks.custom_labels_batch import CustomLabelsBatchStack
 
 
 def cdk_json_context() -> dict[str, Any]:
@@ -39,6 +41,22 @@ def build_app(app: App | None = None) -> App:
         f"CaptionTranslation-{stage}",
         settings=config.CaptionSettings.from_context(app.node),
         description="Caption translation (WebVTT/SRT) with Amazon Translate",
+        synthesizer=DefaultStackSynthesizer(**synthesizer_options),
+        env=env,
+    )
+    CustomLabelsBatchStack(
+        app,
+        f"CustomLabelsBatch-{stage}",
+        settings=config.CustomLabelsSettings.from_context(app.node),
+        description="Rekognition Custom Labels batch inference, model running only while needed",
+        synthesizer=DefaultStackSynthesizer(**synthesizer_options),
+        env=env,
+    )
+    ComprehendModelLifecycleStack(
+        app,
+        f"ComprehendModelLifecycle-{stage}",
+        settings=config.ComprehendLifecycleSettings.from_context(app.node),
+        description="Comprehend custom classifier lifecycle: train, evaluate, keep the best model",
         synthesizer=DefaultStackSynthesizer(**synthesizer_options),
         env=env,
     )

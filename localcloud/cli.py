@@ -37,6 +37,22 @@ def _captions(args: argparse.Namespace) -> dict[str, object]:
     return result.as_line()
 
 
+def _custom_labels(args: argparse.Namespace) -> dict[str, object]:
+    from localcloud.demos import custom_labels
+
+    faults = [f for f in (args.faults or "").split(",") if f]
+    unknown = sorted(set(faults) - set(custom_labels.FAULTS))
+    if unknown:
+        raise SystemExit(f"unknown fault modes {unknown}; choose from throttle, corrupt")
+    return custom_labels.run(Path(args.assembly), Path(args.out), Path(args.images), faults)
+
+
+def _lifecycle(args: argparse.Namespace) -> dict[str, object]:
+    from localcloud.demos import comprehend_lifecycle
+
+    return comprehend_lifecycle.run(Path(args.assembly), Path(args.out))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m localcloud",
@@ -55,12 +71,28 @@ def main(argv: list[str] | None = None) -> int:
     captions.add_argument("--faults", default="", help=f"comma list of {', '.join(FAULT_MODES)}")
     captions.add_argument("--out", default="demo-output/captions")
 
+    labels = workflows.add_parser("custom-labels", help="Custom Labels batch inference")
+    labels.add_argument(
+        "--images", default=str(REPO_ROOT / "samples" / "custom_labels" / "incoming")
+    )
+    labels.add_argument("--faults", default="", help="comma list of throttle, corrupt")
+    labels.add_argument("--out", default="demo-output/custom-labels")
+
+    lifecycle = workflows.add_parser(
+        "comprehend-lifecycle", help="Comprehend classifier lifecycle, three rounds"
+    )
+    lifecycle.add_argument("--out", default="demo-output/comprehend-lifecycle")
+
     everything = workflows.add_parser("all", help="every workflow, with its samples")
     everything.add_argument("--out", default="demo-output")
 
     args = parser.parse_args(argv)
     if args.workflow == "captions":
         line = _captions(args)
+    elif args.workflow == "comprehend-lifecycle":
+        line = _lifecycle(args)
+    elif args.workflow == "custom-labels":
+        line = _custom_labels(args)
     else:
         results = []
         for name in ("captions",):
@@ -74,6 +106,19 @@ def main(argv: list[str] | None = None) -> int:
             )
             results.append(_captions(sub))
             print(json.dumps(results[-1]), file=sys.stderr)
+        labels_args = argparse.Namespace(
+            assembly=args.assembly,
+            images=str(REPO_ROOT / "samples" / "custom_labels" / "incoming"),
+            faults="corrupt",
+            out=str(Path(args.out) / "custom-labels"),
+        )
+        results.append(_custom_labels(labels_args))
+        print(json.dumps(results[-1]), file=sys.stderr)
+        lifecycle_args = argparse.Namespace(
+            assembly=args.assembly, out=str(Path(args.out) / "comprehend-lifecycle")
+        )
+        results.append(_lifecycle(lifecycle_args))
+        print(json.dumps(results[-1]), file=sys.stderr)
         line = {"workflows": results}
     print(json.dumps(line))
     return 0

@@ -139,18 +139,41 @@ class LocalCloud:
         self.stop()
 
     def _start_engines(self) -> None:
+        from localcloud.engines.comprehend import ComprehendEngine
+        from localcloud.engines.rekognition import RekognitionEngine
         from localcloud.engines.translate import TranslateEngine
+        from localcloud.identity import USER_PRINCIPAL
 
+        def s3_for(role_arn: str) -> Any:
+            return self.client_as(role_arn, "s3")
+
+        account, region = self.account_id, self.region
         self.engines["translate"] = TranslateEngine(
+            self.clock, s3_for, account_id=account, region=region
+        )
+        self.engines["comprehend"] = ComprehendEngine(
+            self.clock, s3_for, account_id=account, region=region
+        )
+        # Custom Labels reads images with the caller's own permissions.
+        self.engines["rekognition"] = RekognitionEngine(
             self.clock,
-            lambda role_arn: self.client_as(role_arn, "s3"),
-            account_id=self.account_id,
-            region=self.region,
+            s3_for,
+            s3_for_principal=lambda principal: self.client_as(principal or USER_PRINCIPAL, "s3"),
+            account_id=account,
+            region=region,
         )
 
     @property
     def translate(self) -> Any:
         return self.engines["translate"]
+
+    @property
+    def comprehend(self) -> Any:
+        return self.engines["comprehend"]
+
+    @property
+    def rekognition(self) -> Any:
+        return self.engines["rekognition"]
 
     def _bootstrap(self) -> None:
         """What `cdk bootstrap` leaves in an account: the version parameter CDK checks."""

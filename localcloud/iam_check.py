@@ -227,6 +227,19 @@ def authorizations(call: RecordedCall, region: str, account: str) -> list[Author
             )
         else:
             needed.append(Authorization(f"lambda:{op}", "*"))
+    elif call.service == "dynamodb":
+        tables = [p["TableName"]] if "TableName" in p else list(p.get("RequestItems", {}))
+        for table in tables or ["*"]:
+            needed.append(
+                Authorization(
+                    f"dynamodb:{op}", f"arn:aws:dynamodb:{region}:{account}:table/{table}"
+                )
+            )
+    elif call.service == "comprehend":
+        needed += _comprehend(op, p, f"arn:aws:comprehend:{region}:{account}")
+    elif call.service == "rekognition":
+        arn = p.get("ProjectVersionArn") or p.get("ProjectArn") or "*"
+        needed.append(Authorization(f"rekognition:{op}", arn))
     elif call.service == "ssm" and "Name" in p:
         name = str(p["Name"]).lstrip("/")
         needed.append(
@@ -242,6 +255,25 @@ def authorizations(call: RecordedCall, region: str, account: str) -> list[Author
                 Authorization("iam:PassRole", role, (("iam:PassedToService", passed_to),))
             )
     return needed
+
+
+def _comprehend(op: str, p: dict[str, Any], base: str) -> list[Authorization]:
+    """Comprehend custom classification: each request names the classifier, job or endpoint
+    it acts on; a job not started yet is `document-classifier-job/*`."""
+    resources: list[str] = []
+    if op == "CreateDocumentClassifier":
+        name = f"{base}:document-classifier/{p['DocumentClassifierName']}"
+        resources.append(f"{name}/version/{p['VersionName']}" if p.get("VersionName") else name)
+    if op == "CreateEndpoint":
+        resources.append(f"{base}:document-classifier-endpoint/{p['EndpointName']}")
+    for key in ("DocumentClassifierArn", "ModelArn", "DesiredModelArn", "EndpointArn"):
+        if key in p:
+            resources.append(str(p[key]))
+    if op == "StartDocumentClassificationJob":
+        resources.append(f"{base}:document-classifier-job/*")
+    if "JobId" in p:
+        resources.append(f"{base}:document-classifier-job/{p['JobId']}")
+    return [Authorization(f"comprehend:{op}", r) for r in resources or ["*"]]
 
 
 def principal_policies(cloud: LocalCloud) -> dict[str, PrincipalPolicy]:

@@ -7,9 +7,11 @@ faithful payloads, and running waits and timeouts on the compressible local cloc
 
 from __future__ import annotations
 
+import datetime
 import io
 import itertools
 import json
+import re
 import sys
 import time
 import types
@@ -149,6 +151,67 @@ def _patch_sdk_retry_sleep(cloud: LocalCloud, patches: Patches) -> None:
     patches.set(endpoint, "time", types.SimpleNamespace(sleep=cloud.clock.sleep, time=time.time))
 
 
+# aws-sdk integration names that differ from botocore's service names.
+_SDK_SERVICE_NAMES = {"sfn": "stepfunctions", "eventbridge": "events", "acmpca": "acm-pca"}
+
+
+def sdk_error_prefix(service_name: str) -> str:
+    """The service part of an aws-sdk task's error name, as Step Functions forms it: the
+    service id in Pascal case with acronyms lowered after their first letter (`Ssm`, `Sqs`,
+    `DynamoDb`, `Sfn`, `AcmPca`, `S3`, `SageMaker`)."""
+    import botocore.session
+    from botocore.exceptions import UnknownServiceError
+
+    name = _SDK_SERVICE_NAMES.get(service_name.lower(), service_name.lower())
+    try:
+        service_id = botocore.session.get_session().get_service_model(name).service_id
+    except UnknownServiceError:
+        service_id = service_name
+    words = []
+    for word in str(service_id).split():
+        letters = [word[0].upper()]
+        for previous, char in itertools.pairwise(word):
+            letters.append(char.lower() if previous.isupper() and char.isupper() else char)
+        words.append("".join(letters))
+    return "".join(words)
+
+
+def sdk_parameters(value: Any, shape: Any) -> Any:
+    """AWS SDK integrations take every parameter name in PascalCase, whatever the API's own
+    casing (`ExecutionArn` for Step Functions' `executionArn`); map them onto the API's names."""
+    if shape is None:
+        return value
+    if shape.type_name == "structure" and isinstance(value, dict):
+        members = {name.lower(): name for name in shape.members}
+        named = {members.get(key.lower(), key): item for key, item in value.items()}
+        return {key: sdk_parameters(item, shape.members.get(key)) for key, item in named.items()}
+    if shape.type_name == "list" and isinstance(value, list):
+        return [sdk_parameters(item, shape.member) for item in value]
+    if shape.type_name == "map" and isinstance(value, dict):
+        return {key: sdk_parameters(item, shape.value) for key, item in value.items()}
+    return value
+
+
+def sdk_result(value: Any, shape: Any) -> Any:
+    """An AWS SDK integration's result names its fields in PascalCase (`Status`, not
+    `status`); map keys are data and keep their case."""
+    if shape is None:
+        return value
+    if shape.type_name == "structure" and isinstance(value, dict):
+        return {
+            key[:1].upper() + key[1:]: sdk_result(item, shape.members.get(key))
+            for key, item in value.items()
+        }
+    if shape.type_name == "list" and isinstance(value, list):
+        return [sdk_result(item, shape.member) for item in value]
+    if shape.type_name == "map" and isinstance(value, dict):
+        return {key: sdk_result(item, shape.value) for key, item in value.items()}
+    return value
+
+
+_DEFINITE_PATH = re.compile(r"\$(\.[A-Za-z0-9_\-]+|\[\d+\])*")
+
+
 # Step Functions: credentials per execution role, waits on the local clock ---------------------
 def _patch_step_functions(cloud: LocalCloud, patches: Patches) -> None:
     import boto3
@@ -183,8 +246,75 @@ def _patch_step_functions(cloud: LocalCloud, patches: Patches) -> None:
             env.program_state_event.wait(wait_seconds / cloud.clock.speed)
 
     patches.set(wait_function.WaitFunction, "_wait_interval", wait_interval)
+
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_aws_sdk as aws_sdk,
+    )
+
+    patches.set(
+        aws_sdk.StateTaskServiceAwsSdk,
+        "_normalise_service_error_name",
+        staticmethod(sdk_error_prefix),
+    )
+
+    def eval_sdk_task(
+        self: Any,
+        env: Any,
+        resource_runtime_part: Any,
+        normalised_parameters: dict,
+        state_credentials: Any,
+    ) -> None:
+        client = aws_sdk.boto_client_for(
+            service=self._get_boto_service_name(),
+            region=resource_runtime_part.region,
+            state_credentials=state_credentials,
+        )
+        action = self._get_boto_service_action()
+        operation = client.meta.service_model.operation_model(
+            client.meta.method_to_api_mapping[action]
+        )
+        parameters = sdk_parameters(normalised_parameters, operation.input_shape)
+        response = getattr(client, action)(**parameters) or {}
+        response.pop("ResponseMetadata", None)
+        env.stack.append(sdk_result(response, operation.output_shape))
+
+    patches.set(aws_sdk.StateTaskServiceAwsSdk, "_eval_service_task", eval_sdk_task)
     clock_time = types.SimpleNamespace(sleep=cloud.clock.sleep, time=time.time)
     patches.set(retrier_decl, "time", clock_time)
+
+    # A definite path ($.a[0].b: no wildcard, slice, union, filter or deep scan) selects one
+    # value in AWS; moto wraps it in a list when an array index sits anywhere before the end.
+    from moto.stepfunctions.parser.asl.utils import json_path
+
+    moto_extract_json = json_path.extract_json
+
+    def extract_json(path: str, data: Any) -> Any:
+        if _DEFINITE_PATH.fullmatch(path):
+            matches = json_path.parse(path).find(data)
+            if len(matches) == 1:
+                return matches[0].value
+        return moto_extract_json(path, data)
+
+    for module in list(sys.modules.values()):
+        name = getattr(module, "__name__", "")
+        if name.startswith("moto.stepfunctions.parser") and hasattr(module, "extract_json"):
+            patches.set(module, "extract_json", extract_json)
+
+    # $$.Execution.StartTime is an ISO 8601 string in AWS; moto hands over a datetime.
+    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+
+    environment_for = ExecutionWorker._get_evaluation_environment
+
+    def evaluation_environment(self: Any) -> Any:
+        env = environment_for(self)
+        execution = env.states.context_object.context_object_data["Execution"]
+        started: Any = execution.get("StartTime")
+        if isinstance(started, datetime.datetime):
+            stamp = started.astimezone(datetime.UTC).isoformat(timespec="milliseconds")
+            execution["StartTime"] = stamp.replace("+00:00", "Z")
+        return env
+
+    patches.set(ExecutionWorker, "_get_evaluation_environment", evaluation_environment)
 
 
 # SQS: visibility timeouts and delays on the local clock; delivery by the local pollers -----------

@@ -518,3 +518,38 @@ def _rule(request: ProvisionRequest) -> ResourceState:
         bus = {"EventBusName": props["EventBusName"]} if "EventBusName" in props else {}
         events.put_targets(Rule=name, Targets=targets, **bus)
     return _state(request, name, Arn=arn)
+
+
+# --- DynamoDB -------------------------------------------------------------------------------------
+@provisioner("AWS::DynamoDB::Table")
+def _table(request: ProvisionRequest) -> ResourceState:
+    props = request.properties
+    dynamodb = request.client("dynamodb")
+    name = props.get("TableName") or request.physical_name(255)
+    arguments: dict[str, Any] = {
+        "TableName": name,
+        "KeySchema": props["KeySchema"],
+        "AttributeDefinitions": props["AttributeDefinitions"],
+        "BillingMode": props.get("BillingMode", "PROVISIONED"),
+    }
+    if arguments["BillingMode"] == "PROVISIONED":
+        arguments["ProvisionedThroughput"] = props.get(
+            "ProvisionedThroughput", {"ReadCapacityUnits": 5, "WriteCapacityUnits": 5}
+        )
+    for key in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes", "StreamSpecification"):
+        if key in props:
+            arguments[key] = props[key]
+    table = dynamodb.create_table(**arguments)["TableDescription"]
+    recovery = props.get("PointInTimeRecoverySpecification", {})
+    if recovery.get("PointInTimeRecoveryEnabled"):
+        dynamodb.update_continuous_backups(
+            TableName=name,
+            PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True},
+        )
+    ttl = props.get("TimeToLiveSpecification")
+    if ttl:
+        dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification=ttl)
+    attributes = {"Arn": table["TableArn"]}
+    if "LatestStreamArn" in table:
+        attributes["StreamArn"] = table["LatestStreamArn"]
+    return _state(request, name, **attributes)

@@ -10,8 +10,6 @@ under `output/<lang>/`, quarantines rejected files under `failed/`, and publishe
 from __future__ import annotations
 
 from aws_cdk import CfnOutput, Duration, Stack
-from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_notifications as s3n
@@ -26,7 +24,8 @@ from stacks.constructs import (
     QueueWithDlq,
     SecureBucket,
 )
-from stacks.constructs.acknowledge import acknowledge
+from stacks.constructs.acknowledge import acknowledge_bucket_notifications_handler
+from stacks.constructs.alarms import workflow_failure_alarm
 
 WORKFLOW = "caption_translation"
 START_BATCH_TIMEOUT = Duration.minutes(5)
@@ -192,52 +191,16 @@ class CaptionTranslationStack(Stack):
         )
         start_batch.add_queue_trigger(trigger_queue.queue, batch_size=10)
 
-        def executions(metric_name: str) -> cloudwatch.Metric:
-            return cloudwatch.Metric(
-                namespace="AWS/States",
-                metric_name=metric_name,
-                dimensions_map={"StateMachineArn": workflow.state_machine_arn},
-                period=Duration.minutes(5),
-                statistic="Sum",
-            )
-
-        failures = cloudwatch.Alarm(
+        workflow_failure_alarm(
             self,
             "WorkflowFailuresAlarm",
-            alarm_description=(
-                "A caption batch failed, timed out or was aborted; a failed batch's "
-                "notification says why, and its sources stay under batches/<id>/source/."
-            ),
-            metric=cloudwatch.MathExpression(
-                expression="failed + timedOut + aborted",
-                using_metrics={
-                    "failed": executions("ExecutionsFailed"),
-                    "timedOut": executions("ExecutionsTimedOut"),
-                    "aborted": executions("ExecutionsAborted"),
-                },
-                period=Duration.minutes(5),
-            ),
-            threshold=1,
-            evaluation_periods=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            workflow.state_machine_arn,
+            topic,
+            "A caption batch failed, timed out or was aborted; a failed batch's notification "
+            "says why, and its sources stay under batches/<id>/source/.",
         )
-        failures.add_alarm_action(actions.SnsAction(topic))
 
-        self._acknowledge_cdk_notification_handler()
+        acknowledge_bucket_notifications_handler(self)
         CfnOutput(self, "BucketName", value=bucket.bucket_name)
         CfnOutput(self, "NotificationTopicArn", value=topic.topic_arn)
         CfnOutput(self, "StateMachineArn", value=workflow.state_machine_arn)
-
-    def _acknowledge_cdk_notification_handler(self) -> None:
-        """aws-cdk-lib configures bucket notifications through its own singleton custom
-        resource function, whose role it defines."""
-        for child in self.node.children:
-            if child.node.id.startswith("BucketNotificationsHandler"):
-                acknowledge(
-                    child.node.find_child("Role"),
-                    "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/"
-                    "service-role/AWSLambdaBasicExecutionRole]",
-                    "aws-cdk-lib's bucket-notification custom resource handler; the library "
-                    "defines its role, which only writes that handler's own logs.",
-                )

@@ -113,3 +113,134 @@ class CaptionSettings:
                 "its 24-hour execution timeout"
             )
         return settings
+
+
+@dataclass(frozen=True)
+class CustomLabelsSettings:
+    schedule: str
+    min_inference_units: int
+    max_inference_units: int
+    min_confidence: int
+    runtime_budget_minutes: int
+    poll_interval_seconds: int
+    max_start_minutes: int
+    max_attempts: int
+    notification_email: str | None
+
+    @classmethod
+    def from_context(cls, node: Node) -> CustomLabelsSettings:
+        prefix = "customLabels:"
+
+        def number(key: str, default: int, minimum: int, maximum: int) -> int:
+            return _as_int(prefix + key, _get(node, prefix + key, default), minimum, maximum)
+
+        schedule = str(_get(node, prefix + "schedule", "rate(1 hour)"))
+        if not re.fullmatch(
+            r"(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(.+\))", schedule
+        ):
+            raise ConfigurationError(
+                f"{prefix}schedule must be rate(...) or cron(...): {schedule!r}"
+            )
+        minimum = number("minInferenceUnits", 1, 1, 100)
+        maximum = number("maxInferenceUnits", minimum, 1, 100)
+        if maximum < minimum:
+            raise ConfigurationError(
+                f"{prefix}maxInferenceUnits ({maximum}) is below minInferenceUnits ({minimum})"
+            )
+        email = _get(node, prefix + "notificationEmail", None)
+        settings = cls(
+            schedule=schedule,
+            min_inference_units=minimum,
+            max_inference_units=maximum,
+            min_confidence=number("minConfidence", 70, 0, 100),
+            runtime_budget_minutes=number("runtimeBudgetMinutes", 45, 5, 720),
+            poll_interval_seconds=number("pollIntervalSeconds", 30, 5, 300),
+            max_start_minutes=number("maxStartMinutes", 30, 5, 120),
+            max_attempts=number("maxAttempts", 3, 1, 10),
+            notification_email=str(email) if email else None,
+        )
+        if (
+            settings.runtime_budget_minutes + 2 * settings.max_start_minutes
+        ) * 60 > MAX_POLL_BUDGET_SECONDS:
+            raise ConfigurationError(
+                f"{prefix}runtimeBudgetMinutes + 2 x maxStartMinutes (waits to start and to "
+                "stop the model) must leave the run within its 24-hour execution timeout"
+            )
+        return settings
+
+
+COMPREHEND_CLASSIFIER_LANGUAGES = ("en", "es", "fr", "de", "it", "pt")
+
+
+@dataclass(frozen=True)
+class ComprehendLifecycleSettings:
+    metric: str
+    mode: str
+    label_delimiter: str
+    language: str
+    inference_units: int
+    test_percent: int
+    labels: tuple[str, ...]
+    retain_models: int
+    min_improvement_per_mille: int
+    poll_interval_seconds: int
+    max_training_minutes: int
+    max_job_minutes: int
+    max_endpoint_minutes: int
+    max_rounds: int
+    notification_email: str | None
+
+    @classmethod
+    def from_context(cls, node: Node) -> ComprehendLifecycleSettings:
+        prefix = "comprehend:"
+
+        def number(key: str, default: int, minimum: int, maximum: int) -> int:
+            return _as_int(prefix + key, _get(node, prefix + key, default), minimum, maximum)
+
+        metric = str(_get(node, prefix + "metric", "F1"))
+        if metric not in ("Accuracy", "Precision", "Recall", "F1"):
+            raise ConfigurationError(f"{prefix}metric must be Accuracy, Precision, Recall or F1")
+        mode = str(_get(node, prefix + "mode", "MULTI_CLASS")).upper().replace("-", "_")
+        if mode not in ("MULTI_CLASS", "MULTI_LABEL"):
+            raise ConfigurationError(f"{prefix}mode must be MULTI_CLASS or MULTI_LABEL")
+        language = str(_get(node, prefix + "language", "en"))
+        if language not in COMPREHEND_CLASSIFIER_LANGUAGES:
+            raise ConfigurationError(
+                f"custom classification supports {', '.join(COMPREHEND_CLASSIFIER_LANGUAGES)}, "
+                f"not {language!r}"
+            )
+        delimiter = str(_get(node, prefix + "labelDelimiter", "|"))
+        if delimiter not in ("|", "~", "!", "@", "#", "$", "%", "^", "*", "-", "_", "+", "=", "\\",
+                             ":", ";", ">", "?", "/", " ", "\t"):  # fmt: skip
+            raise ConfigurationError(f"{prefix}labelDelimiter {delimiter!r} is not allowed")
+        try:
+            fraction = float(_get(node, prefix + "testSplitFraction", 0.1))
+        except ValueError:
+            raise ConfigurationError(f"{prefix}testSplitFraction must be a number") from None
+        if not 0.05 <= fraction <= 0.5:
+            raise ConfigurationError(f"{prefix}testSplitFraction must be between 0.05 and 0.5")
+        try:
+            improvement = float(_get(node, prefix + "minImprovement", 0.0))
+        except ValueError:
+            raise ConfigurationError(f"{prefix}minImprovement must be a number") from None
+        if not 0 <= improvement < 1:
+            raise ConfigurationError(f"{prefix}minImprovement must be in [0, 1)")
+        labels = tuple(_as_list(_get(node, prefix + "labels", [])))
+        email = _get(node, prefix + "notificationEmail", None)
+        return cls(
+            metric=metric,
+            mode=mode,
+            label_delimiter=delimiter,
+            language=language,
+            inference_units=number("inferenceUnits", 1, 1, 100),
+            test_percent=round(fraction * 100),
+            labels=labels,
+            retain_models=number("retainModels", 2, 0, 20),
+            min_improvement_per_mille=round(improvement * 1000),
+            poll_interval_seconds=number("pollIntervalSeconds", 60, 10, 600),
+            max_training_minutes=number("maxTrainingMinutes", 360, 10, 600),
+            max_job_minutes=number("maxJobMinutes", 120, 10, 300),
+            max_endpoint_minutes=number("maxEndpointMinutes", 60, 10, 180),
+            max_rounds=number("maxRounds", 3, 1, 10),
+            notification_email=str(email) if email else None,
+        )

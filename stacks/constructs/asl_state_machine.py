@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Aws, Duration, Fn, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
@@ -27,6 +27,15 @@ PLACEHOLDER = re.compile(r"\$\{([A-Za-z][A-Za-z0-9]*)\}")
 SDK_PREFIX = "arn:aws:states:::aws-sdk:"
 # aws-sdk integration service names whose IAM prefix differs.
 IAM_PREFIX = {"sfn": "states"}
+# Optimized integrations whose resources the caller names, like aws-sdk ones.
+OPTIMIZED = {
+    "arn:aws:states:::dynamodb:getItem": "dynamodb:GetItem",
+    "arn:aws:states:::dynamodb:putItem": "dynamodb:PutItem",
+    "arn:aws:states:::dynamodb:updateItem": "dynamodb:UpdateItem",
+    "arn:aws:states:::dynamodb:deleteItem": "dynamodb:DeleteItem",
+}
+# Names the executions of the state machine itself (e.g. to describe a previous run).
+OWN_EXECUTIONS = "own-executions"
 
 
 class DefinitionError(ValueError):
@@ -182,6 +191,37 @@ class AslStateMachine(Construct):
             tracing_configuration=sfn.CfnStateMachine.TracingConfigurationProperty(enabled=True),
         )
         self.resource.node.add_dependency(self.role)
+        if self._own_execution_actions:
+            # A separate policy: the role's default policy is created before the state machine,
+            # which cannot reference its own ARN.
+            name = Fn.select(6, Fn.split(":", self.resource.attr_arn))
+            executions = Fn.join(
+                "",
+                [
+                    f"arn:{Aws.PARTITION}:states:{Aws.REGION}:{Aws.ACCOUNT_ID}:execution:",
+                    name,
+                    ":*",
+                ],
+            )
+            own = iam.Policy(
+                self,
+                "OwnExecutionsPolicy",
+                statements=[
+                    iam.PolicyStatement(actions=self._own_execution_actions, resources=[executions])
+                ],
+            )
+            own.attach_to_role(self.role)
+            logical_id = Stack.of(self).get_logical_id(self.resource)
+            name_token = (
+                '{"Fn::Select":[6,{"Fn::Split":[":",{"Fn::GetAtt":["' + logical_id + '","Arn"]}]}]}'
+            )
+            acknowledge(
+                own,
+                "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:"
+                f"<AWS::AccountId>:execution:{name_token}:*]",
+                "The state machine describes its own earlier executions (to tell a live run "
+                "from a stale lock); execution names exist only at run time.",
+            )
         self.state_machine = sfn.StateMachine.from_state_machine_arn(
             self, "Imported", self.resource.attr_arn
         )
@@ -201,8 +241,8 @@ class AslStateMachine(Construct):
         for name, state in task_states(definition["States"]):
             resource = state["Resource"]
             parameters = state.get("Parameters", {})
-            if resource.startswith(SDK_PREFIX):
-                action = sdk_action(resource)
+            if resource.startswith(SDK_PREFIX) or resource in OPTIMIZED:
+                action = OPTIMIZED.get(resource) or sdk_action(resource)
                 if action not in sdk_resources:
                     raise DefinitionError(
                         f"{file_name}: state {name} calls {action}; name its resources in "
@@ -218,8 +258,11 @@ class AslStateMachine(Construct):
         unused = set(sdk_resources) - sdk_called
         if unused:
             raise DefinitionError(f"{file_name}: sdk_resources never called: {sorted(unused)}")
+        self._own_execution_actions = sorted(
+            a for a in sdk_called if list(sdk_resources[a]) == [OWN_EXECUTIONS]
+        )
         unscoped = sorted(a for a in sdk_called if list(sdk_resources[a]) == ["*"])
-        for action in sorted(sdk_called - set(unscoped)):
+        for action in sorted(sdk_called - set(unscoped) - set(self._own_execution_actions)):
             if "*" in sdk_resources[action]:
                 raise DefinitionError(f"{action}: '*' cannot be mixed with other resources")
             self._grant([action], list(sdk_resources[action]))

@@ -104,17 +104,25 @@ class PythonFunction(Construct):
             "permissions; CDK grants them for active tracing.",
         )
 
-    def add_queue_trigger(self, queue: sqs.IQueue, batch_size: int = 10) -> None:
+    def add_queue_trigger(
+        self,
+        queue: sqs.IQueue,
+        batch_size: int = 10,
+        enabled: bool = True,
+        max_concurrency: int | None = None,
+    ) -> lambda_.EventSourceMapping:
         """Consume a queue with partial batch responses. The grant is exactly what Lambda's
         poller uses (ReceiveMessage, DeleteMessage, GetQueueAttributes); the L2 event source
         would also grant ChangeMessageVisibility and GetQueueUrl, which nothing here calls."""
-        lambda_.EventSourceMapping(
+        mapping = lambda_.EventSourceMapping(
             self,
             "QueueTrigger",
             target=self.function,
             event_source_arn=queue.queue_arn,
             batch_size=batch_size,
             report_batch_item_failures=True,
+            enabled=enabled,
+            max_concurrency=max_concurrency,
         )
         self.role.add_to_policy(
             iam.PolicyStatement(
@@ -122,6 +130,7 @@ class PythonFunction(Construct):
                 resources=[queue.queue_arn],
             )
         )
+        return mapping
 
     @property
     def function_arn(self) -> str:

@@ -1,0 +1,155 @@
+"""Comparing the live model and the candidate on the round's held-out documents.
+
+Each model's classification job output (`output.tar.gz` holding `predictions.jsonl`) is read,
+every prediction stored in the state table under its job (`pk = "job#<id>"`, one item per
+document line), and the selected metric computed by this module from the predictions and the
+true labels — not taken from Comprehend's own autosplit metrics, which are computed on different
+documents for each model.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+from dataclasses import dataclass
+from typing import Any
+
+from lambdas.comprehend_lifecycle import layout
+from lambdas.comprehend_lifecycle.metrics import Evaluation, evaluate
+from lambdas.comprehend_lifecycle.rounds import write_all
+from lambdas.comprehend_lifecycle.settings import LifecycleSettings
+from lambdas.shared.s3 import ObjectStore
+
+MULTI_LABEL_THRESHOLD = 0.5
+
+
+class EvaluationError(Exception):
+    """A job's output does not cover the test documents."""
+
+
+@dataclass(frozen=True)
+class JobResult:
+    role: str  # "candidate" or "current"
+    model_arn: str
+    job_id: str
+    output_uri: str
+
+
+def read_predictions(
+    store: ObjectStore, output_uri: str, documents: int, multi_label: bool
+) -> list[tuple[frozenset[str], list[dict[str, Any]]]]:
+    """(predicted labels, scores) per document line, from a job's output archive."""
+    bucket, _, key = output_uri.removeprefix("s3://").partition("/")
+    if bucket != store.bucket:
+        raise EvaluationError(f"job output {output_uri} is outside the training bucket")
+    by_line: dict[int, tuple[frozenset[str], list[dict[str, Any]]]] = {}
+    with tarfile.open(fileobj=io.BytesIO(store.get_bytes(key)), mode="r:gz") as archive:
+        lines = [
+            raw
+            for member in archive.getmembers()
+            if member.isfile() and member.name.endswith(".jsonl")
+            for raw in _member_text(archive, member).splitlines()
+        ]
+    for raw in lines:
+        if not raw.strip():
+            continue
+        record = json.loads(raw)
+        if "Error" in record or "ErrorCode" in record:
+            raise EvaluationError(f"line {record.get('Line')} failed: {record}")
+        scores = record.get("Labels") if multi_label else record.get("Classes")
+        scores = sorted(scores or [], key=lambda s: -float(s["Score"]))
+        if multi_label:
+            chosen = frozenset(
+                s["Name"] for s in scores if float(s["Score"]) >= MULTI_LABEL_THRESHOLD
+            )
+        else:
+            chosen = frozenset([scores[0]["Name"]]) if scores else frozenset()
+        by_line[int(record["Line"])] = (chosen, scores)
+    missing = [line for line in range(documents) if line not in by_line]
+    if missing:
+        raise EvaluationError(
+            f"{output_uri} has no prediction for {len(missing)} of {documents} documents"
+        )
+    return [by_line[line] for line in range(documents)]
+
+
+def _member_text(archive: tarfile.TarFile, member: tarfile.TarInfo) -> str:
+    handle = archive.extractfile(member)
+    if handle is None:
+        raise EvaluationError(f"{member.name} in the job output cannot be read")
+    return handle.read().decode()
+
+
+def evaluate_round(
+    round_id: str,
+    jobs: list[JobResult],
+    settings: LifecycleSettings,
+    store: ObjectStore,
+    dynamodb: Any,
+) -> dict[str, Any]:
+    truth_lists = store.get_json(layout.round_prefix(round_id) + "test-labels.json")
+    if truth_lists is None:
+        raise EvaluationError(f"round {round_id} has no test labels")
+    truth = [frozenset(labels) for labels in truth_lists]
+    results: dict[str, Evaluation] = {}
+    arns: dict[str, str] = {}
+    for job in jobs:
+        predictions = read_predictions(store, job.output_uri, len(truth), settings.multi_label)
+        _persist(dynamodb, settings.table, job, predictions)
+        results[job.role] = evaluate(truth, [labels for labels, _ in predictions])
+        arns[job.role] = job.model_arn
+    if "candidate" not in results:
+        raise EvaluationError("the candidate was not evaluated")
+    metric = settings.metric
+    candidate = results["candidate"].value(metric)
+    current = results["current"].value(metric) if "current" in results else None
+    margin = settings.min_improvement_per_mille / 1000
+    if current is None:
+        decision, reason = "promoted", "there is no live model yet"
+    elif candidate > current + margin:
+        decision, reason = "promoted", f"{metric} improves from {current:.4f} to {candidate:.4f}"
+    else:
+        decision = "kept"
+        reason = f"{metric} {candidate:.4f} does not beat the live model's {current:.4f}"
+    summary = {
+        "roundId": round_id,
+        "metric": metric,
+        "decision": decision,
+        "reason": reason,
+        "candidate": {"modelArn": arns["candidate"], **results["candidate"].as_dict()},
+        "current": (
+            {"modelArn": arns["current"], **results["current"].as_dict()}
+            if "current" in results
+            else None
+        ),
+        "candidateValue": round(candidate, 4),
+        "currentValue": round(current, 4) if current is not None else None,
+        "testDocuments": len(truth),
+    }
+    store.put_json(layout.round_prefix(round_id) + "evaluation.json", summary)
+    return summary
+
+
+def _persist(
+    dynamodb: Any,
+    table: str,
+    job: JobResult,
+    predictions: list[tuple[frozenset[str], list[dict[str, Any]]]],
+) -> None:
+    requests = [
+        {
+            "PutRequest": {
+                "Item": {
+                    "pk": {"S": f"job#{job.job_id}"},
+                    "sk": {"S": f"{line:06d}"},
+                    "model": {"S": job.model_arn},
+                    "role": {"S": job.role},
+                    "predicted": {"L": [{"S": label} for label in sorted(labels)]},
+                    "scores": {"S": json.dumps(scores)},
+                }
+            }
+        }
+        for line, (labels, scores) in enumerate(predictions)
+    ]
+    write_all(dynamodb, table, requests)

@@ -1,0 +1,95 @@
+"""One training round at a time: a lock item names the execution that holds it.
+
+The intake function records each upload as pending, then tries to take the lock and start an
+execution. If another execution holds it, the upload waits (the running execution collects
+pending uploads before it releases the lock, and the upload's message is retried by SQS). A
+lock whose holder is no longer running (aborted, timed out) is taken over.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+LOCK_KEY = {"pk": {"S": "lock"}, "sk": {"S": "lock"}}
+
+
+def _conditional_failed(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+def record_pending(dynamodb: Any, table: str, sort_key: str, key: str, version: str | None) -> None:
+    item = {"pk": {"S": "pending"}, "sk": {"S": sort_key}, "key": {"S": key}}
+    if version:
+        item["versionId"] = {"S": version}
+    dynamodb.put_item(TableName=table, Item=item)  # idempotent: same item on redelivery
+
+
+def start_round_if_idle(
+    dynamodb: Any, sfn: Any, table: str, state_machine_arn: str, name: str
+) -> bool:
+    """Take the lock for execution `name` and start it; False if another round is running."""
+    try:
+        dynamodb.put_item(
+            TableName=table,
+            Item={**LOCK_KEY, "holder": {"S": name}},
+            ConditionExpression="attribute_not_exists(pk)",
+        )
+    except ClientError as error:
+        if not _conditional_failed(error):
+            raise
+        if not _take_over_stale_lock(dynamodb, sfn, table, state_machine_arn, name):
+            return False
+    try:
+        sfn.start_execution(stateMachineArn=state_machine_arn, name=name, input=json.dumps({}))
+    except sfn.exceptions.ExecutionAlreadyExists:
+        return True
+    except Exception:
+        release(dynamodb, table, name)
+        raise
+    return True
+
+
+def _take_over_stale_lock(
+    dynamodb: Any, sfn: Any, table: str, state_machine_arn: str, name: str
+) -> bool:
+    item = dynamodb.get_item(TableName=table, Key=LOCK_KEY, ConsistentRead=True).get("Item")
+    if item is None:
+        return False  # released just now; the retried message will take it
+    holder = item["holder"]["S"]
+    if holder == name:
+        return True  # this execution's own lock, from an earlier delivery
+    execution_arn = state_machine_arn.replace(":stateMachine:", ":execution:") + f":{holder}"
+    try:
+        status = sfn.describe_execution(executionArn=execution_arn)["status"]
+    except sfn.exceptions.ExecutionDoesNotExist:
+        status = "GONE"
+    if status == "RUNNING":
+        return False
+    try:
+        dynamodb.put_item(
+            TableName=table,
+            Item={**LOCK_KEY, "holder": {"S": name}},
+            ConditionExpression="holder = :stale",
+            ExpressionAttributeValues={":stale": {"S": holder}},
+        )
+    except ClientError as error:
+        if _conditional_failed(error):
+            return False
+        raise
+    return True
+
+
+def release(dynamodb: Any, table: str, name: str) -> None:
+    try:
+        dynamodb.delete_item(
+            TableName=table,
+            Key=LOCK_KEY,
+            ConditionExpression="holder = :me",
+            ExpressionAttributeValues={":me": {"S": name}},
+        )
+    except ClientError as error:
+        if not _conditional_failed(error):
+            raise

@@ -1,0 +1,184 @@
+"""CustomLabelsBatch: label uploaded images with a Rekognition Custom Labels model that runs
+(and is billed) only while images wait.
+
+Uploads go through an SQS queue (with a DLQ) that nothing reads while the model is stopped. On a
+schedule, the state machine counts what waits; if anything does, it starts the model, enables
+the processor's event source mapping, lets it drain the queue within a runtime budget, disables
+it, stops the model and notifies. One run at a time, by a lock item in DynamoDB.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import CfnOutput, CfnParameter, Duration, Fn, RemovalPolicy, Stack
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_notifications as s3n
+from constructs import Construct
+
+from stacks.config import CustomLabelsSettings
+from stacks.constructs import (
+    AccessLogsBucket,
+    AslStateMachine,
+    NotificationTopic,
+    PythonFunction,
+    QueueWithDlq,
+    SecureBucket,
+)
+from stacks.constructs.acknowledge import acknowledge_bucket_notifications_handler
+from stacks.constructs.alarms import workflow_failure_alarm
+from stacks.constructs.asl_state_machine import OWN_EXECUTIONS
+
+PROCESSOR_TIMEOUT = Duration.minutes(2)
+REKOGNITION_ARN = r"arn:aws[a-z-]*:rekognition:[a-z0-9-]+:\d{12}:project/[A-Za-z0-9._-]+/"
+
+
+class CustomLabelsBatchStack(Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: CustomLabelsSettings,
+        **kwargs: object,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
+
+        project_arn = CfnParameter(
+            self,
+            "ProjectArn",
+            description="ARN of the Rekognition Custom Labels project",
+            allowed_pattern=REKOGNITION_ARN + r"\d+",
+        ).value_as_string
+        version_arn = CfnParameter(
+            self,
+            "ProjectVersionArn",
+            description="ARN of the trained model (project version) to run",
+            allowed_pattern=REKOGNITION_ARN + r"version/[A-Za-z0-9._-]+/\d+",
+        ).value_as_string
+        version_name = Fn.select(3, Fn.split("/", version_arn))
+
+        access_logs = AccessLogsBucket(self, "AccessLogs")
+        source = SecureBucket(self, "SourceBucket", access_logs=access_logs)
+        final = SecureBucket(self, "FinalBucket", access_logs=access_logs)
+        topic = NotificationTopic(self, "RunNotifications", email=settings.notification_email)
+        images = QueueWithDlq(
+            self,
+            "ImageQueue",
+            visibility_timeout=Duration.seconds(6 * PROCESSOR_TIMEOUT.to_seconds()),
+            # Quarantine after max_attempts; the DLQ only catches what even that cannot handle.
+            max_receive_count=settings.max_attempts + 2,
+            retention=Duration.days(14),
+            alarm_topic=topic,
+        )
+        source.add_event_notification(s3.EventType.OBJECT_CREATED, s3n.SqsDestination(images.queue))
+        lock = dynamodb.Table(
+            self,
+            "RunLock",
+            partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+
+        processor = PythonFunction(
+            self,
+            "ProcessImages",
+            workflow="custom_labels",
+            handler="process_images.handler",
+            description="Labels queued images with the running Custom Labels model",
+            timeout=PROCESSOR_TIMEOUT,
+            environment={
+                "FINAL_BUCKET": final.bucket_name,
+                "PROJECT_VERSION_ARN": version_arn,
+                "MIN_CONFIDENCE": str(settings.min_confidence),
+                "LOCK_TABLE": lock.table_name,
+                "QUEUE_URL": images.queue.queue_url,
+                "MAX_ATTEMPTS": str(settings.max_attempts),
+                "RETRY_DELAY_SECONDS": str(settings.poll_interval_seconds),
+            },
+        )
+        # Concurrency bounded by what the model's inference units can serve.
+        mapping = processor.add_queue_trigger(
+            images.queue,
+            batch_size=10,
+            enabled=False,
+            max_concurrency=max(2, 2 * settings.max_inference_units),
+        )
+        processor.add_to_policy(
+            iam.PolicyStatement(
+                actions=["rekognition:DetectCustomLabels"], resources=[version_arn]
+            ),
+            iam.PolicyStatement(actions=["dynamodb:UpdateItem"], resources=[lock.table_arn]),
+            iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[images.queue.queue_arn]),
+            # Finding out whether an upload is still there lists its versions (any key).
+            iam.PolicyStatement(actions=["s3:ListBucketVersions"], resources=[source.bucket_arn]),
+        )
+        # Rekognition reads the image from S3 with the caller's permissions.
+        source.grant_prefix(processor.role, ["s3:GetObject", "s3:GetObjectVersion"], "*")
+        source.grant_prefix(processor.role, ["s3:DeleteObjectVersion"], "*")
+        final.grant_prefix(processor.role, ["s3:PutObject"], "labels/*", "images/*", "failed/*")
+        final.grant_list(processor.role, ["s3:ListBucket"], "labels/*")
+
+        workflow = AslStateMachine(
+            self,
+            "Workflow",
+            definition_file="custom_labels_batch.asl.json",
+            substitutions={
+                "PollSeconds": settings.poll_interval_seconds,
+                "MaxStartPolls": max(
+                    1, settings.max_start_minutes * 60 // settings.poll_interval_seconds
+                ),
+                "MaxDrainPolls": max(
+                    1, settings.runtime_budget_minutes * 60 // settings.poll_interval_seconds
+                ),
+                "LockTableName": lock.table_name,
+                "QueueUrl": images.queue.queue_url,
+                "ProjectArn": project_arn,
+                "ProjectVersionArn": version_arn,
+                "VersionName": version_name,
+                "MinInferenceUnits": settings.min_inference_units,
+                "MaxInferenceUnits": settings.max_inference_units,
+                "MappingUuid": mapping.event_source_mapping_id,
+                "NotificationTopicArn": topic.topic_arn,
+            },
+            sdk_resources={
+                "dynamodb:PutItem": [lock.table_arn],
+                "dynamodb:GetItem": [lock.table_arn],
+                "dynamodb:DeleteItem": [lock.table_arn],
+                "sqs:GetQueueAttributes": [images.queue.queue_arn],
+                "rekognition:DescribeProjectVersions": [project_arn],
+                "rekognition:StartProjectVersion": [version_arn],
+                "rekognition:StopProjectVersion": [version_arn],
+                "lambda:UpdateEventSourceMapping": [mapping.event_source_mapping_arn],
+                "states:DescribeExecution": [OWN_EXECUTIONS],
+            },
+            timeout=Duration.minutes(
+                settings.runtime_budget_minutes + 2 * settings.max_start_minutes + 30
+            ),
+        )
+        schedule = events.Rule(
+            self,
+            "Schedule",
+            description="Starts a Custom Labels run; a run with nothing queued ends at once",
+            schedule=events.Schedule.expression(settings.schedule),
+        )
+        schedule.add_target(targets.SfnStateMachine(workflow.state_machine))
+        workflow_failure_alarm(
+            self,
+            "WorkflowFailuresAlarm",
+            workflow.state_machine_arn,
+            topic,
+            "A Custom Labels run failed, timed out or was aborted; the model was asked to stop "
+            "and the images stay queued.",
+        )
+        acknowledge_bucket_notifications_handler(self)
+        CfnOutput(self, "SourceBucketName", value=source.bucket_name)
+        CfnOutput(self, "FinalBucketName", value=final.bucket_name)
+        CfnOutput(self, "NotificationTopicArn", value=topic.topic_arn)
+        CfnOutput(self, "StateMachineArn", value=workflow.state_machine_arn)
+        CfnOutput(self, "ImageQueueUrl", value=images.queue.queue_url)
