@@ -118,8 +118,9 @@ class CustomLabelsBatchStack(Stack):
             # Finding out whether an upload is still there lists its versions (any key).
             iam.PolicyStatement(actions=["s3:ListBucketVersions"], resources=[source.bucket_arn]),
         )
-        # Rekognition reads the image from S3 with the caller's permissions.
-        source.grant_prefix(processor.role, ["s3:GetObject", "s3:GetObjectVersion"], "*")
+        # Rekognition reads the image from S3 with the caller's permissions. The bucket is
+        # versioned, so every event names the version, and every read is of that version.
+        source.grant_prefix(processor.role, ["s3:GetObjectVersion"], "*")
         source.grant_prefix(processor.role, ["s3:DeleteObjectVersion"], "*")
         final.grant_prefix(processor.role, ["s3:PutObject"], "labels/*", "images/*", "failed/*")
         final.grant_list(processor.role, ["s3:ListBucket"], "labels/*")
@@ -151,6 +152,9 @@ class CustomLabelsBatchStack(Stack):
                 "dynamodb:GetItem": [lock.table_arn],
                 "dynamodb:DeleteItem": [lock.table_arn],
                 "sqs:GetQueueAttributes": [images.queue.queue_arn],
+                # Peeking at a short queue for S3's test message, and deleting only that.
+                "sqs:ReceiveMessage": [images.queue.queue_arn],
+                "sqs:DeleteMessage": [images.queue.queue_arn],
                 "rekognition:DescribeProjectVersions": [project_arn],
                 "rekognition:StartProjectVersion": [version_arn],
                 "rekognition:StopProjectVersion": [version_arn],

@@ -4,9 +4,9 @@ Order matters for idempotency and for never losing an image: the labels JSON is 
 then the image is copied to the final bucket, then the exact source version is deleted. A
 redelivered message therefore rewrites the same keys; if the source is already gone, the
 existing JSON proves the image was done. Images Rekognition cannot read (corrupt, unsupported,
-too large) are quarantined at once; other errors are retried by SQS and quarantined after
-`max_attempts`, so a poison image cannot keep the queue (and the model) busy. Throttling is not
-an attempt: the message is sent back with a delay.
+too large) are quarantined at once. Other service errors are retried later and counted: the
+`max_attempts`-th failure quarantines the image, so a poison image cannot keep the queue (and
+the model) busy. Throttling, and a model that is not serving yet, are retried without counting.
 """
 
 from __future__ import annotations
@@ -28,20 +28,23 @@ MAX_IMAGE_BYTES = 15 * 1024 * 1024
 UNREADABLE_IMAGE_ERRORS = frozenset(
     {"InvalidImageFormatException", "ImageTooLargeException", "InvalidParameterException"}
 )
-TRANSIENT_ERRORS = frozenset(
+# Retried without counting an attempt: the image is fine, the model is busy or not serving yet.
+NOT_NOW_ERRORS = frozenset(
     {
         "ProvisionedThroughputExceededException",
         "ThrottlingException",
         "LimitExceededException",
         "ResourceNotReadyException",
-        "InternalServerError",
-        "ServiceUnavailableException",
     }
 )
 
 
-class TransientError(Exception):
-    """Rekognition cannot serve the image now (throttled, not ready); try again later."""
+class RetryLaterError(Exception):
+    """Try the image again later; `counted` says whether this try counts towards the limit."""
+
+    def __init__(self, reason: str, *, counted: bool) -> None:
+        super().__init__(reason)
+        self.counted = counted
 
 
 @dataclass(frozen=True)
@@ -69,7 +72,7 @@ def failed_error_key(source_key: str) -> str:
 
 def label_image(
     event: S3ObjectEvent,
-    receive_count: int,
+    attempt: int,
     settings: LabellingSettings,
     s3: Any,
     rekognition: Any,
@@ -101,8 +104,8 @@ def label_image(
     except ClientError as error:
         code = error_code(error)
         message = error.response.get("Error", {}).get("Message", "")
-        if code in TRANSIENT_ERRORS:
-            raise TransientError(f"{code}: {message}") from error
+        if code in NOT_NOW_ERRORS:
+            raise RetryLaterError(f"{code}: {message}", counted=False) from error
         if code in UNREADABLE_IMAGE_ERRORS:
             return _quarantine(event, "unreadable-image", f"{code}: {message}", settings, s3, now)
         if code == "InvalidS3ObjectException":
@@ -110,16 +113,18 @@ def label_image(
                 return Outcome("already-done", event.key)
             if not _source_exists(s3, event):
                 return Outcome("source-gone", event.key, "the uploaded version no longer exists")
-        if receive_count >= settings.max_attempts:
+        if attempt >= settings.max_attempts:
             return _quarantine(
                 event,
                 "failed-repeatedly",
-                f"{receive_count} attempts failed; the last with {code}: {message}",
+                f"{attempt} attempts failed; the last with {code}: {message}",
                 settings,
                 s3,
                 now,
             )
-        raise
+        raise RetryLaterError(
+            f"attempt {attempt} failed with {code}: {message}", counted=True
+        ) from error
     record = {
         "source": {
             "bucket": event.bucket,

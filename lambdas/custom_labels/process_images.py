@@ -1,12 +1,16 @@
 """ProcessImages: SQS batches of S3 upload events -> labelled (or quarantined) images.
 
-Enabled by the workflow only while the model is RUNNING. Partial batch responses: a failed
-record returns to the queue alone. A throttled record is sent back with a delay instead, so
-throttling never counts towards the queue's maxReceiveCount.
+Enabled by the workflow only while the model is RUNNING. An image to retry goes back to the
+queue as a new message, delayed, carrying the attempts made so far in its `attempts` attribute:
+retries wait seconds rather than the queue's visibility timeout, and throttling is not an
+attempt. Anything else that fails a record (an unreadable message, S3 unavailable) fails it
+alone (partial batch response); SQS redelivers it and, past maxReceiveCount, moves it to the
+dead-letter queue.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import (
@@ -17,7 +21,7 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from botocore.exceptions import ClientError
 
-from lambdas.custom_labels.labelling import Outcome, TransientError, label_image
+from lambdas.custom_labels.labelling import Outcome, RetryLaterError, label_image
 from lambdas.custom_labels.settings import LabellingSettings
 from lambdas.shared.aws import ClientCache
 from lambdas.shared.events import s3_events_from_body
@@ -47,21 +51,39 @@ def _count(settings: LabellingSettings, outcome: Outcome) -> None:
             raise  # no run holds the lock: nothing to count
 
 
+ATTEMPTS_ATTRIBUTE = "attempts"
+
+
+def attempts_so_far(record: SQSRecord) -> int:
+    """Attempts before this delivery: those carried by a requeued message, plus earlier
+    deliveries of this message that ended without an answer (a crash, a timeout)."""
+    attributes = record.message_attributes
+    attribute = attributes[ATTEMPTS_ATTRIBUTE] if ATTEMPTS_ATTRIBUTE in attributes else None
+    carried = int(attribute.string_value or 0) if attribute is not None else 0
+    return carried + int(record.attributes.approximate_receive_count or 1) - 1
+
+
 def record_handler(record: SQSRecord) -> None:
     settings = LabellingSettings.from_env()
-    receive_count = int(record.attributes.approximate_receive_count or 1)
-    for event in s3_events_from_body(record.body):
+    before = attempts_so_far(record)
+    events = s3_events_from_body(record.body)
+    raw_records = json.loads(record.body)["Records"] if events else []
+    for raw, event in zip(raw_records, events, strict=True):
         try:
             outcome = label_image(
-                event, receive_count, settings, clients("s3"), clients("rekognition")
+                event, before + 1, settings, clients("s3"), clients("rekognition")
             )
-        except TransientError as error:
+        except RetryLaterError as retry:
+            attempts = before + 1 if retry.counted else before
             clients("sqs").send_message(
                 QueueUrl=settings.queue_url,
-                MessageBody=record.body,
+                MessageBody=json.dumps({"Records": [raw]}),  # this image alone
                 DelaySeconds=min(900, settings.retry_delay_seconds),
+                MessageAttributes={
+                    ATTEMPTS_ATTRIBUTE: {"DataType": "Number", "StringValue": str(attempts)}
+                },
             )
-            logger.warning("image requeued", key=event.key, reason=str(error))
+            logger.warning("image requeued", key=event.key, reason=str(retry), attempts=attempts)
             metrics.add_metric(name="ImagesRequeued", unit="Count", value=1)
             continue
         _count(settings, outcome)

@@ -685,6 +685,7 @@ class RekognitionEngine(LocalEngine):
         self._projects: dict[str, _Project] = {}  # by ARN
         self._versions: dict[str, _Version] = {}  # by ARN
         self._throttle_remaining = 0
+        self._throttled_operation: str | None = None
         self._start_failures: deque[str] = deque()
         self._training_failures: deque[str] = deque()
         self._operations: dict[str, Callable[[dict[str, Any], CallContext], dict[str, Any]]] = {
@@ -710,7 +711,7 @@ class RekognitionEngine(LocalEngine):
                 400,
             )
         with self._lock:
-            if self._throttle_remaining > 0:
+            if self._throttle_remaining > 0 and self._throttled_operation in (None, operation):
                 self._throttle_remaining -= 1
                 raise ServiceError(
                     "ThrottlingException",
@@ -722,10 +723,11 @@ class RekognitionEngine(LocalEngine):
         # Inference reads and scores the image outside the lock: it may run for many callers.
         return handler(params, ctx)
 
-    def throttle_next(self, calls: int) -> None:
-        """Answer the next `calls` calls (any operation) with `ThrottlingException`."""
+    def throttle_next(self, calls: int, operation: str | None = None) -> None:
+        """Answer the next `calls` calls (to `operation`, or any) with `ThrottlingException`."""
         with self._lock:
             self._throttle_remaining = calls
+            self._throttled_operation = operation
 
     def fail_next_start(self, message: str = "The model failed to start.") -> None:
         """Make the next `StartProjectVersion` end FAILED with `message` as StatusMessage."""
