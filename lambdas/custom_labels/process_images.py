@@ -57,8 +57,7 @@ ATTEMPTS_ATTRIBUTE = "attempts"
 def attempts_so_far(record: SQSRecord) -> int:
     """Attempts before this delivery: those carried by a requeued message, plus earlier
     deliveries of this message that ended without an answer (a crash, a timeout)."""
-    attributes = record.message_attributes
-    attribute = attributes[ATTEMPTS_ATTRIBUTE] if ATTEMPTS_ATTRIBUTE in attributes else None
+    attribute = record.message_attributes[ATTEMPTS_ATTRIBUTE]  # None when absent
     carried = int(attribute.string_value or 0) if attribute is not None else 0
     return carried + int(record.attributes.approximate_receive_count or 1) - 1
 
