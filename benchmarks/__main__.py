@@ -15,7 +15,13 @@ from typing import Any
 
 import webvtt
 
-from benchmarks import assets, captions_throughput, cold_start, translate_cost
+from benchmarks import (
+    assets,
+    captions_throughput,
+    cold_start,
+    custom_labels_cost,
+    translate_cost,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -61,6 +67,7 @@ def main() -> None:
         "handler_import": cold_start.run(assembly),
         "asset_sizes": assets.run(assembly),
         "alignment_repair_cost": translate_cost.run(assembly),
+        "custom_labels_cost": custom_labels_cost.run(assembly),
     }
     (ROOT / "benchmarks" / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     (ROOT / "benchmarks" / "RESULTS.md").write_text(render(results))
@@ -134,6 +141,7 @@ def render(r: dict[str, Any]) -> str:
         f"{c['calls_ratio']}x the calls; every output still has exactly its source's cues.",
         "",
     ]
+    lines += custom_labels_cost.markdown(r["custom_labels_cost"])
     return "\n".join(lines)
 
 

@@ -32,6 +32,7 @@ from stacks.constructs.alarms import workflow_failure_alarm
 from stacks.constructs.asl_state_machine import OWN_EXECUTIONS
 
 PROCESSOR_TIMEOUT = Duration.minutes(2)
+MAX_RECEIVE_COUNT = 10
 REKOGNITION_ARN = r"arn:aws[a-z-]*:rekognition:[a-z0-9-]+:\d{12}:project/[A-Za-z0-9._-]+/"
 
 
@@ -68,8 +69,10 @@ class CustomLabelsBatchStack(Stack):
             self,
             "ImageQueue",
             visibility_timeout=Duration.seconds(6 * PROCESSOR_TIMEOUT.to_seconds()),
-            # Quarantine after max_attempts; the DLQ only catches what even that cannot handle.
-            max_receive_count=settings.max_attempts + 2,
+            # The processor retries and quarantines failing images itself (max_attempts); the
+            # DLQ takes messages that crash it. A lone message's look by the workflow counts
+            # as a receive, hence the margin.
+            max_receive_count=MAX_RECEIVE_COUNT,
             retention=Duration.days(14),
             alarm_topic=topic,
         )

@@ -55,11 +55,10 @@ ATTEMPTS_ATTRIBUTE = "attempts"
 
 
 def attempts_so_far(record: SQSRecord) -> int:
-    """Attempts before this delivery: those carried by a requeued message, plus earlier
-    deliveries of this message that ended without an answer (a crash, a timeout)."""
+    """Attempts before this one, carried by a requeued message. (SQS's receive count is no
+    measure: the workflow's look at a lone message counts as a receive too.)"""
     attribute = record.message_attributes[ATTEMPTS_ATTRIBUTE]  # None when absent
-    carried = int(attribute.string_value or 0) if attribute is not None else 0
-    return carried + int(record.attributes.approximate_receive_count or 1) - 1
+    return int(attribute.string_value or 0) if attribute is not None else 0
 
 
 def record_handler(record: SQSRecord) -> None:

@@ -217,7 +217,8 @@ def test_throttling_requeues_the_image_without_counting_an_attempt(account: Acco
 
     (message,) = account.requeued()
     assert json.loads(message["MessageBody"]) == {"Records": [first]}  # the throttled one alone
-    assert message["MessageAttributes"]["attempts"]["StringValue"] == "2"  # 1 carried + 1 lost
+    # Throttling is no attempt; the receive count (2) is not counted either.
+    assert message["MessageAttributes"]["attempts"]["StringValue"] == "1"
     assert account.keys(FINAL) == ["images/uploads/two.png", "labels/uploads/two.png.json"]
     assert account.counters() == {"labelled": 1, "failed": 0}
 

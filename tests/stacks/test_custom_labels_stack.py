@@ -68,7 +68,7 @@ def test_images_queue_up_for_a_processor_that_starts_disabled(template: dict[str
     function = template["Resources"][props["FunctionName"]["Ref"]]["Properties"]
     queue = template["Resources"][props["EventSourceArn"]["Fn::GetAtt"][0]]["Properties"]
     assert queue["VisibilityTimeout"] >= 6 * function["Timeout"]
-    assert queue["RedrivePolicy"]["maxReceiveCount"] == 5  # maxAttempts 3, plus slack
+    assert queue["RedrivePolicy"]["maxReceiveCount"] == 10
     assert queue["MessageRetentionPeriod"] == 14 * 24 * 3600
 
 

@@ -225,7 +225,7 @@ def test_a_model_that_fails_to_start_is_reported_and_its_images_wait(cloud: Any)
     assert not stack.mapping_enabled()
     assert stack.lock_item() is None
     assert stack.keys(stack.final) == []
-    assert stack.queue_depth() == 3  # the images wait for the next run
+    assert stack.queue_depth() == 4  # the 3 images (and S3's test message) wait for the next run
 
     stack.fire_schedule()
     assert len(stack.keys(stack.final, "labels/")) == 3
