@@ -55,10 +55,9 @@ class ComprehendModelLifecycleStack(Stack):
         classifier_parameter = f"/{construct_id}/CURRENT_CLASSIFIER_ARN"
         endpoint_parameter = f"/{construct_id}/CURRENT_ENDPOINT_ARN"
         comprehend = f"arn:{Aws.PARTITION}:comprehend:{Aws.REGION}:{Aws.ACCOUNT_ID}"
-        classifier_arns = [
-            f"{comprehend}:document-classifier/{classifier_name}",
-            f"{comprehend}:document-classifier/{classifier_name}/version/*",
-        ]
+        # Every model the workflow trains is a version named after its round; it never creates
+        # or touches an unversioned classifier.
+        classifier_arns = [f"{comprehend}:document-classifier/{classifier_name}/version/*"]
         endpoint_arn = f"{comprehend}:document-classifier-endpoint/{endpoint_name}"
         job_arns = [f"{comprehend}:document-classifier-job/*"]
         parameter_arns = [
@@ -72,7 +71,7 @@ class ComprehendModelLifecycleStack(Stack):
         uploads = QueueWithDlq(
             self,
             "UploadQueue",
-            visibility_timeout=Duration.minutes(5),
+            visibility_timeout=Duration.seconds(6 * INTAKE_TIMEOUT.to_seconds()),
             # An upload waits (retried) while a round runs; its data is recorded as pending
             # at once, so even a dead-lettered message loses nothing.
             max_receive_count=100,
@@ -94,6 +93,7 @@ class ComprehendModelLifecycleStack(Stack):
                 point_in_time_recovery_enabled=True
             ),
             removal_policy=RemovalPolicy.RETAIN,
+            time_to_live_attribute="expiresAt",
         )
 
         data_access = iam.Role(
@@ -150,13 +150,15 @@ class ComprehendModelLifecycleStack(Stack):
         )
         prepare.add_to_policy(
             iam.PolicyStatement(
-                actions=["dynamodb:Query", "dynamodb:BatchWriteItem"], resources=[table.table_arn]
+                actions=["dynamodb:Query", "dynamodb:UpdateItem"], resources=[table.table_arn]
             )
         )
         evaluate.add_to_policy(
             iam.PolicyStatement(actions=["dynamodb:BatchWriteItem"], resources=[table.table_arn])
         )
-        bucket.grant_prefix(prepare.role, ["s3:GetObject", "s3:GetObjectVersion"], "train/*")
+        # The bucket is versioned: uploads are read and quarantined by the version the upload
+        # event names.
+        bucket.grant_prefix(prepare.role, ["s3:GetObjectVersion"], "train/*")
         bucket.grant_prefix(prepare.role, ["s3:GetObject"], "ground-truth/*", "carried/*")
         bucket.grant_prefix(prepare.role, ["s3:PutObject"], "rounds/*", "failed/*", "carried/*")
         bucket.grant_list(prepare.role, ["s3:ListBucket"], "ground-truth/*", "carried/*")
@@ -219,6 +221,7 @@ class ComprehendModelLifecycleStack(Stack):
                 "comprehend:CreateEndpoint": [endpoint_arn, *classifier_arns],
                 "comprehend:UpdateEndpoint": [endpoint_arn, *classifier_arns],
                 "comprehend:DescribeEndpoint": [endpoint_arn],
+                "comprehend:DeleteEndpoint": [endpoint_arn],
                 "dynamodb:DeleteItem": [table.table_arn],
             },
             pass_roles=[data_access],

@@ -23,6 +23,10 @@ from lambdas.shared.errors import InputError
 MIN_DOCUMENTS_PER_CLASS = 50  # multi-class mode
 MIN_DOCUMENTS_PER_LABEL = 10  # multi-label mode
 MAX_DOCUMENT_BYTES = 10_000
+# A first line naming the columns: a header, which Comprehend's CSV format does not have. As a
+# row it would add a one-document class that keeps every later round from training.
+HEADER_LABELS = frozenset({"label", "labels", "class", "category"})
+HEADER_TEXTS = frozenset({"text", "document", "documents"})
 
 
 class TrainingDataError(InputError):
@@ -55,9 +59,12 @@ def parse_csv(
             f"{name} is not valid UTF-8 (byte {error.start}): save it as UTF-8"
         ) from None
     rows: list[Row] = []
-    reader = csv.reader(io.StringIO(text))
+    # Strict: a quote left open would otherwise swallow every later line into one document.
+    reader = csv.reader(io.StringIO(text), strict=True)
+    number = 0
     try:
-        for number, fields in enumerate(reader, start=1):
+        for fields in reader:
+            number += 1
             if not fields or all(not f.strip() for f in fields):
                 continue
             if len(fields) != 2:
@@ -65,6 +72,16 @@ def parse_csv(
                     f"{name} line {number}: expected 2 columns (label,text), found {len(fields)}"
                 )
             raw_labels, document = fields[0].strip(), fields[1].strip()
+            if (
+                not rows
+                and raw_labels.casefold() in HEADER_LABELS
+                and document.casefold() in HEADER_TEXTS
+                and raw_labels not in allowed
+            ):
+                raise TrainingDataError(
+                    f"{name} line {number}: {raw_labels},{document} is a header row; "
+                    "Comprehend's CSV format has none: remove the line"
+                )
             labels = tuple(
                 sorted({label.strip() for label in raw_labels.split(delimiter) if label.strip()})
                 if multi_label
@@ -91,7 +108,7 @@ def parse_csv(
                     )
             rows.append(Row(labels, document))
     except csv.Error as error:
-        raise TrainingDataError(f"{name}: malformed CSV: {error}") from None
+        raise TrainingDataError(f"{name} line {number + 1}: malformed CSV: {error}") from None
     if not rows:
         raise TrainingDataError(f"{name} has no rows")
     return rows

@@ -26,7 +26,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     ]
     summary = evaluate_round(
         event["roundId"], jobs, settings, ObjectStore(clients("s3"), settings.bucket),
-        clients("dynamodb"),
+        clients("dynamodb"), event.get("rejected", []),
     )  # fmt: skip
     metrics.add_metric(name="CandidateScore", unit="None", value=summary["candidateValue"])
     logger.info("round evaluated", decision=summary["decision"], reason=summary["reason"])

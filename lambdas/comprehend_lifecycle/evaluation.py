@@ -5,6 +5,11 @@ every prediction stored in the state table under its job (`pk = "job#<id>"`, one
 document line), and the selected metric computed by this module from the predictions and the
 true labels — not taken from Comprehend's own autosplit metrics, which are computed on different
 documents for each model.
+
+The metric is computed twice: on all of the round's test documents, and on its trusted ones,
+those the ground truth already holds with the same labels. The candidate must win on the first
+and must not lose on the second, so a batch of wrong labels cannot promote a model that learned
+them (it would win on its own wrongly labelled test documents).
 """
 
 from __future__ import annotations
@@ -81,53 +86,96 @@ def _member_text(archive: tarfile.TarFile, member: tarfile.TarInfo) -> str:
     return handle.read().decode()
 
 
+def decide(
+    metric: str,
+    margin: float,
+    candidate: Evaluation,
+    current: Evaluation | None,
+    trusted: tuple[Evaluation, Evaluation] | None = None,
+) -> tuple[str, str]:
+    """(decision, reason). The candidate must beat the live model on the round's test
+    documents by more than `margin`, and must not do worse on the trusted ones (candidate's
+    and live model's evaluations there): new labels are not vetted yet, and a candidate that
+    learned wrong labels scores well on test documents carrying the same wrong labels."""
+    if current is None:
+        return "promoted", "there is no live model yet"
+    new, old = candidate.value(metric), current.value(metric)
+    if new <= old + margin:
+        return "kept", f"{metric} {new:.4f} does not beat the live model's {old:.4f}"
+    if trusted is not None:
+        new_trusted, old_trusted = (evaluation.value(metric) for evaluation in trusted)
+        if new_trusted < old_trusted:
+            return "kept", (
+                f"{metric} improves from {old:.4f} to {new:.4f} overall, but falls from "
+                f"{old_trusted:.4f} to {new_trusted:.4f} on the {trusted[0].documents} test "
+                "documents of the ground truth"
+            )
+    return "promoted", f"{metric} improves from {old:.4f} to {new:.4f}"
+
+
 def evaluate_round(
     round_id: str,
     jobs: list[JobResult],
     settings: LifecycleSettings,
     store: ObjectStore,
     dynamodb: Any,
+    rejected: list[dict[str, str]] | None = None,
 ) -> dict[str, Any]:
-    truth_lists = store.get_json(layout.round_prefix(round_id) + "test-labels.json")
+    """Both models' metrics on the round's test documents and the decision; the summary also
+    lists the round's rejected uploads, so the round's notification names them."""
+    prefix = layout.round_prefix(round_id)
+    truth_lists = store.get_json(prefix + "test-labels.json")
     if truth_lists is None:
         raise EvaluationError(f"round {round_id} has no test labels")
     truth = [frozenset(labels) for labels in truth_lists]
+    trusted_lines = store.get_json(prefix + "test-trusted.json") or []
+    if any(not 0 <= line < len(truth) for line in trusted_lines):
+        raise EvaluationError(f"round {round_id} has trusted lines outside its test set")
     results: dict[str, Evaluation] = {}
+    on_trusted: dict[str, Evaluation] = {}
     arns: dict[str, str] = {}
     for job in jobs:
         predictions = read_predictions(store, job.output_uri, len(truth), settings.multi_label)
         _persist(dynamodb, settings.table, job, predictions)
-        results[job.role] = evaluate(truth, [labels for labels, _ in predictions])
+        predicted = [labels for labels, _ in predictions]
+        results[job.role] = evaluate(truth, predicted)
+        if trusted_lines:
+            on_trusted[job.role] = evaluate(
+                [truth[line] for line in trusted_lines], [predicted[line] for line in trusted_lines]
+            )
         arns[job.role] = job.model_arn
     if "candidate" not in results:
         raise EvaluationError("the candidate was not evaluated")
     metric = settings.metric
-    candidate = results["candidate"].value(metric)
-    current = results["current"].value(metric) if "current" in results else None
-    margin = settings.min_improvement_per_mille / 1000
-    if current is None:
-        decision, reason = "promoted", "there is no live model yet"
-    elif candidate > current + margin:
-        decision, reason = "promoted", f"{metric} improves from {current:.4f} to {candidate:.4f}"
-    else:
-        decision = "kept"
-        reason = f"{metric} {candidate:.4f} does not beat the live model's {current:.4f}"
+    current = results.get("current")
+    decision, reason = decide(
+        metric,
+        settings.min_improvement_per_mille / 1000,
+        results["candidate"],
+        current,
+        (on_trusted["candidate"], on_trusted["current"]) if "current" in on_trusted else None,
+    )
+
+    def described(role: str) -> dict[str, Any]:
+        found: dict[str, Any] = {"modelArn": arns[role], **results[role].as_dict()}
+        if role in on_trusted:
+            found["groundTruth"] = on_trusted[role].as_dict()
+        return found
+
     summary = {
         "roundId": round_id,
         "metric": metric,
         "decision": decision,
         "reason": reason,
-        "candidate": {"modelArn": arns["candidate"], **results["candidate"].as_dict()},
-        "current": (
-            {"modelArn": arns["current"], **results["current"].as_dict()}
-            if "current" in results
-            else None
-        ),
-        "candidateValue": round(candidate, 4),
-        "currentValue": round(current, 4) if current is not None else None,
+        "candidate": described("candidate"),
+        "current": described("current") if current is not None else None,
+        "candidateValue": round(results["candidate"].value(metric), 4),
+        "currentValue": round(current.value(metric), 4) if current is not None else None,
         "testDocuments": len(truth),
+        "groundTruthTestDocuments": len(trusted_lines),
+        "rejected": list(rejected or []),
     }
-    store.put_json(layout.round_prefix(round_id) + "evaluation.json", summary)
+    store.put_json(prefix + "evaluation.json", summary)
     return summary
 
 

@@ -42,8 +42,10 @@ def record_handler(record: SQSRecord) -> None:
         if event.key.endswith("/"):
             continue
         sort_key = f"{event.event_time}#{event.sequencer}#{event.key}"
-        record_pending(clients("dynamodb"), settings.table, sort_key, event.key, event.version_id)
-        metrics.add_metric(name="UploadsReceived", unit="Count", value=1)
+        if record_pending(
+            clients("dynamodb"), settings.table, sort_key, event.key, event.version_id
+        ):
+            metrics.add_metric(name="UploadsReceived", unit="Count", value=1)
     if not events:
         return
     name = "round-" + hashlib.sha256(record.body.encode()).hexdigest()[:24]

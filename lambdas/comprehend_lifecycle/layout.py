@@ -6,6 +6,7 @@ carried/carried.csv                 accepted rows not yet in the ground truth
 rounds/<id>/train.csv               the candidate's training data
 rounds/<id>/test-documents.txt      the held-out documents, one per line
 rounds/<id>/test-labels.json        their true labels, line by line
+rounds/<id>/test-trusted.json       the lines the ground truth already holds with those labels
 rounds/<id>/merged.csv              what becomes the ground truth if the candidate wins
 rounds/<id>/pending.csv             carried + new rows, kept if the candidate loses
 rounds/<id>/jobs/<role>/            classification job output

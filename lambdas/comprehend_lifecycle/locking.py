@@ -20,11 +20,23 @@ def _conditional_failed(error: ClientError) -> bool:
     return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
-def record_pending(dynamodb: Any, table: str, sort_key: str, key: str, version: str | None) -> None:
+def record_pending(dynamodb: Any, table: str, sort_key: str, key: str, version: str | None) -> bool:
+    """Record an upload once; False if it was recorded before (a redelivered event).
+
+    A round marks the uploads it takes as consumed instead of deleting them, so a
+    redelivery after that round cannot make the same upload pending again."""
     item = {"pk": {"S": "pending"}, "sk": {"S": sort_key}, "key": {"S": key}}
     if version:
         item["versionId"] = {"S": version}
-    dynamodb.put_item(TableName=table, Item=item)  # idempotent: same item on redelivery
+    try:
+        dynamodb.put_item(
+            TableName=table, Item=item, ConditionExpression="attribute_not_exists(sk)"
+        )
+    except ClientError as error:
+        if not _conditional_failed(error):
+            raise
+        return False
+    return True
 
 
 def start_round_if_idle(

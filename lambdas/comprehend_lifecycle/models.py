@@ -40,13 +40,17 @@ def clean_up_models(comprehend: Any, name: str, live_arn: str | None, retain: in
 
 
 def discard(comprehend: Any, arn: str | None) -> bool:
-    """Delete a losing or failed candidate; False if there was nothing to delete."""
+    """Delete a losing or failed candidate; False if there was nothing to delete, or if a
+    failed endpoint still holds it (a later promotion's clean-up deletes it then)."""
     if not arn:
         return False
     try:
         comprehend.delete_document_classifier(DocumentClassifierArn=arn)
     except ClientError as error:
-        if error.response["Error"]["Code"] in ("ResourceNotFoundException",):
+        if error.response["Error"]["Code"] in (
+            "ResourceNotFoundException",
+            "ResourceInUseException",
+        ):
             return False
         raise
     return True

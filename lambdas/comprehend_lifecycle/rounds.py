@@ -2,12 +2,16 @@
 machine has trained and evaluated the candidate, promote or keep.
 
 Pending uploads are recorded in the state table by the intake function (`pk = "pending"`), so
-uploads arriving while a round runs wait for the next round instead of racing it.
+uploads arriving while a round runs wait for the next round instead of racing it. A round marks
+the uploads it takes with its id (`consumedBy`) rather than deleting them: a redelivered upload
+event then finds its upload already recorded and adds nothing, and a retried PrepareRound takes
+the same uploads again. Consumed records expire (`expiresAt`) once no event can be redelivered.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +24,8 @@ from lambdas.shared.errors import InputError
 from lambdas.shared.s3 import ObjectStore, error_code
 
 _deserialize = TypeDeserializer().deserialize
+# SQS keeps an upload event at most 14 days; after that no redelivery can bring it back.
+CONSUMED_RECORD_SECONDS = 14 * 24 * 3600
 
 
 @dataclass
@@ -57,12 +63,14 @@ class RoundPlan:
         }
 
 
-def pending_uploads(dynamodb: Any, table: str) -> list[PendingUpload]:
+def pending_uploads(dynamodb: Any, table: str, round_id: str) -> list[PendingUpload]:
+    """Uploads no round has taken yet, and those this round took on an earlier attempt."""
     pending: list[PendingUpload] = []
     arguments: dict[str, Any] = {
         "TableName": table,
         "KeyConditionExpression": "pk = :pending",
-        "ExpressionAttributeValues": {":pending": {"S": "pending"}},
+        "FilterExpression": "attribute_not_exists(consumedBy) OR consumedBy = :round",
+        "ExpressionAttributeValues": {":pending": {"S": "pending"}, ":round": {"S": round_id}},
         "ConsistentRead": True,
     }
     while True:
@@ -76,10 +84,14 @@ def pending_uploads(dynamodb: Any, table: str) -> list[PendingUpload]:
 
 
 def prepare_round(
-    round_id: str, settings: LifecycleSettings, store: ObjectStore, dynamodb: Any
+    round_id: str,
+    settings: LifecycleSettings,
+    store: ObjectStore,
+    dynamodb: Any,
+    now: float | None = None,
 ) -> RoundPlan:
     """Validate the pending uploads, merge them, and write the round's files."""
-    uploads = pending_uploads(dynamodb, settings.table)
+    uploads = pending_uploads(dynamodb, settings.table, round_id)
     plan = RoundPlan(round_id, has_data=False)
     new_rows: list[dataset.Row] = []
     for upload in uploads:
@@ -117,8 +129,16 @@ def prepare_round(
         store.put_bytes(prefix + "merged.csv", dataset.to_csv(merged, delimiter), "text/csv")
         store.put_bytes(prefix + "test-documents.txt", dataset.documents_file(test), "text/plain")
         store.put_json(prefix + "test-labels.json", [list(row.labels) for row in test])
-    _consume(dynamodb, settings.table, uploads)
+        store.put_json(prefix + "test-trusted.json", trusted_lines(test, ground_truth))
+    _consume(dynamodb, settings.table, uploads, round_id, time.time() if now is None else now)
     return plan
+
+
+def trusted_lines(test: list[dataset.Row], ground_truth: list[dataset.Row]) -> list[int]:
+    """The test lines whose document the ground truth holds with the same labels: data the
+    live model was accepted on, as opposed to labels not vetted yet."""
+    accepted = {row.key: row.labels for row in ground_truth}
+    return [line for line, row in enumerate(test) if accepted.get(row.key) == row.labels]
 
 
 def finish_round(
@@ -158,12 +178,17 @@ def _quarantine(store: ObjectStore, upload: PendingUpload, name: str, error: Inp
     )
 
 
-def _consume(dynamodb: Any, table: str, uploads: list[PendingUpload]) -> None:
-    requests = [
-        {"DeleteRequest": {"Key": {"pk": {"S": "pending"}, "sk": {"S": u.sort_key}}}}
-        for u in uploads
-    ]
-    write_all(dynamodb, table, requests)
+def _consume(
+    dynamodb: Any, table: str, uploads: list[PendingUpload], round_id: str, now: float
+) -> None:
+    expires = str(int(now + CONSUMED_RECORD_SECONDS))
+    for upload in uploads:
+        dynamodb.update_item(
+            TableName=table,
+            Key={"pk": {"S": "pending"}, "sk": {"S": upload.sort_key}},
+            UpdateExpression="SET consumedBy = :round, expiresAt = :expires",
+            ExpressionAttributeValues={":round": {"S": round_id}, ":expires": {"N": expires}},
+        )
 
 
 def write_all(dynamodb: Any, table: str, requests: list[dict[str, Any]]) -> None:
