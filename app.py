@@ -19,8 +19,12 @@ from cdk_nag import AwsSolutionsChecks
 
 from stacks import config
 from stacks.caption_translation import CaptionTranslationStack
+from stacks.comprehend_feedback_loop import ComprehendFeedbackLoopStack
 from stacks.comprehend_model_lifecycle import ComprehendModelLifecycleStack
 from stacks.custom_labels_batch import CustomLabelsBatchStack
+from stacks.glue_ml_pipeline import GlueMlPipelineStack
+from stacks.glue_ml_pipeline_settings import GluePipelineSettings
+from stacks.ticket_classification import TicketClassificationStack
 
 
 def cdk_json_context() -> dict[str, Any]:
@@ -52,12 +56,42 @@ def build_app(app: App | None = None) -> App:
         synthesizer=DefaultStackSynthesizer(**synthesizer_options),
         env=env,
     )
-    ComprehendModelLifecycleStack(
+    lifecycle = ComprehendModelLifecycleStack(
         app,
         f"ComprehendModelLifecycle-{stage}",
         settings=config.ComprehendLifecycleSettings.from_context(app.node),
         description="Comprehend custom classifier lifecycle: train, evaluate, keep the best model",
         synthesizer=DefaultStackSynthesizer(**synthesizer_options),
+        env=env,
+    )
+    ComprehendFeedbackLoopStack(
+        app,
+        f"ComprehendFeedbackLoop-{stage}",
+        settings=config.FeedbackLoopSettings.from_context(app.node),
+        training_bucket=lifecycle.training_bucket,
+        endpoint_parameter=lifecycle.endpoint_parameter,
+        endpoint_name=lifecycle.endpoint_name,
+        description="Comprehend active learning: classify API, feedback, human review, retraining",
+        synthesizer=DefaultStackSynthesizer(**synthesizer_options),
+        env=env,
+    )
+    TicketClassificationStack(
+        app,
+        f"TicketClassification-{stage}",
+        settings=config.TicketSettings.from_context(app.node),
+        description="Support tickets classified by operation and resource, stored in Redshift",
+        synthesizer=DefaultStackSynthesizer(**synthesizer_options),
+        env=env,
+    )
+    GlueMlPipelineStack(
+        app,
+        f"GlueMlPipeline-{stage}",
+        stage=stage,
+        settings=GluePipelineSettings.from_context(app.node),
+        description="Glue + SageMaker ML pipeline: extract, process, train BlazingText, notify",
+        # The default synthesizer (a DefaultStackSynthesizer with the bootstrap version rule):
+        # one made in Python is bound as a copy the stack's Python code cannot reach, and the
+        # stack registers its job wheel with its synthesizer (stacks/glue_job_library.py).
         env=env,
     )
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))

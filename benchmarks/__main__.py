@@ -20,6 +20,9 @@ from benchmarks import (
     captions_throughput,
     cold_start,
     custom_labels_cost,
+    feedback_api,
+    glue_processing,
+    tickets_latency,
     translate_cost,
 )
 
@@ -68,6 +71,9 @@ def main() -> None:
         "asset_sizes": assets.run(assembly),
         "alignment_repair_cost": translate_cost.run(assembly),
         "custom_labels_cost": custom_labels_cost.run(assembly),
+        "tickets_latency": tickets_latency.run(assembly),
+        "glue_processing": glue_processing.run(),
+        "feedback_api": feedback_api.run(),
     }
     (ROOT / "benchmarks" / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     (ROOT / "benchmarks" / "RESULTS.md").write_text(render(results))
@@ -142,6 +148,9 @@ def render(r: dict[str, Any]) -> str:
         "",
     ]
     lines += custom_labels_cost.markdown(r["custom_labels_cost"])
+    lines += tickets_latency.markdown(r["tickets_latency"])
+    lines += glue_processing.markdown(r["glue_processing"])
+    lines += feedback_api.markdown(r["feedback_api"])
     return "\n".join(lines)
 
 

@@ -2,6 +2,11 @@
 
     python -m localcloud demo captions --input samples/captions --source en --targets es,fr \\
         [--faults merge,drop,reorder,throttle] --out demo-output/captions
+    python -m localcloud demo tickets [--count 40] --out demo-output/tickets
+    python -m localcloud demo glue-pipeline [--rows N] --out demo-output/glue-pipeline
+    python -m localcloud report tickets --out DIR [--warehouse demo-output/tickets/...]
+    python -m localcloud demo active-learning [--rounds 3] --out demo-output/active-learning
+    python -m localcloud review-portal [--port 8085]
     python -m localcloud demo all --out demo-output
 
 Progress goes to stderr; the last line on stdout is the demo's JSON result.
@@ -53,6 +58,50 @@ def _lifecycle(args: argparse.Namespace) -> dict[str, object]:
     return comprehend_lifecycle.run(Path(args.assembly), Path(args.out))
 
 
+def _active_learning(args: argparse.Namespace) -> dict[str, object]:
+    from localcloud.demos import active_learning
+
+    if not 1 <= args.rounds <= 10:
+        raise SystemExit("--rounds must be between 1 and 10")
+    return active_learning.run(Path(args.out), rounds=args.rounds)
+
+
+def _review_portal(args: argparse.Namespace) -> int:
+    from localcloud.demos import active_learning
+
+    return active_learning.serve_portal(Path(args.out), args.port)
+
+
+def _glue_pipeline(args: argparse.Namespace) -> dict[str, object]:
+    from localcloud.demos import glue_pipeline
+
+    if args.rows is not None and args.rows < 140:
+        raise SystemExit("--rows must be at least 140 (10 per class of the 14)")
+    return glue_pipeline.run(Path(args.assembly), Path(args.out), rows=args.rows)
+
+
+def _tickets(args: argparse.Namespace) -> dict[str, object]:
+    from localcloud.demos import tickets
+
+    if args.count < 1:
+        raise SystemExit("--count must be at least 1")
+    return tickets.run(Path(args.assembly), Path(args.out), count=args.count)
+
+
+def _tickets_report(args: argparse.Namespace) -> dict[str, object]:
+    from localcloud.report.tickets import duckdb_query, write_report
+
+    warehouse = Path(args.warehouse)
+    if warehouse.is_dir():
+        found = sorted(warehouse.glob("tickets-*.duckdb"))
+        if not found:
+            raise SystemExit(f"no ticket warehouse in {warehouse}: run the tickets demo first")
+        warehouse = found[-1]
+    if not warehouse.is_file():
+        raise SystemExit(f"{warehouse} does not exist: run the tickets demo first")
+    return {"report": str(write_report(duckdb_query(warehouse), Path(args.out)))}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m localcloud",
@@ -83,16 +132,59 @@ def main(argv: list[str] | None = None) -> int:
     )
     lifecycle.add_argument("--out", default="demo-output/comprehend-lifecycle")
 
+    learning = workflows.add_parser(
+        "active-learning", help="Comprehend active learning: feedback, review, retraining"
+    )
+    learning.add_argument("--rounds", type=int, default=3, help="review and retraining rounds")
+    learning.add_argument("--out", default="demo-output/active-learning")
+
+    tickets = workflows.add_parser("tickets", help="support-ticket classification")
+    tickets.add_argument("--count", type=int, default=40, help="tickets to generate")
+    tickets.add_argument("--out", default="demo-output/tickets")
+
+    pipeline = workflows.add_parser("glue-pipeline", help="Glue + SageMaker ML pipeline")
+    pipeline.add_argument(
+        "--rows", type=int, default=None, help="generate N rows (default: the committed sample)"
+    )
+    pipeline.add_argument("--out", default="demo-output/glue-pipeline")
+
     everything = workflows.add_parser("all", help="every workflow, with its samples")
     everything.add_argument("--out", default="demo-output")
 
+    portal = commands.add_parser(
+        "review-portal", help="serve the human review page for the feedback loop's pending loops"
+    )
+    portal.add_argument("--port", type=int, default=8085)
+    portal.add_argument("--out", default="demo-output/review-portal")
+
+    report = commands.add_parser("report", help="render a workflow's analysis report")
+    reports = report.add_subparsers(dest="report", required=True)
+    tickets_report = reports.add_parser("tickets", help="the support-ticket analysis")
+    tickets_report.add_argument(
+        "--warehouse",
+        default="demo-output/tickets/.localcloud/warehouse",
+        help="a saved DuckDB warehouse, or the directory holding it",
+    )
+    tickets_report.add_argument("--out", required=True, help="directory for the charts and HTML")
+
     args = parser.parse_args(argv)
+    if args.command == "review-portal":
+        return _review_portal(args)
+    if args.command == "report":
+        print(json.dumps(_tickets_report(args)))
+        return 0
     if args.workflow == "captions":
         line = _captions(args)
     elif args.workflow == "comprehend-lifecycle":
         line = _lifecycle(args)
     elif args.workflow == "custom-labels":
         line = _custom_labels(args)
+    elif args.workflow == "tickets":
+        line = _tickets(args)
+    elif args.workflow == "glue-pipeline":
+        line = _glue_pipeline(args)
+    elif args.workflow == "active-learning":
+        line = _active_learning(args)
     else:
         results = []
         for name in ("captions",):
@@ -118,6 +210,19 @@ def main(argv: list[str] | None = None) -> int:
             assembly=args.assembly, out=str(Path(args.out) / "comprehend-lifecycle")
         )
         results.append(_lifecycle(lifecycle_args))
+        print(json.dumps(results[-1]), file=sys.stderr)
+        tickets_args = argparse.Namespace(
+            assembly=args.assembly, count=40, out=str(Path(args.out) / "tickets")
+        )
+        results.append(_tickets(tickets_args))
+        print(json.dumps(results[-1]), file=sys.stderr)
+        pipeline_args = argparse.Namespace(
+            assembly=args.assembly, rows=None, out=str(Path(args.out) / "glue-pipeline")
+        )
+        results.append(_glue_pipeline(pipeline_args))
+        print(json.dumps(results[-1]), file=sys.stderr)
+        learning_args = argparse.Namespace(rounds=3, out=str(Path(args.out) / "active-learning"))
+        results.append(_active_learning(learning_args))
         print(json.dumps(results[-1]), file=sys.stderr)
         line = {"workflows": results}
     print(json.dumps(line))

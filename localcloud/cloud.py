@@ -78,6 +78,8 @@ class LocalCloud:
         )
         self.delivery = Delivery(self)
         self.engines: dict[str, Any] = {}
+        # Engines answering only some operations of a service moto otherwise serves.
+        self.operation_engines: dict[tuple[str, str], Any] = {}
         self.stacks: dict[str, DeployedStack] = {}
         self.exports: dict[str, Any] = {}
         self.alarms: dict[str, Any] = {}
@@ -92,6 +94,9 @@ class LocalCloud:
         self._mock: Any = None
         self._session: Any = None
         self._patches: Any = None
+        self._undo_firehose: Any = None
+        # Further work in flight for `settle` (e.g. records buffered by Firehose).
+        self.busy_checks: list[Any] = []
         self._saved_handlers: list[Any] | None = None
 
     # lifecycle -----------------------------------------------------------------------------
@@ -115,7 +120,14 @@ class LocalCloud:
         )
         self._mock.start()
         self._patches = patches.apply(self)
+        # Their provisioners register on import.
+        from localcloud import apigateway, custom_resources, firehose  # noqa: F401
+
+        self._undo_firehose = firehose.install(self)
         self._start_engines()
+        from localcloud.engines import redshift
+
+        redshift.start(self, self._patches)
         self.runtime.start()
         self._bootstrap()
         self.delivery.start()
@@ -124,6 +136,8 @@ class LocalCloud:
     def stop(self) -> None:
         self.delivery.stop()
         self.runtime.stop()
+        if self._undo_firehose is not None:
+            self._undo_firehose()
         if self._patches is not None:
             self._patches.undo()
         if self._mock is not None:
@@ -154,6 +168,25 @@ class LocalCloud:
         self.engines["comprehend"] = ComprehendEngine(
             self.clock, s3_for, account_id=account, region=region
         )
+        from localcloud.engines.glue import GlueEngine
+        from localcloud.engines.sagemaker import SageMakerEngine, SageMakerRuntimeEndpoint
+
+        # Glue jobs and workflows, SageMaker training and hosting: the operations these engines
+        # implement; moto keeps answering the services' other operations.
+        glue = GlueEngine(
+            self.clock,
+            credentials_for=self.principals.credentials_for,
+            s3_for_role=s3_for,
+            run_lock=self.runtime._lock,
+            account_id=account,
+            region=region,
+        )
+        sagemaker = SageMakerEngine(self.clock, s3_for, account_id=account, region=region)
+        for service, engine in (("glue", glue), ("sagemaker", sagemaker)):
+            for operation in engine.operations:
+                self.operation_engines[(service, operation)] = engine
+        self.ml_engines = {"glue": glue, "sagemaker": sagemaker}
+        self.engines["sagemaker-runtime"] = SageMakerRuntimeEndpoint(sagemaker)
         # Custom Labels reads images with the caller's own permissions.
         self.engines["rekognition"] = RekognitionEngine(
             self.clock,
@@ -162,6 +195,31 @@ class LocalCloud:
             account_id=account,
             region=region,
         )
+        self._start_a2i()
+
+    def _start_a2i(self) -> None:
+        from localcloud.engines.a2i import A2iRuntimeEngine, A2iState, SageMakerFlowEngine
+
+        state = A2iState()
+        flows = SageMakerFlowEngine(state, self.clock, self.account_id, self.region)
+        for operation in flows.operations:
+            self.operation_engines[("sagemaker", operation)] = flows
+
+        def emit(entry: dict[str, Any]) -> None:
+            self.deployer_client("events").put_events(Entries=[entry])
+
+        self.engines["sagemaker-a2i-runtime"] = A2iRuntimeEngine(
+            state,
+            self.clock,
+            lambda role_arn: self.client_as(role_arn, "s3"),
+            emit,
+            self.account_id,
+            self.region,
+        )
+
+    @property
+    def a2i(self) -> Any:
+        return self.engines["sagemaker-a2i-runtime"]
 
     @property
     def translate(self) -> Any:
@@ -174,6 +232,14 @@ class LocalCloud:
     @property
     def rekognition(self) -> Any:
         return self.engines["rekognition"]
+
+    @property
+    def glue(self) -> Any:
+        return self.ml_engines["glue"]
+
+    @property
+    def sagemaker(self) -> Any:
+        return self.ml_engines["sagemaker"]
 
     def _bootstrap(self) -> None:
         """What `cdk bootstrap` leaves in an account: the version parameter CDK checks."""
@@ -314,6 +380,7 @@ class LocalCloud:
                 or self.delivery.pending_async()
                 or not self.delivery.idle()
                 or self.running_executions()
+                or any(check() for check in self.busy_checks)
             )
             if busy:
                 quiet_since = None

@@ -240,6 +240,30 @@ def authorizations(call: RecordedCall, region: str, account: str) -> list[Author
     elif call.service == "rekognition":
         arn = p.get("ProjectVersionArn") or p.get("ProjectArn") or "*"
         needed.append(Authorization(f"rekognition:{op}", arn))
+    elif call.service == "ssm" and op == "GetParameters":
+        for name in p.get("Names", []):
+            needed.append(
+                Authorization(
+                    "ssm:GetParameters",
+                    f"arn:aws:ssm:{region}:{account}:parameter/{str(name).lstrip('/')}",
+                )
+            )
+    elif call.service == "firehose" and "DeliveryStreamName" in p:
+        stream = f"arn:aws:firehose:{region}:{account}:deliverystream/{p['DeliveryStreamName']}"
+        needed.append(Authorization(f"firehose:{op}", stream))
+    elif call.service == "secretsmanager" and "SecretId" in p:
+        needed.append(Authorization(f"secretsmanager:{op}", str(p["SecretId"])))
+    elif call.service == "redshift-data" and op == "ExecuteStatement":
+        from localcloud.engines.redshift import TARGET_ARNS
+
+        target = p.get("WorkgroupName") or p.get("ClusterIdentifier") or "*"
+        needed.append(Authorization("redshift-data:ExecuteStatement", TARGET_ARNS.get(target, "*")))
+    elif call.service in ("sagemaker", "sagemaker-a2i-runtime") and op in SAGEMAKER_REVIEW:
+        needed.append(Authorization(f"sagemaker:{op}", _sagemaker_review(op, p, region, account)))
+    elif call.service in ("sagemaker", "sagemaker-runtime"):
+        needed += _sagemaker(op, p, f"arn:aws:sagemaker:{region}:{account}")
+    elif call.service == "glue":
+        needed += _glue(op, p, f"arn:aws:glue:{region}:{account}")
     elif call.service == "ssm" and "Name" in p:
         name = str(p["Name"]).lstrip("/")
         needed.append(
@@ -255,6 +279,29 @@ def authorizations(call: RecordedCall, region: str, account: str) -> list[Author
                 Authorization("iam:PassRole", role, (("iam:PassedToService", passed_to),))
             )
     return needed
+
+
+# Amazon A2I: the resource each call is authorized on (Service Authorization Reference).
+SAGEMAKER_REVIEW = {
+    "StartHumanLoop": "flow-definition",
+    "DescribeHumanLoop": "human-loop",
+    "StopHumanLoop": "human-loop",
+    "DeleteHumanLoop": "human-loop",
+    "CreateFlowDefinition": "flow-definition",
+    "DescribeFlowDefinition": "flow-definition",
+    "DeleteFlowDefinition": "flow-definition",
+    "CreateHumanTaskUi": "human-task-ui",
+    "DescribeHumanTaskUi": "human-task-ui",
+    "DeleteHumanTaskUi": "human-task-ui",
+}
+
+
+def _sagemaker_review(op: str, p: dict[str, Any], region: str, account: str) -> str:
+    if op == "StartHumanLoop":
+        return str(p["FlowDefinitionArn"])
+    kind = SAGEMAKER_REVIEW[op]
+    name = p.get("HumanLoopName") or p.get("FlowDefinitionName") or p.get("HumanTaskUiName")
+    return f"arn:aws:sagemaker:{region}:{account}:{kind}/{name}"
 
 
 def _comprehend(op: str, p: dict[str, Any], base: str) -> list[Authorization]:
@@ -274,6 +321,42 @@ def _comprehend(op: str, p: dict[str, Any], base: str) -> list[Authorization]:
     if "JobId" in p:
         resources.append(f"{base}:document-classifier-job/{p['JobId']}")
     return [Authorization(f"comprehend:{op}", r) for r in resources or ["*"]]
+
+
+SAGEMAKER_RESOURCES = {
+    "TrainingJobName": "training-job",
+    "ModelName": "model",
+    "TransformJobName": "transform-job",
+    "EndpointConfigName": "endpoint-config",
+    "EndpointName": "endpoint",
+}
+
+
+def _sagemaker(op: str, p: dict[str, Any], base: str) -> list[Authorization]:
+    """SageMaker authorizes on the resources a request names (names lower-cased in ARNs):
+    CreateEndpoint and UpdateEndpoint on the endpoint and its config; a transform job or an
+    endpoint config only on itself (Service Authorization Reference)."""
+    resources = []
+    for member, kind in SAGEMAKER_RESOURCES.items():
+        if member not in p:
+            continue
+        if member == "ModelName" and op in ("CreateTransformJob", "CreateEndpointConfig"):
+            continue
+        if member == "EndpointConfigName" and op in ("DescribeEndpoint", "DeleteEndpoint"):
+            continue
+        resources.append(f"{base}:{kind}/{str(p[member]).lower()}")
+    return [Authorization(f"sagemaker:{op}", r) for r in resources or ["*"]]
+
+
+def _glue(op: str, p: dict[str, Any], base: str) -> list[Authorization]:
+    """Glue authorizes workflow-run calls on the workflow, job calls on the job."""
+    if "Workflow" in op and "Name" in p:
+        return [Authorization(f"glue:{op}", f"{base}:workflow/{p['Name']}")]
+    if "JobName" in p:
+        return [Authorization(f"glue:{op}", f"{base}:job/{p['JobName']}")]
+    if "Trigger" in op and "Name" in p:
+        return [Authorization(f"glue:{op}", f"{base}:trigger/{p['Name']}")]
+    return [Authorization(f"glue:{op}", "*")]
 
 
 def principal_policies(cloud: LocalCloud) -> dict[str, PrincipalPolicy]:

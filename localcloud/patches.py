@@ -40,6 +40,10 @@ class Patches:
 
         self._undo.append(restore)
 
+    def on_undo(self, action: Callable[[], None]) -> None:
+        """Run `action` when the patches are undone (e.g. stop an engine's worker thread)."""
+        self._undo.append(action)
+
     def undo(self) -> None:
         while self._undo:
             self._undo.pop()()
@@ -84,13 +88,18 @@ def _patch_dispatch(cloud: LocalCloud, patches: Patches) -> None:
                 denied = _missing_object_denial(cloud, request, parts[2])
                 if denied is not None:
                     return denied
-            engine = cloud.engines.get(parts[1])
+            engine = cloud.operation_engines.get((parts[1], parts[2])) or cloud.engines.get(
+                parts[1]
+            )
             if engine is not None:
                 context = CallContext(
                     account_id=cloud.account_id,
                     region=cloud.region,
                     principal=cloud.principals.principal_of(access_key_of(request)),
                 )
+                custom = getattr(engine, "answer_request", None)
+                if custom is not None:  # a protocol `answer` does not speak (rest-json bodies)
+                    return custom(request, parts[2], context)
                 return answer(engine, request, parts[2], context)
         return original(self, event_name, request, **kwargs)
 

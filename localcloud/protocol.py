@@ -31,6 +31,7 @@ import binascii
 import io
 import json
 import logging
+import re
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -357,8 +358,85 @@ class RpcV2CborProtocol(_RpcBodyProtocol):
         return {"Content-Type": "application/cbor", "smithy-protocol": "rpc-v2-cbor"}
 
 
+class RestJsonProtocol(JsonProtocol):
+    """REST-JSON: members bound to the URI path (`{Label}`), the query string or the JSON body,
+    as each member's `location` says; errors name their code in `x-amzn-ErrorType`."""
+
+    name = "rest-json"
+
+    def matches(self, request: AWSPreparedRequest) -> bool:
+        return not _header(request, "X-Amz-Target")
+
+    def decode_request(
+        self, request: AWSPreparedRequest, operation_model: OperationModel
+    ) -> dict[str, Any]:
+        from urllib.parse import parse_qs, unquote, urlsplit
+
+        shape = operation_model.input_shape
+        if shape is None:
+            return {}
+        url = urlsplit(request.url)
+        template = operation_model.http["requestUri"].split("?", 1)[0]
+        pattern = "".join(
+            f"(?P<{piece[1:-1].rstrip('+')}>.+)" if piece.startswith("{") else re.escape(piece)
+            for piece in re.split(r"(\{[^}]+\})", template)
+            if piece
+        )
+        matched = re.fullmatch(pattern, url.path)
+        path_values = {k: unquote(v) for k, v in (matched.groupdict() if matched else {}).items()}
+        query = parse_qs(url.query, keep_blank_values=True)
+        body_members = [m for m in shape.members.values() if not m.serialization.get("location")]
+        params: dict[str, Any] = {}
+        body = _request_body(request)
+        if body_members and body.strip():
+            params.update(super().decode_request(request, operation_model))
+        for member_name, member in shape.members.items():
+            location = member.serialization.get("location")
+            wire_name = member.serialization.get("name", member_name)
+            if location == "uri" and wire_name in path_values:
+                params[member_name] = path_values[wire_name]
+            elif location == "querystring" and wire_name in query:
+                params[member_name] = self._query_value(member, query[wire_name])
+            elif location == "header" and _header(request, wire_name):
+                params[member_name] = _header(request, wire_name)
+        return params
+
+    def _query_value(self, shape: Shape, values: list[str]) -> Any:
+        kind = shape.type_name
+        if kind == "list":
+            return [self._query_value(shape.member, [value]) for value in values]
+        value = values[0]
+        if kind in ("integer", "long"):
+            try:
+                return int(value)
+            except ValueError:
+                return value
+        if kind == "timestamp":
+            try:
+                return datetime.fromisoformat(value.replace("Z", "+00:00"))
+            except ValueError:
+                return value
+        if kind == "boolean":
+            return value == "true"
+        return value
+
+    def _content_headers(self, service_model: ServiceModel) -> dict[str, str]:
+        return {"Content-Type": "application/json"}
+
+    def encode_error(
+        self, service_model: ServiceModel, error: ServiceError
+    ) -> tuple[dict[str, str], bytes]:
+        headers, body = super().encode_error(service_model, error)
+        headers["x-amzn-ErrorType"] = headers.pop("x-amzn-errortype")
+        return headers, body
+
+
 # Most specific first: a CBOR request is recognised by its headers before the JSON fallback.
-WIRE_PROTOCOLS: tuple[WireProtocol, ...] = (RpcV2CborProtocol(), JsonProtocol())
+WIRE_PROTOCOLS: tuple[WireProtocol, ...] = (
+    RpcV2CborProtocol(),
+    JsonProtocol(),
+    RestJsonProtocol(),
+)
 
 
 def _service_protocols(service_model: ServiceModel) -> list[str]:

@@ -553,3 +553,6 @@ def _table(request: ProvisionRequest) -> ResourceState:
     if "LatestStreamArn" in table:
         attributes["StreamArn"] = table["LatestStreamArn"]
     return _state(request, name, **attributes)
+
+
+from localcloud import provision_ml  # noqa: E402, F401

@@ -286,6 +286,10 @@ class ComprehendModelLifecycleStack(Stack):
             "A training round failed; the ground truth and the live endpoint are unchanged.",
         )
         acknowledge_bucket_notifications_handler(self)
+        # What part 2 (ComprehendFeedbackLoop) reads and writes.
+        self.training_bucket = bucket
+        self.endpoint_parameter = endpoint_parameter
+        self.endpoint_name = endpoint_name
         CfnOutput(self, "TrainingBucketName", value=bucket.bucket_name)
         CfnOutput(self, "NotificationTopicArn", value=topic.topic_arn)
         CfnOutput(self, "StateMachineArn", value=workflow.state_machine_arn)

@@ -244,3 +244,161 @@ class ComprehendLifecycleSettings:
             max_rounds=number("maxRounds", 3, 1, 10),
             notification_email=str(email) if email else None,
         )
+
+
+COMPREHEND_ENDPOINT_ARN = re.compile(
+    r"^arn:aws[a-z-]*:comprehend:[a-z0-9-]+:\d{12}:document-classifier-endpoint/[A-Za-z0-9-]+$"
+)
+
+
+@dataclass(frozen=True)
+class TicketSettings:
+    operation_endpoint_arn: str | None
+    resource_endpoint_arn: str | None
+    database: str
+    admin_username: str
+    base_capacity: int
+    publicly_accessible: bool
+    subnet_ids: tuple[str, ...]
+    security_group_ids: tuple[str, ...]
+    buffer_seconds: int
+    buffer_megabytes: int
+    retry_seconds: int
+    # "serverless" (a namespace and workgroup) or "provisioned" (a cluster of `node_type`).
+    warehouse: str = "serverless"
+    node_type: str = "ra3.xlplus"
+    number_of_nodes: int = 1
+
+    @classmethod
+    def from_context(cls, node: Node) -> TicketSettings:
+        prefix = "tickets:"
+
+        def number(key: str, default: int, minimum: int, maximum: int) -> int:
+            return _as_int(prefix + key, _get(node, prefix + key, default), minimum, maximum)
+
+        def endpoint(key: str) -> str | None:
+            value = _get(node, prefix + key, None)
+            if value is None or value == "":
+                return None
+            if not COMPREHEND_ENDPOINT_ARN.match(str(value)):
+                raise ConfigurationError(f"{prefix}{key} is not a Comprehend endpoint ARN")
+            return str(value)
+
+        database = str(_get(node, prefix + "database", "tickets"))
+        if not re.fullmatch(r"[a-z_][a-z0-9_$]{0,126}", database):
+            raise ConfigurationError(f"{prefix}database must be a lowercase Redshift name")
+        username = str(_get(node, prefix + "adminUsername", "ticketadmin"))
+        if not re.fullmatch(r"[a-z][a-z0-9_]{0,127}", username) or username == "admin":
+            raise ConfigurationError(
+                f"{prefix}adminUsername must be a lowercase name other than 'admin'"
+            )
+        capacity = number("baseCapacity", 8, 8, 1024)
+        if capacity % 8:
+            raise ConfigurationError(f"{prefix}baseCapacity must be a multiple of 8 RPUs")
+        public = _get(node, prefix + "publiclyAccessible", True)
+        operation_arn = endpoint("operationEndpointArn")
+        resource_arn = endpoint("resourceEndpointArn")
+        if (operation_arn is None) != (resource_arn is None):
+            raise ConfigurationError(
+                f"give both {prefix}operationEndpointArn and {prefix}resourceEndpointArn, or "
+                "neither (the stack then trains both)"
+            )
+        return cls(
+            operation_endpoint_arn=operation_arn,
+            resource_endpoint_arn=resource_arn,
+            database=database,
+            admin_username=username,
+            base_capacity=capacity,
+            publicly_accessible=str(public).lower() in ("true", "1", "yes"),
+            subnet_ids=tuple(_as_list(_get(node, prefix + "subnetIds", []))),
+            security_group_ids=tuple(_as_list(_get(node, prefix + "securityGroupIds", []))),
+            buffer_seconds=number("bufferSeconds", 60, 0, 900),
+            buffer_megabytes=number("bufferMegabytes", 5, 1, 128),
+            retry_seconds=number("retrySeconds", 3600, 0, 7200),
+            **_ticket_warehouse(node, prefix),
+        )
+
+
+# Node types CreateCluster accepts, and those that also run as a single-node cluster.
+REDSHIFT_NODE_TYPES = ("ra3.large", "ra3.xlplus", "ra3.4xlarge", "ra3.16xlarge", "dc2.large",
+                       "dc2.8xlarge")  # fmt: skip
+SINGLE_NODE_TYPES = ("ra3.large", "ra3.xlplus", "dc2.large")
+
+
+def _ticket_warehouse(node: Node, prefix: str) -> dict[str, Any]:
+    """`tickets:warehouse` and, for a provisioned cluster, its node type and count."""
+    warehouse = str(_get(node, prefix + "warehouse", "serverless"))
+    if warehouse not in ("serverless", "provisioned"):
+        raise ConfigurationError(f"{prefix}warehouse must be 'serverless' or 'provisioned'")
+    node_type = str(_get(node, prefix + "nodeType", "ra3.xlplus"))
+    if node_type not in REDSHIFT_NODE_TYPES:
+        raise ConfigurationError(
+            f"{prefix}nodeType must be one of {', '.join(REDSHIFT_NODE_TYPES)}"
+        )
+    nodes = _as_int(prefix + "numberOfNodes", _get(node, prefix + "numberOfNodes", 1), 1, 128)
+    if nodes == 1 and node_type not in SINGLE_NODE_TYPES:
+        raise ConfigurationError(f"{prefix}nodeType {node_type} needs 2 or more nodes")
+    return {"warehouse": warehouse, "node_type": node_type, "number_of_nodes": nodes}
+
+
+@dataclass(frozen=True)
+class FeedbackLoopSettings:
+    classifier_name: str
+    categories: tuple[str, ...]
+    confidence_threshold_per_mille: int
+    buffer_seconds: int
+    buffer_mib: int
+    max_items_per_loop: int
+    parameter_max_age_seconds: int
+    throttle_rate: int
+    throttle_burst: int
+    # Part 1's resources, when this stack is deployed without it in the same app.
+    training_bucket: str | None
+    endpoint_parameter: str | None
+    endpoint_name: str | None
+
+    @classmethod
+    def from_context(cls, node: Node) -> FeedbackLoopSettings:
+        prefix = "feedback:"
+
+        def number(key: str, default: int, minimum: int, maximum: int) -> int:
+            return _as_int(prefix + key, _get(node, prefix + key, default), minimum, maximum)
+
+        name = str(_get(node, prefix + "classifierName", "news"))
+        if not re.fullmatch(r"[A-Za-z0-9-]{1,63}", name):
+            raise ConfigurationError(f"{prefix}classifierName must be 1-63 letters, digits or -")
+        categories = tuple(_as_list(_get(node, prefix + "categories", [])))
+        if len(categories) < 2:
+            raise ConfigurationError(
+                f"{prefix}categories must name at least two categories reviewers choose from"
+            )
+        for category in categories:
+            if not re.fullmatch(r"[A-Za-z0-9 _.-]{1,100}", category):
+                raise ConfigurationError(f"{prefix}categories: invalid category {category!r}")
+        try:
+            threshold = float(_get(node, prefix + "confidenceThreshold", 0.5))
+        except ValueError:
+            raise ConfigurationError(f"{prefix}confidenceThreshold must be a number") from None
+        if not 0 <= threshold <= 1:
+            raise ConfigurationError(f"{prefix}confidenceThreshold must be between 0 and 1")
+
+        def optional(key: str) -> str | None:
+            value = _get(node, prefix + key, None)
+            return str(value) if value else None
+
+        return cls(
+            classifier_name=name,
+            categories=categories,
+            confidence_threshold_per_mille=round(threshold * 1000),
+            # Firehose's documented ranges for S3 destinations.
+            buffer_seconds=number("bufferSeconds", 60, 0, 900),
+            buffer_mib=number("bufferMiB", 1, 1, 128),
+            # Every item is at most 10,000 bytes; 50 keep a loop's input far under A2I's limit.
+            max_items_per_loop=number("maxItemsPerLoop", 10, 1, 50),
+            parameter_max_age_seconds=number("parameterMaxAgeSeconds", 60, 1, 3600),
+            throttle_rate=number("throttleRate", 50, 1, 10_000),
+            throttle_burst=number("throttleBurst", 100, 1, 5_000),
+            training_bucket=optional("trainingBucket"),
+            endpoint_parameter=optional("endpointParameter"),
+            endpoint_name=optional("endpointName"),
+        )

@@ -87,7 +87,8 @@ def _synthesized(target: Path, synth: Callable[[Path], None], roots: list[str]) 
 
 @pytest.fixture(scope="session")
 def assembly_dir() -> Path:
-    roots = ["app.py", "cdk.json", "tests/conftest.py", "stacks", "lambdas", "statemachines"]
+    roots = ["app.py", "cdk.json", "tests/conftest.py", "stacks", "lambdas", "statemachines",
+             "glue_jobs"]  # fmt: skip
     return _synthesized(ASSEMBLY_DIR, synthesize, roots)
 
 

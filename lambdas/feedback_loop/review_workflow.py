@@ -1,0 +1,122 @@
+"""Custom resource: the A2I flow definition (CloudFormation has no resource type for it; the
+task UI it names is an `AWS::SageMaker::HumanTaskUi`).
+
+Create makes it, named after a digest of its properties, so an update (a new task UI, a new
+workteam) creates a new one and CloudFormation deletes the old one afterwards. The
+response goes to CloudFormation's pre-signed `ResponseURL`, as for any Lambda-backed custom
+resource; every failure is reported as FAILED with its reason, never left to time out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import urllib.request
+from typing import Any
+
+from aws_lambda_powertools.utilities.data_classes import (
+    CloudFormationCustomResourceEvent,
+    event_source,
+)
+from botocore.exceptions import ClientError
+
+from lambdas.shared.aws import ClientCache
+from lambdas.shared.observability import observability
+
+logger, tracer, metrics = observability()
+clients = ClientCache()
+ACTIVE_POLLS = 30
+
+
+def flow_name(properties: dict[str, Any]) -> str:
+    keys = ("HumanTaskUiArn", "WorkteamArn", "OutputPath", "RoleArn", "TaskTitle")
+    digest = hashlib.sha256(
+        json.dumps({k: properties.get(k) for k in keys}, sort_keys=True).encode()
+    ).hexdigest()[:12]
+    return f"{properties['NamePrefix']}-flow-{digest}"
+
+
+def create(properties: dict[str, Any]) -> dict[str, str]:
+    sagemaker = clients("sagemaker")
+    name = flow_name(properties)
+    try:  # an update that changes nothing A2I sees keeps the existing flow
+        existing = sagemaker.describe_flow_definition(FlowDefinitionName=name)
+        return {
+            "FlowDefinitionArn": existing["FlowDefinitionArn"],
+            "FlowDefinitionName": name,
+        }
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ResourceNotFound":
+            raise
+    title = str(properties["TaskTitle"])
+    flow_arn = sagemaker.create_flow_definition(
+        FlowDefinitionName=name,
+        HumanLoopConfig={
+            "WorkteamArn": properties["WorkteamArn"],
+            "HumanTaskUiArn": properties["HumanTaskUiArn"],
+            "TaskTitle": title,
+            "TaskDescription": "Choose the category of each text.",
+            "TaskCount": 1,
+            "TaskAvailabilityLifetimeInSeconds": 864000,
+            "TaskTimeLimitInSeconds": 3600,
+        },
+        OutputConfig={"S3OutputPath": properties["OutputPath"]},
+        RoleArn=properties["RoleArn"],
+    )["FlowDefinitionArn"]
+    for _ in range(ACTIVE_POLLS):
+        status = sagemaker.describe_flow_definition(FlowDefinitionName=name)["FlowDefinitionStatus"]
+        if status == "Active":
+            break
+        if status == "Failed":
+            raise RuntimeError(f"flow definition {name} failed to initialize")
+        time.sleep(2)
+    return {"FlowDefinitionArn": flow_arn, "FlowDefinitionName": name}
+
+
+def delete(properties: dict[str, Any]) -> None:
+    try:
+        clients("sagemaker").delete_flow_definition(FlowDefinitionName=flow_name(properties))
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ResourceNotFound":
+            raise
+
+
+def respond(event: CloudFormationCustomResourceEvent, status: str, reason: str,
+            physical_id: str, data: dict[str, str]) -> None:  # fmt: skip
+    body = json.dumps(
+        {
+            "Status": status,
+            "Reason": reason[:1000],
+            "PhysicalResourceId": physical_id,
+            "StackId": event.stack_id,
+            "RequestId": event.request_id,
+            "LogicalResourceId": event.logical_resource_id,
+            "Data": data,
+        }
+    ).encode()
+    request = urllib.request.Request(
+        event.response_url, data=body, method="PUT", headers={"Content-Type": ""}
+    )
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        answer.read()
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@event_source(data_class=CloudFormationCustomResourceEvent)
+def handler(event: CloudFormationCustomResourceEvent, context: Any) -> None:
+    properties = dict(event.resource_properties)
+    physical_id = event.physical_resource_id or "not-created"
+    data: dict[str, str] = {}
+    try:
+        if event.request_type in ("Create", "Update"):
+            data = create(properties)
+            physical_id = data["FlowDefinitionArn"]
+        elif event.request_type == "Delete" and physical_id.startswith("arn:"):
+            delete(properties)
+        status, reason = "SUCCESS", "OK"
+    except Exception as error:  # reported to CloudFormation, which rolls back
+        logger.exception("custom resource failed")
+        status, reason = "FAILED", f"{type(error).__name__}: {error}"
+    respond(event, status, reason, physical_id, data)

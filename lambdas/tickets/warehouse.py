@@ -1,0 +1,51 @@
+"""The warehouse side: the published `tickets` table, created through the Redshift Data API."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+TABLE = "tickets"
+COLUMNS = ("id", "title", "description", "creation_time", "operation", "resource")
+DDL = (
+    "CREATE TABLE IF NOT EXISTS tickets ("
+    "id VARCHAR(64) NOT NULL, "
+    "title VARCHAR(1000), "
+    "description VARCHAR(65535), "
+    "creation_time TIMESTAMP, "
+    "operation VARCHAR(64), "
+    "resource VARCHAR(64))"
+)
+
+
+class StatementFailedError(Exception):
+    """A Data API statement ended FAILED or ABORTED, or did not finish within its polls."""
+
+
+def run_statement(
+    data_api: Any,
+    sql: str,
+    *,
+    database: str,
+    secret_arn: str,
+    workgroup: str | None,
+    cluster: str | None,
+    poll_seconds: float,
+    max_polls: int,
+    sleep: Callable[[float], None] = time.sleep,
+) -> dict[str, Any]:
+    """ExecuteStatement, then DescribeStatement until it finishes (at most `max_polls` times)."""
+    target = {"WorkgroupName": workgroup} if workgroup else {"ClusterIdentifier": cluster}
+    statement = data_api.execute_statement(
+        Sql=sql, Database=database, SecretArn=secret_arn, **target
+    )
+    for _ in range(max_polls):
+        described: dict[str, Any] = data_api.describe_statement(Id=statement["Id"])
+        status = described["Status"]
+        if status == "FINISHED":
+            return described
+        if status in ("FAILED", "ABORTED"):
+            raise StatementFailedError(f"{status}: {described.get('Error', 'no error message')}")
+        sleep(poll_seconds)
+    raise StatementFailedError(f"statement {statement['Id']} did not finish in {max_polls} polls")

@@ -1,0 +1,397 @@
+"""A local API Gateway for REST APIs (v1) with Lambda proxy integrations.
+
+The stack's `AWS::ApiGateway::*` resources are created on moto's API Gateway (so `GetRestApis`,
+`GetApiKeys`, ... answer as they would), and `LocalApiGateway.request` serves a request against
+what was created, the way API Gateway does:
+
+1. the stage and resource come from the URL (`https://<api-id>.execute-api.<region>.amazonaws.com
+   /<stage>/<path>`); no such resource or method is 403 `{"message": "Missing Authentication
+   Token"}`, as API Gateway answers;
+2. a method with `ApiKeyRequired` needs an `x-api-key` header naming an enabled key of a usage
+   plan that covers the API's stage, else 403 `{"message": "Forbidden"}`;
+3. a request validator that validates bodies checks the body against the method's model for
+   the request's content type (JSON Schema draft 4): a failure is 400 `{"message": "Invalid
+   request body"}`;
+4. an `AWS_PROXY` integration invokes the function through the local Lambda runtime with a REST
+   (payload format 1.0) proxy event; the function's `statusCode`, `headers`, `body` and
+   `isBase64Encoded` are the response. A function error or a malformed answer is 502
+   `{"message": "Internal server error"}`.
+
+Each request appends an access log entry (the stage's `AccessLogSetting` format fields) to
+`access_log`.
+
+Not emulated: usage plan throttling and quotas (limits are kept, not enforced), authorizers,
+non-proxy integrations and mapping templates, request parameter validation, custom domains,
+binary media types, caching, and the check that the function's resource policy lets API
+Gateway invoke it.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urlsplit
+
+import jsonschema
+
+from localcloud.provision import ProvisionRequest, _state, provisioner
+from localcloud.template import ResourceState
+
+if TYPE_CHECKING:
+    from localcloud.cloud import LocalCloud
+
+
+# --- Provisioning -------------------------------------------------------------------------------
+def _client(request: ProvisionRequest) -> Any:
+    return request.client("apigateway")
+
+
+@provisioner("AWS::ApiGateway::RestApi")
+def _rest_api(request: ProvisionRequest) -> ResourceState:
+    props = request.properties
+    arguments: dict[str, Any] = {"name": props.get("Name") or request.physical_name()}
+    if "Description" in props:
+        arguments["description"] = props["Description"]
+    if "ApiKeySourceType" in props:
+        arguments["apiKeySource"] = props["ApiKeySourceType"]
+    api = _client(request).create_rest_api(**arguments)
+    resources = _client(request).get_resources(restApiId=api["id"])["items"]
+    root = next(item["id"] for item in resources if item["path"] == "/")
+    return _state(request, api["id"], RootResourceId=root)
+
+
+@provisioner("AWS::ApiGateway::Resource")
+def _resource(request: ProvisionRequest) -> ResourceState:
+    props = request.properties
+    created = _client(request).create_resource(
+        restApiId=props["RestApiId"], parentId=props["ParentId"], pathPart=props["PathPart"]
+    )
+    return _state(request, created["id"], ResourceId=created["id"])
+
+
+@provisioner("AWS::ApiGateway::Model")
+def _model(request: ProvisionRequest) -> ResourceState:
+    props = request.properties
+    name = props.get("Name") or "".join(c for c in request.physical_name() if c.isalnum())
+    _client(request).create_model(
+        restApiId=props["RestApiId"],
+        name=name,
+        schema=json.dumps(props.get("Schema", {})),
+        contentType=props.get("ContentType", "application/json"),
+    )
+    return _state(request, name)
+
+
+@provisioner("AWS::ApiGateway::RequestValidator")
+def _validator(request: ProvisionRequest) -> ResourceState:
+    props = request.properties
+    created = _client(request).create_request_validator(
+        restApiId=props["RestApiId"],
+        name=props.get("Name") or request.physical_name(),
+        validateRequestBody=bool(props.get("ValidateRequestBody", False)),
+        validateRequestParameters=bool(props.get("ValidateRequestParameters", False)),
+    )
+    return _state(request, created["id"], RequestValidatorId=created["id"])
+
+
+@provisioner("AWS::ApiGateway::Method")
+def _method(request: ProvisionRequest) -> ResourceState:
+    props = request.properties
+    client = _client(request)
+    arguments: dict[str, Any] = {
+        "restApiId": props["RestApiId"],
+        "resourceId": props["ResourceId"],
+        "httpMethod": props["HttpMethod"],
+        "authorizationType": props.get("AuthorizationType", "NONE"),
+        "apiKeyRequired": bool(props.get("ApiKeyRequired", False)),
+    }
+    if "RequestModels" in props:
+        arguments["requestModels"] = props["RequestModels"]
+    if "RequestValidatorId" in props:
+        arguments["requestValidatorId"] = props["RequestValidatorId"]
+    client.put_method(**arguments)
+    integration = props.get("Integration")
+    if integration:
+        client.put_integration(
+            restApiId=props["RestApiId"],
+            resourceId=props["ResourceId"],
+            httpMethod=props["HttpMethod"],
+            type=integration["Type"],
+            integrationHttpMethod=integration.get("IntegrationHttpMethod", "POST"),
+            uri=integration.get("Uri", ""),
+        )
+    return _state(request, request.physical_name())
+
+
+@provisioner("AWS::ApiGateway::Deployment")
+def _deployment(request: ProvisionRequest) -> ResourceState:
+    props = request.properties
+    created = _client(request).create_deployment(
+        restApiId=props["RestApiId"], description=props.get("Description", "")
+    )
+    return _state(request, created["id"], DeploymentId=created["id"])
+
+
+@provisioner("AWS::ApiGateway::Stage")
+def _stage(request: ProvisionRequest) -> ResourceState:
+    props = request.properties
+    name = props.get("StageName") or request.physical_name()
+    _client(request).create_stage(
+        restApiId=props["RestApiId"], stageName=name, deploymentId=props["DeploymentId"]
+    )
+    return _state(request, name)
+
+
+@provisioner("AWS::ApiGateway::Account")
+def _account(request: ProvisionRequest) -> ResourceState:
+    """The account's CloudWatch logging role for API Gateway: kept as configuration."""
+    return _state(request, request.physical_name())
+
+
+@provisioner("AWS::ApiGateway::ApiKey")
+def _api_key(request: ProvisionRequest) -> ResourceState:
+    props = request.properties
+    arguments: dict[str, Any] = {
+        "name": props.get("Name") or request.physical_name(),
+        "enabled": bool(props.get("Enabled", False)),
+        "stageKeys": [
+            {"restApiId": key["RestApiId"], "stageName": key["StageName"]}
+            for key in props.get("StageKeys", [])
+        ],
+    }
+    if "Value" in props:
+        arguments["value"] = props["Value"]
+    if "Description" in props:
+        arguments["description"] = props["Description"]
+    created = _client(request).create_api_key(**arguments)
+    return _state(request, created["id"], APIKeyId=created["id"])
+
+
+@provisioner("AWS::ApiGateway::UsagePlan")
+def _usage_plan(request: ProvisionRequest) -> ResourceState:
+    props = request.properties
+    arguments: dict[str, Any] = {
+        "name": props.get("UsagePlanName") or request.physical_name(),
+        "apiStages": [
+            {"apiId": stage["ApiId"], "stage": stage["Stage"]}
+            for stage in props.get("ApiStages", [])
+        ],
+    }
+    throttle = props.get("Throttle")
+    if throttle:
+        arguments["throttle"] = {
+            "burstLimit": int(throttle.get("BurstLimit", 0)),
+            "rateLimit": float(throttle.get("RateLimit", 0)),
+        }
+    if "Description" in props:
+        arguments["description"] = props["Description"]
+    created = _client(request).create_usage_plan(**arguments)
+    return _state(request, created["id"], Id=created["id"])
+
+
+@provisioner("AWS::ApiGateway::UsagePlanKey")
+def _usage_plan_key(request: ProvisionRequest) -> ResourceState:
+    props = request.properties
+    _client(request).create_usage_plan_key(
+        usagePlanId=props["UsagePlanId"], keyId=props["KeyId"], keyType=props["KeyType"]
+    )
+    return _state(request, f"{props['UsagePlanId']}:{props['KeyId']}")
+
+
+# --- Serving ------------------------------------------------------------------------------------
+@dataclass
+class ApiResponse:
+    status: int
+    headers: dict[str, str]
+    body: str
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class LocalApiGateway:
+    cloud: LocalCloud
+    access_log: list[dict[str, Any]] = field(default_factory=list)
+
+    def _admin(self) -> Any:
+        return self.cloud.deployer_client("apigateway")
+
+    def api_key_value(self, key_id: str) -> str:
+        """The value of a key the stack created (what `aws apigateway get-api-key
+        --include-value` shows its owner)."""
+        return str(self._admin().get_api_key(apiKey=key_id, includeValue=True)["value"])
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: dict[str, str] | None = None,
+        body: str | bytes | None = None,
+    ) -> ApiResponse:
+        started = time.monotonic()
+        headers = dict(headers or {})
+        text = body.decode("utf-8") if isinstance(body, bytes) else body
+        parts = urlsplit(url)
+        api_id = parts.hostname.split(".", 1)[0] if parts.hostname else ""
+        segments = parts.path.lstrip("/").split("/", 1)
+        stage = segments[0]
+        path = "/" + (segments[1] if len(segments) > 1 else "")
+        path = path.rstrip("/") or "/"
+        request_id = str(uuid.uuid4())
+        response = self._serve(api_id, stage, path, method.upper(), headers, text, parts.query,
+                               request_id)  # fmt: skip
+        self.access_log.append(
+            {
+                "requestId": request_id,
+                "httpMethod": method.upper(),
+                "resourcePath": path,
+                "status": str(response.status),
+                "responseLength": str(len(response.body.encode())),
+                "requestTime": datetime.now(UTC).isoformat(),
+                "latencyMs": round((time.monotonic() - started) * 1000, 3),
+            }
+        )
+        return response
+
+    def _serve(self, api_id: str, stage: str, path: str, method: str, headers: dict[str, str],
+               body: str | None, query: str, request_id: str) -> ApiResponse:  # fmt: skip
+        admin = self._admin()
+        try:
+            admin.get_stage(restApiId=api_id, stageName=stage)
+            resources = admin.get_resources(restApiId=api_id, embed=["methods"])["items"]
+        except admin.exceptions.NotFoundException:
+            return _error(403, "Missing Authentication Token")
+        resource = next((r for r in resources if r["path"] == path), None)
+        if resource is None or method not in resource.get("resourceMethods", {}):
+            return _error(403, "Missing Authentication Token")
+        definition = admin.get_method(
+            restApiId=api_id, resourceId=resource["id"], httpMethod=method
+        )
+        lowered = {k.lower(): v for k, v in headers.items()}
+        key_id = None
+        if definition.get("apiKeyRequired"):
+            key_id = self._authorized_key(api_id, stage, lowered.get("x-api-key"))
+            if key_id is None:
+                return _error(403, "Forbidden")
+        validator_id = definition.get("requestValidatorId")
+        if validator_id:
+            validator = admin.get_request_validator(
+                restApiId=api_id, requestValidatorId=validator_id
+            )
+            if validator.get("validateRequestBody"):
+                content_type = lowered.get("content-type", "application/json").split(";")[0]
+                models = definition.get("requestModels", {})
+                model_name = models.get(content_type) or models.get("$default")
+                if model_name and not self._valid(api_id, model_name, body):
+                    return _error(400, "Invalid request body")
+        integration = definition.get("methodIntegration", {})
+        if integration.get("type") != "AWS_PROXY":
+            return _error(500, "Internal server error")
+        function_arn = integration["uri"].split("/functions/", 1)[1].removesuffix("/invocations")
+        event = self._event(api_id, stage, resource, method, headers, body, query, request_id,
+                            key_id, lowered)  # fmt: skip
+        result = self.cloud.runtime.invoke(function_arn, event)
+        if result.failed or not isinstance(result.payload, dict):
+            return _error(502, "Internal server error")
+        payload = result.payload
+        try:
+            status = int(payload.get("statusCode", 200))
+        except (TypeError, ValueError):
+            return _error(502, "Internal server error")
+        out_body = payload.get("body") or ""
+        if payload.get("isBase64Encoded"):
+            out_body = base64.b64decode(out_body).decode("utf-8", "replace")
+        out_headers = {k: str(v) for k, v in (payload.get("headers") or {}).items()}
+        for key, values in (payload.get("multiValueHeaders") or {}).items():
+            out_headers[key] = ",".join(str(v) for v in values)
+        out_headers.setdefault("x-amzn-RequestId", request_id)
+        return ApiResponse(status, out_headers, str(out_body))
+
+    def _authorized_key(self, api_id: str, stage: str, value: str | None) -> str | None:
+        if not value:
+            return None
+        admin = self._admin()
+        keys = admin.get_api_keys(includeValues=True)["items"]
+        key = next((k for k in keys if k.get("value") == value and k.get("enabled")), None)
+        if key is None:
+            return None
+        for plan in admin.get_usage_plans(keyId=key["id"])["items"]:
+            if any(s["apiId"] == api_id and s["stage"] == stage for s in plan.get("apiStages", [])):
+                return str(key["id"])
+        return None
+
+    def _valid(self, api_id: str, model_name: str, body: str | None) -> bool:
+        schema = json.loads(
+            self._admin().get_model(restApiId=api_id, modelName=model_name)["schema"]
+        )
+        try:
+            document = json.loads(body or "")
+        except ValueError:
+            return False
+        try:
+            jsonschema.Draft4Validator(schema).validate(document)
+        except jsonschema.ValidationError:
+            return False
+        return True
+
+    def _event(self, api_id: str, stage: str, resource: dict[str, Any], method: str,
+               headers: dict[str, str], body: str | None, query: str, request_id: str,
+               key_id: str | None, lowered: dict[str, str]) -> dict[str, Any]:  # fmt: skip
+        queries = parse_qs(query, keep_blank_values=True) if query else {}
+        now = datetime.now(UTC)
+        return {
+            "resource": resource["path"],
+            "path": resource["path"],
+            "httpMethod": method,
+            "headers": headers or None,
+            "multiValueHeaders": {k: [v] for k, v in headers.items()} or None,
+            "queryStringParameters": {k: v[-1] for k, v in queries.items()} or None,
+            "multiValueQueryStringParameters": queries or None,
+            "pathParameters": None,
+            "stageVariables": None,
+            "requestContext": {
+                "resourceId": resource["id"],
+                "resourcePath": resource["path"],
+                "httpMethod": method,
+                "extendedRequestId": request_id,
+                "requestTime": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+                "path": f"/{stage}{resource['path']}",
+                "accountId": self.cloud.account_id,
+                "protocol": "HTTP/1.1",
+                "stage": stage,
+                "domainPrefix": api_id,
+                "requestTimeEpoch": int(now.timestamp() * 1000),
+                "requestId": request_id,
+                "identity": {
+                    "apiKey": lowered.get("x-api-key") if key_id else None,
+                    "apiKeyId": key_id,
+                    "sourceIp": "127.0.0.1",
+                    "userAgent": lowered.get("user-agent", "localcloud"),
+                },
+                "domainName": f"{api_id}.execute-api.{self.cloud.region}.amazonaws.com",
+                "apiId": api_id,
+            },
+            "body": body,
+            "isBase64Encoded": False,
+        }
+
+
+def _error(status: int, message: str) -> ApiResponse:
+    headers = {"Content-Type": "application/json", "x-amzn-ErrorType": _ERROR_TYPES[message]}
+    return ApiResponse(status, headers, json.dumps({"message": message}))
+
+
+# API Gateway's error types for its own answers.
+_ERROR_TYPES = {
+    "Missing Authentication Token": "MissingAuthenticationTokenException",
+    "Forbidden": "ForbiddenException",
+    "Invalid request body": "BadRequestException",
+    "Internal server error": "InternalServerErrorException",
+}

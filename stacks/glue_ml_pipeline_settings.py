@@ -1,0 +1,126 @@
+"""Typed settings of the GlueMlPipeline stack, read from CDK context (`gluePipeline:*`).
+
+Like every stack's settings (see `stacks.config`), values are validated at synth time.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from constructs import Node
+
+from lambdas.shared.errors import ConfigurationError
+from stacks.config import _as_int, _get
+
+# The built-in BlazingText image: one registry account per region (SageMaker developer guide,
+# "Docker registry paths and example code"), tag 1. Regions missing here can name the image with
+# gluePipeline:trainingImage.
+BLAZINGTEXT_ACCOUNTS = {
+    "us-east-1": "811284229777",
+    "us-east-2": "825641698319",
+    "us-west-1": "632365934929",
+    "us-west-2": "433757028032",
+    "ca-central-1": "469771592824",
+    "eu-west-1": "685385470294",
+    "eu-west-2": "644912444149",
+    "eu-central-1": "813361260812",
+    "ap-northeast-1": "501404015308",
+    "ap-northeast-2": "306986355934",
+    "ap-southeast-1": "475088953585",
+    "ap-southeast-2": "544295431143",
+    "ap-south-1": "991648021394",
+}
+# BlazingText supervised-mode hyperparameters this pipeline sets, with their allowed ranges.
+HYPERPARAMETERS = {
+    "epochs": (20, 1, 100),
+    "min_count": (1, 0, 100),
+    "vector_dim": (20, 4, 300),
+    "word_ngrams": (2, 1, 5),
+    "buckets": (200_000, 10_000, 10_000_000),
+}
+INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
+
+
+def _float(node: Node, key: str, default: float, low: float, high: float) -> float:
+    raw = _get(node, key, default)
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        raise ConfigurationError(f"{key} must be a number, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigurationError(f"{key} must be between {low} and {high}, got {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class GluePipelineSettings:
+    source_uri: str | None
+    schedule: str | None
+    training_image: str | None
+    training_instance_type: str
+    inference_instance_type: str
+    hyperparameters: tuple[tuple[str, str], ...]
+    seed: int
+    validation_fraction: float
+    test_fraction: float
+    max_reject_ratio: float
+    expected_classes: int
+    min_rows_per_class: int
+    min_improvement: float
+    poll_seconds: int
+    max_training_minutes: int
+    max_transform_minutes: int
+    max_endpoint_minutes: int
+
+    @classmethod
+    def from_context(cls, node: Node) -> GluePipelineSettings:
+        prefix = "gluePipeline:"
+
+        def number(key: str, default: int, minimum: int, maximum: int) -> int:
+            return _as_int(prefix + key, _get(node, prefix + key, default), minimum, maximum)
+
+        source = _get(node, prefix + "sourceUri", None)
+        if source is not None and not re.fullmatch(
+            r"(s3://[a-z0-9.-]{3,63}/.+|https://\S+)", str(source)
+        ):
+            raise ConfigurationError(f"{prefix}sourceUri must be s3://bucket/key or https://...")
+        schedule = _get(node, prefix + "schedule", None)
+        if schedule is not None and not re.fullmatch(r"cron\(.+\)", str(schedule)):
+            raise ConfigurationError(f"{prefix}schedule must be a Glue cron(...) expression")
+        image = _get(node, prefix + "trainingImage", None)
+        instance_types = {}
+        for key, default in (("trainingInstanceType", "ml.c5.xlarge"),
+                             ("inferenceInstanceType", "ml.m5.large")):  # fmt: skip
+            value = str(_get(node, prefix + key, default))
+            if not INSTANCE_TYPE.match(value):
+                raise ConfigurationError(f"{prefix}{key} must be an ML instance type: {value!r}")
+            instance_types[key] = value
+        learning_rate = _float(node, prefix + "learningRate", 0.3, 0.001, 1.0)
+        hyperparameters = [("mode", "supervised"), ("learning_rate", f"{learning_rate:g}")]
+        for parameter, (standard, low, high) in HYPERPARAMETERS.items():
+            camel = re.sub(r"_([a-z])", lambda m: m.group(1).upper(), parameter)
+            hyperparameters.append((parameter, str(number(camel, standard, low, high))))
+        validation = _float(node, prefix + "validationFraction", 0.1, 0.01, 0.4)
+        test = _float(node, prefix + "testFraction", 0.1, 0.01, 0.4)
+        if validation + test > 0.5:
+            raise ConfigurationError(f"{prefix}validationFraction + testFraction must be <= 0.5")
+        return cls(
+            source_uri=str(source) if source else None,
+            schedule=str(schedule) if schedule else None,
+            training_image=str(image) if image else None,
+            training_instance_type=instance_types["trainingInstanceType"],
+            inference_instance_type=instance_types["inferenceInstanceType"],
+            hyperparameters=tuple(hyperparameters),
+            seed=number("seed", 42, 0, 2**31 - 1),
+            validation_fraction=validation,
+            test_fraction=test,
+            max_reject_ratio=_float(node, prefix + "maxRejectRatio", 0.05, 0.0, 0.5),
+            expected_classes=number("expectedClasses", 14, 0, 10_000),
+            min_rows_per_class=number("minRowsPerClass", 10, 3, 1_000_000),
+            min_improvement=_float(node, prefix + "minImprovement", 0.0, 0.0, 0.5),
+            poll_seconds=number("pollSeconds", 30, 5, 600),
+            max_training_minutes=number("maxTrainingMinutes", 120, 5, 1440),
+            max_transform_minutes=number("maxTransformMinutes", 60, 5, 600),
+            max_endpoint_minutes=number("maxEndpointMinutes", 30, 5, 180),
+        )
