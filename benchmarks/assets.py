@@ -32,7 +32,12 @@ def run(assembly_dir: Path) -> dict[str, Any]:
             if asset.source in seen or not asset.source.is_dir():
                 continue
             seen.add(asset.source)
-            kind = "code" if (asset.source / "lambdas").is_dir() else "layer"
+            if (asset.source / "lambdas").is_dir():
+                kind = "code"
+            elif (asset.source / "python").is_dir():
+                kind = "layer"
+            else:
+                kind = "glue-library"  # the Spark job's modules, zipped by CDK
             raw, zipped = _sizes(asset.source)
             results[f"{stack.stack_name}/{kind}"] = {"bytes": raw, "zip_bytes": zipped}
     site = Path(__import__("boto3").__file__).parents[1]

@@ -18,6 +18,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # after the backend is chosen
+from matplotlib.ticker import MaxNLocator
 
 Query = Callable[[str], list[dict[str, Any]]]
 
@@ -80,6 +81,7 @@ def write_report(query: Query, out_dir: Path) -> Path:
         axes.plot(days, [counts.get(day, 0) for day in days], marker="o", label=operation)
     axes.set_xlabel("creation day (UTC)")
     axes.set_ylabel("tickets")
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))  # whole tickets
     axes.set_title("Tickets over time by operation")
     axes.tick_params(axis="x", rotation=45)
     axes.legend(fontsize=8, ncols=2)
