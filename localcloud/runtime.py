@@ -1,9 +1,10 @@
 """The local Lambda runtime: runs the real handler modules in-process, one function at a time.
 
 Each function runs the code of its own synthesized asset directory, with its own copy of the
-asset's modules (as each Lambda function has its own execution environment), the environment
-variables from its template plus those the Lambda runtime sets (region, function name, the
-execution role's credentials), a context object, and its own captured log stream.
+asset's modules and of the layer libraries' caches (as each Lambda function has its own
+execution environment), the environment variables from its template plus those the Lambda
+runtime sets (region, function name, the execution role's credentials), a context object,
+and its own captured log stream.
 
 Differences from AWS Lambda, on purpose: invocations run one at a time in the calling process
 (no concurrency, no cold-start latency); the timeout is checked after the handler returns (a
@@ -140,6 +141,12 @@ class LambdaContext:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
+# Process-wide state of the layer's libraries that each execution environment has its own of:
+# Powertools' parameter providers (their caches and boto3 clients, made with the credentials of
+# the function that created them).
+LIBRARY_STATE = (("aws_lambda_powertools.utilities.parameters.constants", "DEFAULT_PROVIDERS"),)
+
+
 class LambdaRuntime:
     def __init__(self, principals: Principals, region: str, log_dir: Path | None = None) -> None:
         self.principals = principals
@@ -150,6 +157,7 @@ class LambdaRuntime:
         self.invocations: list[tuple[str, Any, InvocationResult]] = []
         self._modules: dict[str, dict[str, ModuleType]] = {}
         self._handlers: dict[str, Callable[..., Any]] = {}
+        self._library_state: dict[tuple[str, str, str], dict[str, Any]] = {}
         self._lock = threading.RLock()
 
     # lifecycle ---------------------------------------------------------------------------
@@ -283,6 +291,7 @@ class LambdaRuntime:
         for name in saved:
             del sys.modules[name]
         sys.modules.update(self._modules.get(config.name, {}))
+        self._swap_library_state(config.name)
         return saved
 
     def _swap_out(self, config: FunctionConfig, saved: dict[str, ModuleType]) -> None:
@@ -292,6 +301,24 @@ class LambdaRuntime:
         for name in mine:
             del sys.modules[name]
         sys.modules.update(saved)
+        self._swap_library_state(config.name)
+
+    def _swap_library_state(self, function: str) -> None:
+        """Exchange the layer libraries' process-wide state (module-level caches and clients)
+        with this function's own, kept between its invocations as its execution environment
+        keeps it; the libraries' modules themselves are shared, for speed. The dicts are
+        mutated in place, since the libraries' modules hold references to them."""
+        for module_name, attribute in LIBRARY_STATE:
+            module = sys.modules.get(module_name)
+            if module is None:
+                continue
+            live: dict[str, Any] = getattr(module, attribute)
+            own = self._library_state.setdefault((function, module_name, attribute), {})
+            outside = dict(live)
+            live.clear()
+            live.update(own)
+            own.clear()
+            own.update(outside)
 
     def _handler(self, config: FunctionConfig) -> Callable[..., Any]:
         if config.name in self._handlers:
