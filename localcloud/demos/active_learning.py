@@ -34,7 +34,9 @@ WORKTEAM = "arn:aws:sagemaker:us-east-1:123456789012:workteam/private-crowd/revi
 CONFIDENCE = 0.5
 
 
-SYNTH_SOURCES = ("cdk.json", "stacks", "lambdas", "statemachines")
+SYNTH_SOURCES = (
+    "cdk.json", "stacks", "lambdas", "statemachines", "localcloud/demos/active_learning.py",
+)  # fmt: skip
 
 
 def _sources_digest() -> str:
@@ -62,7 +64,14 @@ def synthesized(outdir: Path) -> Path:
     return outdir
 
 
-def synthesize(outdir: Path) -> None:
+def synthesize(
+    outdir: Path,
+    stacks: tuple[str, str] = (LIFECYCLE_STACK, FEEDBACK_STACK),
+    context: dict[str, Any] | None = None,
+) -> None:
+    """Part 1 and part 2, wired by cross-stack references as app.py wires them, with
+    Firehose's longest buffer interval so a burst of feedback on the fast local clock lands in
+    a few objects (as minutes of real traffic would), checked by cdk-nag."""
     from aws_cdk import App, Validations
     from cdk_nag import AwsSolutionsChecks
 
@@ -71,14 +80,14 @@ def synthesize(outdir: Path) -> None:
     from stacks.config import ComprehendLifecycleSettings, FeedbackLoopSettings
 
     cdk_json = json.loads((REPO_ROOT / "cdk.json").read_text(encoding="utf-8"))
-    context = {**cdk_json["context"], "stage": "demo", "feedback:bufferSeconds": 900}
-    app = App(outdir=str(outdir), context=context)
+    settings = {"stage": "demo", "feedback:bufferSeconds": 900, **(context or {})}
+    app = App(outdir=str(outdir), context={**cdk_json["context"], **settings})
     lifecycle = ComprehendModelLifecycleStack(
-        app, LIFECYCLE_STACK, settings=ComprehendLifecycleSettings.from_context(app.node)
+        app, stacks[0], settings=ComprehendLifecycleSettings.from_context(app.node)
     )
     ComprehendFeedbackLoopStack(
         app,
-        FEEDBACK_STACK,
+        stacks[1],
         settings=FeedbackLoopSettings.from_context(app.node),
         training_bucket=lifecycle.training_bucket,
         endpoint_parameter=lifecycle.endpoint_parameter,

@@ -23,41 +23,16 @@ WORKTEAM = "arn:aws:sagemaker:us-east-1:123456789012:workteam/private-crowd/revi
 CATEGORIES = ("World", "Sports", "Business", "SciTech")
 MAX_ITEMS_PER_LOOP = 8
 SOURCES = ["app.py", "cdk.json", "stacks", "lambdas", "statemachines",
+           "localcloud/demos/active_learning.py",
            "tests/workflows/feedback_loop_helpers.py"]  # fmt: skip
 
 
 def synthesize(outdir: Path) -> None:
-    """Both stacks, wired by cross-stack references as app.py wires them, with Firehose's
-    longest buffer interval so a burst of feedback on the fast local clock lands in a few
-    objects (as minutes of real traffic would), checked by cdk-nag."""
-    from aws_cdk import App, Validations
-    from cdk_nag import AwsSolutionsChecks
+    """Both stacks as the demo synthesizes them, under the tests' own names and loop size."""
+    from localcloud.demos.active_learning import synthesize as synthesize_pair
 
-    from app import cdk_json_context
-    from stacks.comprehend_feedback_loop import ComprehendFeedbackLoopStack
-    from stacks.comprehend_model_lifecycle import ComprehendModelLifecycleStack
-    from stacks.config import ComprehendLifecycleSettings, FeedbackLoopSettings
-
-    context = {
-        **cdk_json_context(),
-        "stage": "fbtest",
-        "feedback:bufferSeconds": 900,
-        "feedback:maxItemsPerLoop": MAX_ITEMS_PER_LOOP,
-    }
-    app = App(outdir=str(outdir), context=context)
-    lifecycle = ComprehendModelLifecycleStack(
-        app, LIFECYCLE_STACK, settings=ComprehendLifecycleSettings.from_context(app.node)
-    )
-    ComprehendFeedbackLoopStack(
-        app,
-        FEEDBACK_STACK,
-        settings=FeedbackLoopSettings.from_context(app.node),
-        training_bucket=lifecycle.training_bucket,
-        endpoint_parameter=lifecycle.endpoint_parameter,
-        endpoint_name=lifecycle.endpoint_name,
-    )
-    Validations.of(app).add_plugins(AwsSolutionsChecks(app))
-    app.synth()
+    context = {"stage": "fbtest", "feedback:maxItemsPerLoop": MAX_ITEMS_PER_LOOP}
+    synthesize_pair(outdir, (LIFECYCLE_STACK, FEEDBACK_STACK), context)
 
 
 def to_csv(rows: list[tuple[str, str]]) -> bytes:
