@@ -320,6 +320,7 @@ class LocalCloud:
             if export:
                 self.exports[resolve(export["Name"], ctx)] = value
         self.stacks[artifact.stack_name] = deployed
+        self.delivery.start_schedules()
         from localcloud.iam_check import principal_policies
 
         self.role_policies = principal_policies(self)

@@ -285,37 +285,53 @@ class Delivery:
             else:
                 self.cloud.undelivered_events.append((rule.name, arn, event))
 
-    def _fire_schedules(self) -> bool:
+    def _scheduled_rules(self) -> list[Any]:
         from moto.events.models import events_backends
 
         backend = events_backends[self.cloud.account_id][self.cloud.region]
+        return [
+            rule
+            for bus in list(backend.event_buses.values())
+            for rule in list(bus.rules.values())
+            if getattr(rule, "scheduled_expression", None) and rule.state == "ENABLED"
+        ]
+
+    def start_schedules(self) -> None:
+        """Start counting the schedules of rules just created from the current time, as
+        EventBridge counts from the rule's creation (called when a stack is deployed, so the
+        first firing does not depend on when the delivery thread first looks)."""
+        now = self.cloud.clock.time()
+        with self._lock:
+            for rule in self._scheduled_rules():
+                if rule.arn not in self._schedule_next:
+                    self._schedule_next[rule.arn] = next_fire_time(rule.scheduled_expression, now)
+
+    def _fire_schedules(self) -> bool:
         now = self.cloud.clock.time()
         worked = False
-        for bus in backend.event_buses.values():
-            for rule in list(bus.rules.values()):
-                expression = getattr(rule, "scheduled_expression", None)
-                if not expression or rule.state != "ENABLED":
-                    continue
-                key = rule.arn
+        for rule in self._scheduled_rules():
+            expression = rule.scheduled_expression
+            key = rule.arn
+            with self._lock:
                 if key not in self._schedule_next:
                     self._schedule_next[key] = next_fire_time(expression, now)
                 if now < self._schedule_next[key]:
                     continue
                 fired_at = self._schedule_next[key]
                 self._schedule_next[key] = next_fire_time(expression, fired_at + 1)
-                event = {
-                    "version": "0",
-                    "id": str(uuid.uuid4()),
-                    "detail-type": "Scheduled Event",
-                    "source": "aws.events",
-                    "account": self.cloud.account_id,
-                    "time": datetime.fromtimestamp(fired_at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                    "region": self.cloud.region,
-                    "resources": [rule.arn],
-                    "detail": {},
-                }
-                self.deliver_event(rule, event)
-                worked = True
+            event = {
+                "version": "0",
+                "id": str(uuid.uuid4()),
+                "detail-type": "Scheduled Event",
+                "source": "aws.events",
+                "account": self.cloud.account_id,
+                "time": datetime.fromtimestamp(fired_at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "region": self.cloud.region,
+                "resources": [rule.arn],
+                "detail": {},
+            }
+            self.deliver_event(rule, event)
+            worked = True
         return worked
 
 
