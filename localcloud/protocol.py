@@ -33,11 +33,11 @@ import json
 import logging
 import re
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache, lru_cache
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import botocore.session
 import cbor2
@@ -45,6 +45,8 @@ from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from botocore.exceptions import ParamValidationError
 from botocore.model import OperationModel, OperationNotFoundError, ServiceModel, Shape
 from botocore.validate import ParamValidator
+
+_T = TypeVar("_T")
 
 try:  # Java-style classes such as \p{L} in model patterns need the `regex` module.
     import regex as _pattern_engine
@@ -76,6 +78,29 @@ class ServiceError(Exception):
         self.message = message
         self.status = status
         self.fields = dict(fields or {})
+
+
+def page_by_key(
+    items: Iterable[_T],
+    sort_key: Callable[[_T], tuple[Any, ...]],
+    token: str | None,
+    limit: int,
+    error_code: str = "InvalidRequestException",
+) -> tuple[list[_T], str | None]:
+    """One page of `items` in `sort_key` order for a List* operation; the NextToken is the
+    key of the last item given, so a page stays right while items are added or removed."""
+    ordered = sorted(items, key=sort_key)
+    if token:
+        try:
+            after = tuple(json.loads(base64.urlsafe_b64decode(token.encode("ascii"))))
+            ordered = [item for item in ordered if sort_key(item) > after]
+        except (ValueError, TypeError) as exc:
+            raise ServiceError(error_code, "The NextToken is not valid.") from exc
+    page = ordered[:limit]
+    if len(ordered) <= limit:
+        return page, None
+    last = json.dumps(list(sort_key(page[-1]))).encode("utf-8")
+    return page, base64.urlsafe_b64encode(last).decode("ascii")
 
 
 @dataclass

@@ -81,7 +81,6 @@ What it does not do:
 
 from __future__ import annotations
 
-import base64
 import csv
 import io
 import json
@@ -94,12 +93,12 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Final, TypeVar
+from typing import Any, Final
 
 from botocore.exceptions import ClientError
 
 from localcloud.clock import LocalClock
-from localcloud.protocol import CallContext, LocalEngine, ServiceError
+from localcloud.protocol import CallContext, LocalEngine, ServiceError, page_by_key
 
 MULTI_CLASS: Final = "MULTI_CLASS"
 MULTI_LABEL: Final = "MULTI_LABEL"
@@ -504,32 +503,6 @@ def _fingerprint(params: Mapping[str, Any]) -> str:
 
 def _drop_none(values: Mapping[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in values.items() if value is not None}
-
-
-_T = TypeVar("_T")
-
-
-def _page(
-    items: Iterable[_T],
-    sort_key: Callable[[_T], tuple[Any, ...]],
-    token: str | None,
-    limit: int,
-) -> tuple[list[_T], str | None]:
-    """One page of `items` in `sort_key` order; the token is the key of the last item given."""
-    ordered = sorted(items, key=sort_key)
-    if token:
-        try:
-            after = tuple(json.loads(base64.urlsafe_b64decode(token.encode("ascii"))))
-            ordered = [item for item in ordered if sort_key(item) > after]
-        except (ValueError, TypeError) as exc:
-            raise ServiceError("InvalidRequestException", "The NextToken is not valid.") from exc
-    page = ordered[:limit]
-    next_token = None
-    if len(ordered) > limit:
-        next_token = base64.urlsafe_b64encode(
-            json.dumps(list(sort_key(page[-1]))).encode("utf-8")
-        ).decode("ascii")
-    return page, next_token
 
 
 def _filter_kinds(filters: Mapping[str, Any], kinds: Mapping[str, tuple[str, ...]]) -> None:
@@ -1056,7 +1029,7 @@ class ComprehendEngine(LocalEngine):
             if not _in_window(submitted, filters, "SubmitTimeBefore", "SubmitTimeAfter"):
                 continue
             selected.append(classifier)
-        page, token = _page(
+        page, token = page_by_key(
             selected,
             lambda classifier: (classifier.submitted_at, classifier.arn),
             params.get("NextToken"),
@@ -1348,7 +1321,7 @@ class ComprehendEngine(LocalEngine):
             if not _in_window(submitted, filters, "SubmitTimeBefore", "SubmitTimeAfter"):
                 continue
             selected.append(job)
-        page, token = _page(
+        page, token = page_by_key(
             selected,
             lambda job: (job.submitted_at, job.job_id),
             params.get("NextToken"),
@@ -1520,7 +1493,7 @@ class ComprehendEngine(LocalEngine):
             if not _in_window(created, filters, "CreationTimeBefore", "CreationTimeAfter"):
                 continue
             selected.append(endpoint)
-        page, token = _page(
+        page, token = page_by_key(
             selected,
             lambda endpoint: (endpoint.created_at, endpoint.arn),
             params.get("NextToken"),

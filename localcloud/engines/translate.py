@@ -66,12 +66,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from html.parser import HTMLParser
 from types import MappingProxyType
-from typing import Any, Final, TypeVar
+from typing import Any, Final
 
 from botocore.exceptions import ClientError
 
 from localcloud.clock import LocalClock
-from localcloud.protocol import CallContext, LocalEngine, ServiceError
+from localcloud.protocol import CallContext, LocalEngine, ServiceError, page_by_key
 
 logger = logging.getLogger(__name__)
 
@@ -709,33 +709,6 @@ def _client_error_code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code") or "ClientError")
 
 
-_T = TypeVar("_T")
-
-
-def _encode_token(key: tuple[Any, ...]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(list(key)).encode("utf-8")).decode("ascii")
-
-
-def _page(
-    items: Iterable[_T],
-    sort_key: Callable[[_T], tuple[Any, ...]],
-    token: str | None,
-    limit: int,
-    error_code: str,
-) -> tuple[list[_T], str | None]:
-    """One page of `items` in `sort_key` order; the token is the key of the last item given."""
-    ordered = sorted(items, key=sort_key)
-    if token:
-        try:
-            after = tuple(json.loads(base64.urlsafe_b64decode(token.encode("ascii"))))
-            ordered = [item for item in ordered if sort_key(item) > after]
-        except (ValueError, TypeError) as exc:
-            raise ServiceError(error_code, "The NextToken is not valid.") from exc
-    page = ordered[:limit]
-    next_token = _encode_token(sort_key(page[-1])) if len(ordered) > limit else None
-    return page, next_token
-
-
 # --- The engine -------------------------------------------------------------------------------
 
 
@@ -1014,7 +987,7 @@ class TranslateEngine(LocalEngine):
             {"LanguageName": name, "LanguageCode": code}
             for code, name in SUPPORTED_LANGUAGES.items()
         ]
-        page, token = _page(
+        page, token = page_by_key(
             languages,
             lambda language: (language["LanguageCode"],),
             params.get("NextToken"),
@@ -1087,7 +1060,7 @@ class TranslateEngine(LocalEngine):
     def _list_terminologies(self, params: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
             terminologies = list(self._terminologies.values())
-        page, token = _page(
+        page, token = page_by_key(
             terminologies,
             lambda terminology: (terminology.name,),
             params.get("NextToken"),
@@ -1479,7 +1452,7 @@ class TranslateEngine(LocalEngine):
                 props = self._job_properties(job)
             if self._matches(props, filters):
                 selected.append(props)
-        page, token = _page(
+        page, token = page_by_key(
             selected,
             # Newest first; the job id breaks ties between jobs submitted at the same moment.
             lambda props: (-props["SubmittedTime"].timestamp(), props["JobId"]),
