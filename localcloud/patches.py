@@ -13,6 +13,7 @@ import itertools
 import json
 import re
 import sys
+import threading
 import time
 import types
 import uuid
@@ -80,6 +81,17 @@ def _patch_dispatch(cloud: LocalCloud, patches: Patches) -> None:
     from localcloud.protocol import CallContext, answer
 
     original = BotocoreStubber.__call__
+    # moto checks a write's condition and then applies it, with nothing stopping another
+    # thread in between; on AWS the check and the write are one atomic step. Concurrent
+    # handlers and executions rely on that (a lock item, a write-once object), so these
+    # calls run one at a time. None of them blocks.
+    atomic = threading.Lock()
+
+    def needs_atomicity(service: str, operation: str) -> bool:
+        if service == "dynamodb":
+            return True
+        return service == "s3" and operation in ("PutObject", "CopyObject",
+                                                 "CompleteMultipartUpload")  # fmt: skip
 
     def dispatch(self: Any, event_name: str, request: Any, **kwargs: Any) -> Any:
         parts = event_name.split(".")
@@ -101,6 +113,9 @@ def _patch_dispatch(cloud: LocalCloud, patches: Patches) -> None:
                 if custom is not None:  # a protocol `answer` does not speak (rest-json bodies)
                     return custom(request, parts[2], context)
                 return answer(engine, request, parts[2], context)
+            if needs_atomicity(parts[1], parts[2]):
+                with atomic:
+                    return original(self, event_name, request, **kwargs)
         return original(self, event_name, request, **kwargs)
 
     patches.set(BotocoreStubber, "__call__", dispatch)
