@@ -7,10 +7,12 @@ runtime sets (region, function name, the execution role's credentials), a contex
 and its own captured log stream.
 
 Differences from AWS Lambda, on purpose: invocations run one at a time in the calling process
-(no concurrency, no cold-start latency); the timeout is checked after the handler returns (a
-Python thread cannot be preempted); memory size is reported, not enforced; X-Ray is not
-emulated (POWERTOOLS_TRACE_DISABLED is set); third-party packages come from the development
-environment, whose versions `requirements-dev.txt` pins to the layer's.
+(no concurrency, no cold-start latency), with the process environment swapped for the
+function's while they run (other threads see one whole environment or the other); the
+timeout is checked after the handler returns (a Python thread cannot be preempted); memory
+size is reported, not enforced; X-Ray is not emulated (POWERTOOLS_TRACE_DISABLED is set);
+third-party packages come from the development environment, whose versions
+`requirements-dev.txt` pins to the layer's.
 """
 
 from __future__ import annotations
@@ -124,6 +126,55 @@ def _install(router: _RoutingStream, name: str) -> None:
         setattr(sys, name, router)
 
 
+# The process environment, which an invocation swaps for its function's while other threads
+# (event delivery, engines, the caller) keep reading it: botocore iterates it for proxy settings
+# whenever it makes a client. Reads and iterations see either the whole environment before a
+# swap or the whole one after it, never a half-cleared one or a key deleted mid-iteration.
+_ENVIRONMENT_LOCK = threading.RLock()
+
+
+class _SynchronizedEnviron(os._Environ):
+    def __getitem__(self, key: str) -> str:
+        with _ENVIRONMENT_LOCK:
+            return str(super().__getitem__(key))
+
+    def __setitem__(self, key: str, value: str) -> None:
+        with _ENVIRONMENT_LOCK:
+            super().__setitem__(key, value)
+
+    def __delitem__(self, key: str) -> None:
+        with _ENVIRONMENT_LOCK:
+            super().__delitem__(key)
+
+    def __iter__(self) -> Any:
+        with _ENVIRONMENT_LOCK:
+            return iter(list(super().__iter__()))
+
+    def copy(self) -> dict[str, str]:
+        with _ENVIRONMENT_LOCK:
+            return {key: super(_SynchronizedEnviron, self).__getitem__(key) for key in self}
+
+    def keys(self) -> Any:
+        return self.copy().keys()
+
+    def items(self) -> Any:
+        return self.copy().items()
+
+    def values(self) -> Any:
+        return self.copy().values()
+
+
+def _share_environment() -> None:
+    if type(os.environ) is os._Environ:
+        os.environ.__class__ = _SynchronizedEnviron
+
+
+def _replace_environment(variables: dict[str, str]) -> None:
+    with _ENVIRONMENT_LOCK:
+        os.environ.clear()
+        os.environ.update(variables)
+
+
 class LambdaContext:
     """The context object the Python runtime passes to handlers."""
 
@@ -162,6 +213,7 @@ class LambdaRuntime:
 
     # lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
+        _share_environment()
         self._install_streams()
 
     def _install_streams(self) -> None:
@@ -203,7 +255,7 @@ class LambdaRuntime:
         with self._lock:
             started = time.monotonic()
             log = self.logs[config.name]
-            saved_env = dict(os.environ)
+            saved_env = os.environ.copy()
             saved_session = boto3.DEFAULT_SESSION
             saved_modules = self._swap_in(config)
             self._install_streams()
@@ -212,8 +264,7 @@ class LambdaRuntime:
                 stream.routes[thread] = log
             log.write(f"START RequestId: {request_id}\n")
             try:
-                os.environ.clear()
-                os.environ.update(self._environment(config, saved_env))
+                _replace_environment(self._environment(config, saved_env))
                 boto3.DEFAULT_SESSION = None  # clients made now sign with this role's key
                 handler = self._handler(config)
                 context = LambdaContext(config, request_id, started)
@@ -230,8 +281,7 @@ class LambdaRuntime:
                 }
                 log.write(f"[ERROR] {type(exc).__name__}: {exc}\n")
             finally:
-                os.environ.clear()
-                os.environ.update(saved_env)
+                _replace_environment(saved_env)
                 boto3.DEFAULT_SESSION = saved_session
                 self._swap_out(config, saved_modules)
                 for stream in (_STDOUT_ROUTER, _STDERR_ROUTER):
