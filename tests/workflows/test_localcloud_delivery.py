@@ -71,11 +71,23 @@ def test_a_crashing_batch_is_redelivered_whole(probe: Any) -> None:
     cloud, stack = probe
     work = _queue_url(cloud, stack, "Work")
     sqs = cloud.client("sqs")
+    lambda_client = cloud.client("lambda")
+    (mapping,) = lambda_client.list_event_source_mappings(
+        EventSourceArn=sqs.get_queue_attributes(QueueUrl=work, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+    )["EventSourceMappings"]
+    # SQS may hand a batch's messages to separate receives: with the mapping paused while they
+    # are sent, the first poll takes both.
+    lambda_client.update_event_source_mapping(UUID=mapping["UUID"], Enabled=False)
     sqs.send_message_batch(
         QueueUrl=work,
         Entries=[{"Id": "a", "MessageBody": "crash"}, {"Id": "b", "MessageBody": "innocent"}],
     )
+    lambda_client.update_event_source_mapping(UUID=mapping["UUID"], Enabled=True)
     cloud.settle()
+    first = _invocations(cloud, "Consumer")[0][0]
+    assert sorted(record["body"] for record in first["Records"]) == ["crash", "innocent"]
     assert _bodies(cloud, _queue_url(cloud, stack, "DeadLetters")) == ["crash", "innocent"]
     assert all(result.failed for _, result in _invocations(cloud, "Consumer"))
 
