@@ -7,6 +7,7 @@ instead of failing later in the account.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +40,15 @@ def _as_int(key: str, value: Any, minimum: int, maximum: int) -> int:
         raise ConfigurationError(f"{key} must be an integer, got {value!r}") from None
     if not minimum <= number <= maximum:
         raise ConfigurationError(f"{key} must be between {minimum} and {maximum}, got {number}")
+    return number
+
+
+def number_reader(node: Node, prefix: str) -> Callable[[str, int, int, int], int]:
+    """`number(key, default, minimum, maximum)`: the integer at `prefix + key` in the context."""
+
+    def number(key: str, default: int, minimum: int, maximum: int) -> int:
+        return _as_int(prefix + key, _get(node, prefix + key, default), minimum, maximum)
+
     return number
 
 
@@ -130,9 +140,7 @@ class CustomLabelsSettings:
     @classmethod
     def from_context(cls, node: Node) -> CustomLabelsSettings:
         prefix = "customLabels:"
-
-        def number(key: str, default: int, minimum: int, maximum: int) -> int:
-            return _as_int(prefix + key, _get(node, prefix + key, default), minimum, maximum)
+        number = number_reader(node, prefix)
 
         schedule = str(_get(node, prefix + "schedule", "rate(1 hour)"))
         if not re.fullmatch(
@@ -193,9 +201,7 @@ class ComprehendLifecycleSettings:
     @classmethod
     def from_context(cls, node: Node) -> ComprehendLifecycleSettings:
         prefix = "comprehend:"
-
-        def number(key: str, default: int, minimum: int, maximum: int) -> int:
-            return _as_int(prefix + key, _get(node, prefix + key, default), minimum, maximum)
+        number = number_reader(node, prefix)
 
         metric = str(_get(node, prefix + "metric", "F1"))
         if metric not in ("Accuracy", "Precision", "Recall", "F1"):
@@ -272,9 +278,7 @@ class TicketSettings:
     @classmethod
     def from_context(cls, node: Node) -> TicketSettings:
         prefix = "tickets:"
-
-        def number(key: str, default: int, minimum: int, maximum: int) -> int:
-            return _as_int(prefix + key, _get(node, prefix + key, default), minimum, maximum)
+        number = number_reader(node, prefix)
 
         def endpoint(key: str) -> str | None:
             value = _get(node, prefix + key, None)
@@ -360,9 +364,7 @@ class FeedbackLoopSettings:
     @classmethod
     def from_context(cls, node: Node) -> FeedbackLoopSettings:
         prefix = "feedback:"
-
-        def number(key: str, default: int, minimum: int, maximum: int) -> int:
-            return _as_int(prefix + key, _get(node, prefix + key, default), minimum, maximum)
+        number = number_reader(node, prefix)
 
         name = str(_get(node, prefix + "classifierName", "news"))
         if not re.fullmatch(r"[A-Za-z0-9-]{1,63}", name):

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from constructs import Node
 
 from lambdas.shared.errors import ConfigurationError
-from stacks.config import _as_int, _get
+from stacks.config import _get, number_reader
 
 # The built-in BlazingText image: one registry account per region (SageMaker developer guide,
 # "Docker registry paths and example code"), tag 1. Regions missing here can name the image with
@@ -76,9 +76,7 @@ class GluePipelineSettings:
     @classmethod
     def from_context(cls, node: Node) -> GluePipelineSettings:
         prefix = "gluePipeline:"
-
-        def number(key: str, default: int, minimum: int, maximum: int) -> int:
-            return _as_int(prefix + key, _get(node, prefix + key, default), minimum, maximum)
+        number = number_reader(node, prefix)
 
         source = _get(node, prefix + "sourceUri", None)
         if source is not None and not re.fullmatch(
