@@ -6,23 +6,42 @@ PY := $(VENV)/bin/python
 PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 CDK := node_modules/.bin/cdk
+# The stage `make smoke` checks; SMOKE_ARGS adds options (see `python -m smoke --help`).
+STAGE ?= dev
+SMOKE_ARGS ?=
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 20,21
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20,21
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install demo test lint synth deploy bench clean
+.PHONY: install prerequisites test-prerequisites demo test lint synth deploy smoke bench clean
 
-install: $(PY_STAMP) $(NODE_STAMP)
+# What the machine must have; each missing piece stops here with the command that installs it
+# (Debian/Ubuntu package names).
+prerequisites:
+	@command -v $(PYTHON) >/dev/null && $(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+	  || { echo "Python 3.11 or newer is required: sudo apt-get install -y python3 python3-venv"; exit 1; }
+	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null \
+	  || { echo "Python's venv module is missing: sudo apt-get install -y python3-venv"; exit 1; }
+	@command -v node >/dev/null && node -e 'process.exit(+process.versions.node.split(".")[0] >= 20 ? 0 : 1)' \
+	  || { echo "Node.js 20 or newer is required: sudo apt-get install -y nodejs npm (or https://nodejs.org)"; exit 1; }
+	@command -v java >/dev/null && java -version 2>&1 | grep -Eq 'version "(1[7-9]|[2-9][0-9])' \
+	  || { echo "A Java 17+ runtime is required (PySpark runs the Glue job locally): sudo apt-get install -y openjdk-17-jre-headless"; exit 1; }
+
+test-prerequisites: prerequisites
+	@test -x /usr/bin/chromium \
+	  || { echo "The review portal's browser test needs Chromium: sudo apt-get install -y chromium"; exit 1; }
+
+install: prerequisites $(PY_STAMP) $(NODE_STAMP)
 
 $(PY_STAMP): requirements.txt requirements-dev.txt lambdas/requirements.txt
-	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is required")'
+	@echo "Installing the Python packages into $(VENV) (a few minutes the first time)..."
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet --progress-bar off -r requirements-dev.txt
 	touch $@
 
 $(NODE_STAMP): package.json package-lock.json
-	@node -e 'process.exit(+process.versions.node.split(".")[0] >= 20 ? 0 : 1)' || (echo "Node.js 20 or newer is required"; exit 1)
+	@echo "Installing the CDK command line into node_modules..."
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
@@ -32,16 +51,19 @@ synth: install
 demo: synth
 	$(PY) -m localcloud demo all --out demo-output
 
-test: install lint
+test: test-prerequisites install lint
 	$(PY) -m pytest -n 2 --dist loadgroup
 
 lint: install
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) -m mypy stacks lambdas localcloud
+	$(PY) -m mypy stacks lambdas localcloud smoke
 
 deploy: synth
 	$(CDK) deploy --all --require-approval broadening
+
+smoke: install
+	$(PY) -m smoke --stage $(STAGE) $(SMOKE_ARGS)
 
 bench: synth
 	$(PY) -m benchmarks

@@ -110,6 +110,10 @@ class LocalCloud:
         self._saved_handlers = list(BUILTIN_HANDLERS)
         BUILTIN_HANDLERS.append(("before-parameter-build", self.recorder.remember_params))
         BUILTIN_HANDLERS.append(("before-call", self.recorder.record))
+        from localcloud.iam_check import Enforcer
+
+        self.enforcer = Enforcer(self)
+        self.recorder.authorizer = self.enforcer
         boto3.DEFAULT_SESSION = None  # new sessions pick up the handlers above
         self._mock = mock_aws(
             config={
@@ -187,6 +191,12 @@ class LocalCloud:
                 self.operation_engines[(service, operation)] = engine
         self.ml_engines = {"glue": glue, "sagemaker": sagemaker}
         self.engines["sagemaker-runtime"] = SageMakerRuntimeEndpoint(sagemaker)
+        from localcloud.engines.cloudformation import StackDescriptions
+
+        # moto's CloudFormation knows nothing of the stacks `deploy` creates itself.
+        stacks = StackDescriptions(lambda: self.stacks, self.clock.now)
+        for operation in stacks.operations:
+            self.operation_engines[("cloudformation", operation)] = stacks
         # Custom Labels reads images with the caller's own permissions.
         self.engines["rekognition"] = RekognitionEngine(
             self.clock,

@@ -8,9 +8,17 @@
 - Asynchronous invocations (S3 and SNS triggers, EventBridge targets, `InvocationType=Event`):
   two retries, one and two minutes apart on the local clock, then the on-failure destination
   or dead-letter queue, as Lambda does by default.
-- EventBridge rules: events are matched by moto; this module delivers them to Lambda and Step
-  Functions targets (as the target's role), and fires `rate(...)`/`cron(...)` schedules on the
-  local clock.
+- EventBridge rules: events are matched by moto; this module delivers them to Lambda, SQS and
+  SNS targets (as `events.amazonaws.com`) and Step Functions targets (as the target's role), and
+  fires `rate(...)`/`cron(...)` schedules on the local clock. A target EventBridge may not
+  deliver to goes to the target's dead-letter queue, if it has one, without retries.
+- Service-to-service deliveries (S3 notifications, SNS subscriptions, EventBridge targets,
+  CloudWatch alarm actions) are authorized by the target's resource-based policy as AWS
+  authorizes them: the delivering service principal, the source resource as `aws:SourceArn`
+  and its account as `aws:SourceAccount`, over TLS; for an encrypted topic, the KMS key's
+  policy too. What a policy refuses is not delivered; it is recorded in `Delivery.denied`.
+- CloudWatch alarms of the deployed templates are evaluated once a minute of local time
+  (`localcloud.alarms`).
 """
 
 from __future__ import annotations
@@ -28,11 +36,54 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from localcloud.alarms import AlarmEvaluator
+from localcloud.policies import Caller, Decision, evaluate, evaluate_resource_policy
+
 if TYPE_CHECKING:
     from localcloud.cloud import LocalCloud
 
 ASYNC_RETRY_DELAYS = (60.0, 120.0)  # Lambda's documented backoff between async retries
+# What each kind of target needs of EventBridge, in the target's resource policy.
+EVENT_TARGET_ACTIONS = {
+    "lambda": "lambda:InvokeFunction",
+    "sqs": "sqs:SendMessage",
+    "sns": "sns:Publish",
+}
 LONG_POLL_SECONDS = 20.0
+
+
+@dataclass(frozen=True)
+class DeniedDelivery:
+    """A delivery the target's resource policy refused: AWS drops it (or counts it in the
+    source's failure metrics), so the local cloud does not deliver it either."""
+
+    service: str  # the delivering service principal
+    source: str  # the resource it delivered for: bucket, topic, rule or alarm ARN
+    action: str
+    target: str
+    reason: str
+
+
+def service_request_context(service: str, source_arn: str, source_account: str) -> dict[str, str]:
+    """The request context of a delivery a service makes on a resource owner's behalf. The IAM
+    reference (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html)
+    documents `aws:SourceArn`/`aws:SourceAccount` as present exactly then, `aws:SecureTransport`
+    as always present (services call each other over TLS), and
+    `aws:PrincipalIsAWSService`/`aws:PrincipalServiceName` for calls by a service principal."""
+    return {
+        "aws:SourceArn": source_arn,
+        "aws:SourceAccount": source_account,
+        "aws:SecureTransport": "true",
+        "aws:PrincipalIsAWSService": "true",
+        "aws:PrincipalServiceName": service,
+    }
+
+
+# SNS's "Enable compatibility between event sources from AWS services and encrypted topics"
+# (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html): a service publishing to
+# a topic encrypted with a KMS key needs these two actions in the key's policy, and the key must
+# be customer managed (an AWS managed key's policy lets no service principal use it).
+TOPIC_KEY_ACTIONS = ("kms:GenerateDataKey", "kms:Decrypt")
 
 
 @dataclass(order=True)
@@ -61,6 +112,8 @@ class Delivery:
         self._next_poll: dict[str, float] = {}
         self._queue_checked: set[str] = set()
         self.errors: list[str] = []
+        self.denied: list[DeniedDelivery] = []
+        self.alarms = AlarmEvaluator(cloud)
 
     # lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -89,6 +142,7 @@ class Delivery:
         worked = self._run_due_async()
         worked |= self._poll_event_sources()
         worked |= self._fire_schedules()
+        worked |= self.alarms.step()
         return worked
 
     def idle(self) -> bool:
@@ -264,26 +318,208 @@ class Delivery:
             "awsRegion": self.cloud.region,
         }
 
+    # service-to-service deliveries, authorized by the target's resource policy ---------------
+    def authorize(
+        self,
+        service: str,
+        source_arn: str,
+        action: str,
+        target_arn: str,
+        *,
+        extra_context: dict[str, str] | None = None,
+        record: bool = True,
+    ) -> bool:
+        """Whether `service`, delivering on behalf of `source_arn`, may perform `action` on
+        `target_arn`. A refusal is recorded in `denied` (unless `record` is false)."""
+        context = service_request_context(service, source_arn, self.cloud.account_id)
+        context.update(extra_context or {})
+        reason = self._refusal(Caller.of_service(service), action, target_arn, context)
+        if reason is None:
+            return True
+        if record:
+            self.denied.append(DeniedDelivery(service, source_arn, action, target_arn, reason))
+        return False
+
+    def _refusal(
+        self, caller: Caller, action: str, target_arn: str, context: dict[str, str]
+    ) -> str | None:
+        try:
+            kind, document = self._resource_policy(target_arn)
+        except LookupError as missing:
+            return str(missing)
+        decision, _ = evaluate_resource_policy(document, action, target_arn, caller, context)
+        if decision is not Decision.ALLOW:
+            verdict = "denies" if decision is Decision.DENY else "does not allow"
+            return f"the {kind} of {target_arn} {verdict} {action} to {caller}"
+        if target_arn.split(":")[2] == "sns":
+            return self._topic_key_refusal(caller, target_arn, context)
+        return None
+
+    def _resource_policy(self, arn: str) -> tuple[str, dict[str, Any] | None]:
+        """The resource-based policy that governs deliveries to `arn`, read from moto."""
+        _, _, service, region, account, *rest = arn.split(":")
+        if service == "sns":
+            from moto.sns.models import sns_backends
+
+            topic = sns_backends[account][region].topics.get(arn)
+            if topic is None:
+                raise LookupError(f"topic {arn} does not exist")
+            # With no policy set, SNS's default policy applies (moto keeps it as the policy).
+            return "topic policy", json.loads(topic.policy)
+        if service == "sqs":
+            from moto.sqs.models import sqs_backends
+
+            queue = sqs_backends[account][region].queues.get(rest[0])
+            if queue is None:
+                raise LookupError(f"queue {arn} does not exist")
+            return "queue policy", json.loads(queue.policy) if queue.policy else None
+        if service == "lambda":
+            from moto.awslambda.exceptions import LambdaClientError
+            from moto.awslambda.utils import get_backend
+
+            try:
+                function = get_backend(account, region).get_function(arn)
+            except LambdaClientError:
+                raise LookupError(f"function {arn} does not exist") from None
+            return "function policy", {"Statement": list(function.policy.statements)}
+        raise LookupError(f"deliveries to {service} resources are not emulated ({arn})")
+
+    def _topic_key_refusal(
+        self, caller: Caller, topic_arn: str, context: dict[str, str]
+    ) -> str | None:
+        from moto.kms.models import kms_backends
+        from moto.sns.models import sns_backends
+
+        region, account = topic_arn.split(":")[3:5]
+        key_id = sns_backends[account][region].topics[topic_arn].kms_master_key_id
+        if not key_id:
+            return None
+        if key_id.split(":alias/")[-1].startswith(("alias/aws/", "aws/")):
+            return f"{topic_arn} is encrypted with the AWS managed key {key_id}"
+        backend = kms_backends[account][region]
+        try:
+            key = backend.describe_key(key_id)
+        except Exception:  # moto raises KeyError or NotFoundException for an unknown key
+            return f"the KMS key {key_id} of {topic_arn} does not exist"
+        for action in TOPIC_KEY_ACTIONS:
+            decision, _ = evaluate_resource_policy(
+                json.loads(key.policy), action, key.arn, caller, context
+            )
+            if decision is not Decision.ALLOW:
+                return f"the key policy of {key.arn} does not allow {action} to {caller}"
+        return None
+
     # EventBridge -------------------------------------------------------------------------------
     def deliver_event(self, rule: Any, event: dict[str, Any]) -> None:
-        """Deliver a matched event to a rule's Lambda and Step Functions targets."""
+        """Deliver a matched event to a rule's Lambda, SQS, SNS and Step Functions targets.
+        EventBridge reaches Lambda, SQS and SNS through their resource policies and Step
+        Functions through the target's role
+        (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-resource-based.html)."""
         for target in rule.targets:
             payload = _target_input(target, event)
             arn = target["Arn"]
             service = arn.split(":")[2]
-            if service == "lambda":
-                self.invoke_async(arn, payload)
-            elif service == "states":
+            if service == "states":
                 role = target.get("RoleArn") or ""
+                refusal = self._target_role_refusal(role, rule.arn, "states:StartExecution", arn)
+                if refusal is not None:
+                    self.denied.append(
+                        DeniedDelivery(
+                            "events.amazonaws.com", rule.arn, "states:StartExecution", arn, refusal
+                        )
+                    )
+                    self._dead_letter_event(rule, target, event, refusal)
+                    continue
                 self.cloud.client_as(role, "stepfunctions").start_execution(
                     stateMachineArn=arn,
                     name=_execution_name(rule.name, event),
                     input=json.dumps(payload),
                 )
-            elif service in ("sqs", "sns"):
-                self._send_to(arn, json.dumps(payload), as_role=target.get("RoleArn") or "")
-            else:
+                continue
+            if service not in ("lambda", "sqs", "sns"):
                 self.cloud.undelivered_events.append((rule.name, arn, event))
+                continue
+            action = EVENT_TARGET_ACTIONS[service]
+            if not self.authorize("events.amazonaws.com", rule.arn, action, arn):
+                self._dead_letter_event(rule, target, event, self.denied[-1].reason)
+                continue
+            if service == "lambda":
+                self.invoke_async(arn, payload)
+            else:
+                self._service_send(
+                    arn, payload if isinstance(payload, str) else json.dumps(payload)
+                )
+
+    def _target_role_refusal(
+        self, role_arn: str, rule_arn: str, action: str, target_arn: str
+    ) -> str | None:
+        """EventBridge reaches a Step Functions target by assuming the target's role: the
+        role's trust policy must let `events.amazonaws.com` assume it, and the role's own
+        policies must allow the action on the target."""
+        from moto.iam.models import iam_backends
+
+        try:
+            role = iam_backends[self.cloud.account_id]["global"].get_role_by_arn(role_arn)
+        except Exception:  # moto's NotFoundException, or no role given
+            return f"the target's role {role_arn or '(none)'} does not exist"
+        context = service_request_context("events.amazonaws.com", rule_arn, self.cloud.account_id)
+        trust, _ = evaluate_resource_policy(
+            json.loads(role.assume_role_policy_document),
+            "sts:AssumeRole",
+            role_arn,
+            Caller.of_service("events.amazonaws.com"),
+            context,
+        )
+        if trust is not Decision.ALLOW:
+            return f"the trust policy of {role_arn} does not let events.amazonaws.com assume it"
+        policy = self.cloud.role_policies.get(role_arn)
+        decision, _ = evaluate(policy.statements if policy else [], action, target_arn, {})
+        if decision is not Decision.ALLOW:
+            return f"the policies of {role_arn} do not allow {action} on {target_arn}"
+        return None
+
+    def _dead_letter_event(
+        self, rule: Any, target: dict[str, Any], event: dict[str, Any], reason: str
+    ) -> None:
+        """EventBridge sends an event it may not deliver to the target's dead-letter queue at
+        once, without retries, with the failure in message attributes
+        (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-dlq.html)."""
+        queue_arn = (target.get("DeadLetterConfig") or {}).get("Arn")
+        if not queue_arn:
+            return
+        if not self.authorize("events.amazonaws.com", rule.arn, "sqs:SendMessage", queue_arn):
+            return
+        from moto.sqs.models import sqs_backends
+
+        _, _, _, region, account, name = queue_arn.split(":")
+        # The attribute names are AWS's; their values here are the local cloud's words.
+        attributes = {
+            "RULE_ARN": rule.arn,
+            "TARGET_ARN": target["Arn"],
+            "ERROR_CODE": "NO_PERMISSIONS",
+            "ERROR_MESSAGE": reason,
+            "RETRY_ATTEMPTS": "0",
+        }
+        sqs_backends[account][region].send_message(
+            name,
+            json.dumps(event),
+            message_attributes={
+                key: {"DataType": "String", "StringValue": value}
+                for key, value in attributes.items()
+            },
+        )
+
+    def _service_send(self, target_arn: str, body: str, subject: str | None = None) -> None:
+        """Deliver as a service does: straight into the target, not as any IAM principal."""
+        _, _, service, region, account, *rest = target_arn.split(":")
+        if service == "sqs":
+            from moto.sqs.models import sqs_backends
+
+            sqs_backends[account][region].send_message(rest[0], body)
+        else:
+            from moto.sns.models import sns_backends
+
+            sns_backends[account][region].publish(body, arn=target_arn, subject=subject)
 
     def _scheduled_rules(self) -> list[Any]:
         from moto.events.models import events_backends

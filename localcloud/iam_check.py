@@ -1,19 +1,26 @@
 """The least-privilege check: every recorded AWS call against its principal's IAM policies.
 
 For each call a function, state machine or service role made on the local cloud, derive the IAM
-actions and resource ARNs AWS authorizes it with (a CopyObject needs s3:GetObject on the source
-and s3:PutObject on the target; a versioned GetObject needs s3:GetObjectVersion; handing a role
-to a service needs iam:PassRole), and evaluate them against the identity policies attached to
-that principal's role in the deployed template. The report lists every call that would be
-denied, and every granted action/resource pair that no call used.
+authorizations AWS evaluates it with, and evaluate them against the identity policies attached to
+that principal's role in the deployed template. The action and the resource types it is
+authorized on come from the IAM reference (`localcloud.iam_database`): a request is authorized
+on every resource type of its action that it names (Comprehend's StartDocumentClassificationJob:
+the job and the classifier), by ARN or by the values the type's ARN format takes; a required
+resource the request cannot name yet (a job before it starts) is authorized with `*` for what is
+unknown. What only the request knows is read from it here: S3's object and version actions
+(a CopyObject needs s3:GetObject on the source and s3:PutObject on the target), the names
+services give resources in their parameters, and the roles handed to a service (iam:PassRole).
+The report lists every call that would be denied, and every granted action/resource pair that no
+call used.
 
-Not evaluated: resource-based policies (bucket, queue and topic policies), permission
-boundaries, SCPs and session policies; AWS managed policies (their documents are not in the
-template: calls under them are reported as unverifiable, never as allowed).
+Not evaluated here: resource-based policies (the delivery between services evaluates them),
+permission boundaries, SCPs and session policies; AWS managed policies (their documents are not
+in the template: calls under them are reported as unverifiable, never as allowed).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
@@ -22,6 +29,7 @@ from urllib.parse import unquote, urlparse
 
 import botocore.session
 
+from localcloud.iam_database import Action, ActionResource, database
 from localcloud.identity import RecordedCall
 from localcloud.policies import Decision, Statement, evaluate, statements_of
 
@@ -31,47 +39,49 @@ if TYPE_CHECKING:
 # Permissions used by AWS itself on the principal's behalf, not by the code under test:
 # the Lambda runtime writes logs, X-Ray receives traces, Step Functions delivers logs.
 SERVICE_SIDE_PREFIXES = ("logs:", "xray:")
-ROLE_PARAMETERS = ("RoleArn", "DataAccessRoleArn", "ExecutionRoleArn", "ServiceRoleArn")
-# S3 operations authorized by an action of another name (Service Authorization Reference).
-S3_OBJECT_ACTIONS = {
-    "CreateMultipartUpload": "s3:PutObject",
-    "UploadPart": "s3:PutObject",
-    "UploadPartCopy": "s3:PutObject",
-    "CompleteMultipartUpload": "s3:PutObject",
-    "AbortMultipartUpload": "s3:AbortMultipartUpload",
-    "ListParts": "s3:ListMultipartUploadParts",
-    "GetObjectTagging": "s3:GetObjectTagging",
-    "PutObjectTagging": "s3:PutObjectTagging",
-    "DeleteObjectTagging": "s3:DeleteObjectTagging",
-    "GetObjectAcl": "s3:GetObjectAcl",
-    "PutObjectAcl": "s3:PutObjectAcl",
-    "GetObjectAttributes": "s3:GetObject",
+# API operations whose IAM action has another name. S3: "Required permissions for Amazon S3 API
+# operations" (https://docs.aws.amazon.com/AmazonS3/latest/API/API_Operations.html, each
+# operation's "Permissions" section); SQS: a batch action needs the permission of its single
+# action (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/
+# sqs-api-permissions-reference.html); Lambda: Invoke is lambda:InvokeFunction. Every action
+# named here must exist in the IAM database (tests/unit/test_localcloud_iam_check.py).
+OPERATION_ACTIONS = {
+    ("s3", "HeadObject"): "s3:GetObject",
+    ("s3", "HeadBucket"): "s3:ListBucket",
+    ("s3", "ListObjects"): "s3:ListBucket",
+    ("s3", "ListObjectsV2"): "s3:ListBucket",
+    ("s3", "ListObjectVersions"): "s3:ListBucketVersions",
+    ("s3", "CreateMultipartUpload"): "s3:PutObject",
+    ("s3", "UploadPart"): "s3:PutObject",
+    ("s3", "UploadPartCopy"): "s3:PutObject",
+    ("s3", "CompleteMultipartUpload"): "s3:PutObject",
+    ("s3", "ListParts"): "s3:ListMultipartUploadParts",
+    ("s3", "ListMultipartUploads"): "s3:ListBucketMultipartUploads",
+    ("s3", "GetBucketNotificationConfiguration"): "s3:GetBucketNotification",
+    ("s3", "PutBucketNotificationConfiguration"): "s3:PutBucketNotification",
+    ("s3", "GetBucketLifecycleConfiguration"): "s3:GetLifecycleConfiguration",
+    ("s3", "PutBucketLifecycleConfiguration"): "s3:PutLifecycleConfiguration",
+    ("s3", "GetBucketEncryption"): "s3:GetEncryptionConfiguration",
+    ("s3", "PutBucketEncryption"): "s3:PutEncryptionConfiguration",
+    ("sqs", "DeleteMessageBatch"): "sqs:DeleteMessage",
+    ("sqs", "SendMessageBatch"): "sqs:SendMessage",
+    ("sqs", "ChangeMessageVisibilityBatch"): "sqs:ChangeMessageVisibility",
+    ("lambda", "Invoke"): "lambda:InvokeFunction",
 }
-S3_BUCKET_ACTIONS = {
-    "HeadBucket": "s3:ListBucket",
-    "ListMultipartUploads": "s3:ListBucketMultipartUploads",
-    "GetBucketNotificationConfiguration": "s3:GetBucketNotification",
-    "PutBucketNotificationConfiguration": "s3:PutBucketNotification",
-    "GetBucketLifecycleConfiguration": "s3:GetLifecycleConfiguration",
-    "PutBucketLifecycleConfiguration": "s3:PutLifecycleConfiguration",
-    "GetBucketEncryption": "s3:GetEncryptionConfiguration",
-    "PutBucketEncryption": "s3:PutEncryptionConfiguration",
+# S3 reads and deletes of one version are their own actions (the same reference).
+S3_VERSIONED_ACTIONS = {
+    "s3:GetObject": "s3:GetObjectVersion",
+    "s3:DeleteObject": "s3:DeleteObjectVersion",
+    "s3:GetObjectTagging": "s3:GetObjectVersionTagging",
+    "s3:PutObjectTagging": "s3:PutObjectVersionTagging",
+    "s3:GetObjectAcl": "s3:GetObjectVersionAcl",
 }
-SQS_BATCH_ACTIONS = {
-    "DeleteMessageBatch": "DeleteMessage",
-    "SendMessageBatch": "SendMessage",
-    "ChangeMessageVisibilityBatch": "ChangeMessageVisibility",
-}
-PASSED_TO = {
-    "translate": "translate.amazonaws.com",
-    "comprehend": "comprehend.amazonaws.com",
-    "sagemaker": "sagemaker.amazonaws.com",
-    "glue": "glue.amazonaws.com",
-    "firehose": "firehose.amazonaws.com",
-    "stepfunctions": "states.amazonaws.com",
-    "events": "events.amazonaws.com",
-    "rekognition": "rekognition.amazonaws.com",
-}
+# Services whose role parameters are not handed to the service (nothing is passed).
+NO_PASS_ROLE_SERVICES = ("sts", "iam")
+
+
+class NoIamActionError(LookupError):
+    """An API operation for which the IAM database knows no action."""
 
 
 @dataclass(frozen=True)
@@ -137,226 +147,239 @@ def _signing_name(service: str) -> str:
     return str(model.metadata.get("signingName") or model.metadata["endpointPrefix"])
 
 
-def _queue_arn(url: str, region: str, account: str) -> str:
+def _action(service: str, operation: str) -> Action:
+    """The IAM action of an API operation: `<signing name>:<operation>` where the database
+    knows it, else the documented exception."""
+    db = database()
+    name = OPERATION_ACTIONS.get((service, operation)) or f"{_signing_name(service)}:{operation}"
+    action = db.action(name)
+    if action is None:
+        raise NoIamActionError(f"no IAM action for {service}:{operation} (tried {name})")
+    return action
+
+
+# What a request names: the values of the ARN formats' variables ---------------------------------
+Values = dict[str, str]
+TYPE_KEY = "__resource_type__"  # in a set of values: the one resource type they are for
+
+
+def _queue_values(url: str) -> Values:
     parts = urlparse(url).path.strip("/").split("/")
-    return f"arn:aws:sqs:{region}:{parts[-2] if len(parts) > 1 else account}:{parts[-1]}"
+    values = {"QueueName": parts[-1]}
+    if len(parts) > 1:
+        values["Account"] = parts[-2]
+    return values
 
 
-def _function_arn(name: str, region: str, account: str) -> str:
+def _function_name(name: str) -> str:
+    """Lambda takes a name, a partial ARN or an ARN, qualified or not; IAM authorizes the
+    function's unqualified ARN."""
     if name.startswith("arn:"):
-        return ":".join(name.split(":")[:7])
-    return f"arn:aws:lambda:{region}:{account}:function:{name}"
+        return name.split(":")[6]
+    if ":function:" in name or name.count(":") >= 2:  # account:function:name[:qualifier]
+        return name.split(":")[2]
+    return name.split(":", maxsplit=1)[0]
 
 
-def authorizations(call: RecordedCall, region: str, account: str) -> list[Authorization]:
-    """What AWS authorizes a call with (Service Authorization Reference)."""
+def _request_values(call: RecordedCall, action: Action) -> list[Values]:
+    """One set of variable values per resource the request names (several for batch
+    requests over tables or parameters). Parameters carry the values under the variables'
+    own names (`TableName`, `FunctionName`, `EndpointName`, `JobId`, `UUID`, ...) except
+    where a service names them otherwise."""
     p = call.params
-    op = call.operation
-    prefix = _signing_name(call.service)
-    needed: list[Authorization] = []
-    if call.service == "s3":
-        bucket = f"arn:aws:s3:::{p.get('Bucket', '')}"
-        obj = f"{bucket}/{p.get('Key', '')}"
-        versioned = "Version" if p.get("VersionId") else ""
-        if op in ("GetObject", "HeadObject"):
-            needed.append(Authorization(f"s3:GetObject{versioned}", obj))
-        elif op == "PutObject":
-            needed.append(Authorization("s3:PutObject", obj))
-        elif op == "CopyObject":
-            source = p.get("CopySource")
-            if isinstance(source, dict):
-                src = f"arn:aws:s3:::{source['Bucket']}/{source['Key']}"
-                src_version = "Version" if source.get("VersionId") else ""
-            else:  # botocore has already encoded it as "bucket/key?versionId=..."
-                path, _, query = str(source).partition("?")
-                src = f"arn:aws:s3:::{unquote(path)}"
-                src_version = "Version" if "versionId=" in query else ""
-            needed.append(Authorization(f"s3:GetObject{src_version}", src))
-            needed.append(Authorization("s3:PutObject", obj))
-        elif op in S3_OBJECT_ACTIONS:
-            needed.append(Authorization(S3_OBJECT_ACTIONS[op], obj))
-        elif op == "DeleteObject":
-            needed.append(Authorization(f"s3:DeleteObject{versioned}", obj))
-        elif op == "DeleteObjects":
-            for item in p.get("Delete", {}).get("Objects", []):
-                kind = "Version" if item.get("VersionId") else ""
-                needed.append(Authorization(f"s3:DeleteObject{kind}", f"{bucket}/{item['Key']}"))
-        elif op in ("ListObjectsV2", "ListObjects"):
-            needed.append(
-                Authorization("s3:ListBucket", bucket, (("s3:prefix", p.get("Prefix", "")),))
+    base: Values = {k: v for k, v in p.items() if isinstance(v, str) and not v.startswith("arn:")}
+    service = call.service
+    if service == "sqs" and "QueueUrl" in p:
+        base.update(_queue_values(str(p["QueueUrl"])))
+    elif service == "lambda" and "FunctionName" in p:
+        base["FunctionName"] = _function_name(str(p["FunctionName"]))
+    elif service == "ssm":
+        names = p.get("Names") or ([p["Name"]] if "Name" in p else [])
+        return [{**base, "ParameterNameWithoutLeadingSlash": str(n).lstrip("/")} for n in names]
+    elif service == "dynamodb" and "RequestItems" in p:
+        return [{**base, "TableName": str(table)} for table in p["RequestItems"]]
+    elif service == "glue" and "Name" in p:
+        # Glue's workflow, trigger and crawler operations take the resource's name as `Name`.
+        for resource in action.resources:
+            for variable in resource.type.variables:
+                if variable.endswith("Name"):
+                    base.setdefault(variable, str(p["Name"]))
+    elif service == "comprehend":
+        if p.get("VersionName") and "DocumentClassifierName" in p:
+            # A classifier version is authorized on `document-classifier/<name>/version/<v>`.
+            base["DocumentClassifierName"] += f"/version/{p['VersionName']}"
+        if "EndpointName" in p:
+            model = str(p.get("ModelArn", ""))
+            kind = "EntityRecognizer" if ":entity-recognizer/" in model else "DocumentClassifier"
+            base[f"{kind}EndpointName"] = str(p["EndpointName"])
+    elif service == "redshift-data" and "ClusterIdentifier" in p:
+        base["ClusterName"] = str(p["ClusterIdentifier"])
+    elif service == "translate":
+        # Both resource types take a `${ResourceName}`; each list names one of them.
+        named = [
+            {**base, "ResourceName": str(name), TYPE_KEY: kind}
+            for kind, key in (
+                ("terminology", "TerminologyNames"),
+                ("parallel-data", "ParallelDataNames"),
             )
-        elif op == "ListObjectVersions":
-            needed.append(
-                Authorization(
-                    "s3:ListBucketVersions", bucket, (("s3:prefix", p.get("Prefix", "")),)
-                )
-            )
-        else:
-            needed.append(Authorization(S3_BUCKET_ACTIONS.get(op, f"s3:{op}"), bucket))
-    elif call.service == "sqs":
-        url = p.get("QueueUrl")
-        resource = (
-            _queue_arn(url, region, account)
-            if url
-            else f"arn:aws:sqs:{region}:{account}:{p.get('QueueName', '*')}"
-        )
-        action = SQS_BATCH_ACTIONS.get(op, op)
-        needed.append(Authorization(f"sqs:{action}", resource))
-    elif call.service == "sns":
-        needed.append(Authorization(f"sns:{op}", p.get("TopicArn") or p.get("TargetArn") or "*"))
-    elif call.service == "stepfunctions":
-        resource = p.get("stateMachineArn") or p.get("executionArn") or "*"
-        needed.append(Authorization(f"states:{op}", resource))
-    elif call.service == "lambda":
-        if op == "Invoke":
-            needed.append(
-                Authorization(
-                    "lambda:InvokeFunction", _function_arn(p["FunctionName"], region, account)
-                )
-            )
-        elif "UUID" in p:
-            needed.append(
-                Authorization(
-                    f"lambda:{op}",
-                    f"arn:aws:lambda:{region}:{account}:event-source-mapping:{p['UUID']}",
-                )
-            )
-        elif "FunctionName" in p:
-            needed.append(
-                Authorization(f"lambda:{op}", _function_arn(p["FunctionName"], region, account))
-            )
-        else:
-            needed.append(Authorization(f"lambda:{op}", "*"))
-    elif call.service == "dynamodb":
-        tables = [p["TableName"]] if "TableName" in p else list(p.get("RequestItems", {}))
-        for table in tables or ["*"]:
-            needed.append(
-                Authorization(
-                    f"dynamodb:{op}", f"arn:aws:dynamodb:{region}:{account}:table/{table}"
-                )
-            )
-    elif call.service == "comprehend":
-        needed += _comprehend(op, p, f"arn:aws:comprehend:{region}:{account}")
-    elif call.service == "rekognition":
-        arn = p.get("ProjectVersionArn") or p.get("ProjectArn") or "*"
-        needed.append(Authorization(f"rekognition:{op}", arn))
-    elif call.service == "ssm" and op == "GetParameters":
-        for name in p.get("Names", []):
-            needed.append(
-                Authorization(
-                    "ssm:GetParameters",
-                    f"arn:aws:ssm:{region}:{account}:parameter/{str(name).lstrip('/')}",
-                )
-            )
-    elif call.service == "firehose" and "DeliveryStreamName" in p:
-        stream = f"arn:aws:firehose:{region}:{account}:deliverystream/{p['DeliveryStreamName']}"
-        needed.append(Authorization(f"firehose:{op}", stream))
-    elif call.service == "secretsmanager" and "SecretId" in p:
-        needed.append(Authorization(f"secretsmanager:{op}", str(p["SecretId"])))
-    elif call.service == "redshift-data" and op == "ExecuteStatement":
-        from localcloud.engines.redshift import TARGET_ARNS
+            for name in p.get(key) or []
+        ]
+        return named or [base]
+    elif service.startswith("sagemaker"):
+        # SageMaker writes resource names in ARNs in lower case.
+        base = {k: v.lower() if k.endswith("Name") else v for k, v in base.items()}
+    return [base]
 
-        target = p.get("WorkgroupName") or p.get("ClusterIdentifier") or "*"
-        needed.append(Authorization("redshift-data:ExecuteStatement", TARGET_ARNS.get(target, "*")))
-    elif call.service in ("sagemaker", "sagemaker-a2i-runtime") and op in SAGEMAKER_REVIEW:
-        needed.append(Authorization(f"sagemaker:{op}", _sagemaker_review(op, p, region, account)))
-    elif call.service in ("sagemaker", "sagemaker-runtime"):
-        needed += _sagemaker(op, p, f"arn:aws:sagemaker:{region}:{account}")
-    elif call.service == "glue":
-        needed += _glue(op, p, f"arn:aws:glue:{region}:{account}")
-    elif call.service == "ssm" and "Name" in p:
-        name = str(p["Name"]).lstrip("/")
-        needed.append(
-            Authorization(f"ssm:{op}", f"arn:aws:ssm:{region}:{account}:parameter/{name}")
-        )
-    else:
-        needed.append(Authorization(f"{prefix}:{op}", "*"))
-    for parameter in ROLE_PARAMETERS:
-        role = p.get(parameter)
-        if isinstance(role, str) and role.startswith("arn:aws:iam::"):
-            passed_to = PASSED_TO.get(call.service, f"{prefix}.amazonaws.com")
-            needed.append(
-                Authorization("iam:PassRole", role, (("iam:PassedToService", passed_to),))
-            )
+
+def _arns_named(params: dict[str, Any]) -> list[str]:
+    """ARNs passed as top-level parameters (alone or in lists)."""
+    found = []
+    for value in params.values():
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, str) and item.startswith("arn:"):
+                found.append(item)
+    return found
+
+
+def _resources(
+    action: Action, call: RecordedCall, region: str, account: str, extra_arns: list[str]
+) -> list[tuple[ActionResource | None, str]]:
+    """The resources a call is authorized on: every resource type of the action that the
+    request names, by ARN or by the values of the type's ARN format; a required type the
+    request cannot name yet (a job not started) with `*` for what is unknown; `*` for actions
+    without resource-level permissions."""
+    if not action.takes_resources:
+        return [(None, "*")]
+    arns = _arns_named(call.params) + extra_arns
+    if call.service == "lambda" and "FunctionName" in call.params:
+        arns = [a for a in arns if a != call.params["FunctionName"]]
+    found: list[tuple[ActionResource | None, str]] = []
+    for values in _request_values(call, action):
+        context = {"Partition": "aws", "Region": region, "Account": account, **values}
+        for resource in action.resources:
+            if values.get(TYPE_KEY, resource.type.name) != resource.type.name:
+                continue
+            named = [arn for arn in arns if resource.type.accepts(arn)]
+            if named:
+                found += [(resource, arn) for arn in named]
+            elif resource.type.variables and all(v in context for v in resource.type.variables):
+                found.append((resource, resource.type.render(context)))
+    required = [r for r in action.resources if r.required]
+    if required and not any(resource in required for resource, _ in found):
+        # A required resource the request cannot name yet: a job before it starts.
+        context = {"Partition": "aws", "Region": region, "Account": account}
+        found.append((required[0], required[0].type.render(context)))
+    if not found:
+        return [(None, "*")]
+    return list(dict.fromkeys(found))
+
+
+def _s3_authorizations(call: RecordedCall) -> list[Authorization]:
+    """S3 authorizes a request on the bucket, or on each object it reads or writes; a request
+    for one version of an object needs the action's version variant."""
+    p = call.params
+    bucket = f"arn:aws:s3:::{p.get('Bucket', '')}"
+    obj = f"{bucket}/{p.get('Key', '')}"
+
+    def on_object(action: str, arn: str, versioned: bool) -> Authorization:
+        name = S3_VERSIONED_ACTIONS.get(action, action) if versioned else action
+        if database().action(name) is None:
+            raise NoIamActionError(f"{name} is not an IAM action")
+        return Authorization(name, arn)
+
+    if call.operation == "CopyObject":
+        source = p.get("CopySource")
+        if isinstance(source, dict):
+            src = f"arn:aws:s3:::{source['Bucket']}/{source['Key']}"
+            src_versioned = bool(source.get("VersionId"))
+        else:  # botocore has already encoded it as "bucket/key?versionId=..."
+            path, _, query = str(source).partition("?")
+            src = f"arn:aws:s3:::{unquote(path)}"
+            src_versioned = "versionId=" in query
+        return [
+            on_object("s3:GetObject", src, src_versioned),
+            on_object("s3:PutObject", obj, False),
+        ]
+    if call.operation == "DeleteObjects":
+        return [
+            on_object("s3:DeleteObject", f"{bucket}/{item['Key']}", bool(item.get("VersionId")))
+            for item in p.get("Delete", {}).get("Objects", [])
+        ]
+    action = _action("s3", call.operation)
+    if action.resource_type("object") is not None:
+        return [on_object(action.full_name, obj, bool(p.get("VersionId")))]
+    context: tuple[tuple[str, str], ...] = ()
+    if "s3:prefix" in action.condition_keys:
+        context = (("s3:prefix", str(p.get("Prefix", ""))),)
+    return [Authorization(action.full_name, bucket, context)]
+
+
+def _passed_roles(call: RecordedCall) -> list[Authorization]:
+    """Handing a role to a service (any role ARN in the request) needs iam:PassRole, with the
+    service's principal as `iam:PassedToService`."""
+    if call.service in NO_PASS_ROLE_SERVICES:
+        return []
+    roles: list[str] = []
+
+    def walk(value: Any) -> None:
+        if isinstance(value, dict):
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+        elif isinstance(value, str) and re.fullmatch(r"arn:aws[\w-]*:iam::\d{12}:role/.+", value):
+            roles.append(value)
+
+    walk(call.params)
+    service = f"{_signing_name(call.service)}.amazonaws.com"
+    return [
+        Authorization("iam:PassRole", role, (("iam:PassedToService", service),))
+        for role in dict.fromkeys(roles)
+    ]
+
+
+def _context(
+    action: Action, call: RecordedCall, region: str, account: str
+) -> tuple[tuple[str, str], ...]:
+    """Condition keys the request sets that the project's policies may test."""
+    if "lambda:FunctionArn" in action.condition_keys and "FunctionName" in call.params:
+        name = _function_name(str(call.params["FunctionName"]))
+        return (("lambda:FunctionArn", f"arn:aws:lambda:{region}:{account}:function:{name}"),)
+    return ()
+
+
+def _tagging(
+    action: Action, resources: list[tuple[ActionResource | None, str]], call: RecordedCall
+) -> list[Authorization]:
+    """Creating a resource with tags also needs the tagging action the reference lists as
+    dependent (SageMaker's `sagemaker:AddTags`)."""
+    if not (call.params.get("Tags") or call.params.get("tags")):
+        return []
+    needed = []
+    for resource, arn in resources:
+        dependents = resource.dependent_actions if resource else action.dependent_actions
+        for dependent in dependents:
+            if "tag" in dependent.lower() and database().action(dependent) is not None:
+                needed.append(Authorization(dependent, arn))
     return needed
 
 
-# Amazon A2I: the resource each call is authorized on (Service Authorization Reference).
-SAGEMAKER_REVIEW = {
-    "StartHumanLoop": "flow-definition",
-    "DescribeHumanLoop": "human-loop",
-    "StopHumanLoop": "human-loop",
-    "DeleteHumanLoop": "human-loop",
-    "CreateFlowDefinition": "flow-definition",
-    "DescribeFlowDefinition": "flow-definition",
-    "DeleteFlowDefinition": "flow-definition",
-    "CreateHumanTaskUi": "human-task-ui",
-    "DescribeHumanTaskUi": "human-task-ui",
-    "DeleteHumanTaskUi": "human-task-ui",
-}
-
-
-def _sagemaker_review(op: str, p: dict[str, Any], region: str, account: str) -> str:
-    if op == "StartHumanLoop":
-        return str(p["FlowDefinitionArn"])
-    kind = SAGEMAKER_REVIEW[op]
-    name = p.get("HumanLoopName") or p.get("FlowDefinitionName") or p.get("HumanTaskUiName")
-    return f"arn:aws:sagemaker:{region}:{account}:{kind}/{name}"
-
-
-def _comprehend(op: str, p: dict[str, Any], base: str) -> list[Authorization]:
-    """Comprehend custom classification: each request names the classifier, job or endpoint
-    it acts on; a job not started yet is `document-classifier-job/*`."""
-    resources: list[str] = []
-    if op == "CreateDocumentClassifier":
-        name = f"{base}:document-classifier/{p['DocumentClassifierName']}"
-        resources.append(f"{name}/version/{p['VersionName']}" if p.get("VersionName") else name)
-    if op == "CreateEndpoint":
-        resources.append(f"{base}:document-classifier-endpoint/{p['EndpointName']}")
-    for key in ("DocumentClassifierArn", "ModelArn", "DesiredModelArn", "EndpointArn"):
-        if key in p:
-            resources.append(str(p[key]))
-    if op == "StartDocumentClassificationJob":
-        resources.append(f"{base}:document-classifier-job/*")
-    if "JobId" in p:
-        resources.append(f"{base}:document-classifier-job/{p['JobId']}")
-    return [Authorization(f"comprehend:{op}", r) for r in resources or ["*"]]
-
-
-SAGEMAKER_RESOURCES = {
-    "TrainingJobName": "training-job",
-    "ModelName": "model",
-    "TransformJobName": "transform-job",
-    "EndpointConfigName": "endpoint-config",
-    "EndpointName": "endpoint",
-}
-
-
-def _sagemaker(op: str, p: dict[str, Any], base: str) -> list[Authorization]:
-    """SageMaker authorizes on the resources a request names (names lower-cased in ARNs):
-    CreateEndpoint and UpdateEndpoint on the endpoint and its config; a transform job or an
-    endpoint config only on itself (Service Authorization Reference)."""
-    resources = []
-    for member, kind in SAGEMAKER_RESOURCES.items():
-        if member not in p:
-            continue
-        if member == "ModelName" and op in ("CreateTransformJob", "CreateEndpointConfig"):
-            continue
-        if member == "EndpointConfigName" and op in ("DescribeEndpoint", "DeleteEndpoint"):
-            continue
-        resources.append(f"{base}:{kind}/{str(p[member]).lower()}")
-    return [Authorization(f"sagemaker:{op}", r) for r in resources or ["*"]]
-
-
-def _glue(op: str, p: dict[str, Any], base: str) -> list[Authorization]:
-    """Glue authorizes workflow-run calls on the workflow, job calls on the job."""
-    if "Workflow" in op and "Name" in p:
-        return [Authorization(f"glue:{op}", f"{base}:workflow/{p['Name']}")]
-    if "JobName" in p:
-        return [Authorization(f"glue:{op}", f"{base}:job/{p['JobName']}")]
-    if "Trigger" in op and "Name" in p:
-        return [Authorization(f"glue:{op}", f"{base}:trigger/{p['Name']}")]
-    return [Authorization(f"glue:{op}", "*")]
+def authorizations(
+    call: RecordedCall, region: str, account: str, named_arns: list[str] | None = None
+) -> list[Authorization]:
+    """What IAM authorizes a call with: the action and resource types from the IAM database
+    (Service Authorization Reference), the resources from the request. `named_arns` are ARNs
+    a request names only indirectly (a Redshift workgroup by name: its ARN holds an id)."""
+    if call.service == "s3":
+        needed = _s3_authorizations(call)
+    else:
+        action = _action(call.service, call.operation)
+        resources = _resources(action, call, region, account, named_arns or [])
+        context = _context(action, call, region, account)
+        needed = [Authorization(action.full_name, arn, context) for _, arn in resources]
+        needed += _tagging(action, resources, call)
+    return needed + _passed_roles(call)
 
 
 def principal_policies(cloud: LocalCloud) -> dict[str, PrincipalPolicy]:
@@ -393,7 +416,8 @@ def check(cloud: LocalCloud, calls: Iterable[RecordedCall] | None = None) -> Iam
             continue  # the person using the account, or the local deployer
         seen_principals.add(policy.role_arn)
         report.checked_calls += 1
-        for needed in authorizations(call, cloud.region, cloud.account_id):
+        named = _named_arns(cloud, call)
+        for needed in authorizations(call, cloud.region, cloud.account_id, named):
             decision, allowing = evaluate(
                 policy.statements, needed.action, needed.resource, dict(needed.context)
             )
@@ -430,6 +454,13 @@ def check(cloud: LocalCloud, calls: Iterable[RecordedCall] | None = None) -> Iam
     return report
 
 
+def _named_arns(cloud: Any, call: RecordedCall) -> list[str]:
+    """ARNs of resources a request names only by a name the local engine resolves."""
+    engine = getattr(cloud, "engines", {}).get(call.service)
+    resolve = getattr(engine, "iam_resources", None)
+    return list(resolve(call.operation, call.params)) if resolve is not None else []
+
+
 def _grants(action: str, resource: str, needed: Authorization) -> bool:
     single = Statement("Allow", (action,), (), (resource,), (), None)
     return single.applies(needed.action, needed.resource, {})
@@ -437,3 +468,78 @@ def _grants(action: str, resource: str, needed: Authorization) -> bool:
 
 def _unique(items: list[Any]) -> list[Any]:
     return list(dict.fromkeys(items))
+
+
+class Enforcer:
+    """Denies, as IAM would, every call a deployed role's policies do not allow: the caller
+    gets the service's access-denied error and the call never reaches the service. Calls by
+    principals without a role in a deployed stack (the person using the account, the local
+    deployer) pass, and so does what only an AWS managed policy could allow (its document is
+    not in the template). Each denial is kept in `denied`."""
+
+    def __init__(self, cloud: LocalCloud) -> None:
+        self.cloud = cloud
+        self.denied: list[DeniedCall] = []
+
+    def __call__(self, call: RecordedCall, model: Any) -> Any:
+        policy = self.cloud.role_policies.get(call.principal or "")
+        if policy is None:
+            return None
+        try:
+            needed = authorizations(
+                call, self.cloud.region, self.cloud.account_id, _named_arns(self.cloud, call)
+            )
+        except NoIamActionError:
+            return None  # the least-privilege report names it
+        for authorization in needed:
+            if authorization.action.startswith(SERVICE_SIDE_PREFIXES):
+                continue
+            decision, _ = evaluate(
+                policy.statements,
+                authorization.action,
+                authorization.resource,
+                dict(authorization.context),
+            )
+            if decision is Decision.ALLOW:
+                continue
+            if decision is Decision.NOT_ALLOWED and policy.managed_policies:
+                continue
+            denied = DeniedCall(
+                policy.role_arn, call.operation, authorization.action, authorization.resource
+            )
+            self.denied.append(denied)
+            return access_denied(model.service_model, denied, decision)
+        return None
+
+
+def access_denied(service_model: Any, denied: DeniedCall, decision: Decision) -> Any:
+    """The (HTTP response, parsed response) pair botocore turns into the service's
+    access-denied error: the code the service model names (S3's and SQS's `AccessDenied`,
+    most services' `AccessDeniedException`), else AWS's common `AccessDeniedException`
+    (https://docs.aws.amazon.com/general/latest/gr/api-retries.html lists it among the
+    errors common to all services, HTTP 400), with IAM's message."""
+    from botocore.awsrequest import AWSResponse
+
+    code, status = "AccessDeniedException", 400
+    for shape in service_model.error_shapes:
+        error = shape.metadata.get("error", {})
+        name = str(error.get("code") or shape.name)
+        if name.startswith("AccessDenied"):
+            code, status = name, int(error.get("httpStatusCode", status))
+            break
+    if service_model.service_name == "s3":
+        code, status = "AccessDenied", 403
+    reason = (
+        "with an explicit deny in an identity-based policy"
+        if decision is Decision.DENY
+        else f"because no identity-based policy allows the {denied.action} action"
+    )
+    message = (
+        f"User: {denied.principal} is not authorized to perform: {denied.action} on "
+        f"resource: {denied.resource} {reason}"
+    )
+    parsed = {
+        "Error": {"Code": code, "Message": message},
+        "ResponseMetadata": {"HTTPStatusCode": status, "HTTPHeaders": {}},
+    }
+    return AWSResponse("https://localcloud.invalid/", status, {}, None), parsed

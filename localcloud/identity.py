@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -81,6 +82,9 @@ class CallRecorder:
         self._calls: list[RecordedCall] = []
         self._lock = threading.Lock()
         self.enabled = True
+        # Decides each call as IAM would: None lets it through, anything else is the answer
+        # botocore gets instead of the service's (see `localcloud.iam_check.Enforcer`).
+        self.authorizer: Callable[[RecordedCall, Any], Any] | None = None
 
     def calls(self, principal: str | None = None) -> list[RecordedCall]:
         with self._lock:
@@ -94,9 +98,9 @@ class CallRecorder:
     def remember_params(self, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
         context["localcloud_params"] = dict(params)
 
-    def record(self, model: Any, context: dict[str, Any], request_signer: Any, **_: Any) -> None:
+    def record(self, model: Any, context: dict[str, Any], request_signer: Any, **_: Any) -> Any:
         if not self.enabled:
-            return
+            return None
         credentials = getattr(request_signer, "_credentials", None)
         access_key = getattr(credentials, "access_key", None)
         call = RecordedCall(
@@ -107,3 +111,6 @@ class CallRecorder:
         )
         with self._lock:
             self._calls.append(call)
+        if self.authorizer is not None:
+            return self.authorizer(call, model)
+        return None

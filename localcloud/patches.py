@@ -7,6 +7,7 @@ faithful payloads, and running waits and timeouts on the compressible local cloc
 
 from __future__ import annotations
 
+import contextvars
 import datetime
 import io
 import itertools
@@ -179,6 +180,11 @@ def _patch_sdk_retry_sleep(cloud: LocalCloud, patches: Patches) -> None:
 _SDK_SERVICE_NAMES = {"sfn": "stepfunctions", "eventbridge": "events", "acmpca": "acm-pca"}
 
 
+def sdk_service_name(service_name: str) -> str:
+    """botocore's name of an aws-sdk integration's service (`sfn` -> `stepfunctions`)."""
+    return _SDK_SERVICE_NAMES.get(service_name.lower(), service_name.lower())
+
+
 def sdk_error_prefix(service_name: str) -> str:
     """The service part of an aws-sdk task's error name, as Step Functions forms it: the
     service id in Pascal case with acronyms lowered after their first letter (`Ssm`, `Sqs`,
@@ -186,9 +192,10 @@ def sdk_error_prefix(service_name: str) -> str:
     import botocore.session
     from botocore.exceptions import UnknownServiceError
 
-    name = _SDK_SERVICE_NAMES.get(service_name.lower(), service_name.lower())
     try:
-        service_id = botocore.session.get_session().get_service_model(name).service_id
+        service_id = (
+            botocore.session.get_session().get_service_model(sdk_service_name(service_name))
+        ).service_id
     except UnknownServiceError:
         service_id = service_name
     words = []
@@ -198,6 +205,35 @@ def sdk_error_prefix(service_name: str) -> str:
             letters.append(char.lower() if previous.isupper() and char.isupper() else char)
         words.append("".join(letters))
     return "".join(words)
+
+
+# An error the service model does not declare reaches a Task state as the SDK's base exception
+# of the service. Step Functions documents `Lambda.AWSLambdaException` for the Lambda integration
+# (https://docs.aws.amazon.com/step-functions/latest/dg/bp-lambda-serviceexception.html); the
+# other optimized integrations' base exceptions follow the same SDK naming, and aws-sdk tasks'
+# the AWS SDK for Java 2.x one, `<Service>Exception` (`Sfn.SfnException`).
+OPTIMIZED_BASE_EXCEPTIONS = {
+    "Lambda": "AWSLambdaException",
+    "DynamoDB": "AmazonDynamoDBException",
+    "SNS": "AmazonSNSException",
+    "SQS": "AmazonSQSException",
+}
+
+
+def task_error_name(prefix: str, error: Any, *, sdk: bool) -> str:
+    """The error name Step Functions gives a failed service call: `<Prefix>.<Name>`, where Name
+    is the error the service model declares (the class botocore raises) with "Exception"
+    appended unless it ends with it already (`DynamoDB.RequestLimitExceededException`,
+    `S3.BucketAlreadyExistsException`, see
+    https://docs.aws.amazon.com/step-functions/latest/dg/supported-services-awssdk.html), and
+    for an error the model does not declare, the service's base exception."""
+    name = type(error).__name__
+    if name == "ClientError":
+        base = f"{prefix}Exception" if sdk else OPTIMIZED_BASE_EXCEPTIONS.get(prefix)
+        return f"{prefix}.{base or prefix + 'Exception'}"
+    if not name.endswith("Exception"):
+        name += "Exception"
+    return f"{prefix}.{name}"
 
 
 def sdk_parameters(value: Any, shape: Any) -> Any:
@@ -234,6 +270,52 @@ def sdk_result(value: Any, shape: Any) -> Any:
 
 
 _DEFINITE_PATH = re.compile(r"\$(\.[A-Za-z0-9_\-]+|\[\d+\])*")
+
+
+def patch_task_error_names(patches: Patches) -> None:
+    """Name the service errors of Task states as Step Functions does (`task_error_name`), so
+    that a Retry or Catch naming an error AWS never raises does not fire locally either. moto's
+    executor leaves the suffix off for some optimized integrations (`DynamoDB.RequestLimitExceeded`,
+    `Lambda.<code>`), doubles it for others and names every SQS error `SQS.SdkClientException`.
+    The service part
+    (`DynamoDB` for dynamodb:putItem, `DynamoDb` for aws-sdk:dynamodb) stays moto's."""
+    from botocore.exceptions import ClientError
+    from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import (
+        CustomErrorName,
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_factory,  # noqa: F401  (imports every integration)
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import (  # noqa: E501
+        StateTaskService,
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_aws_sdk import (  # noqa: E501
+        StateTaskServiceAwsSdk,
+    )
+
+    patches.set(
+        StateTaskServiceAwsSdk, "_normalise_service_error_name", staticmethod(sdk_error_prefix)
+    )
+
+    def named_as_aws(from_error: Callable[..., Any]) -> Callable[..., Any]:
+        def from_error_named(self: Any, env: Any, ex: Exception) -> Any:
+            event = from_error(self, env, ex)
+            details = (event.event_details or {}).get("taskFailedEventDetails")
+            prefix = str((details or {}).get("error", "")).partition(".")[0]
+            if isinstance(ex, ClientError) and details and prefix and prefix != "States":
+                name = task_error_name(prefix, ex, sdk=isinstance(self, StateTaskServiceAwsSdk))
+                details["error"] = name
+                event.error_name = CustomErrorName(name)
+            return event
+
+        return from_error_named
+
+    pending = [StateTaskService]
+    while pending:
+        integration = pending.pop()
+        pending.extend(integration.__subclasses__())
+        if "_from_error" in vars(integration):
+            patches.set(integration, "_from_error", named_as_aws(vars(integration)["_from_error"]))
 
 
 # Step Functions: credentials per execution role, waits on the local clock ---------------------
@@ -275,11 +357,7 @@ def _patch_step_functions(cloud: LocalCloud, patches: Patches) -> None:
         state_task_service_aws_sdk as aws_sdk,
     )
 
-    patches.set(
-        aws_sdk.StateTaskServiceAwsSdk,
-        "_normalise_service_error_name",
-        staticmethod(sdk_error_prefix),
-    )
+    patch_task_error_names(patches)
 
     def eval_sdk_task(
         self: Any,
@@ -356,7 +434,7 @@ def _patch_sqs(cloud: LocalCloud, patches: Patches) -> None:
     )
 
 
-# S3 event notifications with AWS's record layout -----------------------------------------------
+# S3 event notifications with AWS's record layout, authorized by each destination's policy -------
 def _patch_s3_notifications(cloud: LocalCloud, patches: Patches) -> None:
     from urllib.parse import quote_plus
 
@@ -401,11 +479,91 @@ def _patch_s3_notifications(cloud: LocalCloud, patches: Patches) -> None:
             ]
         }
 
+    # S3 delivers as s3.amazonaws.com on the bucket's behalf; each destination's resource policy
+    # decides ("Granting permissions to publish event notification messages to a destination",
+    # https://docs.aws.amazon.com/AmazonS3/latest/userguide/grant-destinations-permissions-to-s3.html).
+    # moto's senders are not told the bucket, so the notification being sent names it.
+    sending_for: contextvars.ContextVar[Any] = contextvars.ContextVar("s3_notifying_bucket")
+
+    def allowed(action: str, target_arn: str, record: bool = True) -> bool:
+        bucket = sending_for.get(None)
+        source = bucket.arn if bucket is not None else "arn:aws:s3:::unknown"
+        return cloud.delivery.authorize(
+            "s3.amazonaws.com", source, action, target_arn, record=record
+        )
+
+    original_send_event = notifications.send_event
+    original_send_test_event = notifications.send_test_event
+    original_send_sqs = notifications._send_sqs_message
+    original_send_sns = notifications._send_sns_message
+
+    def send_event(account_id: str, event_name: Any, bucket: Any, key: Any) -> None:
+        token = sending_for.set(bucket)
+        try:
+            original_send_event(account_id, event_name, bucket, key)
+        finally:
+            sending_for.reset(token)
+
+    def send_test_event(account_id: str, bucket: Any) -> None:
+        """S3 accepts a notification configuration only if it may deliver to every
+        destination; otherwise PutBucketNotificationConfiguration fails with
+        "Unable to validate the following destination configurations"."""
+        from moto.s3.exceptions import InvalidArgumentError
+
+        token = sending_for.set(bucket)
+        try:
+            config = bucket.notification_configuration
+            for destinations, action, kind in (
+                (config.queue, "sqs:SendMessage", "queue"),
+                (config.topic, "sns:Publish", "topic"),
+                (config.cloud_function, "lambda:InvokeFunction", "function"),
+            ):
+                for destination in destinations:
+                    if not allowed(action, destination.arn, record=False):
+                        raise InvalidArgumentError(
+                            "Unable to validate the following destination configurations",
+                            destination.arn,
+                            f"Permissions on the destination {kind} do not allow S3 to "
+                            "publish notifications from this bucket",
+                        )
+            original_send_test_event(account_id, bucket)
+        finally:
+            sending_for.reset(token)
+
+    def send_sqs(account_id: str, event_body: Any, queue_name: str, region_name: str) -> None:
+        if allowed("sqs:SendMessage", f"arn:aws:sqs:{region_name}:{account_id}:{queue_name}"):
+            original_send_sqs(account_id, event_body, queue_name, region_name)
+
+    def send_sns(account_id: str, event_body: Any, topic_arn: str, region_name: str) -> None:
+        if allowed("sns:Publish", topic_arn):
+            original_send_sns(account_id, event_body, topic_arn, region_name)
+
     def invoke_lambda(account_id: str, event_body: Any, fn_arn: str, region_name: str) -> None:
-        cloud.delivery.invoke_async(fn_arn, event_body)
+        if allowed("lambda:InvokeFunction", fn_arn):
+            cloud.delivery.invoke_async(fn_arn, event_body)
 
     patches.set(notifications, "_get_s3_event", s3_event)
+    patches.set(notifications, "send_event", send_event)
+    patches.set(notifications, "send_test_event", send_test_event)
+    patches.set(notifications, "_send_sqs_message", send_sqs)
+    patches.set(notifications, "_send_sns_message", send_sns)
     patches.set(notifications, "_invoke_awslambda", invoke_lambda)
+
+    # A configuration S3 refuses is not kept (moto stores it before sending the test event).
+    from moto.s3.exceptions import InvalidArgumentError
+    from moto.s3.models import FakeBucket
+
+    original_set = FakeBucket.set_notification_configuration
+
+    def set_notification_configuration(self: Any, notification_config: Any) -> None:
+        previous = self.notification_configuration
+        try:
+            original_set(self, notification_config)
+        except InvalidArgumentError:
+            self.notification_configuration = previous
+            raise
+
+    patches.set(FakeBucket, "set_notification_configuration", set_notification_configuration)
 
 
 # Bucket policies: evaluated with the request's TLS context ---------------------------------------
@@ -460,7 +618,7 @@ def _patch_lambda(cloud: LocalCloud, patches: Patches) -> None:
     patches.set(LambdaSimpleBackend, "invoke", invoke)
 
 
-# SNS: record every publish; deliver to Lambda subscribers asynchronously ------------------------
+# SNS: record every publish; deliver to queues and functions their policies let SNS reach -------
 def _patch_sns(cloud: LocalCloud, patches: Patches) -> None:
     from moto.sns import models as sns_models
 
@@ -484,15 +642,23 @@ def _patch_sns(cloud: LocalCloud, patches: Patches) -> None:
         deduplication_id: str | None = None,
         message_structure: str | None = None,
     ) -> None:
+        if self._filter_policy_matcher is not None and not self._filter_policy_matcher.matches(
+            message_attributes, message
+        ):
+            return None
+        # SNS delivers to queues and functions as sns.amazonaws.com on the topic's behalf; the
+        # queue policy or the function's permissions decide
+        # (https://docs.aws.amazon.com/sns/latest/dg/subscribe-sqs-queue-to-sns-topic.html).
+        action = {"sqs": "sqs:SendMessage", "lambda": "lambda:InvokeFunction"}.get(self.protocol)
+        if action and not cloud.delivery.authorize(
+            "sns.amazonaws.com", self.topic.arn, action, self.endpoint
+        ):
+            return None
         if self.protocol != "lambda":
             return original_subscription_publish(
                 self, message, message_id, subject, message_attributes, group_id,
                 deduplication_id, message_structure,
             )  # fmt: skip
-        if self._filter_policy_matcher is not None and not self._filter_policy_matcher.matches(
-            message_attributes, message
-        ):
-            return None
         if message_structure == "json":
             message = self._parse_message_structure(message, self.protocol)
         event = {
@@ -524,7 +690,7 @@ def _patch_sns(cloud: LocalCloud, patches: Patches) -> None:
     patches.set(sns_models.Subscription, "publish", subscription_publish)
 
 
-# EventBridge: Lambda and Step Functions targets -------------------------------------------------
+# EventBridge: Lambda, SQS, SNS and Step Functions targets, by the local delivery ---------------
 def _patch_events(cloud: LocalCloud, patches: Patches) -> None:
     from moto.events import models as events_models
 
@@ -533,10 +699,12 @@ def _patch_events(cloud: LocalCloud, patches: Patches) -> None:
     def send_to_targets(self: Any, original_event: Any, transform_input: bool = True) -> None:
         if not self.event_pattern.matches_event(original_event):
             return
-        handled = [t for t in self.targets if t["Arn"].split(":")[2] in ("lambda", "states")]
+        delivered = ("lambda", "states", "sqs", "sns")
+        handled = [t for t in self.targets if t["Arn"].split(":")[2] in delivered]
         if handled:
             cloud.delivery.deliver_event(
-                types.SimpleNamespace(name=self.name, targets=handled), original_event
+                types.SimpleNamespace(name=self.name, arn=self.arn, targets=handled),
+                original_event,
             )
         others = [t for t in self.targets if t not in handled]
         if others:

@@ -6,6 +6,10 @@ operators (String*, Arn*, Bool, Numeric*, with `IfExists` and `ForAnyValue:`/`Fo
 A condition key absent from the request context matches only negated operators,
 `ForAllValues:` and `...IfExists` (as on AWS). Policy variables (`${aws:username}`) are not
 expanded.
+
+Resource-based policies (topic, queue, KMS key and Lambda function policies) are evaluated for
+one caller with `evaluate_resource_policy`: statements take part when their Principal names the
+caller (`principal_matches`), then the same Deny-over-Allow logic decides.
 """
 
 from __future__ import annotations
@@ -177,3 +181,102 @@ def evaluate(
             return Decision.DENY, []
         allowing.append(statement)
     return (Decision.ALLOW, allowing) if allowing else (Decision.NOT_ALLOWED, [])
+
+
+# --- resource-based policies ---------------------------------------------------------------------
+# A resource-based policy (topic, queue, key, Lambda function policy) names who it applies to in
+# its Principal element. The forms and what they match are those of the IAM reference, "AWS JSON
+# policy elements: Principal"
+# (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_principal.html):
+# an account (its 12-digit id or `arn:aws:iam::<id>:root`) delegates to every IAM principal of
+# that account; a role ARN matches the role and its sessions; `Service` names a service
+# principal; `"*"` and `{"AWS": "*"}` are all principals, services and anonymous callers too.
+
+_ACCOUNT_ID = re.compile(r"^\d{12}$")
+_ACCOUNT_ROOT = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):root$")
+_ROLE = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):role/(?:.*/)?([^/]+)$")
+_ASSUMED_ROLE = re.compile(r"^arn:aws[a-z-]*:sts::(\d{12}):assumed-role/([^/]+)/[^/]+$")
+_IAM_PRINCIPAL = re.compile(r"^arn:aws[a-z-]*:(?:iam|sts)::(\d{12}):")
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who makes a request, as a resource-based policy sees it: an AWS service principal
+    (`s3.amazonaws.com`) delivering on a resource's behalf, or an IAM principal ARN."""
+
+    service: str | None = None
+    arn: str | None = None
+
+    @classmethod
+    def of_service(cls, service_principal: str) -> Caller:
+        return cls(service=service_principal)
+
+    @classmethod
+    def of_arn(cls, principal_arn: str) -> Caller:
+        return cls(arn=principal_arn)
+
+    @property
+    def account(self) -> str | None:
+        match = _IAM_PRINCIPAL.match(self.arn or "")
+        return match.group(1) if match else None
+
+    def __str__(self) -> str:
+        return self.service or self.arn or "anonymous"
+
+
+def _aws_principal_matches(entry: str, caller: Caller) -> bool:
+    if entry == "*":
+        return True
+    if caller.arn is None:  # a service principal is named only by `Service` or "*"
+        return False
+    root = _ACCOUNT_ROOT.match(entry)
+    if _ACCOUNT_ID.match(entry) or root:
+        return caller.account == (root.group(1) if root else entry)
+    role = _ROLE.match(entry)
+    if role:
+        if caller.arn == entry:
+            return True
+        session = _ASSUMED_ROLE.match(caller.arn)
+        return bool(session and session.groups() == role.groups())
+    return caller.arn == entry
+
+
+def principal_matches(principal: Any, caller: Caller) -> bool:
+    """Whether a statement's Principal (or NotPrincipal) element names the caller."""
+    if principal == "*":
+        return True
+    if isinstance(principal, str):  # a bare account id or ARN, as Lambda writes some
+        return _aws_principal_matches(principal, caller)
+    if not isinstance(principal, Mapping):
+        return False
+    for kind, entries in principal.items():
+        values = [str(entry) for entry in _as_list(entries)]
+        if kind == "AWS" and any(_aws_principal_matches(v, caller) for v in values):
+            return True
+        service = (caller.service or "").lower()
+        if kind == "Service" and service and service in (v.lower() for v in values):
+            return True
+        # Federated and CanonicalUser principals never make the requests evaluated here.
+    return False
+
+
+def evaluate_resource_policy(
+    document: Mapping[str, Any] | None,
+    action: str,
+    resource: str,
+    caller: Caller,
+    context: Mapping[str, Any],
+    source: str = "",
+) -> tuple[Decision, list[Statement]]:
+    """Evaluate a resource-based policy for one request: only statements whose Principal names
+    the caller (or whose NotPrincipal does not) take part; an explicit Deny wins over any
+    Allow; no policy, or no statement that allows, is an implicit deny."""
+    relevant: list[Statement] = []
+    for raw in _as_list((document or {}).get("Statement")):
+        if "NotPrincipal" in raw:
+            names_caller = not principal_matches(raw["NotPrincipal"], caller)
+        else:
+            names_caller = "Principal" in raw and principal_matches(raw["Principal"], caller)
+        if names_caller:
+            relevant.append(Statement.parse(raw, source))
+    return evaluate(relevant, action, resource, context)

@@ -20,7 +20,7 @@ an engine only deals with dicts:
   Like AWS servers, members unknown to the model are ignored rather than rejected.
 * `ServiceError`s raised by an engine become modeled errors the client maps to its exception
   classes (`client.exceptions.X`); an unknown operation is `UnknownOperationException` (400) and
-  any other exception `InternalServerException` (500).
+  any other exception the service's internal error (500, `internal_error_code`).
 """
 
 from __future__ import annotations
@@ -116,6 +116,26 @@ class CallContext:
 def load_service_model(service_name: str) -> ServiceModel:
     """The botocore service model of `service_name`, loaded once per process."""
     return botocore.session.get_session().get_service_model(service_name)
+
+
+@cache
+def internal_error_code(service_name: str) -> str:
+    """The code the service answers its own failure with: the server fault its model declares
+    (`InternalServerException`; Rekognition's `InternalServerError`), else AWS's common
+    `InternalFailure` (https://docs.aws.amazon.com/awsconsolehelpdocs/latest/gsg/common-errors.html)."""
+    loader = botocore.session.get_session().get_component("data_loader")
+    shapes = loader.load_service_model(service_name, "service-2")["shapes"]
+    faults = sorted(
+        name
+        for name, shape in shapes.items()
+        if shape.get("exception")
+        and name.startswith("Internal")
+        and shape.get("error", {}).get("httpStatusCode", 500) == 500
+        and (shape.get("fault") or "httpStatusCode" in shape.get("error", {}))
+    )
+    if not faults:
+        return "InternalFailure"
+    return str(shapes[faults[0]].get("error", {}).get("code", faults[0]))
 
 
 class LocalEngine(abc.ABC):
@@ -659,7 +679,9 @@ def answer(
         return error_response(
             engine,
             request,
-            ServiceError("InternalServerException", "An internal error occurred.", 500),
+            ServiceError(
+                internal_error_code(engine.service_name), "An internal error occurred.", 500
+            ),
         )
     return _response(request, 200, headers, body)
 

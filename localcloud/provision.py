@@ -361,12 +361,26 @@ def _log_group(request: ProvisionRequest) -> ResourceState:
     return _state(request, name, Arn=arn)
 
 
+# PutMetricAlarm takes the alarm's properties under the same names.
+_ALARM_PARAMETERS = (
+    "AlarmDescription", "ActionsEnabled", "OKActions", "AlarmActions", "InsufficientDataActions",
+    "MetricName", "Namespace", "Statistic", "ExtendedStatistic", "Dimensions", "Period", "Unit",
+    "EvaluationPeriods", "DatapointsToAlarm", "Threshold", "ComparisonOperator",
+    "TreatMissingData", "EvaluateLowSampleCountPercentile", "Metrics", "ThresholdMetricId",
+)  # fmt: skip
+
+
 @provisioner("AWS::CloudWatch::Alarm")
 def _alarm(request: ProvisionRequest) -> ResourceState:
-    """Alarms are kept as configuration; the local cloud does not evaluate metrics."""
-    name = request.properties.get("AlarmName") or request.physical_name(255)
-    request.cloud.alarms[name] = request.properties
+    """Created in moto's CloudWatch (so DescribeAlarms lists it) and evaluated on the local
+    clock by `localcloud.alarms`, which also runs its actions."""
+    props = request.properties
+    name = props.get("AlarmName") or request.physical_name(255)
+    arguments = {key: props[key] for key in _ALARM_PARAMETERS if key in props}
+    request.client("cloudwatch").put_metric_alarm(AlarmName=name, **arguments)
+    request.cloud.alarms[name] = props
     arn = f"arn:aws:cloudwatch:{request.ctx.region}:{request.ctx.account_id}:alarm:{name}"
+    request.cloud.delivery.alarms.register(name, arn, props)
     return _state(request, name, Arn=arn)
 
 
@@ -509,7 +523,7 @@ def _rule(request: ProvisionRequest) -> ResourceState:
     arn = events.put_rule(**arguments)["RuleArn"]
     targets = []
     for target in props.get("Targets", []):
-        keys = ("Id", "Arn", "RoleArn", "Input", "InputPath")
+        keys = ("Id", "Arn", "RoleArn", "Input", "InputPath", "DeadLetterConfig", "RetryPolicy")
         entry = {key: target[key] for key in keys if key in target}
         if "InputTransformer" in target:
             entry["InputTransformer"] = target["InputTransformer"]

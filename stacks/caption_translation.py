@@ -204,3 +204,6 @@ class CaptionTranslationStack(Stack):
         CfnOutput(self, "BucketName", value=bucket.bucket_name)
         CfnOutput(self, "NotificationTopicArn", value=topic.topic_arn)
         CfnOutput(self, "StateMachineArn", value=workflow.state_machine_arn)
+        # What a client needs to start a batch and find its outputs (the smoke check, scripts).
+        CfnOutput(self, "TriggerFileKey", value=f"input/{settings.trigger_file}")
+        CfnOutput(self, "TargetLanguages", value=",".join(settings.target_languages))

@@ -37,7 +37,13 @@ from constructs import Construct
 from lambdas.feedback_loop.feedback import MAX_TEXT_BYTES
 from lambdas.feedback_loop.loops import task_template
 from stacks.config import FeedbackLoopSettings
-from stacks.constructs import AccessLogsBucket, PythonFunction, QueueWithDlq, SecureBucket
+from stacks.constructs import (
+    AccessLogsBucket,
+    NotificationTopic,
+    PythonFunction,
+    QueueWithDlq,
+    SecureBucket,
+)
 from stacks.constructs.acknowledge import acknowledge, acknowledge_bucket_notifications_handler
 
 WORKFLOW = "feedback_loop"
@@ -132,7 +138,8 @@ class ComprehendFeedbackLoopStack(Stack):
         }
 
         def make_function(construct_id: str, module: str, description: str,
-                          extra: dict[str, str] | None = None) -> PythonFunction:  # fmt: skip
+                          extra: dict[str, str] | None = None,
+                          timeout: Duration = Duration.seconds(30)) -> PythonFunction:  # fmt: skip
             return PythonFunction(
                 self,
                 construct_id,
@@ -140,7 +147,7 @@ class ComprehendFeedbackLoopStack(Stack):
                 handler=f"{module}.handler",
                 description=description,
                 environment={**environment, **(extra or {})},
-                timeout=Duration.seconds(30),
+                timeout=timeout,
                 memory_size=256,
             )
 
@@ -158,8 +165,12 @@ class ComprehendFeedbackLoopStack(Stack):
         # Amazon A2I (and this resource type) exists in a subset of regions; cfn-lint checks
         # every region. Deploying elsewhere fails at this resource with CloudFormation's error.
         task_ui.add_metadata("cfn-lint", {"config": {"ignore_checks": ["E3006"]}})
+        # Long enough to wait for the flow to become Active and still answer CloudFormation.
         workflow_fn = make_function(
-            "ReviewWorkflow", "review_workflow", "Creates the A2I flow definition"
+            "ReviewWorkflow",
+            "review_workflow",
+            "Creates the A2I flow definition",
+            timeout=Duration.minutes(2),
         )
         workflow_fn.add_to_policy(
             iam.PolicyStatement(
@@ -223,10 +234,17 @@ class ComprehendFeedbackLoopStack(Stack):
         )
         self.api = self._rest_api(api_fn, settings)
 
+        # Where the dead-letter alarms notify (subscribe an operator to AlarmTopicArn).
+        alarms = NotificationTopic(self, "AlarmNotifications")
+
         # Batch feedback files.
         batch_fn = make_function("BatchFeedback", "batch_feedback", "Batch feedback files")
         batch_queue = QueueWithDlq(
-            self, "BatchQueue", visibility_timeout=Duration.seconds(180), max_receive_count=5
+            self,
+            "BatchQueue",
+            visibility_timeout=Duration.seconds(180),
+            max_receive_count=5,
+            alarm_topic=alarms,
         )
         batch_bucket.add_event_notification(
             s3.EventType.OBJECT_CREATED, s3n.SqsDestination(batch_queue.queue)
@@ -246,7 +264,11 @@ class ComprehendFeedbackLoopStack(Stack):
             {"FLOW_DEFINITION_ARN": flow_arn},
         )  # fmt: skip
         loops_queue = QueueWithDlq(
-            self, "FeedbackQueue", visibility_timeout=Duration.seconds(180), max_receive_count=5
+            self,
+            "FeedbackQueue",
+            visibility_timeout=Duration.seconds(180),
+            max_receive_count=5,
+            alarm_topic=alarms,
         )
         feedback_bucket.add_event_notification(
             s3.EventType.OBJECT_CREATED,
@@ -264,7 +286,9 @@ class ComprehendFeedbackLoopStack(Stack):
             "TransformAnswers", "transform_answers", "Turns reviewed answers into training rows",
             {"TRAINING_STREAM": training_stream.ref, "STATE_TABLE": table.table_name},
         )  # fmt: skip
-        failures = QueueWithDlq(self, "TransformFailures", visibility_timeout=Duration.seconds(30))
+        failures = QueueWithDlq(
+            self, "TransformFailures", visibility_timeout=Duration.seconds(30), alarm_topic=alarms
+        )
         transform_fn.function.configure_async_invoke(
             on_failure=destinations.SqsDestination(failures.queue), retry_attempts=2
         )
@@ -299,6 +323,8 @@ class ComprehendFeedbackLoopStack(Stack):
 
         acknowledge_bucket_notifications_handler(self)
         CfnOutput(self, "ApiUrl", value=self.api.url)
+        CfnOutput(self, "AlarmTopicArn", value=alarms.topic_arn)
+        CfnOutput(self, "ClassifierName", value=settings.classifier_name)
         CfnOutput(self, "FeedbackBucketName", value=feedback_bucket.bucket_name)
         CfnOutput(self, "BatchUploadBucketName", value=batch_bucket.bucket_name)
         CfnOutput(self, "ReviewOutputBucketName", value=review_bucket.bucket_name)

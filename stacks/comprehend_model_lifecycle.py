@@ -59,7 +59,7 @@ class ComprehendModelLifecycleStack(Stack):
         # or touches an unversioned classifier.
         classifier_arns = [f"{comprehend}:document-classifier/{classifier_name}/version/*"]
         endpoint_arn = f"{comprehend}:document-classifier-endpoint/{endpoint_name}"
-        job_arns = [f"{comprehend}:document-classifier-job/*"]
+        job_arns = [f"{comprehend}:document-classification-job/*"]
         parameter_arns = [
             f"arn:{Aws.PARTITION}:ssm:{Aws.REGION}:{Aws.ACCOUNT_ID}:parameter{name}"
             for name in (classifier_parameter, endpoint_parameter)
@@ -219,7 +219,8 @@ class ComprehendModelLifecycleStack(Stack):
                 "comprehend:StartDocumentClassificationJob": [*classifier_arns, *job_arns],
                 "comprehend:DescribeDocumentClassificationJob": job_arns,
                 "comprehend:CreateEndpoint": [endpoint_arn, *classifier_arns],
-                "comprehend:UpdateEndpoint": [endpoint_arn, *classifier_arns],
+                # The reference authorizes UpdateEndpoint on the endpoint alone.
+                "comprehend:UpdateEndpoint": [endpoint_arn],
                 "comprehend:DescribeEndpoint": [endpoint_arn],
                 "comprehend:DeleteEndpoint": [endpoint_arn],
                 "dynamodb:DeleteItem": [table.table_arn],
@@ -244,7 +245,7 @@ class ComprehendModelLifecycleStack(Stack):
         acknowledge(
             workflow.role.node.find_child("DefaultPolicy"),
             "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:comprehend:<AWS::Region>:"
-            "<AWS::AccountId>:document-classifier-job/*]",
+            "<AWS::AccountId>:document-classification-job/*]",
             "Classification jobs get their ids from Comprehend when they start.",
         )
         intake.function.add_environment("STATE_MACHINE_ARN", workflow.state_machine_arn)

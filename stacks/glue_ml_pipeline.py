@@ -22,7 +22,7 @@ from aws_cdk import aws_s3_assets as assets
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from stacks.constructs import AccessLogsBucket, QueueWithDlq, SecureBucket
+from stacks.constructs import AccessLogsBucket, NotificationTopic, QueueWithDlq, SecureBucket
 from stacks.constructs.acknowledge import acknowledge
 from stacks.glue_job_library import library_modules, wheel_asset
 from stacks.glue_ml_pipeline_settings import BLAZINGTEXT_ACCOUNTS, GluePipelineSettings
@@ -54,9 +54,16 @@ class GlueMlPipelineStack(Stack):
 
         access_logs = AccessLogsBucket(self, "AccessLogs")
         bucket = SecureBucket(self, "PipelineBucket", access_logs=access_logs)
+        # Where the dead-letter alarm notifies (subscribe an operator to AlarmTopicArn).
+        alarms = NotificationTopic(self, "AlarmNotifications")
         messages = QueueWithDlq(
-            self, "RunMessages", visibility_timeout=Duration.minutes(5), retention=Duration.days(14)
+            self,
+            "RunMessages",
+            visibility_timeout=Duration.minutes(5),
+            retention=Duration.days(14),
+            alarm_topic=alarms,
         )
+        CfnOutput(self, "AlarmTopicArn", value=alarms.topic_arn)
 
         # SSM: where operators and other tools find the pipeline's resources and live model.
         accuracy_parameter = f"{parameter_root}/model/accuracy"
@@ -219,14 +226,13 @@ class GlueMlPipelineStack(Stack):
                 role.node.find_child("DefaultPolicy"),
                 "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:"
                 "<AWS::AccountId>:log-group:/aws-glue/*]",
-                "Glue writes job output, error and continuous logs to its /aws-glue/ log "
+                "Glue writes job output and error logs to its /aws-glue/ log "
                 "groups with streams named per job run.",
             )
             job_arguments = {
                 "--BUCKET": bucket.bucket_name,
                 "--extra-py-files": library_url,
                 "--job-bookmark-option": "job-bookmark-disable",
-                "--enable-continuous-cloudwatch-log": "true",
                 **arguments[job],
             }
             jobs[job] = glue.CfnJob(

@@ -15,7 +15,16 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from aws_cdk import Aws, CfnOutput, CfnResource, CustomResource, Duration, RemovalPolicy, Stack
+from aws_cdk import (
+    ArnFormat,
+    Aws,
+    CfnOutput,
+    CfnResource,
+    CustomResource,
+    Duration,
+    RemovalPolicy,
+    Stack,
+)
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesisfirehose as firehose
@@ -34,6 +43,7 @@ from stacks.config import TicketSettings
 from stacks.constructs import (
     AccessLogsBucket,
     AslStateMachine,
+    NotificationTopic,
     PythonFunction,
     QueueWithDlq,
     SecureBucket,
@@ -199,9 +209,16 @@ class TicketClassificationStack(Stack):
         delivery_role.add_to_policy(
             iam.PolicyStatement(
                 actions=["logs:PutLogEvents"],
+                # The group's Arn attribute ends in ":*" and is a token at synth time, so the
+                # stream's ARN is built from the group's name.
                 resources=[
-                    f"{delivery_logs.log_group_arn.removesuffix(':*')}:log-stream:"
-                    f"{delivery_log_stream.log_stream_name}"
+                    self.format_arn(
+                        service="logs",
+                        resource="log-group",
+                        resource_name=f"{delivery_logs.log_group_name}:log-stream:"
+                        f"{delivery_log_stream.log_stream_name}",
+                        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                    )
                 ],
             )
         )
@@ -277,12 +294,16 @@ class TicketClassificationStack(Stack):
         handler.add_to_policy(
             iam.PolicyStatement(actions=["dynamodb:UpdateItem"], resources=[tickets.table_arn])
         )
+        # Where the dead-letter alarm notifies (subscribe an operator to AlarmTopicArn).
+        alarms = NotificationTopic(self, "AlarmNotifications")
         failures = QueueWithDlq(
             self,
             "HandlerFailures",
             visibility_timeout=Duration.minutes(5),
             retention=Duration.days(14),
+            alarm_topic=alarms,
         )
+        CfnOutput(self, "AlarmTopicArn", value=alarms.topic_arn)
         lambda_.EventInvokeConfig(
             self,
             "TicketHandlerAsync",
@@ -522,7 +543,8 @@ class TicketClassificationStack(Stack):
                 "comprehend:CreateDocumentClassifier": versions,
                 "comprehend:DescribeDocumentClassifier": versions,
                 "comprehend:CreateEndpoint": [*endpoints, *versions],
-                "comprehend:UpdateEndpoint": [*endpoints, *versions],
+                # The reference authorizes UpdateEndpoint on the endpoint alone.
+                "comprehend:UpdateEndpoint": endpoints,
                 "comprehend:DescribeEndpoint": endpoints,
                 "ssm:GetParameter": parameters,
                 "ssm:PutParameter": parameters,

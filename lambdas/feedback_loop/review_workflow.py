@@ -4,7 +4,8 @@ task UI it names is an `AWS::SageMaker::HumanTaskUi`).
 Create makes it, named after a digest of its properties, so an update (a new task UI, a new
 workteam) creates a new one and CloudFormation deletes the old one afterwards. The
 response goes to CloudFormation's pre-signed `ResponseURL`, as for any Lambda-backed custom
-resource; every failure is reported as FAILED with its reason, never left to time out.
+resource; every failure is reported as FAILED with its reason, never left to time out: the
+wait for the flow to become Active ends while the function still has the time to respond.
 """
 
 from __future__ import annotations
@@ -26,7 +27,15 @@ from lambdas.shared.observability import observability
 
 logger, tracer, metrics = observability()
 clients = ClientCache()
-ACTIVE_POLLS = 30
+POLL_SECONDS = 2.0
+# Kept back from the function's remaining time for the response to CloudFormation (its PUT
+# may take up to RESPONSE_TIMEOUT_SECONDS) and the error report before it.
+RESPONSE_TIMEOUT_SECONDS = 20
+RESERVED_SECONDS = RESPONSE_TIMEOUT_SECONDS + 5
+
+
+class FlowNotActiveError(RuntimeError):
+    """The flow definition failed, or did not become Active in the time the function has."""
 
 
 def flow_name(properties: dict[str, Any]) -> str:
@@ -37,7 +46,9 @@ def flow_name(properties: dict[str, Any]) -> str:
     return f"{properties['NamePrefix']}-flow-{digest}"
 
 
-def create(properties: dict[str, Any]) -> dict[str, str]:
+def create(properties: dict[str, Any], seconds_left: Any) -> dict[str, str]:
+    """Create (or find) the flow definition and wait until it is Active; `seconds_left()`
+    is the time the function may still spend waiting."""
     sagemaker = clients("sagemaker")
     name = flow_name(properties)
     try:  # an update that changes nothing A2I sees keeps the existing flow
@@ -64,14 +75,19 @@ def create(properties: dict[str, Any]) -> dict[str, str]:
         OutputConfig={"S3OutputPath": properties["OutputPath"]},
         RoleArn=properties["RoleArn"],
     )["FlowDefinitionArn"]
-    for _ in range(ACTIVE_POLLS):
-        status = sagemaker.describe_flow_definition(FlowDefinitionName=name)["FlowDefinitionStatus"]
+    while True:
+        described = sagemaker.describe_flow_definition(FlowDefinitionName=name)
+        status = described["FlowDefinitionStatus"]
         if status == "Active":
-            break
+            return {"FlowDefinitionArn": flow_arn, "FlowDefinitionName": name}
         if status == "Failed":
-            raise RuntimeError(f"flow definition {name} failed to initialize")
-        time.sleep(2)
-    return {"FlowDefinitionArn": flow_arn, "FlowDefinitionName": name}
+            reason = described.get("FailureReason", "no reason given")
+            raise FlowNotActiveError(f"flow definition {name} failed: {reason}")
+        if seconds_left() < POLL_SECONDS:
+            raise FlowNotActiveError(
+                f"flow definition {name} is still {status}; it was not Active in time"
+            )
+        time.sleep(POLL_SECONDS)
 
 
 def delete(properties: dict[str, Any]) -> None:
@@ -98,7 +114,7 @@ def respond(event: CloudFormationCustomResourceEvent, status: str, reason: str,
     request = urllib.request.Request(
         event.response_url, data=body, method="PUT", headers={"Content-Type": ""}
     )
-    with urllib.request.urlopen(request, timeout=30) as answer:
+    with urllib.request.urlopen(request, timeout=RESPONSE_TIMEOUT_SECONDS) as answer:
         answer.read()
 
 
@@ -111,7 +127,11 @@ def handler(event: CloudFormationCustomResourceEvent, context: Any) -> None:
     data: dict[str, str] = {}
     try:
         if event.request_type in ("Create", "Update"):
-            data = create(properties)
+
+            def seconds_left() -> float:
+                return context.get_remaining_time_in_millis() / 1000 - RESERVED_SECONDS
+
+            data = create(properties, seconds_left)
             physical_id = data["FlowDefinitionArn"]
         elif event.request_type == "Delete" and physical_id.startswith("arn:"):
             delete(properties)

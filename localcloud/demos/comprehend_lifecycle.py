@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
+from localcloud.alarms import is_alarm_notification
 from localcloud.cloud import REPO_ROOT, LocalCloud
 from localcloud.demos.captions import find_stack
 from localcloud.iam_check import check
@@ -41,7 +42,11 @@ def run(assembly_dir: Path, out_dir: Path, progress: TextIO = sys.stderr) -> dic
             s3.put_object(Bucket=bucket, Key=f"train/{name}", Body=(SAMPLES / name).read_bytes())
             say(f"uploaded train/{name}; a training round starts")
             cloud.settle(timeout=600)
-            notices = [n for n in cloud.notifications[seen:] if n["TopicArn"] == topic]
+            notices = [
+                n
+                for n in cloud.notifications[seen:]
+                if n["TopicArn"] == topic and not is_alarm_notification(n)  # alarms share it
+            ]
             if not notices:
                 raise RuntimeError(f"no notification after uploading {name}")
             message = notices[-1]["Message"]

@@ -70,10 +70,6 @@ CREATE_TABLE = re.compile(
 TIME_ELEMENTS = (("YYYY", "%Y"), ("MM", "%m"), ("DD", "%d"), ("HH24", "%H"), ("HH", "%H"),
                  ("MI", "%M"), ("SS", "%S"))  # fmt: skip
 
-# Workgroup and cluster ARNs by name, for the least-privilege check (the Data API names a
-# workgroup by name; IAM authorizes the ARN, which carries the workgroup's id).
-TARGET_ARNS: dict[str, str] = {}
-
 
 class StatementError(Exception):
     """A statement failed the way Redshift would report it (the message is the error)."""
@@ -156,6 +152,9 @@ class Warehouse:
         self.namespaces: dict[str, Namespace] = {}
         self.workgroups: dict[str, str] = {}  # workgroup name -> namespace name
         self.clusters: dict[str, str] = {}  # cluster identifier -> its namespace's name
+        # Workgroup and cluster ARNs by name: the Data API names a workgroup by name, and IAM
+        # authorizes its ARN, which carries the workgroup's id.
+        self.target_arns: dict[str, str] = {}
         self._arn_prefix = f"arn:aws:redshift-serverless:{cloud.region}:{cloud.account_id}"
 
     def add_namespace(self, name: str, database: str, username: str, password: str) -> Namespace:
@@ -178,7 +177,7 @@ class Warehouse:
             raise ValueError(f"workgroup {name}: namespace {namespace} does not exist")
         self.workgroups[name] = namespace
         arn = f"{self._arn_prefix}:workgroup/{uuid.uuid4()}"
-        TARGET_ARNS[name] = arn
+        self.target_arns[name] = arn
         return arn
 
     def add_cluster(
@@ -187,7 +186,7 @@ class Warehouse:
         """A provisioned cluster: its own database, addressed by the cluster identifier."""
         namespace = self.add_namespace(identifier, database, username, password)
         self.clusters[identifier] = identifier
-        TARGET_ARNS[identifier] = (
+        self.target_arns[identifier] = (
             f"arn:aws:redshift:{self.cloud.region}:{self.cloud.account_id}:cluster:{identifier}"
         )
         return namespace
@@ -251,6 +250,12 @@ class RedshiftDataEngine(LocalEngine):
         self._stopped = True
         self._wake.set()
         self._worker.join(timeout=5)
+
+    def iam_resources(self, operation: str, params: dict[str, Any]) -> list[str]:
+        """The ARN of the workgroup or cluster a request names (for IAM authorization)."""
+        target = params.get("WorkgroupName") or params.get("ClusterIdentifier")
+        arn = self.warehouse.target_arns.get(str(target)) if target else None
+        return [arn] if arn else []
 
     def handle(self, operation: str, params: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
         if operation == "ExecuteStatement":

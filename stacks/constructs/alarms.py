@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as actions
-from aws_cdk import aws_sns as sns
 from constructs import Construct
+
+from stacks.constructs.topic import NotificationTopic
 
 
 def workflow_failure_alarm(
-    scope: Construct, construct_id: str, state_machine_arn: str, topic: sns.ITopic, description: str
+    scope: Construct,
+    construct_id: str,
+    state_machine_arn: str,
+    topic: NotificationTopic,
+    description: str,
 ) -> cloudwatch.Alarm:
-    """Alarm when any execution fails, times out or is aborted."""
+    """Alarm, on `topic`, when any execution fails, times out or is aborted."""
 
     def executions(metric_name: str) -> cloudwatch.Metric:
         return cloudwatch.Metric(
@@ -41,5 +45,5 @@ def workflow_failure_alarm(
         comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
     )
-    alarm.add_alarm_action(actions.SnsAction(topic))
+    topic.notify_on_alarm(alarm)
     return alarm

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as actions
-from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from stacks.constructs.acknowledge import acknowledge
+from stacks.constructs.topic import NotificationTopic
 
 
 class QueueWithDlq(Construct):
-    """`queue` redrives to `dead_letters` after `max_receive_count` receives.
+    """`queue` redrives to `dead_letters` after `max_receive_count` receives; anything
+    dead-lettered raises an alarm on `alarm_topic` (required: an alarm nobody hears is none).
 
     The visibility timeout must cover a consumer's whole attempt: for a Lambda event source,
     AWS recommends at least six times the function timeout, which callers pass in.
@@ -25,9 +25,9 @@ class QueueWithDlq(Construct):
         construct_id: str,
         *,
         visibility_timeout: Duration,
+        alarm_topic: NotificationTopic,
         max_receive_count: int = 5,
         retention: Duration = Duration.days(4),
-        alarm_topic: sns.ITopic | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.dead_letters = sqs.Queue(
@@ -65,5 +65,4 @@ class QueueWithDlq(Construct):
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
-        if alarm_topic is not None:
-            self.alarm.add_alarm_action(actions.SnsAction(alarm_topic))
+        alarm_topic.notify_on_alarm(self.alarm)

@@ -90,7 +90,7 @@ def test_comprehend_grants_name_only_this_workflows_models_endpoint_and_jobs(
     allowed = re.compile(
         rf":document-classifier/{classifier}/version/\*$"
         rf"|:document-classifier-endpoint/{classifier}-endpoint$"
-        r"|:document-classifier-job/\*$"
+        r"|:document-classification-job/\*$"
     )
     actions = set()
     for name, statement in _statements(template):

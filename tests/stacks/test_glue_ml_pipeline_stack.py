@@ -47,6 +47,10 @@ def test_jobs_are_one_spark_job_and_three_python_shell_jobs(template: dict[str, 
     assert jobs["DataProcessingJob"]["GlueVersion"] == "5.0"
     for job in jobs.values():
         arguments = job["DefaultArguments"]
+        # Glue 5.0 logs every job in real time; continuous logging is a Glue 4.0-and-earlier
+        # Spark option (https://docs.aws.amazon.com/glue/latest/dg/
+        # monitor-continuous-logging-enable.html), never one of Python shell jobs.
+        assert not any(name.startswith("--enable-continuous") for name in arguments)
         assert "--extra-py-files" in arguments
         assert arguments["--job-bookmark-option"] == "job-bookmark-disable"
         assert job["ExecutionProperty"] == {"MaxConcurrentRuns": 1}

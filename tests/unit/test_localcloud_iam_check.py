@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 from botocore.handlers import handle_copy_source_param
 
 from localcloud.iam_check import (
@@ -490,7 +491,14 @@ def test_a_deployed_role_calling_outside_its_policy_is_reported(
         s3 = cloud.client_as(role, "s3")
         s3.put_object(Bucket=bucket, Key="batches/b1/plan.json", Body=b"{}")
         s3.get_object(Bucket=bucket, Key="batches/b1/plan.json")
-        s3.put_object(Bucket=bucket, Key="output/de/a.vtt", Body=b"WEBVTT\n")
+        # Denied as IAM would: the caller gets S3's error and nothing is written.
+        with pytest.raises(ClientError) as refused:
+            s3.put_object(Bucket=bucket, Key="output/de/a.vtt", Body=b"WEBVTT\n")
+        assert refused.value.response["Error"]["Code"] == "AccessDenied"
+        assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+        assert "s3:PutObject" in refused.value.response["Error"]["Message"]
+        listed = cloud.client("s3").list_objects_v2(Bucket=bucket, Prefix="output/")
+        assert listed["KeyCount"] == 0
         # Only this role's calls: the event source poller calls SQS as the StartBatch role.
         report = check(cloud, cloud.recorder.calls(role))
 
@@ -503,3 +511,154 @@ def test_a_deployed_role_calling_outside_its_policy_is_reported(
     assert (role, "s3:PutObject", f"arn:aws:s3:::{bucket}/failed/*") in unused
     assert (role, "s3:PutObject", f"arn:aws:s3:::{bucket}/batches/*") not in unused
     assert all(not u.action.startswith(("logs:", "xray:")) for u in report.unused)
+
+
+# --- resource types from the IAM reference -------------------------------------------------------
+
+COMPREHEND = f"arn:aws:comprehend:{REGION}:{ACCOUNT}"
+
+
+def test_starting_a_classification_job_is_authorized_on_the_job_and_the_classifier() -> None:
+    classifier = f"{COMPREHEND}:document-classifier/cml/version/round-2"
+    needed = _needed(
+        "comprehend",
+        "StartDocumentClassificationJob",
+        DocumentClassifierArn=classifier,
+        DataAccessRoleArn=DATA_ROLE,
+        InputDataConfig={"S3Uri": "s3://b/in/"},
+    )
+    assert needed == [
+        Authorization("comprehend:StartDocumentClassificationJob", classifier),
+        Authorization(
+            "comprehend:StartDocumentClassificationJob",
+            f"{COMPREHEND}:document-classification-job/*",
+        ),
+        Authorization(
+            "iam:PassRole", DATA_ROLE, (("iam:PassedToService", "comprehend.amazonaws.com"),)
+        ),
+    ]
+
+
+def test_describing_a_classification_job_is_authorized_on_that_job() -> None:
+    assert _needed("comprehend", "DescribeDocumentClassificationJob", JobId="abc123") == [
+        Authorization(
+            "comprehend:DescribeDocumentClassificationJob",
+            f"{COMPREHEND}:document-classification-job/abc123",
+        )
+    ]
+
+
+def test_the_old_job_grant_denies_every_evaluation_job() -> None:
+    from localcloud.policies import Decision, Statement, evaluate
+
+    old = Statement.parse(
+        {
+            "Effect": "Allow",
+            "Action": "comprehend:StartDocumentClassificationJob",
+            "Resource": [
+                f"{COMPREHEND}:document-classifier/cml/version/*",
+                f"{COMPREHEND}:document-classifier-job/*",
+            ],
+        }
+    )
+    needed = _needed(
+        "comprehend",
+        "StartDocumentClassificationJob",
+        DocumentClassifierArn=f"{COMPREHEND}:document-classifier/cml/version/r1",
+    )
+    decisions = [evaluate([old], n.action, n.resource, {})[0] for n in needed]
+    assert decisions == [Decision.ALLOW, Decision.NOT_ALLOWED]
+
+
+def test_a_classifier_endpoint_is_authorized_on_the_endpoint_and_its_model_only() -> None:
+    model = f"{COMPREHEND}:document-classifier/cml/version/r1"
+    needed = _needed(
+        "comprehend", "CreateEndpoint", EndpointName="live", ModelArn=model, DesiredInferenceUnits=1
+    )
+    assert sorted(a.resource for a in needed) == [
+        f"{COMPREHEND}:document-classifier-endpoint/live",
+        model,
+    ]
+
+
+def test_a_classifier_version_is_created_under_its_versioned_arn() -> None:
+    needed = _needed(
+        "comprehend", "CreateDocumentClassifier", DocumentClassifierName="cml", VersionName="r2"
+    )
+    assert [a.resource for a in needed] == [f"{COMPREHEND}:document-classifier/cml/version/r2"]
+
+
+def test_a_batch_write_is_authorized_on_every_table_it_writes() -> None:
+    needed = _needed("dynamodb", "BatchWriteItem", RequestItems={"a": [], "b": []})
+    assert [a.resource for a in needed] == [
+        f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/a",
+        f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/b",
+    ]
+
+
+def test_creating_a_sagemaker_resource_with_tags_also_needs_add_tags() -> None:
+    needed = _needed(
+        "sagemaker",
+        "CreateModel",
+        ModelName="Ticket-Model",
+        Tags=[{"Key": "stack", "Value": "x"}],
+    )
+    model = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model/ticket-model"
+    assert needed == [
+        Authorization("sagemaker:CreateModel", model),
+        Authorization("sagemaker:AddTags", model),
+    ]
+
+
+def test_translating_with_a_terminology_is_also_authorized_on_the_terminology() -> None:
+    needed = _needed("translate", "TranslateText", Text="Hi", TerminologyNames=["glossary"])
+    assert [a.resource for a in needed] == [
+        f"arn:aws:translate:{REGION}:{ACCOUNT}:terminology/glossary"
+    ]
+
+
+def test_an_operation_without_an_iam_action_is_an_error_not_a_guess() -> None:
+    from localcloud.iam_check import NoIamActionError
+
+    with pytest.raises(NoIamActionError, match="s3:SelectObjectContentz"):
+        _needed("s3", "SelectObjectContentz", Bucket=BUCKET, Key="a")
+
+
+@pytest.mark.synth
+def test_the_local_cloud_denies_what_the_old_lifecycle_grant_denied(
+    assembly_dir: Path, tmp_path: Path
+) -> None:
+    """Evaluation jobs are `document-classification-job` resources: a role granted
+    `document-classifier-job/*` is refused, with Comprehend's AccessDeniedException."""
+    from localcloud.cloud import LocalCloud
+    from localcloud.policies import Statement
+
+    with LocalCloud(assembly_dir, work_dir=tmp_path / "localcloud") as cloud:
+        stack = cloud.deploy("ComprehendModelLifecycle-test")
+        (role,) = [
+            state.attributes["Arn"]
+            for logical_id, state in stack.resources_of_type("AWS::IAM::Role").items()
+            if logical_id.startswith("WorkflowRole")
+        ]
+        comprehend = cloud.client_as(role, "comprehend")
+        # The stack's grant: IAM allows it, so Comprehend itself answers.
+        with pytest.raises(ClientError) as answered:
+            comprehend.describe_document_classification_job(JobId="0123456789abcdef")
+        assert answered.value.response["Error"]["Code"] == "JobNotFoundException"
+
+        policy = cloud.role_policies[role]
+        policy.statements = [
+            Statement.parse(
+                {
+                    "Effect": "Allow",
+                    "Action": "comprehend:DescribeDocumentClassificationJob",
+                    "Resource": f"arn:aws:comprehend:{REGION}:{ACCOUNT}:document-classifier-job/*",
+                }
+            )
+        ]
+        with pytest.raises(ClientError) as refused:
+            comprehend.describe_document_classification_job(JobId="0123456789abcdef")
+        assert refused.value.response["Error"]["Code"] == "AccessDeniedException"
+        assert cloud.enforcer.denied[-1].resource.endswith(
+            ":document-classification-job/0123456789abcdef"
+        )

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from localcloud.engines.redshift import TARGET_ARNS, Warehouse
+from localcloud.engines.redshift import Warehouse
 from localcloud.protocol import ServiceError
 from localcloud.warehouse_provision import check_master_password
 
@@ -27,8 +27,9 @@ def test_a_cluster_is_found_by_identifier_and_by_its_endpoint_host(warehouse: Wa
     assert warehouse.by_host("tickets-c1.cg034hpkmmjt.us-east-1.redshift.amazonaws.com") is cluster
     serverless = "tickets-s1.123456789012.us-east-1.redshift-serverless.amazonaws.com"
     assert warehouse.by_host(serverless).name == "tickets-s1"
-    assert TARGET_ARNS["tickets-c1"] == "arn:aws:redshift:us-east-1:123456789012:cluster:tickets-c1"
-    assert TARGET_ARNS["tickets-s1"] == workgroup
+    arns = warehouse.target_arns
+    assert arns["tickets-c1"] == "arn:aws:redshift:us-east-1:123456789012:cluster:tickets-c1"
+    assert arns["tickets-s1"] == workgroup
     # A workgroup is not a cluster, nor the other way round.
     with pytest.raises(ServiceError, match="Cluster tickets-s1 not found"):
         warehouse.for_target({"ClusterIdentifier": "tickets-s1"})

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from lambdas.shared.captions import CaptionFile, parse_captions, plain_text
+from localcloud.alarms import is_alarm_notification
 from localcloud.cloud import DeployedStack, LocalCloud
 from localcloud.engines.translate import reverse_pseudo_translation
 from localcloud.iam_check import check
@@ -72,6 +73,7 @@ class CaptionStack:
             for n in self.cloud.notifications
             if n["TopicArn"] == self.stack.outputs["NotificationTopicArn"]
             and n["Message"].startswith("{")
+            and not is_alarm_notification(n)  # alarms share the topic
         ]
 
 

@@ -18,6 +18,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 from moto.core.exceptions import AWSError
 
+from localcloud.alarms import is_alarm_notification
 from localcloud.cloud import DeployedStack, LocalCloud
 from localcloud.iam_check import check
 
@@ -167,7 +168,12 @@ class LifecycleStack:
 
     # reading ----------------------------------------------------------------------------------
     def notifications(self) -> list[dict[str, Any]]:
-        return [n for n in self.cloud.notifications if n["TopicArn"] == self.topic]
+        """What the workflow published to its topic (its alarms notify the same topic)."""
+        return [
+            n
+            for n in self.cloud.notifications
+            if n["TopicArn"] == self.topic and not is_alarm_notification(n)
+        ]
 
     def executions(self) -> list[dict[str, Any]]:
         sfn = self.client("stepfunctions")

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from localcloud.alarms import is_alarm_notification
 from localcloud.cloud import DeployedStack, LocalCloud
 from localcloud.demos.custom_labels import train_sample_model
 from localcloud.iam_check import check
@@ -153,7 +154,11 @@ class LabelsStack:
 
     def summaries(self) -> list[dict[str, Any]]:
         topic = self.stack.outputs["NotificationTopicArn"]
-        return [n for n in self.cloud.notifications if n["TopicArn"] == topic]
+        return [
+            n
+            for n in self.cloud.notifications
+            if n["TopicArn"] == topic and not is_alarm_notification(n)  # alarms share the topic
+        ]
 
 
 def deploy(cloud: LocalCloud, *, scheduled: bool = False) -> LabelsStack:

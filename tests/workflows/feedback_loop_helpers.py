@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from localcloud.alarms import is_alarm_notification
 from localcloud.apigateway import ApiResponse, LocalApiGateway
 from localcloud.cloud import DeployedStack, LocalCloud
 from localcloud.review import SAMPLES, labelled_rows
@@ -124,7 +125,9 @@ class FeedbackLoop:
         return [
             json.loads(n["Message"])
             for n in self.cloud.notifications
-            if n["TopicArn"] == topic and n["Message"].startswith("{")
+            if n["TopicArn"] == topic
+            and n["Message"].startswith("{")
+            and not is_alarm_notification(n)  # alarms share the topic
         ]
 
 

@@ -115,7 +115,11 @@ def test_asynchronous_failures_retry_twice_then_reach_the_destination(probe: Any
 
 def test_sns_and_eventbridge_deliver_to_lambda(probe: Any) -> None:
     cloud, stack = probe
-    (topic,) = stack.resources_of_type("AWS::SNS::Topic").values()
+    (topic,) = [
+        state
+        for logical_id, state in stack.resources_of_type("AWS::SNS::Topic").items()
+        if logical_id.startswith("Topic")
+    ]
     cloud.client("sns").publish(TopicArn=topic.ref, Message="hello", Subject="greeting")
     cloud.client("events").put_events(
         Entries=[{"Source": "probe.test", "DetailType": "Probe", "Detail": '{"n": 1}'}]

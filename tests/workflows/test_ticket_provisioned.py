@@ -12,7 +12,6 @@ import pytest
 
 from localcloud.cloud import LocalCloud
 from localcloud.demos.tickets import TicketsStack, deploy, sample_tickets, train_endpoints
-from localcloud.engines.redshift import TARGET_ARNS
 from localcloud.iam_check import check
 from tests.conftest import _synthesized
 from tests.workflows.tickets_helpers import (
@@ -101,10 +100,7 @@ def test_tickets_land_in_the_cluster_and_no_call_is_denied(provisioned: TicketsS
     ]
     assert executed and all(call.params.get("ClusterIdentifier") == identifier for call in executed)
     # And the check denies the same call on another cluster.
-    TARGET_ARNS["another-cluster"] = TARGET_ARNS[identifier].replace(identifier, "another-cluster")
-    try:
-        params = {**executed[0].params, "ClusterIdentifier": "another-cluster"}
-        denied = check(cloud, [replace(executed[0], params=params)]).denied
-        assert [d.action for d in denied] == ["redshift-data:ExecuteStatement"]
-    finally:
-        del TARGET_ARNS["another-cluster"]
+    params = {**executed[0].params, "ClusterIdentifier": "another-cluster"}
+    denied = check(cloud, [replace(executed[0], params=params)]).denied
+    assert [d.action for d in denied] == ["redshift-data:ExecuteStatement"]
+    assert denied[0].resource.endswith(":cluster:another-cluster")
