@@ -2,7 +2,7 @@
 """The CDK application: one stack per workflow, named `<Workflow>-<stage>`.
 
     cdk synth -c stage=dev
-    cdk deploy CaptionTranslation-dev -c captions:targetLanguages=es,fr,de
+    cdk deploy CaptionTranslation-dev -c caption_translation:targetLanguages=es,fr,de
 
 cdk-nag's AwsSolutions checks run on every synth; every acknowledgment sits on the narrowest
 construct with its reason.
@@ -17,7 +17,7 @@ from typing import Any
 from aws_cdk import App, DefaultStackSynthesizer, Environment, Validations
 from cdk_nag import AwsSolutionsChecks
 
-from stacks import config
+from stacks import config, stack_id
 from stacks.caption_translation import CaptionTranslationStack
 from stacks.comprehend_feedback_loop import ComprehendFeedbackLoopStack
 from stacks.comprehend_model_lifecycle import ComprehendModelLifecycleStack
@@ -42,7 +42,7 @@ def build_app(app: App | None = None) -> App:
     )
     CaptionTranslationStack(
         app,
-        f"CaptionTranslation-{stage}",
+        stack_id("caption_translation", stage),
         settings=config.CaptionSettings.from_context(app.node),
         description="Caption translation (WebVTT/SRT) with Amazon Translate",
         synthesizer=DefaultStackSynthesizer(**synthesizer_options),
@@ -50,7 +50,7 @@ def build_app(app: App | None = None) -> App:
     )
     CustomLabelsBatchStack(
         app,
-        f"CustomLabelsBatch-{stage}",
+        stack_id("custom_labels_batch", stage),
         settings=config.CustomLabelsSettings.from_context(app.node),
         description="Rekognition Custom Labels batch inference, model running only while needed",
         synthesizer=DefaultStackSynthesizer(**synthesizer_options),
@@ -58,7 +58,7 @@ def build_app(app: App | None = None) -> App:
     )
     lifecycle = ComprehendModelLifecycleStack(
         app,
-        f"ComprehendModelLifecycle-{stage}",
+        stack_id("comprehend_model_lifecycle", stage),
         settings=config.ComprehendLifecycleSettings.from_context(app.node),
         description="Comprehend custom classifier lifecycle: train, evaluate, keep the best model",
         synthesizer=DefaultStackSynthesizer(**synthesizer_options),
@@ -66,7 +66,7 @@ def build_app(app: App | None = None) -> App:
     )
     ComprehendFeedbackLoopStack(
         app,
-        f"ComprehendFeedbackLoop-{stage}",
+        stack_id("comprehend_feedback_loop", stage),
         settings=config.FeedbackLoopSettings.from_context(app.node),
         training_bucket=lifecycle.training_bucket,
         endpoint_parameter=lifecycle.endpoint_parameter,
@@ -77,7 +77,7 @@ def build_app(app: App | None = None) -> App:
     )
     TicketClassificationStack(
         app,
-        f"TicketClassification-{stage}",
+        stack_id("ticket_classification", stage),
         settings=config.TicketSettings.from_context(app.node),
         description="Support tickets classified by operation and resource, stored in Redshift",
         synthesizer=DefaultStackSynthesizer(**synthesizer_options),
@@ -85,7 +85,7 @@ def build_app(app: App | None = None) -> App:
     )
     GlueMlPipelineStack(
         app,
-        f"GlueMlPipeline-{stage}",
+        stack_id("glue_ml_pipeline", stage),
         stage=stage,
         settings=GluePipelineSettings.from_context(app.node),
         description="Glue + SageMaker ML pipeline: extract, process, train BlazingText, notify",

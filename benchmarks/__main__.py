@@ -17,13 +17,13 @@ import webvtt
 
 from benchmarks import (
     assets,
-    captions_throughput,
+    caption_translation_cost,
+    caption_translation_throughput,
     cold_start,
-    custom_labels_cost,
-    feedback_api,
-    glue_processing,
-    tickets_latency,
-    translate_cost,
+    comprehend_feedback_loop_api,
+    custom_labels_batch_cost,
+    glue_ml_pipeline_processing,
+    ticket_classification_latency,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,9 +31,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _webvtt_side_by_side() -> dict[str, Any]:
     """Our parse against webvtt-py's own parse of the same 10,000-cue file."""
-    from lambdas.shared.captions import parse_captions
+    from lambdas.caption_translation.captions import parse_captions
 
-    data = captions_throughput.generate_vtt()
+    data = caption_translation_throughput.generate_vtt()
     text = data.decode()
     library_runs, our_runs = [], []
     for _ in range(3):  # alternate, so warm-up and machine load fall on both alike
@@ -65,15 +65,15 @@ def main() -> None:
     assembly = ROOT / "cdk.out"
     results = {
         "machine": machine(),
-        "caption_throughput": captions_throughput.run(),
+        "caption_throughput": caption_translation_throughput.run(),
         "parse_vs_webvtt_py": _webvtt_side_by_side(),
         "handler_import": cold_start.run(assembly),
         "asset_sizes": assets.run(assembly),
-        "alignment_repair_cost": translate_cost.run(assembly),
-        "custom_labels_cost": custom_labels_cost.run(assembly),
-        "tickets_latency": tickets_latency.run(assembly),
-        "glue_processing": glue_processing.run(),
-        "feedback_api": feedback_api.run(),
+        "alignment_repair_cost": caption_translation_cost.run(assembly),
+        "custom_labels_batch_cost": custom_labels_batch_cost.run(assembly),
+        "ticket_classification_latency": ticket_classification_latency.run(assembly),
+        "glue_ml_pipeline_processing": glue_ml_pipeline_processing.run(),
+        "comprehend_feedback_loop_api": comprehend_feedback_loop_api.run(),
     }
     (ROOT / "benchmarks" / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     (ROOT / "benchmarks" / "RESULTS.md").write_text(render(results))
@@ -147,10 +147,10 @@ def render(r: dict[str, Any]) -> str:
         f"{c['calls_ratio']}x the calls; every output still has exactly its source's cues.",
         "",
     ]
-    lines += custom_labels_cost.markdown(r["custom_labels_cost"])
-    lines += tickets_latency.markdown(r["tickets_latency"])
-    lines += glue_processing.markdown(r["glue_processing"])
-    lines += feedback_api.markdown(r["feedback_api"])
+    lines += custom_labels_batch_cost.markdown(r["custom_labels_batch_cost"])
+    lines += ticket_classification_latency.markdown(r["ticket_classification_latency"])
+    lines += glue_ml_pipeline_processing.markdown(r["glue_ml_pipeline_processing"])
+    lines += comprehend_feedback_loop_api.markdown(r["comprehend_feedback_loop_api"])
     return "\n".join(lines)
 
 

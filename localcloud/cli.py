@@ -1,15 +1,18 @@
-"""Command line of the local cloud.
+"""Command line of the local cloud. Workflows are named by their slug (hyphens work too).
 
-    python -m localcloud demo captions --input samples/captions --source en --targets es,fr \\
-        [--faults merge,drop,reorder,throttle] --out demo-output/captions
-    python -m localcloud demo tickets [--count 40] --out demo-output/tickets
-    python -m localcloud demo glue-pipeline [--rows N] --out demo-output/glue-pipeline
-    python -m localcloud report tickets --out DIR [--warehouse demo-output/tickets/...]
-    python -m localcloud demo active-learning [--rounds 3] --out demo-output/active-learning
+    python -m localcloud demo caption_translation [--input DIR] [--source en] [--targets es,fr] \\
+        [--faults merge,drop,reorder,throttle] [--out DIR]
+    python -m localcloud demo custom_labels_batch [--images DIR] [--faults throttle,corrupt]
+    python -m localcloud demo comprehend_model_lifecycle
+    python -m localcloud demo comprehend_feedback_loop [--rounds 3]
+    python -m localcloud demo ticket_classification [--count 40]
+    python -m localcloud demo glue_ml_pipeline [--rows N]
+    python -m localcloud demo all [--out demo-output]
+    python -m localcloud report ticket_classification --out DIR [--warehouse PATH]
     python -m localcloud review-portal [--port 8085]
-    python -m localcloud demo all --out demo-output
 
-Progress goes to stderr; the last line on stdout is the demo's JSON result.
+Each demo writes under `demo-output/<slug>/` unless `--out` says otherwise. Progress goes to
+stderr; the last line on stdout is the demo's JSON result.
 """
 
 from __future__ import annotations
@@ -17,137 +20,181 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from localcloud.cloud import REPO_ROOT
 
 FAULT_MODES = ("merge", "drop", "reorder", "throttle")
+SAMPLES = REPO_ROOT / "samples"
 
 
-def _captions(args: argparse.Namespace) -> dict[str, object]:
-    from localcloud.demos import captions
-
-    faults = [f for f in (args.faults or "").split(",") if f]
-    unknown = sorted(set(faults) - set(FAULT_MODES))
+def _faults(text: str, allowed: tuple[str, ...] | frozenset[str]) -> list[str]:
+    faults = [f for f in (text or "").split(",") if f]
+    unknown = sorted(set(faults) - set(allowed))
     if unknown:
-        raise SystemExit(f"unknown fault modes {unknown}; choose from {', '.join(FAULT_MODES)}")
-    result = captions.run(
+        raise SystemExit(f"unknown fault modes {unknown}; choose from {', '.join(sorted(allowed))}")
+    return faults
+
+
+def caption_translation(args: argparse.Namespace) -> dict[str, object]:
+    from localcloud.demos import caption_translation as demo
+
+    result = demo.run(
         input_dir=Path(args.input),
         out_dir=Path(args.out),
         source=args.source,
         targets=[t for t in args.targets.split(",") if t],
-        faults=faults,
+        faults=_faults(args.faults, FAULT_MODES),
         assembly_dir=Path(args.assembly),
     )
     return result.as_line()
 
 
-def _custom_labels(args: argparse.Namespace) -> dict[str, object]:
-    from localcloud.demos import custom_labels
+def custom_labels_batch(args: argparse.Namespace) -> dict[str, object]:
+    from localcloud.demos import custom_labels_batch as demo
 
-    faults = [f for f in (args.faults or "").split(",") if f]
-    unknown = sorted(set(faults) - set(custom_labels.FAULTS))
-    if unknown:
-        raise SystemExit(f"unknown fault modes {unknown}; choose from throttle, corrupt")
-    return custom_labels.run(Path(args.assembly), Path(args.out), Path(args.images), faults)
+    faults = _faults(args.faults, tuple(demo.FAULTS))
+    return demo.run(Path(args.assembly), Path(args.out), Path(args.images), faults)
 
 
-def _lifecycle(args: argparse.Namespace) -> dict[str, object]:
-    from localcloud.demos import comprehend_lifecycle
+def comprehend_model_lifecycle(args: argparse.Namespace) -> dict[str, object]:
+    from localcloud.demos import comprehend_model_lifecycle as demo
 
-    return comprehend_lifecycle.run(Path(args.assembly), Path(args.out))
+    return demo.run(Path(args.assembly), Path(args.out))
 
 
-def _active_learning(args: argparse.Namespace) -> dict[str, object]:
-    from localcloud.demos import active_learning
+def comprehend_feedback_loop(args: argparse.Namespace) -> dict[str, object]:
+    from localcloud.demos import comprehend_feedback_loop as demo
 
     if not 1 <= args.rounds <= 10:
         raise SystemExit("--rounds must be between 1 and 10")
-    return active_learning.run(Path(args.out), rounds=args.rounds)
+    return demo.run(Path(args.out), rounds=args.rounds)
 
 
-def _review_portal(args: argparse.Namespace) -> int:
-    from localcloud.demos import active_learning
-
-    return active_learning.serve_portal(Path(args.out), args.port)
-
-
-def _glue_pipeline(args: argparse.Namespace) -> dict[str, object]:
-    from localcloud.demos import glue_pipeline
-
-    if args.rows is not None and args.rows < 140:
-        raise SystemExit("--rows must be at least 140 (10 per class of the 14)")
-    return glue_pipeline.run(Path(args.assembly), Path(args.out), rows=args.rows)
-
-
-def _tickets(args: argparse.Namespace) -> dict[str, object]:
-    from localcloud.demos import tickets
+def ticket_classification(args: argparse.Namespace) -> dict[str, object]:
+    from localcloud.demos import ticket_classification as demo
 
     if args.count < 1:
         raise SystemExit("--count must be at least 1")
-    return tickets.run(Path(args.assembly), Path(args.out), count=args.count)
+    return demo.run(Path(args.assembly), Path(args.out), count=args.count)
 
 
-def _tickets_report(args: argparse.Namespace) -> dict[str, object]:
-    from localcloud.report.tickets import duckdb_query, write_report
+def glue_ml_pipeline(args: argparse.Namespace) -> dict[str, object]:
+    from localcloud.demos import glue_ml_pipeline as demo
+
+    if args.rows is not None and args.rows < 140:
+        raise SystemExit("--rows must be at least 140 (10 per class of the 14)")
+    return demo.run(Path(args.assembly), Path(args.out), rows=args.rows)
+
+
+def _review_portal(args: argparse.Namespace) -> int:
+    from localcloud.demos import comprehend_feedback_loop as demo
+
+    return demo.serve_portal(Path(args.out), args.port)
+
+
+def _ticket_report(args: argparse.Namespace) -> dict[str, object]:
+    from localcloud.demos.ticket_classification_report import duckdb_query, write_report
 
     warehouse = Path(args.warehouse)
     if warehouse.is_dir():
         found = sorted(warehouse.glob("tickets-*.duckdb"))
         if not found:
-            raise SystemExit(f"no ticket warehouse in {warehouse}: run the tickets demo first")
+            raise SystemExit(f"no ticket warehouse in {warehouse}: run the demo first")
         warehouse = found[-1]
     if not warehouse.is_file():
-        raise SystemExit(f"{warehouse} does not exist: run the tickets demo first")
+        raise SystemExit(f"{warehouse} does not exist: run the demo first")
     return {"report": str(write_report(duckdb_query(warehouse), Path(args.out)))}
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+# slug -> (what it is, its options, its demo, the options `demo all` gives it)
+Demo = tuple[str, Callable[[argparse.ArgumentParser], None], Callable[..., dict[str, object]],
+             dict[str, Any]]  # fmt: skip
+
+
+def _caption_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--input", default=str(SAMPLES / "caption_translation"))
+    parser.add_argument("--source", default="en")
+    parser.add_argument("--targets", default="es,fr")
+    parser.add_argument("--faults", default="", help=f"comma list of {', '.join(FAULT_MODES)}")
+
+
+def _labels_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--images", default=str(SAMPLES / "custom_labels_batch" / "incoming"))
+    parser.add_argument("--faults", default="", help="comma list of throttle, corrupt")
+
+
+def _no_options(parser: argparse.ArgumentParser) -> None:
+    return None
+
+
+def _feedback_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--rounds", type=int, default=3, help="review and retraining rounds")
+
+
+def _ticket_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--count", type=int, default=40, help="tickets to generate")
+
+
+def _pipeline_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--rows", type=int, default=None, help="generate N rows (default: the committed sample)"
+    )
+
+
+DEMOS: dict[str, Demo] = {
+    "caption_translation": (
+        "caption translation",
+        _caption_options,
+        caption_translation,
+        {"faults": "merge,drop,reorder"},
+    ),
+    "custom_labels_batch": (
+        "Custom Labels batch inference",
+        _labels_options,
+        custom_labels_batch,
+        {"faults": "corrupt"},
+    ),
+    "comprehend_model_lifecycle": (
+        "Comprehend classifier lifecycle, three rounds",
+        _no_options,
+        comprehend_model_lifecycle,
+        {},
+    ),
+    "ticket_classification": (
+        "support-ticket classification",
+        _ticket_options,
+        ticket_classification,
+        {},
+    ),
+    "glue_ml_pipeline": ("Glue + SageMaker ML pipeline", _pipeline_options, glue_ml_pipeline, {}),
+    "comprehend_feedback_loop": (
+        "Comprehend active learning: feedback, review, retraining",
+        _feedback_options,
+        comprehend_feedback_loop,
+        {},
+    ),
+}
+
+
+def parser() -> argparse.ArgumentParser:
+    parse = argparse.ArgumentParser(
         prog="python -m localcloud",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--assembly", default=str(REPO_ROOT / "cdk.out"), help="cloud assembly")
-    commands = parser.add_subparsers(dest="command", required=True)
+    parse.add_argument("--assembly", default=str(REPO_ROOT / "cdk.out"), help="cloud assembly")
+    commands = parse.add_subparsers(dest="command", required=True)
     demo = commands.add_parser("demo", help="run a workflow end to end on the local cloud")
-    workflows = demo.add_subparsers(dest="workflow", required=True)
-
-    captions = workflows.add_parser("captions", help="caption translation")
-    captions.add_argument("--input", default=str(REPO_ROOT / "samples" / "captions"))
-    captions.add_argument("--source", default="en")
-    captions.add_argument("--targets", default="es,fr")
-    captions.add_argument("--faults", default="", help=f"comma list of {', '.join(FAULT_MODES)}")
-    captions.add_argument("--out", default="demo-output/captions")
-
-    labels = workflows.add_parser("custom-labels", help="Custom Labels batch inference")
-    labels.add_argument(
-        "--images", default=str(REPO_ROOT / "samples" / "custom_labels" / "incoming")
-    )
-    labels.add_argument("--faults", default="", help="comma list of throttle, corrupt")
-    labels.add_argument("--out", default="demo-output/custom-labels")
-
-    lifecycle = workflows.add_parser(
-        "comprehend-lifecycle", help="Comprehend classifier lifecycle, three rounds"
-    )
-    lifecycle.add_argument("--out", default="demo-output/comprehend-lifecycle")
-
-    learning = workflows.add_parser(
-        "active-learning", help="Comprehend active learning: feedback, review, retraining"
-    )
-    learning.add_argument("--rounds", type=int, default=3, help="review and retraining rounds")
-    learning.add_argument("--out", default="demo-output/active-learning")
-
-    tickets = workflows.add_parser("tickets", help="support-ticket classification")
-    tickets.add_argument("--count", type=int, default=40, help="tickets to generate")
-    tickets.add_argument("--out", default="demo-output/tickets")
-
-    pipeline = workflows.add_parser("glue-pipeline", help="Glue + SageMaker ML pipeline")
-    pipeline.add_argument(
-        "--rows", type=int, default=None, help="generate N rows (default: the committed sample)"
-    )
-    pipeline.add_argument("--out", default="demo-output/glue-pipeline")
-
+    workflows = demo.add_subparsers(dest="workflow", required=True, metavar="<slug> | all")
+    for slug, (what, options, _, _) in DEMOS.items():
+        hyphenated = slug.replace("_", "-")
+        sub = workflows.add_parser(slug, aliases=[hyphenated], help=what)
+        options(sub)
+        sub.add_argument("--out", default=f"demo-output/{slug}")
+        sub.set_defaults(workflow=slug)
     everything = workflows.add_parser("all", help="every workflow, with its samples")
     everything.add_argument("--out", default="demo-output")
 
@@ -159,71 +206,41 @@ def main(argv: list[str] | None = None) -> int:
 
     report = commands.add_parser("report", help="render a workflow's analysis report")
     reports = report.add_subparsers(dest="report", required=True)
-    tickets_report = reports.add_parser("tickets", help="the support-ticket analysis")
-    tickets_report.add_argument(
+    ticket_report = reports.add_parser(
+        "ticket_classification", aliases=["ticket-classification"], help="the ticket analysis"
+    )
+    ticket_report.add_argument(
         "--warehouse",
-        default="demo-output/tickets/.localcloud/warehouse",
+        default="demo-output/ticket_classification/.localcloud/warehouse",
         help="a saved DuckDB warehouse, or the directory holding it",
     )
-    tickets_report.add_argument("--out", required=True, help="directory for the charts and HTML")
+    ticket_report.add_argument("--out", required=True, help="directory for the charts and HTML")
+    return parse
 
-    args = parser.parse_args(argv)
+
+def main(argv: list[str] | None = None) -> int:
+    parse = parser()
+    args = parse.parse_args(argv)
     if args.command == "review-portal":
         return _review_portal(args)
     if args.command == "report":
-        print(json.dumps(_tickets_report(args)))
+        print(json.dumps(_ticket_report(args)))
         return 0
-    if args.workflow == "captions":
-        line = _captions(args)
-    elif args.workflow == "comprehend-lifecycle":
-        line = _lifecycle(args)
-    elif args.workflow == "custom-labels":
-        line = _custom_labels(args)
-    elif args.workflow == "tickets":
-        line = _tickets(args)
-    elif args.workflow == "glue-pipeline":
-        line = _glue_pipeline(args)
-    elif args.workflow == "active-learning":
-        line = _active_learning(args)
+    if args.workflow != "all":
+        line = DEMOS[args.workflow][2](args)
     else:
         results = []
-        for name in ("captions",):
-            sub = argparse.Namespace(
+        for slug, (_, options, run, overrides) in DEMOS.items():
+            sub = argparse.ArgumentParser()
+            options(sub)
+            defaults = vars(sub.parse_args([]))
+            namespace = argparse.Namespace(
+                **{**defaults, **overrides},
                 assembly=args.assembly,
-                input=str(REPO_ROOT / "samples" / "captions"),
-                source="en",
-                targets="es,fr",
-                faults="merge,drop,reorder",
-                out=str(Path(args.out) / name),
+                out=str(Path(args.out) / slug),
             )
-            results.append(_captions(sub))
+            results.append(run(namespace))
             print(json.dumps(results[-1]), file=sys.stderr)
-        labels_args = argparse.Namespace(
-            assembly=args.assembly,
-            images=str(REPO_ROOT / "samples" / "custom_labels" / "incoming"),
-            faults="corrupt",
-            out=str(Path(args.out) / "custom-labels"),
-        )
-        results.append(_custom_labels(labels_args))
-        print(json.dumps(results[-1]), file=sys.stderr)
-        lifecycle_args = argparse.Namespace(
-            assembly=args.assembly, out=str(Path(args.out) / "comprehend-lifecycle")
-        )
-        results.append(_lifecycle(lifecycle_args))
-        print(json.dumps(results[-1]), file=sys.stderr)
-        tickets_args = argparse.Namespace(
-            assembly=args.assembly, count=40, out=str(Path(args.out) / "tickets")
-        )
-        results.append(_tickets(tickets_args))
-        print(json.dumps(results[-1]), file=sys.stderr)
-        pipeline_args = argparse.Namespace(
-            assembly=args.assembly, rows=None, out=str(Path(args.out) / "glue-pipeline")
-        )
-        results.append(_glue_pipeline(pipeline_args))
-        print(json.dumps(results[-1]), file=sys.stderr)
-        learning_args = argparse.Namespace(rounds=3, out=str(Path(args.out) / "active-learning"))
-        results.append(_active_learning(learning_args))
-        print(json.dumps(results[-1]), file=sys.stderr)
         line = {"workflows": results}
     print(json.dumps(line))
     return 0

@@ -44,7 +44,7 @@ SERVICE_SIDE_PREFIXES = ("logs:", "xray:")
 # operation's "Permissions" section); SQS: a batch action needs the permission of its single
 # action (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/
 # sqs-api-permissions-reference.html); Lambda: Invoke is lambda:InvokeFunction. Every action
-# named here must exist in the IAM database (tests/unit/test_localcloud_iam_check.py).
+# named here must exist in the IAM database (tests/localcloud/test_iam_check.py).
 OPERATION_ACTIONS = {
     ("s3", "HeadObject"): "s3:GetObject",
     ("s3", "HeadBucket"): "s3:ListBucket",

@@ -1,7 +1,8 @@
 """Reviewers for the local A2I engine's pending human loops.
 
 `OracleReviewer` stands in for people in unattended runs (tests, demos): it answers each item
-with the sample dataset's true label (`samples/comprehend/`, whose generator knows every
+with the sample dataset's true label (`samples/comprehend_model_lifecycle/`, whose generator
+knows every
 document's class), or "none of these" for a text it does not know. The review portal
 (`localcloud.review_portal`) is the interactive counterpart.
 
@@ -20,7 +21,7 @@ from typing import Any
 
 from localcloud.cloud import REPO_ROOT
 
-SAMPLES = REPO_ROOT / "samples" / "comprehend"
+SAMPLES = REPO_ROOT / "samples" / "comprehend_model_lifecycle"
 # degrading.csv carries deliberately wrong labels: it is not ground truth. holdout.csv measures
 # the models: the oracle abstains on its texts (their low-confidence answers still reach review)
 # so that no model ever trains on the documents it is scored on.

@@ -1,6 +1,6 @@
 """Post-deploy smoke check: one small item through each deployed workflow.
 
-    python -m smoke --stage dev [--workflows captions,tickets] [--custom-labels] [--glue]
+    python -m smoke --stage dev [--workflows caption_translation,tickets] [--custom-labels] [--glue]
 
 Every check finds its stack by name (`<Stack>-<stage>`) and everything else from the stack's
 CloudFormation outputs, runs one item through the workflow as a user would, waits (bounded) for
@@ -22,12 +22,12 @@ from datetime import UTC, datetime
 from botocore.exceptions import ClientError
 
 from smoke import (
-    captions,
-    comprehend_lifecycle,
-    custom_labels,
-    feedback_loop,
-    glue_pipeline,
-    tickets,
+    caption_translation,
+    comprehend_feedback_loop,
+    comprehend_model_lifecycle,
+    custom_labels_batch,
+    glue_ml_pipeline,
+    ticket_classification,
 )
 from smoke.core import (
     AwsEnvironment,
@@ -70,45 +70,45 @@ WORKFLOWS: dict[str, Workflow] = {
     w.name: w
     for w in (
         Workflow(
-            captions.WORKFLOW,
-            captions.STACK,
-            captions.check,
+            caption_translation.WORKFLOW,
+            caption_translation.STACK,
+            caption_translation.check,
             "a 3-cue WebVTT file and the trigger file; every target language's output",
         ),
         Workflow(
-            custom_labels.WORKFLOW,
-            custom_labels.STACK,
-            custom_labels.check,
+            custom_labels_batch.WORKFLOW,
+            custom_labels_batch.STACK,
+            custom_labels_batch.check,
             "an image and a run started at once; its labels (starts the billed model)",
         ),
         Workflow(
-            comprehend_lifecycle.WORKFLOW,
-            comprehend_lifecycle.STACK,
-            comprehend_lifecycle.check,
+            comprehend_model_lifecycle.WORKFLOW,
+            comprehend_model_lifecycle.STACK,
+            comprehend_model_lifecycle.check,
             "the live endpoint is in service (read only)",
         ),
         Workflow(
-            feedback_loop.WORKFLOW,
-            feedback_loop.STACK,
-            feedback_loop.check,
+            comprehend_feedback_loop.WORKFLOW,
+            comprehend_feedback_loop.STACK,
+            comprehend_feedback_loop.check,
             "POST /classify with the stack's API key",
         ),
         Workflow(
-            tickets.WORKFLOW,
-            tickets.STACK,
-            tickets.check,
+            ticket_classification.WORKFLOW,
+            ticket_classification.STACK,
+            ticket_classification.check,
             "a ticket through TicketClassifier; its recommendation and warehouse row",
         ),
         Workflow(
-            glue_pipeline.WORKFLOW,
-            glue_pipeline.STACK,
-            glue_pipeline.check,
+            glue_ml_pipeline.WORKFLOW,
+            glue_ml_pipeline.STACK,
+            glue_ml_pipeline.check,
             "a run of the Glue workflow; every job and the run's message (billed)",
         ),
     )
 }
 # Checks that start billed resources run only when asked for by name.
-OPT_IN = frozenset({custom_labels.WORKFLOW, glue_pipeline.WORKFLOW})
+OPT_IN = frozenset({custom_labels_batch.WORKFLOW, glue_ml_pipeline.WORKFLOW})
 
 
 def new_run_id() -> str:

@@ -12,6 +12,7 @@ from smoke import OPT_IN, WORKFLOWS, Result, Settings, Status, new_run_id, run_c
 from smoke.core import AwsEnvironment, Environment
 
 DEFAULT_WORKFLOWS = [name for name in WORKFLOWS if name not in OPT_IN]
+OPT_IN_FLAGS = {"custom_labels_batch": "--custom-labels", "glue_ml_pipeline": "--glue"}
 
 DESCRIPTION = """\
 Run one small item through each deployed workflow of a stage and print pass, FAIL or skip per
@@ -34,7 +35,8 @@ yet is not a failure, unless --fail-on-skip), 1 when one failed, 2 on a usage er
 def _checks_help() -> str:
     lines = []
     for name, workflow in WORKFLOWS.items():
-        flag = {"custom-labels": " [--custom-labels]", "glue-pipeline": " [--glue]"}.get(name, "")
+        flag = OPT_IN_FLAGS.get(name, "")
+        flag = f" [{flag}]" if flag else ""
         lines.append(f"  {name}{flag} ({workflow.stack}): {workflow.what}")
     return "\n".join(lines)
 
@@ -71,8 +73,9 @@ def parser() -> argparse.ArgumentParser:
     parse.add_argument(
         "--wait-minutes",
         type=float,
-        help="how long each check waits for its result (default per check: captions 15, "
-        "tickets 10, custom-labels 45, glue-pipeline 240)",
+        help="how long each check waits for its result (default per check: "
+        "caption_translation 15, ticket_classification 10, custom_labels_batch 45, "
+        "glue_ml_pipeline 240)",
     )
     parse.add_argument("--profile", help="an AWS CLI profile instead of the default credentials")
     parse.add_argument("--region", help="a region instead of the default one")
@@ -85,21 +88,24 @@ def parser() -> argparse.ArgumentParser:
 def selected(args: argparse.Namespace, parse: argparse.ArgumentParser) -> list[str]:
     opted = [
         name
-        for name, asked in (("custom-labels", args.custom_labels), ("glue-pipeline", args.glue))
+        for name, asked in (
+            ("custom_labels_batch", args.custom_labels),
+            ("glue_ml_pipeline", args.glue),
+        )
         if asked
     ]
     if not args.workflows:
         return DEFAULT_WORKFLOWS + opted
-    names = [name.strip() for name in args.workflows.split(",") if name.strip()]
+    # Workflows are named by their slug; `caption-translation` is taken for it too.
+    names = [name.strip().replace("-", "_") for name in args.workflows.split(",") if name.strip()]
     unknown = [name for name in names if name not in WORKFLOWS]
     if unknown:
         parse.error(f"unknown workflows {', '.join(unknown)}; choose from {', '.join(WORKFLOWS)}")
     not_asked = [name for name in names if name in OPT_IN and name not in opted]
     if not_asked:
-        flags = {"custom-labels": "--custom-labels", "glue-pipeline": "--glue"}
         parse.error(
             f"{', '.join(not_asked)} start billed resources: add "
-            f"{' '.join(flags[name] for name in not_asked)} to run them"
+            f"{' '.join(OPT_IN_FLAGS[name] for name in not_asked)} to run them"
         )
     return names + [name for name in opted if name not in names]
 

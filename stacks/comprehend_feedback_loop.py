@@ -34,8 +34,8 @@ from aws_cdk import aws_s3_notifications as s3n
 from aws_cdk import aws_sagemaker as sagemaker_cfn
 from constructs import Construct
 
-from lambdas.feedback_loop.feedback import MAX_TEXT_BYTES
-from lambdas.feedback_loop.loops import task_template
+from lambdas.comprehend_feedback_loop.feedback import MAX_TEXT_BYTES
+from lambdas.comprehend_feedback_loop.loops import task_template
 from stacks.config import FeedbackLoopSettings
 from stacks.constructs import (
     AccessLogsBucket,
@@ -46,7 +46,7 @@ from stacks.constructs import (
 )
 from stacks.constructs.acknowledge import acknowledge, acknowledge_bucket_notifications_handler
 
-WORKFLOW = "feedback_loop"
+WORKFLOW = "comprehend_feedback_loop"
 STATUS_EVENT = "SageMaker A2I HumanLoop Status Change"
 TRAINING_PREFIX = "train/reviewed/"
 
@@ -517,7 +517,7 @@ def _required(value: str | None, key: str) -> str:
         from lambdas.shared.errors import ConfigurationError
 
         raise ConfigurationError(
-            f"feedback:{key} is required when ComprehendFeedbackLoop is deployed without "
-            "ComprehendModelLifecycle in the same app"
+            f"comprehend_feedback_loop:{key} is required when ComprehendFeedbackLoop is deployed "
+            "without ComprehendModelLifecycle in the same app"
         )
     return value

@@ -31,7 +31,7 @@ from stacks.constructs import (
 from stacks.constructs.acknowledge import acknowledge, acknowledge_bucket_notifications_handler
 from stacks.constructs.alarms import workflow_failure_alarm
 
-WORKFLOW = "comprehend_lifecycle"
+WORKFLOW = "comprehend_model_lifecycle"
 INTAKE_TIMEOUT = Duration.seconds(60)
 COMPREHEND_LIST_REASON = (
     "comprehend:ListDocumentClassifiers supports no resource-level permissions; the function "

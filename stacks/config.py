@@ -73,17 +73,19 @@ class CaptionSettings:
 
     @classmethod
     def from_context(cls, node: Node) -> CaptionSettings:
-        prefix = "captions:"
+        prefix = "caption_translation:"
         source = str(_get(node, prefix + "sourceLanguage", "en"))
         targets = check_languages(source, _as_list(_get(node, prefix + "targetLanguages", "es")))
         trigger = str(_get(node, prefix + "triggerFile", "triggerfile"))
         if not re.fullmatch(r"[A-Za-z0-9._-]{1,100}", trigger):
-            raise ConfigurationError(f"captions:triggerFile must be a plain file name: {trigger!r}")
+            raise ConfigurationError(
+                f"caption_translation:triggerFile must be a plain file name: {trigger!r}"
+            )
         terminologies = tuple(_as_list(_get(node, prefix + "terminologyNames", [])))
         if len(terminologies) > 1:
             raise ConfigurationError(
                 "Amazon Translate applies at most one custom terminology per request; "
-                f"captions:terminologyNames has {len(terminologies)}"
+                f"caption_translation:terminologyNames has {len(terminologies)}"
             )
         for name in terminologies:
             if not re.fullmatch(r"[A-Za-z0-9-]{1,256}", name):
@@ -118,8 +120,9 @@ class CaptionSettings:
         budget = settings.poll_interval_seconds * settings.max_polls
         if budget > MAX_POLL_BUDGET_SECONDS:
             raise ConfigurationError(
-                f"captions:pollIntervalSeconds x captions:maxPolls is {budget} s; the workflow "
-                f"allows {MAX_POLL_BUDGET_SECONDS} s for a job so it ends (and notifies) within "
+                "caption_translation:pollIntervalSeconds x caption_translation:maxPolls is "
+                f"{budget} s; the workflow allows {MAX_POLL_BUDGET_SECONDS} s for a job so it "
+                "ends (and notifies) within "
                 "its 24-hour execution timeout"
             )
         return settings
@@ -139,7 +142,7 @@ class CustomLabelsSettings:
 
     @classmethod
     def from_context(cls, node: Node) -> CustomLabelsSettings:
-        prefix = "customLabels:"
+        prefix = "custom_labels_batch:"
         number = number_reader(node, prefix)
 
         schedule = str(_get(node, prefix + "schedule", "rate(1 hour)"))
@@ -200,7 +203,7 @@ class ComprehendLifecycleSettings:
 
     @classmethod
     def from_context(cls, node: Node) -> ComprehendLifecycleSettings:
-        prefix = "comprehend:"
+        prefix = "comprehend_model_lifecycle:"
         number = number_reader(node, prefix)
 
         metric = str(_get(node, prefix + "metric", "F1"))
@@ -277,7 +280,7 @@ class TicketSettings:
 
     @classmethod
     def from_context(cls, node: Node) -> TicketSettings:
-        prefix = "tickets:"
+        prefix = "ticket_classification:"
         number = number_reader(node, prefix)
 
         def endpoint(key: str) -> str | None:
@@ -330,7 +333,7 @@ SINGLE_NODE_TYPES = ("ra3.large", "ra3.xlplus", "dc2.large")
 
 
 def _ticket_warehouse(node: Node, prefix: str) -> dict[str, Any]:
-    """`tickets:warehouse` and, for a provisioned cluster, its node type and count."""
+    """`ticket_classification:warehouse` and, for a provisioned cluster, its node type and count."""
     warehouse = str(_get(node, prefix + "warehouse", "serverless"))
     if warehouse not in ("serverless", "provisioned"):
         raise ConfigurationError(f"{prefix}warehouse must be 'serverless' or 'provisioned'")
@@ -363,7 +366,7 @@ class FeedbackLoopSettings:
 
     @classmethod
     def from_context(cls, node: Node) -> FeedbackLoopSettings:
-        prefix = "feedback:"
+        prefix = "comprehend_feedback_loop:"
         number = number_reader(node, prefix)
 
         name = str(_get(node, prefix + "classifierName", "news"))

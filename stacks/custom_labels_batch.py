@@ -91,7 +91,7 @@ class CustomLabelsBatchStack(Stack):
         processor = PythonFunction(
             self,
             "ProcessImages",
-            workflow="custom_labels",
+            workflow="custom_labels_batch",
             handler="process_images.handler",
             description="Labels queued images with the running Custom Labels model",
             timeout=PROCESSOR_TIMEOUT,

@@ -27,7 +27,7 @@ from stacks.constructs.acknowledge import acknowledge
 from stacks.glue_job_library import library_modules, wheel_asset
 from stacks.glue_ml_pipeline_settings import BLAZINGTEXT_ACCOUNTS, GluePipelineSettings
 
-GLUE_JOBS = Path(__file__).resolve().parents[1] / "glue_jobs"
+GLUE_JOBS = Path(__file__).resolve().parents[1] / "glue_jobs" / "glue_ml_pipeline"
 JOBS = ("DataExtractionJob", "DataProcessingJob", "TrainingJob", "MessagingQueueJob")
 FAILED_STATES = ("FAILED", "TIMEOUT", "STOPPED")
 

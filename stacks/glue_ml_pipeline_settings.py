@@ -1,4 +1,4 @@
-"""Typed settings of the GlueMlPipeline stack, read from CDK context (`gluePipeline:*`).
+"""Typed settings of the GlueMlPipeline stack, read from CDK context (`glue_ml_pipeline:*`).
 
 Like every stack's settings (see `stacks.config`), values are validated at synth time.
 """
@@ -15,7 +15,7 @@ from stacks.config import _get, number_reader
 
 # The built-in BlazingText image: one registry account per region (SageMaker developer guide,
 # "Docker registry paths and example code"), tag 1. Regions missing here can name the image with
-# gluePipeline:trainingImage.
+# glue_ml_pipeline:trainingImage.
 BLAZINGTEXT_ACCOUNTS = {
     "us-east-1": "811284229777",
     "us-east-2": "825641698319",
@@ -75,7 +75,7 @@ class GluePipelineSettings:
 
     @classmethod
     def from_context(cls, node: Node) -> GluePipelineSettings:
-        prefix = "gluePipeline:"
+        prefix = "glue_ml_pipeline:"
         number = number_reader(node, prefix)
 
         source = _get(node, prefix + "sourceUri", None)

@@ -5,9 +5,9 @@ A user invokes TicketClassifier with the published ticket contract. The classifi
 operation and the resource endpoint at once, answers with both labels and the recommendations,
 writes the row to Firehose (which COPYs it into `tickets` on Redshift) and hands the ticket to
 TicketHandler asynchronously. A ticket table makes all of this happen once per TicketId. The
-warehouse is Redshift Serverless, or with `tickets:warehouse=provisioned` a provisioned cluster;
-either way the admin password is generated into Secrets Manager and the `tickets` table is created
-by a custom resource through the Redshift Data API.
+warehouse is Redshift Serverless, or with `ticket_classification:warehouse=provisioned` a
+provisioned cluster; either way the admin password is generated into Secrets Manager and the
+`tickets` table is created by a custom resource through the Redshift Data API.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from lambdas.tickets.warehouse import COLUMNS, DDL, TABLE
+from lambdas.ticket_classification.warehouse import COLUMNS, DDL, TABLE
 from stacks.config import TicketSettings
 from stacks.constructs import (
     AccessLogsBucket,
@@ -50,7 +50,7 @@ from stacks.constructs import (
 )
 from stacks.constructs.acknowledge import acknowledge
 
-WORKFLOW = "tickets"
+WORKFLOW = "ticket_classification"
 UNSET_ENDPOINT = "unset"
 REDSHIFT_PORT = 5439
 # COPY maps the JSON keys of each record to the listed columns; the classifier writes UTC
@@ -474,8 +474,9 @@ class TicketClassificationStack(Stack):
             acknowledge(
                 cluster,
                 "AwsSolutions-RS2",
-                "Without tickets:subnetIds the cluster is placed in the default VPC's subnets, "
-                "as the serverless workgroup is; set tickets:subnetIds for a subnet group.",
+                "Without ticket_classification:subnetIds the cluster is placed in the default "
+                "VPC's subnets, as the serverless workgroup is; set "
+                "ticket_classification:subnetIds for a subnet group.",
             )
         if settings.publicly_accessible:
             acknowledge(
@@ -528,7 +529,7 @@ class TicketClassificationStack(Stack):
         workflow = AslStateMachine(
             self,
             "TrainingWorkflow",
-            definition_file="ticket_training.asl.json",
+            definition_file="ticket_classification_training.asl.json",
             substitutions={
                 "ClassifierPrefix": prefix,
                 "TrainingBucket": bucket.bucket_name,

@@ -11,14 +11,14 @@ import hashlib
 from typing import Any
 
 from lambdas.caption_translation import layout
-from lambdas.caption_translation.outcomes import FileOutcome, quarantine, summarise
-from lambdas.caption_translation.settings import CaptionSettings
-from lambdas.shared.captions import (
+from lambdas.caption_translation.captions import (
     DEFAULT_MAX_REQUEST_BYTES,
     CaptionFile,
     parse_captions,
     to_html_documents,
 )
+from lambdas.caption_translation.outcomes import FileOutcome, quarantine, summarise
+from lambdas.caption_translation.settings import CaptionSettings
 from lambdas.shared.errors import ConfigurationError, InputError
 from lambdas.shared.languages import MAX_TARGETS_PER_JOB, check_languages
 from lambdas.shared.s3 import ObjectStore

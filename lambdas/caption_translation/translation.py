@@ -14,9 +14,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from lambdas.caption_translation import layout
-from lambdas.caption_translation.outcomes import FileOutcome, record_failures, summarise
-from lambdas.caption_translation.planning import load_plan
-from lambdas.shared.captions import (
+from lambdas.caption_translation.captions import (
     AlignmentError,
     TranslationOutcome,
     Translator,
@@ -25,6 +23,8 @@ from lambdas.shared.captions import (
     render_captions,
     translate_captions,
 )
+from lambdas.caption_translation.outcomes import FileOutcome, record_failures, summarise
+from lambdas.caption_translation.planning import load_plan
 from lambdas.shared.s3 import ObjectStore, error_code
 
 TranslatorFactory = Callable[[str, str], Translator]  # (source, target) -> Translator

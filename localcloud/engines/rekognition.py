@@ -1462,7 +1462,7 @@ class RekognitionEngine(LocalEngine):
         created_at: datetime,
         principal: str | None = None,
         output_bucket: str | None = None,
-        output_prefix: str = "custom-labels-output",
+        output_prefix: str = "custom-labels-batch-output",
         testing_manifest_s3: str | None = None,
     ) -> tuple[str, str]:
         """Create (or reuse) a project and train a version created at `created_at`, which is

@@ -1,0 +1,68 @@
+"""The custom resource that creates the `tickets` table through the Redshift Data API.
+
+CloudFormation sends Create, Update and Delete requests; the function answers on the request's
+pre-signed `ResponseURL` (the custom resource response protocol). Create and Update run the
+idempotent DDL and wait for it within a bounded number of polls; Delete keeps the table and its
+data (the namespace's own retention decides their fate).
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from typing import Any
+
+from lambdas.shared.aws import ClientCache
+from lambdas.shared.observability import observability
+from lambdas.ticket_classification.settings import WarehouseSettings
+from lambdas.ticket_classification.warehouse import DDL, TABLE, run_statement
+
+logger, tracer, metrics = observability()
+clients = ClientCache()
+
+
+def respond(event: dict[str, Any], status: str, reason: str, physical_id: str) -> None:
+    body = json.dumps(
+        {
+            "Status": status,
+            "Reason": reason[:3000],
+            "PhysicalResourceId": physical_id,
+            "StackId": event["StackId"],
+            "RequestId": event["RequestId"],
+            "LogicalResourceId": event["LogicalResourceId"],
+            "Data": {"TableName": TABLE},
+        }
+    ).encode("utf-8")
+    request = urllib.request.Request(
+        event["ResponseURL"],
+        data=body,
+        method="PUT",
+        headers={"Content-Type": "", "Content-Length": str(len(body))},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        response.read()
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: Any) -> None:
+    settings = WarehouseSettings.from_env()
+    physical_id = f"{settings.database}.{TABLE}"
+    try:
+        if event["RequestType"] in ("Create", "Update"):
+            run_statement(
+                clients("redshift-data"),
+                DDL,
+                database=settings.database,
+                secret_arn=settings.secret_arn,
+                workgroup=settings.workgroup,
+                cluster=settings.cluster,
+                poll_seconds=settings.poll_seconds,
+                max_polls=settings.max_polls,
+            )
+            logger.info("tickets table ready", database=settings.database)
+    except Exception as error:
+        logger.exception("tickets table setup failed")
+        respond(event, "FAILED", f"{type(error).__name__}: {error}", physical_id)
+        return
+    respond(event, "SUCCESS", "tickets table ready", physical_id)

@@ -1,0 +1,162 @@
+"""`python -m localcloud demo captions`: translate a folder of caption files offline.
+
+Deploys the CaptionTranslation stack from `cdk.out`, uploads the files under `input/` and then
+the trigger file (as a user would), waits for the batch to finish, and copies what the workflow
+wrote to `<out>/output/<lang>/<name>` and `<out>/failed/<name>` (+ `.error.json`).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+from localcloud.cloud import LocalCloud
+from localcloud.iam_check import check
+
+STACK_PREFIX = "CaptionTranslation-"
+
+
+@dataclass
+class CaptionDemoResult:
+    files_in: int
+    outputs: int
+    failed: int
+    cues_in: int
+    cues_out: int
+    batch_id: str
+    execution_status: str
+    seconds: float
+
+    def as_line(self) -> dict[str, Any]:
+        return {
+            "workflow": "caption_translation",
+            "files_in": self.files_in,
+            "outputs": self.outputs,
+            "failed": self.failed,
+            "cues_in": self.cues_in,
+            "cues_out": self.cues_out,
+        }
+
+
+def find_stack(cloud: LocalCloud, prefix: str = STACK_PREFIX) -> str:
+    names = [s.stack_name for s in cloud.assembly.stacks() if s.stack_name.startswith(prefix)]
+    if not names:
+        raise SystemExit(f"no {prefix}* stack in {cloud.assembly.directory}: run `make synth`")
+    return sorted(names)[0]
+
+
+def run(
+    input_dir: Path,
+    out_dir: Path,
+    source: str,
+    targets: list[str],
+    faults: list[str],
+    assembly_dir: Path,
+    progress: TextIO = sys.stderr,
+) -> CaptionDemoResult:
+    from localcloud.engines.translate import TranslateFaults
+
+    files = sorted(p for p in input_dir.rglob("*") if p.is_file() and not p.name.startswith("."))
+    if not files:
+        raise SystemExit(f"no files in {input_dir}")
+    started = time.monotonic()
+
+    def say(message: str) -> None:
+        progress.write(f"[{time.monotonic() - started:6.2f}s] {message}\n")
+        progress.flush()
+
+    with LocalCloud(assembly_dir, work_dir=out_dir / ".localcloud") as cloud:
+        stack = cloud.deploy(find_stack(cloud))
+        say(f"deployed {stack.name} on the local cloud")
+        if faults:
+            cloud.translate.faults = TranslateFaults(modes=frozenset(faults))
+            say(f"Translate fault modes: {', '.join(faults)}")
+        bucket = stack.outputs["BucketName"]
+        s3 = cloud.client("s3")
+        for path in files:
+            name = path.relative_to(input_dir).as_posix()
+            s3.put_object(Bucket=bucket, Key=f"input/{name}", Body=path.read_bytes())
+        say(f"uploaded {len(files)} files to s3://{bucket}/input/")
+        trigger = json.dumps({"sourceLanguage": source, "targetLanguages": targets}).encode()
+        s3.put_object(Bucket=bucket, Key="input/triggerfile", Body=trigger)
+        say(f"uploaded the trigger file: {source} -> {', '.join(targets)}")
+        _wait_with_progress(cloud, say)
+        summary = _latest_summary(cloud, stack.outputs["StateMachineArn"])
+        say(f"batch {summary['batchId']} finished ({summary['mode']}): {summary['subject']}")
+        say(
+            f"{summary['cuesOut']} cues written; {summary['retranslatedCues']} re-translated on "
+            f"their own after Translate merged, dropped or reordered segments"
+        )
+        for failure in summary["failures"]:
+            say(f"quarantined {failure['file']}: {failure['error']}: {failure['reason']}")
+        for warning in summary["warnings"]:
+            say(f"warning: {warning}")
+        _download(cloud, bucket, out_dir)
+        say(f"results copied to {out_dir}/output and {out_dir}/failed")
+        report = check(cloud)
+        say(
+            f"least privilege: {report.checked_calls} calls by {len(report.principals)} roles, "
+            f"{len(report.denied)} denied, {len(report.unused)} grants unused in this run"
+        )
+        if report.denied:
+            raise RuntimeError("calls outside the deployed IAM policies:\n" + report.format())
+        return CaptionDemoResult(
+            files_in=summary["filesIn"],
+            outputs=summary["outputs"],
+            failed=summary["failed"],
+            cues_in=summary["cuesIn"],
+            cues_out=summary["cuesOut"],
+            batch_id=summary["batchId"],
+            execution_status=summary.get("_status", "SUCCEEDED"),
+            seconds=time.monotonic() - started,
+        )
+
+
+def _wait_with_progress(cloud: LocalCloud, say: Any) -> None:
+    seen: set[str] = set()
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        for name, _event, _result in list(cloud.runtime.invocations):
+            short = name.split("-")[2] if name.count("-") >= 2 else name
+            if short not in seen:
+                seen.add(short)
+                say(f"{short[:40]} ran")
+        try:
+            cloud.settle(timeout=0.5)
+            return
+        except TimeoutError:
+            continue
+    raise TimeoutError("the batch did not finish within 10 minutes")
+
+
+def _latest_summary(cloud: LocalCloud, state_machine_arn: str) -> dict[str, Any]:
+    sfn = cloud.client("stepfunctions")
+    executions = sfn.list_executions(stateMachineArn=state_machine_arn)["executions"]
+    if not executions:
+        raise RuntimeError("the trigger did not start a batch")
+    latest = max(executions, key=lambda e: e["startDate"])
+    described = sfn.describe_execution(executionArn=latest["executionArn"])
+    if described["status"] != "SUCCEEDED":
+        raise RuntimeError(
+            f"batch {latest['name']} ended {described['status']}: "
+            f"{described.get('error')}: {described.get('cause')}"
+        )
+    summary: dict[str, Any] = json.loads(described["output"])
+    return summary
+
+
+def _download(cloud: LocalCloud, bucket: str, out_dir: Path) -> None:
+    s3 = cloud.client("s3")
+    for prefix in ("output/", "failed/"):
+        shutil.rmtree(out_dir / prefix, ignore_errors=True)
+        paginator = s3.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+            for entry in page.get("Contents", []):
+                target = out_dir / entry["Key"]
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(s3.get_object(Bucket=bucket, Key=entry["Key"])["Body"].read())

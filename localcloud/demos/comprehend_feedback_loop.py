@@ -1,0 +1,248 @@
+"""`python -m localcloud demo comprehend_feedback_loop [--rounds N]`: the whole active
+learning loop, offline.
+
+Deploys ComprehendModelLifecycle and ComprehendFeedbackLoop wired together (as app.py wires
+them), trains the first model from `initial.csv`, then for each round sends a slice of a
+held-out stream (`improving.csv`: topics the first model never saw) through `POST /classify`
+with an API key. Unsure answers become implicit feedback; a user flags confident wrong answers
+through `POST /feedback`. The oracle reviewer answers the human loops with the samples' true
+labels, the answers reach part 1's `train/` as training rows, part 1 retrains and keeps the
+better model. Accuracy on `holdout.csv` (on which the oracle never answers) is measured through
+the API after every round and plotted.
+
+The stacks are synthesized with Firehose's longest buffer interval (900 s): the local clock runs
+1,000 times faster than real time, so with the 60 s default a burst of traffic would be spread
+over many tiny objects, each its own training round, as a slow trickle would be on AWS.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+from localcloud.apigateway import LocalApiGateway
+from localcloud.cloud import REPO_ROOT, LocalCloud
+from localcloud.iam_check import check
+from localcloud.review import SAMPLES, OracleReviewer, labelled_rows, sample_truth
+
+LIFECYCLE_STACK = "ComprehendModelLifecycle-demo"
+FEEDBACK_STACK = "ComprehendFeedbackLoop-demo"
+WORKTEAM = "arn:aws:sagemaker:us-east-1:123456789012:workteam/private-crowd/reviewers"
+CONFIDENCE = 0.5
+
+
+SYNTH_SOURCES = (
+    "cdk.json", "stacks", "lambdas", "statemachines",
+    "localcloud/demos/comprehend_feedback_loop.py",
+)  # fmt: skip
+
+
+def _sources_digest() -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    for root in SYNTH_SOURCES:
+        path = REPO_ROOT / root
+        for file in [path] if path.is_file() else sorted(path.rglob("*")):
+            if file.is_file() and "__pycache__" not in file.parts:
+                digest.update(str(file.relative_to(REPO_ROOT)).encode() + file.read_bytes())
+    return digest.hexdigest()
+
+
+def synthesized(outdir: Path) -> Path:
+    """The demo's assembly in `outdir`, synthesized again only when a source changed."""
+    marker = outdir / ".sources-digest"
+    wanted = _sources_digest()
+    if not marker.is_file() or marker.read_text() != wanted:
+        import shutil
+
+        shutil.rmtree(outdir, ignore_errors=True)
+        synthesize(outdir)
+        marker.write_text(wanted)
+    return outdir
+
+
+def synthesize(
+    outdir: Path,
+    stacks: tuple[str, str] = (LIFECYCLE_STACK, FEEDBACK_STACK),
+    context: dict[str, Any] | None = None,
+) -> None:
+    """Part 1 and part 2, wired by cross-stack references as app.py wires them, with
+    Firehose's longest buffer interval so a burst of feedback on the fast local clock lands in
+    a few objects (as minutes of real traffic would), checked by cdk-nag."""
+    from aws_cdk import App, Validations
+    from cdk_nag import AwsSolutionsChecks
+
+    from stacks.comprehend_feedback_loop import ComprehendFeedbackLoopStack
+    from stacks.comprehend_model_lifecycle import ComprehendModelLifecycleStack
+    from stacks.config import ComprehendLifecycleSettings, FeedbackLoopSettings
+
+    cdk_json = json.loads((REPO_ROOT / "cdk.json").read_text(encoding="utf-8"))
+    settings = {"stage": "demo", "comprehend_feedback_loop:bufferSeconds": 900, **(context or {})}
+    app = App(outdir=str(outdir), context={**cdk_json["context"], **settings})
+    lifecycle = ComprehendModelLifecycleStack(
+        app, stacks[0], settings=ComprehendLifecycleSettings.from_context(app.node)
+    )
+    ComprehendFeedbackLoopStack(
+        app,
+        stacks[1],
+        settings=FeedbackLoopSettings.from_context(app.node),
+        training_bucket=lifecycle.training_bucket,
+        endpoint_parameter=lifecycle.endpoint_parameter,
+        endpoint_name=lifecycle.endpoint_name,
+    )
+    Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    app.synth()
+
+
+def plot(accuracy: list[float], path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(6, 4))
+    axes.plot(range(len(accuracy)), accuracy, marker="o")
+    axes.set_xlabel("round (0: first model)")
+    axes.set_ylabel("accuracy on holdout.csv")
+    axes.set_ylim(0, 1)
+    axes.set_xticks(range(len(accuracy)))
+    axes.set_title("Active learning: accuracy per round")
+    axes.grid(True, alpha=0.3)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path
+
+
+def run(out_dir: Path, rounds: int = 3, progress: TextIO = sys.stderr) -> dict[str, Any]:
+    started = time.monotonic()
+
+    def say(message: str) -> None:
+        progress.write(f"[{time.monotonic() - started:6.2f}s] {message}\n")
+        progress.flush()
+
+    assembly = synthesized(out_dir / ".assembly")
+    say("synthesized ComprehendModelLifecycle + ComprehendFeedbackLoop (cdk-nag clean)")
+    with LocalCloud(assembly, work_dir=out_dir / ".localcloud") as cloud:
+        lifecycle = cloud.deploy(LIFECYCLE_STACK)
+        stack = cloud.deploy(FEEDBACK_STACK, parameters={"WorkteamArn": WORKTEAM})
+        gateway = LocalApiGateway(cloud)
+        key = gateway.api_key_value(str(stack.outputs["ApiKeyId"]))
+        url = str(stack.outputs["ApiUrl"])
+        say(f"deployed both stacks; API at {url}")
+
+        def post(path: str, body: dict[str, Any]) -> dict[str, Any]:
+            response = gateway.request(
+                "POST", url + path, headers={"x-api-key": key}, body=json.dumps(body)
+            )
+            if response.status >= 300:
+                raise RuntimeError(f"POST /{path} answered {response.status}: {response.body}")
+            answer: dict[str, Any] = response.json()
+            return answer
+
+        cloud.client("s3").put_object(
+            Bucket=lifecycle.outputs["TrainingBucketName"],
+            Key="train/initial.csv",
+            Body=(SAMPLES / "initial.csv").read_bytes(),
+        )
+        cloud.settle(timeout=600)
+        holdout = labelled_rows(SAMPLES / "holdout.csv")[::2]
+
+        def accuracy() -> float:
+            right = sum(
+                post("classify", {"classifier": "news", "text": text})["label"] == label
+                for label, text in holdout
+            )
+            return round(right / len(holdout), 4)
+
+        history = [accuracy()]
+        say(f"first model trained from initial.csv: accuracy {history[0]:.3f}")
+        oracle = OracleReviewer(sample_truth())
+        stream = labelled_rows(SAMPLES / "improving.csv")
+        size = -(-len(stream) // rounds)
+        loops = 0
+        for number in range(rounds):
+            unsure = flagged = 0
+            for label, text in stream[number * size : (number + 1) * size]:
+                answer = post("classify", {"classifier": "news", "text": text})
+                if answer["score"] < CONFIDENCE:
+                    unsure += 1
+                elif answer["label"] != label:
+                    post("feedback", {"classifier": "news", "text": text})
+                    flagged += 1
+            cloud.settle(timeout=600)
+            reviewed = oracle.review(cloud.a2i)
+            loops += reviewed
+            cloud.settle(timeout=600)
+            history.append(accuracy())
+            say(
+                f"round {number + 1}: {unsure} unsure answers, {flagged} flagged by users; "
+                f"{reviewed} human loops reviewed; accuracy {history[-1]:.3f}"
+            )
+        report = check(cloud)
+        say(
+            f"least privilege: {report.checked_calls} calls by {len(report.principals)} roles, "
+            f"{len(report.denied)} denied"
+        )
+        if report.denied:
+            raise RuntimeError("calls outside the deployed IAM policies:\n" + report.format())
+        feedback_items = oracle.answered_items + oracle.skipped_items
+    chart = plot(history, out_dir / "accuracy.png")
+    say(f"plot written to {chart}")
+    return {
+        "workflow": "comprehend_feedback_loop",
+        "accuracy_by_round": history,
+        "feedback_items": feedback_items,
+        "human_loops": loops,
+        "plot": str(chart),
+    }
+
+
+def serve_portal(out_dir: Path, port: int, progress: TextIO = sys.stderr) -> int:
+    """`python -m localcloud review-portal`: deploy both stacks, train the first model, send a
+    slice of the sample stream so human loops are pending, and serve the review portal until
+    Ctrl-C. Each submission completes its loop; the answers flow on to part 1 as in AWS."""
+    from localcloud.review_portal import ReviewPortal
+
+    assembly = synthesized(out_dir / ".assembly")
+    with LocalCloud(assembly, work_dir=out_dir / ".localcloud") as cloud:
+        lifecycle = cloud.deploy(LIFECYCLE_STACK)
+        stack = cloud.deploy(FEEDBACK_STACK, parameters={"WorkteamArn": WORKTEAM})
+        gateway = LocalApiGateway(cloud)
+        key = gateway.api_key_value(str(stack.outputs["ApiKeyId"]))
+        cloud.client("s3").put_object(
+            Bucket=lifecycle.outputs["TrainingBucketName"],
+            Key="train/initial.csv",
+            Body=(SAMPLES / "initial.csv").read_bytes(),
+        )
+        cloud.settle(timeout=600)
+        for _, text in labelled_rows(SAMPLES / "improving.csv")[:40]:
+            gateway.request(
+                "POST",
+                str(stack.outputs["ApiUrl"]) + "classify",
+                headers={"x-api-key": key},
+                body=json.dumps({"classifier": "news", "text": text}),
+            )
+        cloud.settle(timeout=600)
+        portal = ReviewPortal(cloud.a2i, port=port, after_submit=lambda: cloud.settle(timeout=600))
+        progress.write(
+            f"{len(cloud.a2i.pending())} human loops pending; review them at {portal.url} "
+            "(Ctrl-C to stop)\n"
+        )
+        try:
+            portal.server.serve_forever()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            portal.server.server_close()
+        progress.write(f"{len(portal.submitted)} loops reviewed\n")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    print(json.dumps(run(REPO_ROOT / "demo-output" / "comprehend-feedback-loop")))

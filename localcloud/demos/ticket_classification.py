@@ -1,0 +1,220 @@
+"""`python -m localcloud demo tickets [--count N]`: support tickets classified, offline.
+
+Deploys the TicketClassification stack, uploads the project's training data
+(`samples/ticket_classification/`) and runs the stack's training workflow, which trains the
+operation and
+resource classifiers (on the local Comprehend engine), deploys their endpoints and records
+them in the stack's SSM parameters; then invokes TicketClassifier for N generated tickets (and
+once more for a few of them, to show that a repeated TicketId adds no row), waits for Firehose
+to load the warehouse, queries it through the Redshift Data API and writes the report.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+from localcloud.cloud import REPO_ROOT, DeployedStack, LocalCloud
+from localcloud.demos.caption_translation import find_stack
+from localcloud.iam_check import check
+
+SAMPLES = REPO_ROOT / "samples" / "ticket_classification"
+TRAINING_FILES = {"operation": "operation.csv", "resource": "resource.csv"}
+DEFAULT_COUNT = 40
+
+
+def _sample_generator() -> Any:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("tickets_samples", SAMPLES / "generate.py")
+    if spec is None or spec.loader is None:  # pragma: no cover - the file is in the repository
+        raise RuntimeError(f"cannot load {SAMPLES / 'generate.py'}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def sample_tickets(count: int, seed: int = 7) -> list[Any]:
+    """`count` new tickets (with their true labels) from the sample generator."""
+    return list(_sample_generator().tickets(count, seed))
+
+
+@dataclass
+class TicketsStack:
+    cloud: LocalCloud
+    stack: DeployedStack
+
+    def output(self, name: str) -> str:
+        return str(self.stack.outputs[name])
+
+    def classify(self, event: Any) -> dict[str, Any]:
+        """Invoke TicketClassifier as a user would and return its answer."""
+        answer = self.cloud.client("lambda").invoke(
+            FunctionName=self.output("ClassifierFunctionName"),
+            Payload=json.dumps(event).encode(),
+        )
+        payload = json.loads(answer["Payload"].read() or b"null")
+        if answer.get("FunctionError"):
+            raise RuntimeError(f"TicketClassifier failed: {payload}")
+        return dict(payload)
+
+    @property
+    def warehouse_target(self) -> dict[str, str]:
+        """How the Data API names this stack's warehouse: its workgroup, or its cluster."""
+        if "ClusterIdentifier" in self.stack.outputs:
+            return {"ClusterIdentifier": self.output("ClusterIdentifier")}
+        return {"WorkgroupName": self.output("WorkgroupName")}
+
+    @property
+    def delivery(self) -> Any:
+        return self.cloud.engines["redshift-data"].firehose
+
+    def wait_delivered(self, timeout: float = 60.0) -> None:
+        """Until Firehose holds nothing: buffers flushed, staged files loaded or skipped."""
+        self.delivery.wait_idle(timeout)
+
+    def sql(self, query: str, timeout: float = 30.0) -> list[dict[str, Any]]:
+        """Run `query` through the Redshift Data API with the admin secret; rows as dicts."""
+        data = self.cloud.client("redshift-data")
+        statement = data.execute_statement(
+            **self.warehouse_target,
+            Database=self.output("DatabaseName"),
+            SecretArn=self.output("AdminSecretArn"),
+            Sql=query,
+        )
+        deadline = time.monotonic() + timeout
+        while True:
+            described = data.describe_statement(Id=statement["Id"])
+            if described["Status"] == "FINISHED":
+                break
+            if described["Status"] in ("FAILED", "ABORTED"):
+                raise RuntimeError(f"{query!r}: {described.get('Error')}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(query)
+            time.sleep(0.005)
+        if not described["HasResultSet"]:
+            return []
+        result = data.get_statement_result(Id=statement["Id"])
+        names = [column["name"] for column in result["ColumnMetadata"]]
+        return [
+            dict(zip(names, (_value(field) for field in record), strict=True))
+            for record in result["Records"]
+        ]
+
+
+def _value(field: dict[str, Any]) -> Any:
+    if field.get("isNull"):
+        return None
+    for key in ("stringValue", "longValue", "doubleValue", "booleanValue"):
+        if key in field:
+            return field[key]
+    return None
+
+
+def train_endpoints(
+    cloud: LocalCloud, stack: TicketsStack, say: Callable[[str], None] = lambda _: None
+) -> dict[str, str]:
+    """What a user does after deploying without endpoint ARNs: upload the training files under
+    `training/` and start the training workflow, which trains both classifiers, deploys their
+    endpoints and records the ARNs in the SSM parameters. The endpoint ARNs by role."""
+    s3 = cloud.client("s3")
+    for file_name in TRAINING_FILES.values():
+        s3.put_object(
+            Bucket=stack.output("TrainingBucketName"),
+            Key=f"training/{file_name}",
+            Body=(SAMPLES / file_name).read_bytes(),
+        )
+    sfn = cloud.client("stepfunctions")
+    execution = sfn.start_execution(
+        stateMachineArn=stack.output("TrainingStateMachineArn"), name="initial-training"
+    )["executionArn"]
+    say("uploaded training/operation.csv and training/resource.csv; training both classifiers")
+    cloud.settle(timeout=300)
+    described = sfn.describe_execution(executionArn=execution)
+    if described["status"] != "SUCCEEDED":
+        raise RuntimeError(f"training ended {described['status']}: {described.get('cause')}")
+    classifiers = json.loads(described["output"])["classifiers"]
+    comprehend = cloud.client("comprehend")
+    for classifier in classifiers:
+        properties = comprehend.describe_document_classifier(
+            DocumentClassifierArn=classifier["modelArn"]
+        )["DocumentClassifierProperties"]
+        metrics = properties["ClassifierMetadata"]["EvaluationMetrics"]
+        say(
+            f"{classifier['role']} classifier trained (held-out accuracy {metrics['Accuracy']}, "
+            f"F1 {metrics['F1Score']}); endpoint in service, its ARN in SSM"
+        )
+    return {c["role"]: c["endpointArn"] for c in classifiers}
+
+
+def deploy(cloud: LocalCloud, stack_name: str | None = None) -> TicketsStack:
+    return TicketsStack(
+        cloud, cloud.deploy(stack_name or find_stack(cloud, "TicketClassification-"))
+    )
+
+
+def run(
+    assembly_dir: Path, out_dir: Path, count: int = DEFAULT_COUNT, progress: TextIO = sys.stderr
+) -> dict[str, Any]:
+    from localcloud.demos.ticket_classification_report import write_report
+
+    started = time.monotonic()
+
+    def say(message: str) -> None:
+        progress.write(f"[{time.monotonic() - started:6.2f}s] {message}\n")
+        progress.flush()
+
+    with LocalCloud(assembly_dir, work_dir=out_dir / ".localcloud") as cloud:
+        stack = deploy(cloud)
+        say(f"deployed {stack.stack.name}; the tickets table exists in the warehouse")
+        train_endpoints(cloud, stack, say)
+        tickets = sample_tickets(count)
+        answers = {}
+        for ticket in tickets:
+            answer = stack.classify(ticket.event())
+            if "Error" in answer:
+                raise RuntimeError(f"{ticket.ticket_id}: {answer['Error']}")
+            answers[ticket.ticket_id] = answer
+        repeats = tickets[: max(1, count // 10)]
+        for ticket in repeats:
+            if not stack.classify(ticket.event())["Duplicate"]:
+                raise RuntimeError(f"{ticket.ticket_id} was classified twice")
+        say(f"classified {len(tickets)} tickets, then sent {len(repeats)} of them again")
+        rejected = stack.classify({"TicketId": "T-bad", "TicketTitle": "x"})
+        say(f"a ticket without description or time: {rejected['Error']['Code']}")
+        cloud.settle(timeout=120)
+        stack.wait_delivered()
+        rows = stack.sql("SELECT id, operation, resource FROM tickets")
+        duplicates = len(rows) - len({row["id"] for row in rows})
+        say(f"warehouse: {len(rows)} rows in tickets, {duplicates} duplicate ids")
+        truth = {t.ticket_id: t for t in tickets}
+        operation_hits = sum(
+            1 for r in rows if r["id"] in truth and truth[r["id"]].operation == r["operation"]
+        )
+        resource_hits = sum(
+            1 for r in rows if r["id"] in truth and truth[r["id"]].resource == r["resource"]
+        )
+        report = write_report(stack.sql, out_dir / "report")
+        say(f"report written to {report}")
+        iam_report = check(cloud)
+        say(
+            f"least privilege: {iam_report.checked_calls} calls by {len(iam_report.principals)} "
+            f"roles, {len(iam_report.denied)} denied"
+        )
+        if iam_report.denied:
+            raise RuntimeError("calls outside the deployed IAM policies:\n" + iam_report.format())
+        return {
+            "workflow": "ticket_classification",
+            "tickets": len(tickets),
+            "rows": len(rows),
+            "duplicates": duplicates,
+            "operation_accuracy": round(operation_hits / max(1, len(rows)), 3),
+            "resource_accuracy": round(resource_hits / max(1, len(rows)), 3),
+            "report": str(report),
+        }

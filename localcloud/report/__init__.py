@@ -1,1 +1,0 @@
-"""Reports the local cloud renders from what a workflow left behind (e.g. a warehouse)."""

@@ -1,0 +1,123 @@
+"""Driving the caption translation workflow on the local cloud as a user would."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lambdas.caption_translation.captions import CaptionFile, parse_captions, plain_text
+from localcloud.alarms import is_alarm_notification
+from localcloud.cloud import DeployedStack, LocalCloud
+from localcloud.engines.translate import reverse_pseudo_translation
+from localcloud.iam_check import check
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SAMPLES = REPO_ROOT / "samples" / "caption_translation"
+GOOD_SAMPLES = sorted(p for p in SAMPLES.iterdir() if p.suffix in (".vtt", ".srt"))
+BAD_SAMPLES = sorted((SAMPLES / "bad").iterdir())
+
+
+@dataclass
+class CaptionStack:
+    cloud: LocalCloud
+    stack: DeployedStack
+
+    @property
+    def bucket(self) -> str:
+        return str(self.stack.outputs["BucketName"])
+
+    @property
+    def s3(self) -> Any:
+        return self.cloud.client("s3")
+
+    def upload(self, files: dict[str, bytes]) -> None:
+        for name, data in files.items():
+            self.s3.put_object(Bucket=self.bucket, Key=f"input/{name}", Body=data)
+
+    def trigger(self, body: bytes = b"") -> None:
+        self.s3.put_object(Bucket=self.bucket, Key="input/triggerfile", Body=body)
+
+    def run(self, files: dict[str, bytes], trigger: bytes = b"") -> None:
+        self.upload(files)
+        self.trigger(trigger)
+        self.cloud.settle()
+
+    def keys(self, prefix: str = "") -> list[str]:
+        paginator = self.s3.get_paginator("list_objects_v2")
+        return [
+            entry["Key"]
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix)
+            for entry in page.get("Contents", [])
+        ]
+
+    def read(self, key: str) -> bytes:
+        return bytes(self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read())
+
+    def read_json(self, key: str) -> Any:
+        return json.loads(self.read(key))
+
+    def executions(self) -> list[dict[str, Any]]:
+        sfn = self.cloud.client("stepfunctions")
+        arn = self.stack.outputs["StateMachineArn"]
+        found = []
+        for execution in sfn.list_executions(stateMachineArn=arn)["executions"]:
+            found.append(sfn.describe_execution(executionArn=execution["executionArn"]))
+        return found
+
+    def summaries(self) -> list[dict[str, Any]]:
+        return [
+            json.loads(n["Message"])
+            for n in self.cloud.notifications
+            if n["TopicArn"] == self.stack.outputs["NotificationTopicArn"]
+            and n["Message"].startswith("{")
+            and not is_alarm_notification(n)  # alarms share the topic
+        ]
+
+
+def deploy(cloud: LocalCloud, stack_name: str) -> CaptionStack:
+    return CaptionStack(cloud, cloud.deploy(stack_name))
+
+
+def samples(paths: list[Path]) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in paths}
+
+
+def assert_faithful_translation(source: CaptionFile, output: CaptionFile, language: str) -> None:
+    """Same cues, identifiers, settings, timings and blocks; every cue's words are its own
+    source words, pseudo-translated into `language`."""
+    assert output.format == source.format
+    assert len(output.cues) == len(source.cues)
+    assert output.blocks == source.blocks
+    for before, after in zip(source.cues, output.cues, strict=True):
+        assert (after.identifier, after.start_ms, after.end_ms, after.settings) == (
+            before.identifier,
+            before.start_ms,
+            before.end_ms,
+            before.settings,
+        )
+        translated = plain_text(after.text, output.format)
+        original = plain_text(before.text, source.format)
+        if re.search(r"[A-Za-z]", original):
+            assert f"·{language}" in translated, f"cue {before.index} was not translated"
+        recovered = plain_text(reverse_pseudo_translation(after.text), output.format)
+        assert _words(recovered) == _words(original), (
+            f"cue {before.index}: {translated!r} is not the translation of {original!r}"
+        )
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"\w+", text)
+
+
+def parse_output(stack: CaptionStack, language: str, name: str) -> CaptionFile:
+    return parse_captions(stack.read(f"output/{language}/{name}"), name)
+
+
+def assert_least_privilege(cloud: LocalCloud) -> None:
+    report = check(cloud)
+    assert report.checked_calls > 0
+    assert report.denied == [], report.format()
+    assert report.unverifiable == [], report.format()

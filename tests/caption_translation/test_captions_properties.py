@@ -1,0 +1,94 @@
+"""Property tests on generated WebVTT and SRT files."""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from lambdas.caption_translation.captions import (
+    cue_element,
+    cue_text_to_html,
+    html_to_cue_text,
+    parse_captions,
+    rebuild_from_documents,
+    render_captions,
+    same_structure,
+    to_html_documents,
+    translate_captions,
+)
+from tests.caption_translation.test_captions_support import (
+    GeneratedFile,
+    IdentityTranslator,
+    assert_cues_match,
+    caption_files,
+    srt_files,
+    srt_texts,
+    vtt_files,
+    vtt_texts,
+)
+
+PROFILE = settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+
+
+@PROFILE
+@given(vtt_files())
+def test_generated_webvtt_parses_to_the_cues_written(generated: GeneratedFile) -> None:
+    doc = parse_captions(generated.data, "generated.vtt")
+
+    assert (doc.format, doc.bom, doc.newline) == ("vtt", generated.bom, generated.newline)
+    assert_cues_match(doc, generated.cues)
+    assert tuple(block.lines for block in doc.blocks) == generated.blocks
+
+
+@PROFILE
+@given(srt_files())
+def test_generated_srt_parses_to_the_cues_written(generated: GeneratedFile) -> None:
+    doc = parse_captions(generated.data, "generated.srt")
+
+    assert (doc.format, doc.bom, doc.newline) == ("srt", generated.bom, generated.newline)
+    assert_cues_match(doc, generated.cues)
+
+
+@PROFILE
+@given(caption_files)
+def test_render_then_parse_gives_the_same_model(generated: GeneratedFile) -> None:
+    doc = parse_captions(generated.data, f"generated.{generated.format}")
+    rendered = render_captions(doc)
+
+    assert parse_captions(rendered, f"generated.{generated.format}") == doc
+    assert render_captions(parse_captions(rendered, "again")) == rendered
+    assert rendered.startswith(b"\xef\xbb\xbf") == generated.bom
+
+
+@PROFILE
+@given(caption_files, st.sampled_from(["small", "large"]))
+def test_identity_translation_rebuilds_the_source(generated: GeneratedFile, size: str) -> None:
+    doc = parse_captions(generated.data, f"generated.{generated.format}")
+    largest = max(len(cue_element(cue, doc.format).encode()) for cue in doc.cues)
+    # "small" puts about one cue in each document, "large" every cue in one
+    limit = largest + 26 if size == "small" else 1_000_000
+
+    documents = to_html_documents(doc, limit)
+    rebuilt = rebuild_from_documents(doc, documents, IdentityTranslator(), limit)
+    translated = translate_captions(doc, IdentityTranslator(), limit)
+
+    for outcome in (rebuilt, translated):
+        assert outcome.captions == doc
+        assert same_structure(doc, outcome.captions) is None
+        assert (outcome.retranslated, outcome.degraded) == (0, 0)
+        assert render_captions(outcome.captions) == render_captions(doc)
+    assert all(len(document.encode()) <= limit for document in documents)
+
+
+@PROFILE
+@given(st.one_of(vtt_texts().map(lambda t: ("vtt", t)), srt_texts().map(lambda t: ("srt", t))))
+def test_cue_text_survives_html_byte_for_byte(case: tuple[str, str]) -> None:
+    fmt, text = case
+    assert fmt in ("vtt", "srt")
+    markup = cue_text_to_html(text, "vtt" if fmt == "vtt" else "srt")
+
+    assert html_to_cue_text(markup, "vtt" if fmt == "vtt" else "srt") == text

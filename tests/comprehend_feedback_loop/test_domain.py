@@ -1,0 +1,148 @@
+"""The feedback loop's domain code: request validation, loop names and inputs, and reviewed
+answers as RFC 4180 training rows."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+
+from lambdas.comprehend_feedback_loop.feedback import (
+    BatchFileError,
+    FeedbackItem,
+    RequestError,
+    parse_batch,
+    parse_classify,
+    parse_feedback,
+)
+from lambdas.comprehend_feedback_loop.loops import (
+    LOOP_NAME,
+    MAX_LOOP_NAME,
+    SKIP,
+    ReviewedRow,
+    ReviewOutputError,
+    chunks,
+    csv_rows,
+    loop_input,
+    loop_name,
+    reviewed_rows,
+    task_template,
+)
+
+CATEGORIES = ("World", "Sports", "Business", "SciTech")
+
+
+def test_classify_accepts_text_or_sentence_and_counts_bytes_not_characters() -> None:
+    assert parse_classify({"classifier": "news", "text": "a"}, "news").text == "a"
+    assert parse_classify({"classifier": "news", "sentence": "b"}, "news").text == "b"
+    assert parse_classify({"classifier": "news", "text": "é" * 5000}, "news")  # 10,000 bytes
+    with pytest.raises(RequestError) as too_big:
+        parse_classify({"classifier": "news", "text": "é" * 5001}, "news")
+    assert too_big.value.status == 413 and "10002 bytes" in too_big.value.reason
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "message"),
+    [
+        ([], 400, "must be a JSON object"),
+        ({"text": "x"}, 400, "'classifier' is required"),
+        ({"classifier": "other", "text": "x"}, 404, "unknown classifier 'other'"),
+        ({"classifier": "news"}, 400, "'text' is required"),
+        ({"classifier": "news", "text": 5}, 400, "'text' is required"),
+    ],
+)
+def test_bad_classify_requests_say_what_is_wrong(body: object, status: int, message: str) -> None:
+    with pytest.raises(RequestError) as error:
+        parse_classify(body, "news")
+    assert error.value.status == status and message in error.value.reason
+
+
+def test_feedback_labels_must_be_configured_categories() -> None:
+    item = parse_feedback(
+        {"classifier": "news", "text": "x", "label": "Sports"}, "news", CATEGORIES
+    )
+    assert (item.source, item.label) == ("explicit", "Sports")
+    assert parse_feedback({"classifier": "news", "text": "x"}, "news", CATEGORIES).label is None
+    with pytest.raises(RequestError, match="one of World, Sports"):
+        parse_feedback({"classifier": "news", "text": "x", "label": "sports"}, "news", CATEGORIES)
+
+
+def test_batch_files_are_rejected_with_the_reason() -> None:
+    items = parse_batch(b'{"classifier": "news", "sentences": ["a", "b"]}', "f.json", "news")
+    assert [(i.text, i.source) for i in items] == [("a", "batch"), ("b", "batch")]
+    for data, reason in [
+        (b"\xff", "not UTF-8"),
+        (b"{", "not valid JSON"),
+        (b'{"classifier": "news", "sentences": []}', "non-empty list"),
+        (b'{"classifier": "news", "sentences": ["ok", ""]}', r"sentences\[1\]"),
+        (b'{"classifier": "x", "sentences": ["ok"]}', "unknown classifier"),
+    ]:
+        with pytest.raises(BatchFileError, match=reason):
+            parse_batch(data, "f.json", "news")
+
+
+def test_loop_names_are_deterministic_and_within_a2i_limits() -> None:
+    name = loop_name("bucket/feedback/2026/01/01/00/object#v1", 3)
+    assert name == loop_name("bucket/feedback/2026/01/01/00/object#v1", 3)
+    assert name != loop_name("bucket/feedback/2026/01/01/00/object#v2", 3)
+    assert name != loop_name("bucket/feedback/2026/01/01/00/object#v1", 4)
+    assert len(name) <= MAX_LOOP_NAME and LOOP_NAME.match(name)
+
+
+def test_loops_hold_bounded_chunks_in_order() -> None:
+    items = [FeedbackItem("news", f"t{i}", "implicit") for i in range(23)]
+    sizes = [len(chunk) for chunk in chunks(items, 10)]
+    assert sizes == [10, 10, 3]
+    document = json.loads(loop_input(items[:3], CATEGORIES))
+    assert document["categories"] == list(CATEGORIES)
+    assert [(i["index"], i["text"]) for i in document["items"]] == [(0, "t0"), (1, "t1"), (2, "t2")]
+
+
+def _output(answers: dict[str, object], texts: list[str]) -> dict[str, object]:
+    return {
+        "inputContent": {"items": [{"index": i, "text": t} for i, t in enumerate(texts)]},
+        "humanAnswers": [{"answerContent": answers}],
+    }
+
+
+def test_answers_are_matched_to_items_by_index_not_key_order() -> None:
+    texts = [f"text {i}" for i in range(12)]
+    # Keys in an order where dict order and index order disagree ("label-10" < "label-2").
+    answers = {f"label-{i}": CATEGORIES[i % 4] for i in sorted(range(12), key=str)}
+    rows = reviewed_rows(_output(answers, texts), CATEGORIES)
+    assert rows == [ReviewedRow(CATEGORIES[i % 4], f"text {i}") for i in range(12)]
+
+
+def test_skipped_and_missing_answers_make_no_rows_and_unknown_ones_fail() -> None:
+    output = _output({"label-0": SKIP, "label-2": {"label": "World"}}, ["a", "b", "c"])
+    assert reviewed_rows(output, CATEGORIES) == [ReviewedRow("World", "c")]
+    with pytest.raises(ReviewOutputError, match="item 0"):
+        reviewed_rows(_output({"label-0": "Cooking"}, ["a"]), CATEGORIES)
+    with pytest.raises(ReviewOutputError):
+        reviewed_rows({"humanAnswers": []}, CATEGORIES)
+
+
+def test_training_rows_are_rfc4180_and_each_ends_with_its_line_break() -> None:
+    rows = [
+        ReviewedRow("World", 'Talks "resume", officials say'),
+        ReviewedRow("Sports", "Line one\nline two,  spaced"),
+    ]
+    data = csv_rows(rows)
+    assert data == (
+        b'World,"Talks ""resume"", officials say"\r\nSports,"Line one line two, spaced"\r\n'
+    )
+    # Records concatenated by Firehose stay one row each.
+    joined = (csv_rows(rows[:1]) + csv_rows(rows[1:])).decode()
+    assert [r for r in csv.reader(io.StringIO(joined, newline=""))] == [
+        ["World", 'Talks "resume", officials say'],
+        ["Sports", "Line one line two, spaced"],
+    ]
+
+
+def test_the_task_ui_offers_exactly_the_configured_categories() -> None:
+    template = task_template(("Alpha", "Beta"), "Classify")
+    assert "<crowd-form>" in template and 'name="label-{{ item.index }}"' in template
+    assert '<option value="Alpha">' in template and '<option value="Beta">' in template
+    assert "World" not in template
