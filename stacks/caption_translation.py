@@ -147,11 +147,18 @@ class CaptionTranslationStack(Stack):
         )
         bucket.grant_prefix(start_batch.role, ["s3:GetObject", "s3:PutObject"], "batches/*")
         bucket.grant_prefix(prepare.role, ["s3:GetObject"], "batches/*")
-        bucket.grant_prefix(prepare.role, ["s3:PutObject"], "batches/*", "failed/*")
+        bucket.grant_prefix(
+            prepare.role, ["s3:PutObject"], "batches/*", "failed/*", "error-reports/*"
+        )
         for function in (realtime, rebuild):
             bucket.grant_prefix(function.role, ["s3:GetObject"], "batches/*")
             bucket.grant_prefix(
-                function.role, ["s3:PutObject"], "batches/*", "output/*", "failed/*"
+                function.role,
+                ["s3:PutObject"],
+                "batches/*",
+                "output/*",
+                "failed/*",
+                "error-reports/*",
             )
         for function in (start_batch, prepare, realtime, rebuild):
             # Existence checks list the exact key (see ObjectStore.exists).

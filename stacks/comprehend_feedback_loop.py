@@ -96,10 +96,13 @@ class ComprehendFeedbackLoopStack(Stack):
         feedback_bucket = SecureBucket(self, "FeedbackBucket", access_logs=access_logs)
         batch_bucket = SecureBucket(self, "BatchUploadBucket", access_logs=access_logs)
         review_bucket = SecureBucket(self, "ReviewOutputBucket", access_logs=access_logs)
+        # Powertools idempotency records of the answer transformer (one per human loop);
+        # completed ones expire through the TTL attribute Powertools sets.
         table = dynamodb.Table(
             self,
             "StateTable",
             partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
+            time_to_live_attribute="expiration",
             billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
                 point_in_time_recovery_enabled=True
@@ -251,7 +254,7 @@ class ComprehendFeedbackLoopStack(Stack):
         )
         batch_fn.add_queue_trigger(batch_queue.queue, batch_size=5)
         batch_bucket.grant_prefix(batch_fn.role, ["s3:GetObjectVersion"], "*")
-        batch_bucket.grant_prefix(batch_fn.role, ["s3:PutObject"], "failed/*")
+        batch_bucket.grant_prefix(batch_fn.role, ["s3:PutObject"], "failed/*", "error-reports/*")
         batch_fn.add_to_policy(
             iam.PolicyStatement(
                 actions=["firehose:PutRecordBatch"], resources=[feedback_stream.attr_arn]
@@ -297,6 +300,9 @@ class ComprehendFeedbackLoopStack(Stack):
             iam.PolicyStatement(
                 actions=["firehose:PutRecordBatch"], resources=[training_stream.attr_arn]
             ),
+            # What Powertools idempotency calls: PutItem to start (a conditional put that
+            # returns the existing record, so no GetItem), UpdateItem when done, DeleteItem
+            # when an attempt fails.
             iam.PolicyStatement(
                 actions=["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
                 resources=[table.table_arn],

@@ -160,7 +160,9 @@ class ComprehendModelLifecycleStack(Stack):
         # event names.
         bucket.grant_prefix(prepare.role, ["s3:GetObjectVersion"], "train/*")
         bucket.grant_prefix(prepare.role, ["s3:GetObject"], "ground-truth/*", "carried/*")
-        bucket.grant_prefix(prepare.role, ["s3:PutObject"], "rounds/*", "failed/*", "carried/*")
+        bucket.grant_prefix(
+            prepare.role, ["s3:PutObject"], "rounds/*", "failed/*", "error-reports/*", "carried/*"
+        )
         bucket.grant_list(prepare.role, ["s3:ListBucket"], "ground-truth/*", "carried/*")
         bucket.grant_prefix(evaluate.role, ["s3:GetObject", "s3:PutObject"], "rounds/*")
         bucket.grant_list(evaluate.role, ["s3:ListBucket"], "rounds/*")

@@ -125,7 +125,14 @@ class CustomLabelsBatchStack(Stack):
         # versioned, so every event names the version, and every read is of that version.
         source.grant_prefix(processor.role, ["s3:GetObjectVersion"], "*")
         source.grant_prefix(processor.role, ["s3:DeleteObjectVersion"], "*")
-        final.grant_prefix(processor.role, ["s3:PutObject"], "labels/*", "images/*", "failed/*")
+        final.grant_prefix(
+            processor.role,
+            ["s3:PutObject"],
+            "labels/*",
+            "images/*",
+            "failed/*",
+            "error-reports/*",
+        )
         final.grant_list(processor.role, ["s3:ListBucket"], "labels/*")
 
         workflow = AslStateMachine(

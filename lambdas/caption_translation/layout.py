@@ -9,17 +9,22 @@ batches/<id>/translate-output/...    what the jobs write
 batches/<id>/summary.json            the batch's outcome (also sent to SNS)
 batches/claims/<digest>              which batch took which input version
 output/<lang>/<name>                 translated caption files
-failed/<name>, failed/<name>.error.json   rejected files and why
+failed/<name>                        rejected files, byte for byte
+error-reports/<name>.json            why each was rejected (lambdas/shared/quarantine.py)
+
+A name with a path trick (`..`, see lambdas/shared/keys.py) never becomes part of a key: the
+batch's copy and the quarantined files use its safe name.
 """
 
 from __future__ import annotations
 
 import hashlib
 
+from lambdas.shared.keys import check_name, safe_name
+
 INPUT_PREFIX = "input/"
 BATCHES_PREFIX = "batches/"
 OUTPUT_PREFIX = "output/"
-FAILED_PREFIX = "failed/"
 CAPTION_EXTENSIONS = (".vtt", ".srt")
 
 
@@ -47,7 +52,7 @@ def summary_key(batch_id: str) -> str:
 
 
 def source_key(batch_id: str, name: str) -> str:
-    return f"{batch_prefix(batch_id)}source/{name}"
+    return f"{batch_prefix(batch_id)}source/{safe_name(name)}"
 
 
 def translate_input_prefix(batch_id: str) -> str:
@@ -64,12 +69,4 @@ def claim_key(input_key: str, version_id: str | None) -> str:
 
 
 def output_key(language: str, name: str) -> str:
-    return f"{OUTPUT_PREFIX}{language}/{name}"
-
-
-def failed_key(name: str) -> str:
-    return f"{FAILED_PREFIX}{name}"
-
-
-def failed_error_key(name: str) -> str:
-    return f"{FAILED_PREFIX}{name}.error.json"
+    return f"{OUTPUT_PREFIX}{language}/{check_name(name)}"

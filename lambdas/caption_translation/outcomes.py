@@ -2,28 +2,38 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from lambdas.caption_translation import layout
+from lambdas.shared.quarantine import (
+    FAILED_PREFIX,
+    REPORTS_PREFIX,
+    ObjectRef,
+    Quarantine,
+    Rejection,
+)
 from lambdas.shared.s3 import ObjectStore
+
+WORKFLOW = "caption_translation"
 
 MAX_LISTED_FAILURES = 50  # keeps the SNS message and the state machine payload small
 
 
 @dataclass
 class FileOutcome:
-    """One source file across all target languages."""
+    """One source file of the plan across all target languages."""
 
-    name: str
-    source_key: str
-    cues: int = 0
+    entry: dict[str, Any]  # the file's plan entry
     outputs: dict[str, int] = field(default_factory=dict)  # language -> cues written
     failures: dict[str, str] = field(default_factory=dict)  # language -> reason
     error: str = "translation-failed"
     retranslated: int = 0
     degraded: int = 0
-    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return str(self.entry["name"])
 
     def fail(self, languages: list[str] | tuple[str, ...], reason: str, error: str) -> None:
         for language in languages:
@@ -32,28 +42,17 @@ class FileOutcome:
 
 
 def quarantine(
-    store: ObjectStore,
-    batch_id: str,
-    name: str,
-    source_key: str,
-    error: str,
-    reason: str,
-    failed_languages: list[str] | None,
-    translated_languages: list[str] | None = None,
+    store: ObjectStore, batch_id: str, entry: dict[str, Any], rejection: Rejection
 ) -> None:
-    """Copy the source to `failed/<name>` and write the reason beside it."""
-    store.copy(source_key, layout.failed_key(name))
-    store.put_json(
-        layout.failed_error_key(name),
-        {
-            "file": name,
-            "batchId": batch_id,
-            "error": error,
-            "reason": reason,
-            "failedLanguages": failed_languages if failed_languages is not None else "all",
-            "translatedLanguages": translated_languages or [],
-            "source": store.uri(source_key),
-        },
+    """Copy the batch's copy of a file (its manifest or plan entry) to `failed/` and write its
+    error report, which names the upload the batch took."""
+    # Plans written before they recorded the upload's key: it is the name under input/.
+    upload_key = entry.get("inputKey") or layout.INPUT_PREFIX + entry["name"]
+    Quarantine(store.client, store.bucket, WORKFLOW).file(
+        entry["name"],
+        ObjectRef(store.bucket, upload_key, entry.get("versionId")),
+        replace(rejection, details={"batchId": batch_id, **rejection.details}),
+        copy_from=ObjectRef(store.bucket, entry["sourceKey"]),
     )
 
 
@@ -61,18 +60,16 @@ def record_failures(store: ObjectStore, batch_id: str, outcome: FileOutcome) -> 
     if not outcome.failures:
         return
     reasons = sorted(set(outcome.failures.values()))
-    quarantine(
-        store,
-        batch_id,
-        outcome.name,
-        outcome.source_key,
-        outcome.error,
+    reason = (
         "; ".join(f"{lang}: {outcome.failures[lang]}" for lang in sorted(outcome.failures))
         if len(reasons) > 1
-        else reasons[0],
-        sorted(outcome.failures),
-        sorted(outcome.outputs),
+        else reasons[0]
     )
+    details = {
+        "failedLanguages": sorted(outcome.failures),
+        "translatedLanguages": sorted(outcome.outputs),
+    }
+    quarantine(store, batch_id, outcome.entry, Rejection(outcome.error, reason, details=details))
 
 
 def summarise(
@@ -114,7 +111,8 @@ def summarise(
         "failuresNotListed": max(0, len(failures) - MAX_LISTED_FAILURES),
         "warnings": [w for f in plan["files"] for w in f.get("warnings", [])][:MAX_LISTED_FAILURES],
         "outputPrefix": store.uri(layout.OUTPUT_PREFIX),
-        "failedPrefix": store.uri(layout.FAILED_PREFIX),
+        "failedPrefix": store.uri(FAILED_PREFIX),
+        "errorReportsPrefix": store.uri(REPORTS_PREFIX),
     }
     if files_in == 0:
         summary["subject"] = f"Caption batch {plan['batchId']}: no input files"

@@ -20,12 +20,15 @@ from lambdas.caption_translation.captions import (
 from lambdas.caption_translation.outcomes import FileOutcome, quarantine, summarise
 from lambdas.caption_translation.settings import CaptionSettings
 from lambdas.shared.errors import ConfigurationError, InputError
+from lambdas.shared.keys import check_name
 from lambdas.shared.languages import MAX_TARGETS_PER_JOB, check_languages
+from lambdas.shared.quarantine import Rejection
 from lambdas.shared.s3 import ObjectStore
 
 # Batch jobs accept 1 MB of translatable text per document; HTML markup is not translated,
 # so whole-cue documents of at most this many bytes stay under that limit.
 BATCH_DOCUMENT_MAX_BYTES = 900_000
+REJECTED_BEFORE_TRANSLATION = {"failedLanguages": "all", "translatedLanguages": []}
 
 
 class BatchNotFoundError(Exception):
@@ -47,18 +50,19 @@ def prepare_batch(
         name, source_key = entry["name"], entry["sourceKey"]
         try:
             if batch_error:
-                raise ConfigurationError(batch_error)
+                raise InvalidSettingsError(batch_error)
+            check_name(name)
             if not name.lower().endswith(layout.CAPTION_EXTENSIONS):
                 raise UnsupportedFileError(
                     "only .vtt and .srt files are translated; this file was left untranslated"
                 )
             captions = parse_captions(store.get_bytes(source_key), name)
             realtime_documents = to_html_documents(captions, DEFAULT_MAX_REQUEST_BYTES)
-        except (InputError, ConfigurationError) as error:
-            code = error.code if isinstance(error, InputError) else "invalid-settings"
-            reason = error.reason if isinstance(error, InputError) else str(error)
+        except InputError as error:
+            rejection = Rejection.of(error, **REJECTED_BEFORE_TRANSLATION)
+            quarantine(store, batch_id, entry, rejection)
             rejected.append(
-                {"name": name, "sourceKey": source_key, "error": code, "reason": reason}
+                {"name": name, "sourceKey": source_key, "error": error.code, "reason": error.reason}
             )
             continue
         warnings = []
@@ -72,6 +76,8 @@ def prepare_batch(
             {
                 "name": name,
                 "sourceKey": source_key,
+                "inputKey": entry.get("inputKey"),
+                "versionId": entry.get("versionId"),
                 "format": captions.format,
                 "cues": captions.cue_count,
                 "htmlBytes": sum(len(d.encode()) for d in realtime_documents),
@@ -87,17 +93,6 @@ def prepare_batch(
         mode = "realtime"
     else:
         mode = "batch"
-
-    for entry in rejected:
-        quarantine(
-            store,
-            batch_id,
-            entry["name"],
-            entry["sourceKey"],
-            entry["error"],
-            entry["reason"],
-            None,
-        )
 
     jobs: list[dict[str, Any]] = []
     if mode == "batch":
@@ -129,6 +124,12 @@ def prepare_batch(
 
 class UnsupportedFileError(InputError):
     code = "unsupported-file-type"
+
+
+class InvalidSettingsError(InputError):
+    """The batch's languages (from the trigger file or the stack) cannot be used."""
+
+    code = "invalid-settings"
 
 
 def _languages(

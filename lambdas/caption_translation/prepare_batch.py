@@ -6,27 +6,19 @@ from typing import Any
 
 from lambdas.caption_translation.planning import prepare_batch
 from lambdas.caption_translation.settings import CaptionSettings
-from lambdas.shared.aws import ClientCache
-from lambdas.shared.observability import observability
+from lambdas.caption_translation.tasks import BatchTask
+from lambdas.shared.kit import HandlerKit
 from lambdas.shared.s3 import ObjectStore
 
-logger, tracer, metrics = observability()
-clients = ClientCache()
+kit = HandlerKit(CaptionSettings)
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    settings = CaptionSettings.from_env()
-    plan = prepare_batch(
-        event["batchId"],
-        event["executionName"],
-        settings,
-        ObjectStore(clients("s3"), settings.bucket),
-    )
-    metrics.add_metric(name="TranslationJobs", unit="Count", value=len(plan["jobs"]))
-    logger.info(
+@kit.handler(BatchTask)
+def handler(task: BatchTask, settings: CaptionSettings) -> dict[str, Any]:
+    store = ObjectStore(kit.clients("s3"), settings.bucket)
+    plan = prepare_batch(task.batch_id, task.execution_name, settings, store)
+    kit.count("TranslationJobs", len(plan["jobs"]))
+    kit.logger.info(
         "batch prepared", batch_id=plan["batchId"], mode=plan["mode"], jobs=len(plan["jobs"])
     )
     return plan

@@ -5,34 +5,28 @@ from __future__ import annotations
 from typing import Any
 
 from lambdas.caption_translation.settings import CaptionSettings
+from lambdas.caption_translation.tasks import BatchTask, count_outcomes
 from lambdas.caption_translation.translation import rebuild_outputs
 from lambdas.caption_translation.translator import translator_factory
-from lambdas.shared.aws import ClientCache
-from lambdas.shared.observability import observability
+from lambdas.shared.kit import HandlerKit
 from lambdas.shared.s3 import ObjectStore
 
-logger, tracer, metrics = observability()
-clients = ClientCache()
+kit = HandlerKit(CaptionSettings)
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    settings = CaptionSettings.from_env()
+@kit.handler(BatchTask)
+def handler(task: BatchTask, settings: CaptionSettings) -> dict[str, Any]:
+    translate = kit.clients("translate")
 
     def describe_job(job_id: str) -> dict[str, Any]:
-        response = clients("translate").describe_text_translation_job(JobId=job_id)
+        response = translate.describe_text_translation_job(JobId=job_id)
         return dict(response["TextTranslationJobProperties"])
 
     summary = rebuild_outputs(
-        event["batchId"],
-        event["jobs"],
-        ObjectStore(clients("s3"), settings.bucket),
-        translator_factory(clients("translate"), settings.terminology_names),
+        task.batch_id,
+        task.jobs,
+        ObjectStore(kit.clients("s3"), settings.bucket),
+        translator_factory(translate, settings.terminology_names),
         describe_job,
     )
-    metrics.add_metric(name="CaptionOutputs", unit="Count", value=summary["outputs"])
-    metrics.add_metric(name="CaptionFailures", unit="Count", value=summary["failed"])
-    logger.info("batch rebuilt", **{k: summary[k] for k in ("outputs", "failed")})
-    return summary
+    return count_outcomes(kit, summary, "batch rebuilt")

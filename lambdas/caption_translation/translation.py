@@ -47,7 +47,7 @@ def translate_realtime(
     plan = load_plan(batch_id, store)
     outcomes = []
     for entry in plan["files"]:
-        outcome = FileOutcome(entry["name"], entry["sourceKey"], entry["cues"])
+        outcome = FileOutcome(entry)
         captions = parse_captions(store.get_bytes(entry["sourceKey"]), entry["name"])
         for language in plan["targetLanguages"]:
             translator = translators(plan["sourceLanguage"], language)
@@ -71,10 +71,7 @@ def rebuild_outputs(
 ) -> dict[str, Any]:
     plan = load_plan(batch_id, store)
     output_prefix = layout.translate_output_prefix(batch_id)
-    outcomes = {
-        entry["name"]: FileOutcome(entry["name"], entry["sourceKey"], entry["cues"])
-        for entry in plan["files"]
-    }
+    outcomes = {entry["name"]: FileOutcome(entry) for entry in plan["files"]}
     for job in jobs:
         languages = list(job["targetLanguages"])
         if job["status"] not in ("COMPLETED", "COMPLETED_WITH_ERROR"):

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities import parameters
 from botocore.exceptions import ClientError
 
@@ -21,12 +22,10 @@ from lambdas.comprehend_feedback_loop.feedback import (
     parse_feedback,
 )
 from lambdas.comprehend_feedback_loop.settings import FeedbackSettings
-from lambdas.shared.aws import ClientCache
-from lambdas.shared.observability import observability
+from lambdas.shared.kit import HandlerKit
 
-logger, tracer, metrics = observability()
+kit = HandlerKit(FeedbackSettings)
 app = APIGatewayRestResolver()
-clients = ClientCache()
 
 # Comprehend's errors, as the API's caller should see them.
 COMPREHEND_STATUS = {
@@ -64,7 +63,7 @@ def _endpoint_arn(settings: FeedbackSettings) -> str:
 
 
 def _record(settings: FeedbackSettings, item: FeedbackItem) -> None:
-    clients("firehose").put_record(
+    kit.clients("firehose").put_record(
         DeliveryStreamName=settings.feedback_stream, Record={"Data": item.as_json_line()}
     )
 
@@ -72,7 +71,7 @@ def _record(settings: FeedbackSettings, item: FeedbackItem) -> None:
 def classify(settings: FeedbackSettings, text: str, classifier: str) -> dict[str, Any]:
     """The model's answer; an answer below the confidence threshold becomes implicit feedback."""
     endpoint = _endpoint_arn(settings)
-    answer = clients("comprehend").classify_document(Text=text, EndpointArn=endpoint)
+    answer = kit.clients("comprehend").classify_document(Text=text, EndpointArn=endpoint)
     labels = [
         {"name": c["Name"], "score": round(float(c["Score"]), 6)}
         for c in answer.get("Classes") or answer.get("Labels") or []
@@ -88,23 +87,28 @@ def classify(settings: FeedbackSettings, text: str, classifier: str) -> dict[str
                 classifier, text, "implicit", predicted=str(best["name"]), score=best["score"]
             ),
         )
-        metrics.add_metric(name="ImplicitFeedback", unit="Count", value=1)
+        kit.count("ImplicitFeedback")
     return {"label": best["name"], "score": best["score"], "labels": labels, "model": endpoint}
+
+
+def _settings() -> FeedbackSettings:
+    settings: FeedbackSettings = app.context["settings"]
+    return settings
 
 
 @app.post("/classify")
 def classify_route() -> Response[Any]:
-    settings = FeedbackSettings.from_env()
+    settings = _settings()
     request = parse_classify(_body(), settings.classifier_name)
     return _json(200, classify(settings, request.text, request.classifier))
 
 
 @app.post("/feedback")
 def feedback_route() -> Response[Any]:
-    settings = FeedbackSettings.from_env()
+    settings = _settings()
     item = parse_feedback(_body(), settings.classifier_name, settings.categories)
     _record(settings, item)
-    metrics.add_metric(name="ExplicitFeedback", unit="Count", value=1)
+    kit.count("ExplicitFeedback")
     return _json(202, {"message": "feedback accepted for human review"})
 
 
@@ -115,7 +119,7 @@ def request_error(error: RequestError) -> Response[Any]:
 
 @app.exception_handler(NoModelError)
 def no_model(error: NoModelError) -> Response[Any]:
-    logger.warning("no model deployed", error=str(error))
+    kit.logger.warning("no model deployed", error=str(error))
     return _json(503, {"message": "no model is deployed yet; try again after training"})
 
 
@@ -123,13 +127,12 @@ def no_model(error: NoModelError) -> Response[Any]:
 def aws_error(error: ClientError) -> Response[Any]:
     code = error.response.get("Error", {}).get("Code", "")
     status = COMPREHEND_STATUS.get(code, 502)
-    logger.warning("AWS call failed", code=code)
+    kit.logger.warning("AWS call failed", code=code)
     message = error.response.get("Error", {}).get("Message", code)
     return _json(status, {"message": f"{code}: {message}"})
 
 
-@logger.inject_lambda_context(correlation_id_path="requestContext.requestId")
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+@kit.handler(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+def handler(event: dict[str, Any], settings: FeedbackSettings, context: Any) -> dict[str, Any]:
+    app.append_context(settings=settings)
     return app.resolve(event, context)

@@ -1,37 +1,43 @@
 """Batch feedback: a JSON file uploaded to the batch bucket (`{"classifier", "sentences"}`)
-becomes feedback items on the feedback stream. A malformed file is copied to `failed/` with a
-`.error.json` saying why; the upload itself stays where it is."""
+becomes feedback items on the feedback stream. The upload itself stays where it is.
+
+What cannot be used is quarantined in the same bucket (lambdas/shared/quarantine.py): a file
+that is unusable as a whole (not JSON, another classifier, a key with a path trick) is copied
+to `failed/<key>`; of a file with some bad sentences, the good ones go on to review and only
+the bad ones are kept, as a batch file of their own at `failed/<key>`. Either way the report,
+with each rejected sentence's line, is `error-reports/<key>.json`. Objects under those two
+prefixes are the workflow's own and are not read as feedback.
+"""
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from lambdas.comprehend_feedback_loop.feedback import BatchFileError, FeedbackItem, parse_batch
+from lambdas.comprehend_feedback_loop.feedback import (
+    BatchFileError,
+    DeliveryError,
+    FeedbackItem,
+    parse_batch,
+)
 from lambdas.comprehend_feedback_loop.settings import FeedbackSettings
-from lambdas.shared.aws import ClientCache
-from lambdas.shared.events import s3_events_from_body
-from lambdas.shared.observability import observability
+from lambdas.shared.events import S3ObjectEvent, s3_events_from_body
+from lambdas.shared.keys import UnsafeKeyError, check_name
+from lambdas.shared.kit import HandlerKit
+from lambdas.shared.quarantine import (
+    FAILED_PREFIX,
+    REPORTS_PREFIX,
+    ObjectRef,
+    Quarantine,
+    Rejection,
+)
 
-logger, tracer, metrics = observability()
-processor = BatchProcessor(event_type=EventType.SQS)
-clients = ClientCache()
+kit = HandlerKit(FeedbackSettings)
+WORKFLOW = "comprehend_feedback_loop"
 FIREHOSE_BATCH = 500  # PutRecordBatch's record limit
 
 
-class DeliveryError(Exception):
-    """Firehose refused records even after retries; SQS redelivers the upload."""
-
-
 def put_records(stream: str, items: list[FeedbackItem]) -> None:
-    firehose = clients("firehose")
+    firehose = kit.clients("firehose")
     for start in range(0, len(items), FIREHOSE_BATCH):
         records = [{"Data": item.as_json_line()} for item in items[start : start + FIREHOSE_BATCH]]
         for _ in range(3):
@@ -47,34 +53,33 @@ def put_records(stream: str, items: list[FeedbackItem]) -> None:
             raise DeliveryError(f"{len(records)} records were refused by {stream}")
 
 
-def record_handler(record: SQSRecord) -> None:
-    settings = FeedbackSettings.from_env()
-    s3 = clients("s3")
-    for event in s3_events_from_body(record.body):
-        if event.key.startswith("failed/") or event.key.endswith("/"):
-            continue
-        version = {"VersionId": event.version_id} if event.version_id else {}
+def take_feedback(event: S3ObjectEvent, settings: FeedbackSettings) -> None:
+    s3 = kit.clients("s3")
+    source = ObjectRef(event.bucket, event.key, event.version_id)
+    quarantine = Quarantine(s3, event.bucket, WORKFLOW)
+    version = {"VersionId": event.version_id} if event.version_id else {}
+    try:
+        check_name(event.key)
         data = s3.get_object(Bucket=event.bucket, Key=event.key, **version)["Body"].read()
-        try:
-            items = parse_batch(data, event.key, settings.classifier_name)
-        except BatchFileError as error:
-            logger.warning("batch feedback rejected", key=event.key, reason=error.reason)
-            s3.put_object(Bucket=event.bucket, Key=f"failed/{event.key}", Body=data)
-            s3.put_object(
-                Bucket=event.bucket,
-                Key=f"failed/{event.key}.error.json",
-                Body=json.dumps({**error.as_dict(), "key": event.key}).encode(),
-            )
-            metrics.add_metric(name="BatchFilesRejected", unit="Count", value=1)
-            continue
-        put_records(settings.feedback_stream, items)
-        metrics.add_metric(name="BatchFeedback", unit="Count", value=len(items))
+        batch = parse_batch(data, event.key, settings.classifier_name)
+    except (BatchFileError, UnsafeKeyError) as error:
+        kit.logger.warning("batch feedback rejected", key=event.key, reason=error.reason)
+        quarantine.file(event.key, source, Rejection.of(error))
+        kit.count("BatchFilesRejected")
+        return
+    if batch.rejected:
+        rejection = batch.rejection(event.key)
+        kit.logger.warning("batch feedback sentences rejected", key=event.key,
+                           reason=rejection.reason)  # fmt: skip
+        quarantine.file(event.key, source, rejection, content=batch.rejected_part())
+        kit.count("BatchSentencesRejected", len(batch.rejected))
+    put_records(settings.feedback_stream, batch.items)
+    kit.count("BatchFeedback", len(batch.items))
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-def handler(event: dict[str, Any], context: Any) -> Any:
-    return process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
-    )
+@kit.sqs_records
+def handler(record: SQSRecord, settings: FeedbackSettings) -> None:
+    for event in s3_events_from_body(record.body):
+        if event.key.startswith((FAILED_PREFIX, REPORTS_PREFIX)) or event.key.endswith("/"):
+            continue  # the workflow's own quarantine, and folder markers
+        take_feedback(event, settings)

@@ -8,14 +8,20 @@ upload. Items travel as JSON lines through the feedback stream.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from lambdas.shared.errors import InputError
+from lambdas.shared.quarantine import ItemError, Rejection
 
 # ClassifyDocument's limit for plain text sent to a custom classifier endpoint (UTF-8 bytes).
 MAX_TEXT_BYTES = 10_000
 MAX_BATCH_SENTENCES = 10_000
+
+
+class DeliveryError(Exception):
+    """Firehose refused records even after retries; the event's source delivers it again."""
 
 
 class RequestError(InputError):
@@ -108,13 +114,43 @@ def parse_feedback(body: Any, known: str, categories: tuple[str, ...]) -> Feedba
 
 
 class BatchFileError(InputError):
+    """The whole batch file is unusable (not JSON, no sentence list, another classifier...)."""
+
     code = "invalid-batch-feedback"
 
 
-def parse_batch(data: bytes, name: str, known: str) -> list[FeedbackItem]:
-    """A batch feedback file: `{"classifier": name, "sentences": ["...", ...]}`."""
+@dataclass(frozen=True)
+class BatchFile:
+    """A batch feedback file, sentence by sentence: the items to review, and the sentences
+    rejected (as they were in the file) with their index, line and reason."""
+
+    classifier: str
+    items: list[FeedbackItem]
+    rejected: list[tuple[ItemError, Any]]
+
+    def rejected_part(self) -> bytes:
+        """The rejected sentences as a batch file of their own, to fix and upload again."""
+        document = {"classifier": self.classifier, "sentences": [v for _, v in self.rejected]}
+        return json.dumps(document, indent=2, ensure_ascii=False).encode()
+
+    def rejection(self, name: str) -> Rejection:
+        """What the error report says about the rejected sentences."""
+        lines = ", ".join(str(error.line) for error, _ in self.rejected)
+        total = len(self.items) + len(self.rejected)
+        return Rejection(
+            "invalid-sentences",
+            f"{name}: {len(self.rejected)} of {total} sentences were rejected (lines {lines}); "
+            f"the other {len(self.items)} were sent for review",
+            items=[error for error, _ in self.rejected],
+        )
+
+
+def parse_batch(data: bytes, name: str, known: str) -> BatchFile:
+    """A batch feedback file: `{"classifier": name, "sentences": ["...", ...]}`. A problem
+    with the file as a whole raises `BatchFileError`; a bad sentence rejects only itself."""
     try:
-        document = json.loads(data.decode("utf-8-sig"))
+        text = data.decode("utf-8-sig")
+        document = json.loads(text)
     except UnicodeDecodeError:
         raise BatchFileError(f"{name} is not UTF-8 text") from None
     except ValueError as error:
@@ -127,7 +163,56 @@ def parse_batch(data: bytes, name: str, known: str) -> list[FeedbackItem]:
             raise RequestError("'sentences' must be a non-empty list of strings")
         if len(sentences) > MAX_BATCH_SENTENCES:
             raise RequestError(f"at most {MAX_BATCH_SENTENCES} sentences per file")
-        texts = [check_text(s, f"sentences[{i}]") for i, s in enumerate(sentences)]
     except RequestError as error:
         raise BatchFileError(f"{name}: {error.reason}") from None
-    return [FeedbackItem(classifier, text, "batch") for text in texts]
+    batch = BatchFile(classifier, [], [])
+    lines: list[int] | None = None
+    for index, sentence in enumerate(sentences):
+        try:
+            batch.items.append(
+                FeedbackItem(classifier, check_text(sentence, f"sentences[{index}]"), "batch")
+            )
+        except RequestError as error:
+            lines = lines or sentence_lines(text)
+            problem = ItemError(index, lines[index], "invalid-sentence", error.reason)
+            batch.rejected.append((problem, sentence))
+    return batch
+
+
+_DECODER = json.JSONDecoder()
+_SPACE = re.compile(r"[ \t\n\r]*")
+
+
+def sentence_lines(text: str) -> list[int]:
+    """The 1-based line on which each element of the document's top-level `sentences` array
+    starts (the last such member, as `json.loads` keeps the last). `text` is valid JSON."""
+
+    def skip(position: int) -> int:
+        return _SPACE.match(text, position).end()  # type: ignore[union-attr]
+
+    counted, line = 0, 1
+
+    def line_at(position: int) -> int:
+        nonlocal counted, line
+        line += text.count("\n", counted, position)
+        counted = position
+        return line
+
+    lines: list[int] = []
+    position = skip(0) + 1  # past "{"
+    while text[skip(position)] != "}":
+        key, position = _DECODER.raw_decode(text, skip(position))
+        position = skip(skip(position) + 1)  # past ":"
+        if key == "sentences" and text[position] == "[":
+            lines, position = [], skip(position + 1)
+            while text[position] != "]":
+                lines.append(line_at(position))
+                _, position = _DECODER.raw_decode(text, position)
+                position = skip(position)
+                position = skip(position + 1) if text[position] == "," else position
+            position += 1
+        else:
+            _, position = _DECODER.raw_decode(text, position)
+        position = skip(position)
+        position = position + 1 if text[position] == "," else position
+    return lines

@@ -16,17 +16,12 @@ import time
 import urllib.request
 from typing import Any
 
-from aws_lambda_powertools.utilities.data_classes import (
-    CloudFormationCustomResourceEvent,
-    event_source,
-)
+from aws_lambda_powertools.utilities.data_classes import CloudFormationCustomResourceEvent
 from botocore.exceptions import ClientError
 
-from lambdas.shared.aws import ClientCache
-from lambdas.shared.observability import observability
+from lambdas.shared.kit import HandlerKit
 
-logger, tracer, metrics = observability()
-clients = ClientCache()
+kit: HandlerKit[Any] = HandlerKit()  # no settings: the resource's properties say it all
 POLL_SECONDS = 2.0
 # Kept back from the function's remaining time for the response to CloudFormation (its PUT
 # may take up to RESPONSE_TIMEOUT_SECONDS) and the error report before it.
@@ -49,7 +44,7 @@ def flow_name(properties: dict[str, Any]) -> str:
 def create(properties: dict[str, Any], seconds_left: Any) -> dict[str, str]:
     """Create (or find) the flow definition and wait until it is Active; `seconds_left()`
     is the time the function may still spend waiting."""
-    sagemaker = clients("sagemaker")
+    sagemaker = kit.clients("sagemaker")
     name = flow_name(properties)
     try:  # an update that changes nothing A2I sees keeps the existing flow
         existing = sagemaker.describe_flow_definition(FlowDefinitionName=name)
@@ -92,7 +87,7 @@ def create(properties: dict[str, Any], seconds_left: Any) -> dict[str, str]:
 
 def delete(properties: dict[str, Any]) -> None:
     try:
-        clients("sagemaker").delete_flow_definition(FlowDefinitionName=flow_name(properties))
+        kit.clients("sagemaker").delete_flow_definition(FlowDefinitionName=flow_name(properties))
     except ClientError as error:
         if error.response["Error"]["Code"] != "ResourceNotFound":
             raise
@@ -118,9 +113,7 @@ def respond(event: CloudFormationCustomResourceEvent, status: str, reason: str,
         answer.read()
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-@event_source(data_class=CloudFormationCustomResourceEvent)
+@kit.handler(CloudFormationCustomResourceEvent)
 def handler(event: CloudFormationCustomResourceEvent, context: Any) -> None:
     properties = dict(event.resource_properties)
     physical_id = event.physical_resource_id or "not-created"
@@ -137,6 +130,6 @@ def handler(event: CloudFormationCustomResourceEvent, context: Any) -> None:
             delete(properties)
         status, reason = "SUCCESS", "OK"
     except Exception as error:  # reported to CloudFormation, which rolls back
-        logger.exception("custom resource failed")
+        kit.logger.exception("custom resource failed")
         status, reason = "FAILED", f"{type(error).__name__}: {error}"
     respond(event, status, reason, physical_id, data)

@@ -1,37 +1,29 @@
-"""Settings of the feedback loop functions, read from the environment the stack sets."""
+"""Settings of the feedback loop functions, read from the environment the stack sets.
+
+The functions share one environment; the few variables only some of them need (the streams,
+the flow definition, the state table) are empty for the others.
+"""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
-from lambdas.shared.config import env_int, env_list, env_str
+from lambdas.shared.config import FromEnvironment, env
 
 
 @dataclass(frozen=True)
-class FeedbackSettings:
-    classifier_name: str
-    categories: tuple[str, ...]
-    confidence_threshold: float
-    endpoint_parameter: str
-    parameter_max_age: int
-    feedback_stream: str
-    training_stream: str
-    flow_definition_arn: str
-    max_items_per_loop: int
-    table: str
+class FeedbackSettings(FromEnvironment):
+    classifier_name: str = env("CLASSIFIER_NAME")
+    categories: tuple[str, ...] = env("CATEGORIES")
+    confidence_threshold_per_mille: int = env("CONFIDENCE_THRESHOLD_PER_MILLE", 500)
+    endpoint_parameter: str = env("ENDPOINT_PARAMETER", "")
+    parameter_max_age: int = env("PARAMETER_MAX_AGE_SECONDS", 60)
+    feedback_stream: str = env("FEEDBACK_STREAM", "")
+    training_stream: str = env("TRAINING_STREAM", "")
+    flow_definition_arn: str = env("FLOW_DEFINITION_ARN", "")
+    max_items_per_loop: int = env("MAX_ITEMS_PER_LOOP", 10)
+    table: str = env("STATE_TABLE", "")
 
-    @classmethod
-    def from_env(cls) -> FeedbackSettings:
-        return cls(
-            classifier_name=env_str("CLASSIFIER_NAME"),
-            categories=env_list("CATEGORIES"),
-            confidence_threshold=env_int("CONFIDENCE_THRESHOLD_PER_MILLE", 500) / 1000,
-            endpoint_parameter=os.environ.get("ENDPOINT_PARAMETER", ""),
-            parameter_max_age=env_int("PARAMETER_MAX_AGE_SECONDS", 60),
-            feedback_stream=os.environ.get("FEEDBACK_STREAM", ""),
-            training_stream=os.environ.get("TRAINING_STREAM", ""),
-            flow_definition_arn=os.environ.get("FLOW_DEFINITION_ARN", ""),
-            max_items_per_loop=env_int("MAX_ITEMS_PER_LOOP", 10),
-            table=os.environ.get("STATE_TABLE", ""),
-        )
+    @property
+    def confidence_threshold(self) -> float:
+        return self.confidence_threshold_per_mille / 1000

@@ -5,25 +5,16 @@ so a redelivered event starts nothing twice."""
 from __future__ import annotations
 
 import json
-from typing import Any
 
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from lambdas.comprehend_feedback_loop.feedback import FeedbackItem
 from lambdas.comprehend_feedback_loop.loops import chunks, loop_input, loop_name
 from lambdas.comprehend_feedback_loop.settings import FeedbackSettings
-from lambdas.shared.aws import ClientCache
 from lambdas.shared.events import s3_events_from_body
-from lambdas.shared.observability import observability
+from lambdas.shared.kit import HandlerKit
 
-logger, tracer, metrics = observability()
-processor = BatchProcessor(event_type=EventType.SQS)
-clients = ClientCache()
+kit = HandlerKit(FeedbackSettings)
 
 
 def items_of(data: bytes) -> list[FeedbackItem]:
@@ -36,17 +27,19 @@ def items_of(data: bytes) -> list[FeedbackItem]:
         try:
             items.append(FeedbackItem.from_dict(json.loads(line)))
         except (ValueError, KeyError, TypeError):
-            logger.error("unreadable feedback line", line=number)
-            metrics.add_metric(name="UnreadableFeedbackLines", unit="Count", value=1)
+            kit.logger.error("unreadable feedback line", line=number)
+            kit.count("UnreadableFeedbackLines")
     return items
 
 
-def record_handler(record: SQSRecord) -> None:
-    settings = FeedbackSettings.from_env()
-    a2i = clients("sagemaker-a2i-runtime")
+@kit.sqs_records
+def handler(record: SQSRecord, settings: FeedbackSettings) -> None:
+    # Loop names are the idempotency here: A2I refuses a second loop of one name
+    # (ConflictException), so a redelivered event starts nothing twice without a table.
+    a2i = kit.clients("sagemaker-a2i-runtime")
     for event in s3_events_from_body(record.body):
         version = {"VersionId": event.version_id} if event.version_id else {}
-        data = clients("s3").get_object(Bucket=event.bucket, Key=event.key, **version)
+        data = kit.clients("s3").get_object(Bucket=event.bucket, Key=event.key, **version)
         items = items_of(data["Body"].read())
         source = f"{event.bucket}/{event.key}#{event.version_id or event.etag}"
         for number, chunk in enumerate(chunks(items, settings.max_items_per_loop)):
@@ -57,15 +50,6 @@ def record_handler(record: SQSRecord) -> None:
                     FlowDefinitionArn=settings.flow_definition_arn,
                     HumanLoopInput={"InputContent": loop_input(chunk, settings.categories)},
                 )
-                metrics.add_metric(name="HumanLoopsStarted", unit="Count", value=1)
+                kit.count("HumanLoopsStarted")
             except a2i.exceptions.ConflictException:
-                logger.info("human loop already started", loop=name)
-
-
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-def handler(event: dict[str, Any], context: Any) -> Any:
-    return process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
-    )
+                kit.logger.info("human loop already started", loop=name)

@@ -7,27 +7,23 @@ from typing import Any
 
 from lambdas.comprehend_model_lifecycle.evaluation import JobResult, evaluate_round
 from lambdas.comprehend_model_lifecycle.settings import LifecycleSettings
-from lambdas.shared.aws import ClientCache
-from lambdas.shared.observability import observability
+from lambdas.comprehend_model_lifecycle.tasks import RoundTask
+from lambdas.shared.kit import HandlerKit
 from lambdas.shared.s3 import ObjectStore
 
-logger, tracer, metrics = observability()
-clients = ClientCache()
+kit = HandlerKit(LifecycleSettings)
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    settings = LifecycleSettings.from_env()
+@kit.handler(RoundTask)
+def handler(task: RoundTask, settings: LifecycleSettings) -> dict[str, Any]:
     jobs = [
         JobResult(job["role"], job["modelArn"], job["jobId"], job["outputUri"])
-        for job in event["evaluations"]
+        for job in task.evaluations
     ]
+    store = ObjectStore(kit.clients("s3"), settings.bucket)
     summary = evaluate_round(
-        event["roundId"], jobs, settings, ObjectStore(clients("s3"), settings.bucket),
-        clients("dynamodb"), event.get("rejected", []),
-    )  # fmt: skip
-    metrics.add_metric(name="CandidateScore", unit="None", value=summary["candidateValue"])
-    logger.info("round evaluated", decision=summary["decision"], reason=summary["reason"])
+        task.round_id, jobs, settings, store, kit.clients("dynamodb"), task.rejected
+    )
+    kit.metrics.add_metric(name="CandidateScore", unit="None", value=summary["candidateValue"])
+    kit.logger.info("round evaluated", decision=summary["decision"], reason=summary["reason"])
     return summary

@@ -7,29 +7,26 @@ from typing import Any
 from lambdas.comprehend_model_lifecycle.models import clean_up_models, discard
 from lambdas.comprehend_model_lifecycle.rounds import finish_round
 from lambdas.comprehend_model_lifecycle.settings import LifecycleSettings
-from lambdas.shared.aws import ClientCache
-from lambdas.shared.observability import observability
+from lambdas.comprehend_model_lifecycle.tasks import RoundTask
+from lambdas.shared.kit import HandlerKit
 from lambdas.shared.s3 import ObjectStore
 
-logger, tracer, metrics = observability()
-clients = ClientCache()
+kit = HandlerKit(LifecycleSettings)
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    settings = LifecycleSettings.from_env()
-    decision = event["decision"]
-    finish_round(event["roundId"], decision, settings, ObjectStore(clients("s3"), settings.bucket))
-    comprehend = clients("comprehend")
+@kit.handler(RoundTask)
+def handler(task: RoundTask, settings: LifecycleSettings) -> dict[str, Any]:
+    store = ObjectStore(kit.clients("s3"), settings.bucket)
+    finish_round(task.round_id, task.decision, settings, store)
+    comprehend = kit.clients("comprehend")
+    candidate = task.candidate_arn
     deleted: list[str] = []
-    if decision == "promoted":
+    if task.decision == "promoted":
         deleted = clean_up_models(
-            comprehend, settings.classifier_name, event.get("candidateArn"), settings.retain_models
+            comprehend, settings.classifier_name, candidate, settings.retain_models
         )
-    elif discard(comprehend, event.get("candidateArn")):
-        deleted = [event["candidateArn"]]
-    metrics.add_metric(name="ModelsDeleted", unit="Count", value=len(deleted))
-    logger.info("round finished", decision=decision, deleted=deleted)
-    return {"decision": decision, "deletedModels": deleted}
+    elif discard(comprehend, candidate):
+        deleted = [str(candidate)]
+    kit.count("ModelsDeleted", len(deleted))
+    kit.logger.info("round finished", decision=task.decision, deleted=deleted)
+    return {"decision": task.decision, "deletedModels": deleted}

@@ -11,7 +11,8 @@ rounds/<id>/merged.csv              what becomes the ground truth if the candida
 rounds/<id>/pending.csv             carried + new rows, kept if the candidate loses
 rounds/<id>/jobs/<role>/            classification job output
 rounds/<id>/evaluation.json         both models' metrics and the decision
-failed/<name>, failed/<name>.error.json   rejected uploads and why
+failed/<name>                       rejected uploads, byte for byte
+error-reports/<name>.json           why each was rejected (lambdas/shared/quarantine.py)
 """
 
 from __future__ import annotations
@@ -23,11 +24,3 @@ CARRIED = "carried/carried.csv"
 
 def round_prefix(round_id: str) -> str:
     return f"rounds/{round_id}/"
-
-
-def failed_key(name: str) -> str:
-    return f"failed/{name}"
-
-
-def failed_error_key(name: str) -> str:
-    return f"failed/{name}.error.json"

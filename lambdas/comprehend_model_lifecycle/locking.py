@@ -4,6 +4,11 @@ The intake function records each upload as pending, then tries to take the lock 
 execution. If another execution holds it, the upload waits (the running execution collects
 pending uploads before it releases the lock, and the upload's message is retried by SQS). A
 lock whose holder is no longer running (aborted, timed out) is taken over.
+
+Both are conditional writes of their own rather than Powertools idempotency: a pending record
+is data the rounds read and mark consumed (not a record of a finished call), and the lock is
+held for a whole Step Functions execution, beyond any one invocation, and released by the
+state machine.
 """
 
 from __future__ import annotations

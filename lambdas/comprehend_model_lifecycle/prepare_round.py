@@ -6,22 +6,19 @@ from typing import Any
 
 from lambdas.comprehend_model_lifecycle.rounds import prepare_round
 from lambdas.comprehend_model_lifecycle.settings import LifecycleSettings
-from lambdas.shared.aws import ClientCache
-from lambdas.shared.observability import observability
+from lambdas.comprehend_model_lifecycle.tasks import RoundTask
+from lambdas.shared.kit import HandlerKit
 from lambdas.shared.s3 import ObjectStore
 
-logger, tracer, metrics = observability()
-clients = ClientCache()
+kit = HandlerKit(LifecycleSettings)
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    settings = LifecycleSettings.from_env()
-    store = ObjectStore(clients("s3"), settings.bucket)
-    round_id = f"{event['executionName']}-r{int(event['round'])}"
-    plan = prepare_round(round_id, settings, store, clients("dynamodb"))
-    metrics.add_metric(name="UploadsRejected", unit="Count", value=len(plan.rejected))
-    logger.info("round prepared", round_id=round_id, has_data=plan.has_data, reason=plan.reason)
+@kit.handler(RoundTask)
+def handler(task: RoundTask, settings: LifecycleSettings) -> dict[str, Any]:
+    store = ObjectStore(kit.clients("s3"), settings.bucket)
+    plan = prepare_round(task.round_id, settings, store, kit.clients("dynamodb"))
+    kit.count("UploadsRejected", len(plan.rejected))
+    kit.logger.info(
+        "round prepared", round_id=task.round_id, has_data=plan.has_data, reason=plan.reason
+    )
     return plan.as_dict(settings, store)

@@ -10,20 +10,21 @@ the same uploads again. Consumed records expire (`expiresAt`) once no event can 
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer
-from botocore.exceptions import ClientError
 
 from lambdas.comprehend_model_lifecycle import dataset, layout
 from lambdas.comprehend_model_lifecycle.settings import LifecycleSettings
 from lambdas.shared.errors import InputError
-from lambdas.shared.s3 import ObjectStore, error_code
+from lambdas.shared.keys import check_name
+from lambdas.shared.quarantine import ObjectRef, Quarantine, Rejection
+from lambdas.shared.s3 import ObjectStore
 
 _deserialize = TypeDeserializer().deserialize
+WORKFLOW = "comprehend_model_lifecycle"
 # SQS keeps an upload event at most 14 days; after that no redelivery can bring it back.
 CONSUMED_RECORD_SECONDS = 14 * 24 * 3600
 
@@ -94,15 +95,18 @@ def prepare_round(
     uploads = pending_uploads(dynamodb, settings.table, round_id)
     plan = RoundPlan(round_id, has_data=False)
     new_rows: list[dataset.Row] = []
+    quarantine = Quarantine(store.client, store.bucket, WORKFLOW)
     for upload in uploads:
         name = upload.key.removeprefix(layout.UPLOAD_PREFIX)
         try:
+            check_name(name)
             data = store.get_bytes(upload.key, upload.version_id)
             new_rows += dataset.parse_csv(
                 data, name, settings.multi_label, settings.label_delimiter, settings.allowed_labels
             )
         except InputError as error:
-            _quarantine(store, upload, name, error)
+            source = ObjectRef(store.bucket, upload.key, upload.version_id)
+            quarantine.file(name, source, Rejection.of(error, roundId=round_id))
             plan.rejected.append({"file": name, "error": error.code, "reason": error.reason})
     ground_truth = _stored_rows(store, layout.GROUND_TRUTH, settings)
     carried = _stored_rows(store, layout.CARRIED, settings)
@@ -163,19 +167,6 @@ def _stored_rows(store: ObjectStore, key: str, settings: LifecycleSettings) -> l
     if not store.exists(key):
         return []
     return dataset.from_csv(store.get_bytes(key), settings.multi_label, settings.label_delimiter)
-
-
-def _quarantine(store: ObjectStore, upload: PendingUpload, name: str, error: InputError) -> None:
-    try:
-        store.copy(upload.key, layout.failed_key(name), upload.version_id)
-    except ClientError as copy_error:
-        if error_code(copy_error) not in ("NoSuchKey", "NoSuchVersion", "404"):
-            raise  # the upload itself is gone: its reason is still recorded below
-    store.put_bytes(
-        layout.failed_error_key(name),
-        json.dumps({"file": name, **error.as_dict()}, indent=2).encode(),
-        "application/json",
-    )
 
 
 def _consume(

@@ -4,7 +4,9 @@ Order matters for idempotency and for never losing an image: the labels JSON is 
 then the image is copied to the final bucket, then the exact source version is deleted. A
 redelivered message therefore rewrites the same keys; if the source is already gone, the
 existing JSON proves the image was done. Images Rekognition cannot read (corrupt, unsupported,
-too large) are quarantined at once. Other service errors are retried later and counted: the
+too large), and keys with a path trick (`..`), are quarantined at once: copied to the final
+bucket's `failed/` with an error report under `error-reports/` (lambdas/shared/quarantine.py),
+then removed from the source. Other service errors are retried later and counted: the
 `max_attempts`-th failure quarantines the image, so a poison image cannot keep the queue (and
 the model) busy. Throttling, and a model that is not serving yet, are retried without counting.
 """
@@ -20,7 +22,11 @@ from botocore.exceptions import ClientError
 
 from lambdas.custom_labels_batch.settings import LabellingSettings
 from lambdas.shared.events import S3ObjectEvent
+from lambdas.shared.keys import unsafe_reason
+from lambdas.shared.quarantine import ObjectRef, Quarantine, Rejection
 from lambdas.shared.s3 import error_code
+
+WORKFLOW = "custom_labels_batch"
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 # Rekognition's documented limit for an image in S3 is 15 MB (5 MB for raw bytes).
@@ -62,14 +68,6 @@ def labels_key(source_key: str) -> str:
     return f"labels/{source_key}.json"
 
 
-def failed_key(source_key: str) -> str:
-    return f"failed/{source_key}"
-
-
-def failed_error_key(source_key: str) -> str:
-    return f"failed/{source_key}.error.json"
-
-
 def label_image(
     event: S3ObjectEvent,
     attempt: int,
@@ -79,6 +77,9 @@ def label_image(
     now: datetime | None = None,
 ) -> Outcome:
     now = now or datetime.now(UTC)
+    if (trick := unsafe_reason(event.key)) is not None:
+        return _quarantine(event, "unsafe-key", f"the key has {trick}; rename the image and "
+                           "upload it again", settings, s3, now)  # fmt: skip
     if not event.key.lower().endswith(IMAGE_SUFFIXES):
         return _quarantine(event, "unsupported-file", "only .jpg, .jpeg and .png images are "
                            "labelled", settings, s3, now)  # fmt: skip
@@ -165,20 +166,14 @@ def _quarantine(
     s3: Any,
     now: datetime,
 ) -> Outcome:
-    document = {
-        "source": {"bucket": event.bucket, "key": event.key, "versionId": event.version_id},
-        "error": error,
-        "reason": reason,
-        "quarantinedAt": now.isoformat(),
-    }
-    s3.put_object(
-        Bucket=settings.final_bucket,
-        Key=failed_error_key(event.key),
-        Body=json.dumps(document, indent=2).encode(),
-        ContentType="application/json",
-    )
-    if _source_exists(s3, event):
-        _move(event, failed_key(event.key), settings, s3)
+    if not _source_exists(s3, event):
+        # An earlier delivery quarantined it (and removed it), or it was deleted meanwhile.
+        return Outcome("source-gone", event.key, "the uploaded version no longer exists")
+    Quarantine(s3, settings.final_bucket, WORKFLOW).file(
+        event.key, ObjectRef(event.bucket, event.key, event.version_id), Rejection(error, reason),
+        now=now,
+    )  # fmt: skip
+    _remove_source(event, s3)
     return Outcome("quarantined", event.key, reason)
 
 
@@ -187,6 +182,11 @@ def _move(event: S3ObjectEvent, target: str, settings: LabellingSettings, s3: An
     if event.version_id:
         source["VersionId"] = event.version_id
     s3.copy_object(Bucket=settings.final_bucket, Key=target, CopySource=source)
+    _remove_source(event, s3)
+
+
+def _remove_source(event: S3ObjectEvent, s3: Any) -> None:
+    """Delete exactly the processed version (a newer upload of the key stays)."""
     if event.version_id:
         s3.delete_object(Bucket=event.bucket, Key=event.key, VersionId=event.version_id)
 

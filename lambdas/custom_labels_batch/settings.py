@@ -4,27 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lambdas.shared.config import env_int, env_str
+from lambdas.shared.config import FromEnvironment, env
 
 
 @dataclass(frozen=True)
-class LabellingSettings:
-    final_bucket: str
-    project_version_arn: str
-    min_confidence: int
-    lock_table: str
-    queue_url: str
-    max_attempts: int
-    retry_delay_seconds: int
-
-    @classmethod
-    def from_env(cls) -> LabellingSettings:
-        return cls(
-            final_bucket=env_str("FINAL_BUCKET"),
-            project_version_arn=env_str("PROJECT_VERSION_ARN"),
-            min_confidence=env_int("MIN_CONFIDENCE", 70),
-            lock_table=env_str("LOCK_TABLE"),
-            queue_url=env_str("QUEUE_URL"),
-            max_attempts=env_int("MAX_ATTEMPTS", 3),
-            retry_delay_seconds=env_int("RETRY_DELAY_SECONDS", 30),
-        )
+class LabellingSettings(FromEnvironment):
+    final_bucket: str = env("FINAL_BUCKET")
+    project_version_arn: str = env("PROJECT_VERSION_ARN")
+    min_confidence: int = env("MIN_CONFIDENCE", 70)
+    lock_table: str = env("LOCK_TABLE")
+    queue_url: str = env("QUEUE_URL")
+    max_attempts: int = env("MAX_ATTEMPTS", 3)
+    retry_delay_seconds: int = env("RETRY_DELAY_SECONDS", 30)

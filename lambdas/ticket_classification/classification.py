@@ -1,17 +1,18 @@
 """Both classifiers at once: the operation and the resource endpoint, called concurrently.
 
 The endpoint ARNs live in two SSM parameters (set by the stack from context, or afterwards by
-whoever deploys the endpoints); they are read once and cached for a few minutes, so a changed
-endpoint is picked up without a redeploy.
+whoever deploys the endpoints); Powertools Parameters reads both in one GetParameters call and
+caches them for a few minutes, so a changed endpoint is picked up without a redeploy.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
+
+from aws_lambda_powertools.utilities.parameters import SSMProvider
+from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 
 from lambdas.shared.errors import ConfigurationError
 
@@ -37,30 +38,23 @@ class EndpointNotConfiguredError(ConfigurationError):
     """An endpoint parameter still holds no endpoint ARN."""
 
 
-class EndpointParameters:
-    """The two endpoint ARNs from SSM, cached for `ttl_seconds`."""
-
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self._clock = clock
-        self._cached: tuple[float, dict[str, str]] | None = None
-
-    def get(self, ssm: Any, names: tuple[str, str], ttl_seconds: int) -> tuple[str, str]:
-        now = self._clock()
-        if self._cached is None or now - self._cached[0] >= ttl_seconds:
-            answer = ssm.get_parameters(Names=list(names))
-            if answer.get("InvalidParameters"):
-                raise ConfigurationError(f"missing SSM parameters {answer['InvalidParameters']}")
-            self._cached = (now, {p["Name"]: p["Value"] for p in answer["Parameters"]})
-        values = self._cached[1]
-        arns = (values[names[0]], values[names[1]])
-        for name, arn in zip(names, arns, strict=True):
-            if not arn.startswith("arn:"):
-                self._cached = None
-                raise EndpointNotConfiguredError(
-                    f"SSM parameter {name} holds no Comprehend endpoint ARN ({arn!r}); put the "
-                    "endpoint's ARN there"
-                )
-        return arns
+def endpoint_arns(ssm: SSMProvider, names: tuple[str, str], max_age: int) -> tuple[str, str]:
+    """The two endpoint ARNs, from SSM or from the provider's cache (`max_age` seconds)."""
+    try:
+        values = ssm.get_parameters_by_name(
+            parameters={name: {} for name in names}, max_age=max_age
+        )
+    except GetParameterError as error:
+        raise ConfigurationError(f"missing SSM parameters: {error}") from None
+    arns = (str(values[names[0]]), str(values[names[1]]))
+    for name, arn in zip(names, arns, strict=True):
+        if not arn.startswith("arn:"):
+            ssm.clear_cache()  # read again next time: the ARN may be put there at any moment
+            raise EndpointNotConfiguredError(
+                f"SSM parameter {name} holds no Comprehend endpoint ARN ({arn!r}); put the "
+                "endpoint's ARN there"
+            )
+    return arns
 
 
 def _top(answer: dict[str, Any]) -> Label:

@@ -12,59 +12,61 @@ twice.
 
 from __future__ import annotations
 
+import functools
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from lambdas.shared.aws import ClientCache
-from lambdas.shared.observability import observability
-from lambdas.ticket_classification.classification import EndpointParameters, classify
+from aws_lambda_powertools.utilities.parameters import SSMProvider
+
+from lambdas.shared.kit import HandlerKit
+from lambdas.ticket_classification.classification import classify, endpoint_arns
 from lambdas.ticket_classification.processing import Downstream, TicketStore, process
 from lambdas.ticket_classification.settings import ClassifierSettings
 from lambdas.ticket_classification.tickets import TicketError, parse_ticket
 
-logger, tracer, metrics = observability()
-clients = ClientCache()
-endpoints = EndpointParameters()
+kit = HandlerKit(ClassifierSettings)
 pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="classify")
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-def handler(event: Any, context: Any) -> dict[str, Any]:
+@functools.cache
+def ssm_parameters() -> SSMProvider:
+    """One provider per execution environment: its cache is what keeps SSM calls rare."""
+    return SSMProvider(boto3_client=kit.clients("ssm"))
+
+
+@kit.handler()
+def handler(event: Any, settings: ClassifierSettings, context: Any) -> dict[str, Any]:
     try:
         ticket = parse_ticket(event)
     except TicketError as error:
         ticket_id = event.get("TicketId") if isinstance(event, dict) else None
-        logger.warning("ticket rejected", code=error.code, reason=error.reason)
-        metrics.add_metric(name="TicketsRejected", unit="Count", value=1)
+        kit.logger.warning("ticket rejected", code=error.code, reason=error.reason)
+        kit.count("TicketsRejected")
         return {
             "TicketId": ticket_id if isinstance(ticket_id, str) else None,
             "Error": {"Code": error.code, "Message": error.reason},
         }
-    settings = ClassifierSettings.from_env()
-    arns = endpoints.get(
-        clients("ssm"),
+    arns = endpoint_arns(
+        ssm_parameters(),
         (settings.operation_parameter, settings.resource_parameter),
         settings.parameter_cache_seconds,
     )
     store = TicketStore(
-        clients("dynamodb"), settings.table, context.aws_request_id, settings.lease_seconds
+        kit.clients("dynamodb"), settings.table, context.aws_request_id, settings.lease_seconds
     )
     downstream = Downstream(
-        clients("firehose"),
-        clients("lambda"),
+        kit.clients("firehose"),
+        kit.clients("lambda"),
         settings.delivery_stream,
         settings.handler_function,
     )
+    comprehend = kit.clients("comprehend")
     outcome = process(
-        ticket, store, lambda text: classify(clients("comprehend"), text, arns, pool), downstream
+        ticket, store, lambda text: classify(comprehend, text, arns, pool), downstream
     )
     if ticket.truncated:
-        logger.info("ticket text truncated", ticket=ticket.ticket_id, bytes=ticket.original_bytes)
-    metrics.add_metric(
-        name="TicketsDuplicated" if outcome.duplicate else "TicketsClassified",
-        unit="Count",
-        value=1,
-    )
+        kit.logger.info(
+            "ticket text truncated", ticket=ticket.ticket_id, bytes=ticket.original_bytes
+        )
+    kit.count("TicketsDuplicated" if outcome.duplicate else "TicketsClassified")
     return {**outcome.answer, "Duplicate": outcome.duplicate}

@@ -6,6 +6,11 @@ records how far the ticket got (`stage`: claimed, delivered, done) under a short
 second invocation for the same ticket returns the stored answer when the ticket is done, reports
 it in progress while another invocation holds the lease, and finishes the missing steps (never
 repeating a finished one) when a failed invocation left it behind.
+
+This stays hand-written rather than Powertools idempotency, which runs a failed call again
+from the start: here a Firehose record already sent must not be sent again when only the
+hand-over failed, and a duplicate's answer says `Duplicate: true` where a stored response
+could not.
 """
 
 from __future__ import annotations

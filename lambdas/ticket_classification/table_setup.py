@@ -10,31 +10,32 @@ from __future__ import annotations
 
 import json
 import urllib.request
-from typing import Any
 
-from lambdas.shared.aws import ClientCache
-from lambdas.shared.observability import observability
+from aws_lambda_powertools.utilities.data_classes import CloudFormationCustomResourceEvent
+
+from lambdas.shared.kit import HandlerKit
 from lambdas.ticket_classification.settings import WarehouseSettings
 from lambdas.ticket_classification.warehouse import DDL, TABLE, run_statement
 
-logger, tracer, metrics = observability()
-clients = ClientCache()
+kit = HandlerKit(WarehouseSettings)
 
 
-def respond(event: dict[str, Any], status: str, reason: str, physical_id: str) -> None:
+def respond(
+    event: CloudFormationCustomResourceEvent, status: str, reason: str, physical_id: str
+) -> None:
     body = json.dumps(
         {
             "Status": status,
             "Reason": reason[:3000],
             "PhysicalResourceId": physical_id,
-            "StackId": event["StackId"],
-            "RequestId": event["RequestId"],
-            "LogicalResourceId": event["LogicalResourceId"],
+            "StackId": event.stack_id,
+            "RequestId": event.request_id,
+            "LogicalResourceId": event.logical_resource_id,
             "Data": {"TableName": TABLE},
         }
     ).encode("utf-8")
     request = urllib.request.Request(
-        event["ResponseURL"],
+        event.response_url,
         data=body,
         method="PUT",
         headers={"Content-Type": "", "Content-Length": str(len(body))},
@@ -43,15 +44,13 @@ def respond(event: dict[str, Any], status: str, reason: str, physical_id: str) -
         response.read()
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-def handler(event: dict[str, Any], context: Any) -> None:
-    settings = WarehouseSettings.from_env()
+@kit.handler(CloudFormationCustomResourceEvent)
+def handler(event: CloudFormationCustomResourceEvent, settings: WarehouseSettings) -> None:
     physical_id = f"{settings.database}.{TABLE}"
     try:
-        if event["RequestType"] in ("Create", "Update"):
+        if event.request_type in ("Create", "Update"):
             run_statement(
-                clients("redshift-data"),
+                kit.clients("redshift-data"),
                 DDL,
                 database=settings.database,
                 secret_arn=settings.secret_arn,
@@ -60,9 +59,9 @@ def handler(event: dict[str, Any], context: Any) -> None:
                 poll_seconds=settings.poll_seconds,
                 max_polls=settings.max_polls,
             )
-            logger.info("tickets table ready", database=settings.database)
+            kit.logger.info("tickets table ready", database=settings.database)
     except Exception as error:
-        logger.exception("tickets table setup failed")
+        kit.logger.exception("tickets table setup failed")
         respond(event, "FAILED", f"{type(error).__name__}: {error}", physical_id)
         return
     respond(event, "SUCCESS", "tickets table ready", physical_id)

@@ -10,20 +10,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from lambdas.shared.aws import ClientCache
-from lambdas.shared.config import env_str
 from lambdas.shared.errors import InputError
-from lambdas.shared.observability import observability
+from lambdas.shared.kit import HandlerKit
 from lambdas.ticket_classification.catalog import recommend
+from lambdas.ticket_classification.settings import HandlerSettings
 
-logger, tracer, metrics = observability()
-clients = ClientCache()
+kit = HandlerKit(HandlerSettings)
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+@kit.handler()
+def handler(event: Any, settings: HandlerSettings) -> dict[str, Any]:
     try:
         ticket_id, operation, resource = (
             str(event[key]) for key in ("TicketId", "Operation", "Resource")
@@ -31,8 +27,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     except (KeyError, TypeError):
         raise InputError("the event needs TicketId, Operation and Resource") from None
     recommendation = recommend(operation, resource)
-    clients("dynamodb").update_item(
-        TableName=env_str("TICKET_TABLE"),
+    kit.clients("dynamodb").update_item(
+        TableName=settings.table,
         Key={"ticketId": {"S": ticket_id}},
         UpdateExpression="SET recommendations = :r, handled = :true",
         ConditionExpression="attribute_exists(ticketId)",
@@ -41,6 +37,6 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             ":true": {"BOOL": True},
         },
     )
-    logger.info("ticket handled", ticket=ticket_id, catalog_key=recommendation.key)
-    metrics.add_metric(name="TicketsHandled", unit="Count", value=1)
+    kit.logger.info("ticket handled", ticket=ticket_id, catalog_key=recommendation.key)
+    kit.count("TicketsHandled")
     return {"TicketId": ticket_id, "Recommendations": recommendation.as_dict()}

@@ -3,7 +3,7 @@
 Each test gets a fresh moto account holding a versioned captions bucket and a state machine that
 records executions without running them, the environment the stack gives the functions, and a
 boto3 Translate client answered by a `TranslateEngine`. Each handler module gets its clients from
-its module-level `clients` cache; every test replaces that cache with an empty one that serves
+its kit's `clients` cache; every test replaces that cache with an empty one that serves
 the engine's Translate client (the handlers would otherwise create a plain
 `boto3.client("translate")`, which moto does not answer).
 """
@@ -125,6 +125,10 @@ class CaptionsAccount:
 
     def read_json(self, key: str) -> Any:
         return json.loads(self.read(key))
+
+    def report(self, name: str) -> Any:
+        """The error report of a quarantined file."""
+        return self.read_json(f"error-reports/{name}.json")
 
     # events --------------------------------------------------------------------------------------
     def trigger(self, body: bytes = b"") -> Upload:
@@ -267,8 +271,8 @@ def account(monkeypatch: pytest.MonkeyPatch) -> Iterator[CaptionsAccount]:
         monkeypatch.setenv("STATE_MACHINE_ARN", machine["stateMachineArn"])
         world = CaptionsAccount(monkeypatch, machine["stateMachineArn"])
         for module in HANDLER_MODULES:
-            monkeypatch.setattr(module, "clients", HandlerClients(translate=world.translate))
+            monkeypatch.setattr(module.kit, "clients", HandlerClients(translate=world.translate))
             # Metrics read their namespace when the module is imported, which may be before
             # this environment exists.
-            monkeypatch.setattr(module.metrics.provider, "namespace", METRICS_NAMESPACE)
+            monkeypatch.setattr(module.kit.metrics.provider, "namespace", METRICS_NAMESPACE)
         yield world

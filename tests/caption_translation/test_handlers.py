@@ -127,7 +127,7 @@ def test_a_file_uploaded_again_while_its_batch_is_taken_stays_waiting(
 
     s3 = boto3.client("s3", region_name=REGION)
     s3.meta.events.register("before-parameter-build.s3.PutObject", upload_newer_version)
-    monkeypatch.setattr(start_batch, "clients", HandlerClients(s3=s3))
+    monkeypatch.setattr(start_batch.kit, "clients", HandlerClients(s3=s3))
 
     assert call(start_batch, account.trigger_event(trigger)) == NO_FAILURES
 
@@ -411,22 +411,33 @@ def test_bad_files_are_quarantined_with_their_error_and_good_files_are_planned(
     ]
     expected_errors = {**BAD_FILE_ERRORS, "notes.txt": "unsupported-file-type"}
     assert {r["name"]: r["error"] for r in plan["rejected"]} == expected_errors
-    assert sorted(account.keys("failed/")) == sorted(
-        key for name in expected_errors for key in (f"failed/{name}", f"failed/{name}.error.json")
+    assert sorted(account.keys("failed/")) == sorted(f"failed/{name}" for name in expected_errors)
+    assert sorted(account.keys("error-reports/")) == sorted(
+        f"error-reports/{name}.json" for name in expected_errors
     )
+    taken = {
+        f["name"]: f["versionId"] for f in account.read_json(layout.manifest_key(batch_id))["files"]
+    }
     for rejected in plan["rejected"]:
         name = rejected["name"]
         assert account.read(f"failed/{name}") == files[name]
-        assert account.read_json(f"failed/{name}.error.json") == {
-            "file": name,
-            "batchId": batch_id,
+        report = account.report(name)
+        assert report == {
+            "schemaVersion": 1,
+            "workflow": "caption_translation",
             "error": expected_errors[name],
             "reason": rejected["reason"],
-            "failedLanguages": "all",
-            "translatedLanguages": [],
-            "source": f"s3://{BUCKET}/batches/{batch_id}/source/{name}",
+            "source": {"bucket": BUCKET, "key": f"input/{name}", "versionId": taken[name]},
+            "quarantined": {
+                "bucket": BUCKET,
+                "key": f"failed/{name}",
+                "versionId": account.versions(f"failed/{name}")[0][1],
+            },
+            "quarantinedAt": report["quarantinedAt"],
+            "items": [],
+            "details": {"batchId": batch_id, "failedLanguages": "all", "translatedLanguages": []},
         }
-    assert account.read_json("failed/notes.txt.error.json")["reason"] == (
+    assert account.report("notes.txt")["reason"] == (
         "only .vtt and .srt files are translated; this file was left untranslated"
     )
 
@@ -538,7 +549,7 @@ def test_a_cue_over_ten_thousand_bytes_is_rejected_as_too_large(
     plan = account.read_json(layout.plan_key(batch_id))
     assert [f["name"] for f in plan["files"]] == ["garden.srt"]
     assert [(r["name"], r["error"]) for r in plan["rejected"]] == [("speech.vtt", "cue-too-large")]
-    error = account.read_json("failed/speech.vtt.error.json")
+    error = account.report("speech.vtt")
     assert error["error"] == "cue-too-large"
     assert error["reason"].startswith("cue 1 (starting 00:00:01.000) is ")
     assert "more than the 10000-byte limit of one translation request" in error["reason"]
@@ -562,7 +573,7 @@ def test_unsupported_override_languages_reject_every_file_as_invalid_settings(
         (name, "invalid-settings", reason) for name in sorted(files)
     ]
     for name in files:
-        assert account.read_json(f"failed/{name}.error.json")["error"] == "invalid-settings"
+        assert account.report(name)["error"] == "invalid-settings"
     assert account.read_json(layout.summary_key(batch_id)) == result["summary"]
 
 
@@ -592,6 +603,79 @@ def test_override_languages_given_as_text_choose_the_batch_languages(
 def test_preparing_a_batch_without_a_manifest_fails(account: CaptionsAccount) -> None:
     with pytest.raises(BatchNotFoundError, match=BATCH_ID):
         call(prepare_batch, load_event("prepare_batch.json"))
+
+
+# --- what an attacker or a careless user uploads -------------------------------------------------
+
+
+def _run_batch(account: CaptionsAccount, files: dict[str, bytes]) -> tuple[str, dict[str, Any]]:
+    """Upload, trigger, and run the batch through PrepareBatch and TranslateRealtime."""
+    account.upload(files)
+    assert call(start_batch, account.trigger_event(account.trigger())) == NO_FAILURES
+    batch_id = _only_execution(account)["name"]
+    call(prepare_batch, {"batchId": batch_id, "executionName": batch_id})
+    return batch_id, call(translate_realtime, {"batchId": batch_id})
+
+
+def test_an_uploaded_error_report_never_replaces_the_real_one(account: CaptionsAccount) -> None:
+    forged = b'{"error": "none", "reason": "this file is fine"}'
+    binary = (SAMPLES / "bad" / "binary.vtt").read_bytes()
+    _, summary = _run_batch(
+        account,
+        {"bad.vtt": binary, "bad.vtt.error.json": forged, **_two_files()},
+    )
+
+    assert (summary["outputs"], summary["failed"]) == (6, 2)
+    assert account.report("bad.vtt")["error"] == "binary-content"
+    assert account.read("failed/bad.vtt") == binary
+    # The forged report is quarantined as the upload it is, with a report of its own.
+    assert account.read("failed/bad.vtt.error.json") == forged
+    assert account.report("bad.vtt.error.json")["error"] == "unsupported-file-type"
+    reports = account.keys("error-reports/")
+    assert sorted(reports) == [
+        "error-reports/bad.vtt.error.json.json",
+        "error-reports/bad.vtt.json",
+    ]
+    assert all(account.read(key) != forged for key in reports)
+
+
+def test_names_with_path_tricks_are_rejected_and_reach_no_output_key(
+    account: CaptionsAccount,
+) -> None:
+    garden = (SAMPLES / "garden.srt").read_bytes()
+    tricks = [
+        "../escape.srt",
+        "season-1/../../up.srt",
+        "/abs.srt",
+        "a/./b.srt",
+        "unsafe-keys/x.srt",
+    ]
+    batch_id, summary = _run_batch(
+        account, {**{name: garden for name in tricks}, "season-1/fine.srt": garden}
+    )
+
+    assert (summary["outputs"], summary["failed"]) == (3, len(tricks))
+    assert {f["file"]: f["error"] for f in summary["failures"]} == dict.fromkeys(
+        tricks, "unsafe-key"
+    )
+    written = [key for key in account.keys(prefix="") if not key.startswith("input/")]
+    for key in written:
+        segments = key.split("/")
+        assert ".." not in segments and "." not in segments and "" not in segments, key
+    assert sorted(account.keys("output/es/")) == ["output/es/season-1/fine.srt"]
+    reports = [account.read_json(key) for key in account.keys("error-reports/")]
+    assert sorted(r["source"]["key"] for r in reports) == sorted(f"input/{n}" for n in tricks)
+    for report in reports:
+        assert report["error"] == "unsafe-key"
+        assert "rename the file" in report["reason"]
+        copy = report["quarantined"]["key"]
+        assert copy.startswith("failed/unsafe-keys/") and account.read(copy) == garden
+    escape = next(r for r in reports if r["source"]["key"] == "input/../escape.srt")
+    assert "a '..' segment" in escape["reason"]
+    assert escape["quarantined"]["key"].endswith("/escape.srt")
+    assert account.keys("input/") == []  # every upload was taken and is kept
+    kept = account.keys(f"batches/{batch_id}/source/")
+    assert len(kept) == len(tricks) + 1
 
 
 # --- TranslateRealtime ---------------------------------------------------------------------------
@@ -727,10 +811,10 @@ def test_a_failed_job_quarantines_every_file_for_its_languages(account: Captions
         for name in sorted(files)
     ]
     for name in files:
-        error = account.read_json(f"failed/{name}.error.json")
+        error = account.report(name)
         assert (error["error"], error["reason"]) == ("translation-job-failed", reason)
-        assert error["failedLanguages"] == ["ja", "ko"]
-        assert error["translatedLanguages"] == sorted(TWELVE_LANGUAGES[:10])
+        assert error["details"]["failedLanguages"] == ["ja", "ko"]
+        assert error["details"]["translatedLanguages"] == sorted(TWELVE_LANGUAGES[:10])
         assert account.read(f"failed/{name}") == files[name]
         assert account.keys(f"output/ja/{name}") == []
         assert account.keys(f"output/es/{name}") == [f"output/es/{name}"]
@@ -758,8 +842,8 @@ def test_a_missing_document_output_quarantines_only_that_language(
             "reason": "Translate returned no output for this file",
         }
     ]
-    error = account.read_json("failed/lighthouse.en.vtt.error.json")
-    assert (error["failedLanguages"], error["translatedLanguages"]) == (["fr"], ["de", "es"])
+    details = account.report("lighthouse.en.vtt")["details"]
+    assert (details["failedLanguages"], details["translatedLanguages"]) == (["fr"], ["de", "es"])
     assert account.keys("output/fr/") == ["output/fr/garden.srt"]
     garden = parse_captions(files["garden.srt"], "garden.srt")
     output = parse_captions(account.read("output/fr/garden.srt"), "garden.srt")
@@ -791,7 +875,7 @@ def test_a_document_the_job_could_not_translate_is_quarantined_with_its_error(
         "languages": ["de", "es", "fr"],
         "reason": "Translate returned no output for this file: The document is not valid UTF-8.",
     }
-    assert account.read_json("failed/garden.srt.error.json")["failedLanguages"] == [
+    assert account.report("garden.srt")["details"]["failedLanguages"] == [
         "de",
         "es",
         "fr",

@@ -100,4 +100,5 @@ def test_every_real_time_grant_is_used_and_none_is_missing(cloud: Any) -> None:
         ("Workflow", "translate:StopTextTranslationJob", "*"),
         # Only a file whose text Translate rejects in real time is quarantined from here.
         ("TranslateRealtime", "s3:PutObject", "CaptionsBucket/failed/*"),
+        ("TranslateRealtime", "s3:PutObject", "CaptionsBucket/error-reports/*"),
     }

@@ -96,9 +96,10 @@ def test_bad_files_are_quarantined_with_their_reason_and_good_ones_translated(cl
     assert summary["outputs"] == 2 * 2
     for name in bad_names:
         assert stack.read(f"failed/{name}") == files[name]  # the file itself, unchanged
-        error = stack.read_json(f"failed/{name}.error.json")
-        assert error["file"] == name and error["reason"] and error["failedLanguages"] == "all"
-    codes = {name: stack.read_json(f"failed/{name}.error.json")["error"] for name in bad_names}
+        error = stack.read_json(f"error-reports/{name}.json")
+        assert error["source"]["key"] == f"input/{name}" and error["reason"]
+        assert error["details"]["failedLanguages"] == "all"
+    codes = {name: stack.read_json(f"error-reports/{name}.json")["error"] for name in bad_names}
     assert codes["notes.txt"] == "unsupported-file-type"
     assert codes["empty.srt"] == "empty-file"
     assert codes["latin1.srt"] == "not-utf8"
@@ -181,7 +182,7 @@ def test_an_unsupported_language_in_the_trigger_file_quarantines_the_batch(cloud
     (summary,) = stack.summaries()
     name = GOOD_SAMPLES[0].name
     assert summary["failed"] == 1 and summary["outputs"] == 0
-    error = stack.read_json(f"failed/{name}.error.json")
+    error = stack.read_json(f"error-reports/{name}.json")
     assert error["error"] == "invalid-settings" and "tlh" in error["reason"]
 
 
@@ -202,9 +203,9 @@ def test_a_job_that_never_finishes_is_stopped_and_its_files_quarantined(cloud: A
     summary = json.loads(execution["output"])
     assert execution["status"] == "SUCCEEDED"  # the batch ends; nothing is left running
     assert summary["failed"] == 1 and summary["outputs"] == 0
-    error = stack.read_json(f"failed/{GOOD_SAMPLES[0].name}.error.json")
+    error = stack.read_json(f"error-reports/{GOOD_SAMPLES[0].name}.json")
     assert "did not finish within 40 polls" in error["reason"]
-    assert sorted(error["failedLanguages"]) == ["de", "es", "fr"]
+    assert sorted(error["details"]["failedLanguages"]) == ["de", "es", "fr"]
     jobs = cloud.client("translate").list_text_translation_jobs()[
         "TextTranslationJobPropertiesList"
     ]
@@ -223,7 +224,7 @@ def test_a_document_the_job_rejects_is_quarantined_for_its_languages(cloud: Any)
     assert summary["failed"] >= 1
     failed = [f["file"] for f in summary["failures"]]
     for name in failed:
-        error = stack.read_json(f"failed/{name}.error.json")
+        error = stack.read_json(f"error-reports/{name}.json")
         assert error["error"] == "translation-document-failed"
         assert "Translate returned no output" in error["reason"]
     assert_least_privilege(cloud)

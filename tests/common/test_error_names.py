@@ -204,12 +204,13 @@ def _parse(path: Path) -> ast.Module:
 
 
 def _created_client(node: ast.AST) -> str | None:
-    """The service of a client made by `clients("s3")` or `boto3.client("s3", ...)`."""
+    """The service of a client made by `kit.clients("s3")`, `clients("s3")` or
+    `boto3.client("s3", ...)`."""
     if not isinstance(node, ast.Call) or not node.args:
         return None
     func = node.func
     creates = (isinstance(func, ast.Name) and func.id == "clients") or (
-        isinstance(func, ast.Attribute) and func.attr == "client"
+        isinstance(func, ast.Attribute) and func.attr in ("client", "clients")
     )
     first = node.args[0]
     if creates and isinstance(first, ast.Constant) and isinstance(first.value, str):
@@ -799,7 +800,7 @@ def test_every_error_code_handler_code_compares_is_an_error_of_its_service() -> 
     [
         ("lambdas/shared/s3.py", "PreconditionFailed", {"s3"}),
         ("lambdas/shared/s3.py", "404", {"s3"}),
-        ("lambdas/comprehend_model_lifecycle/rounds.py", "NoSuchVersion", {"s3"}),
+        ("lambdas/shared/quarantine.py", "NoSuchVersion", {"s3"}),
         (
             "lambdas/comprehend_model_lifecycle/locking.py",
             "ConditionalCheckFailedException",
@@ -818,7 +819,7 @@ def test_every_error_code_handler_code_compares_is_an_error_of_its_service() -> 
             {"sagemaker-a2i-runtime"},
         ),
         (
-            "lambdas/comprehend_feedback_loop/transform_answers.py",
+            "lambdas/custom_labels_batch/process_images.py",
             "ConditionalCheckFailedException",
             {"dynamodb"},
         ),

@@ -16,6 +16,7 @@ from lambdas.comprehend_feedback_loop.feedback import (
     parse_batch,
     parse_classify,
     parse_feedback,
+    sentence_lines,
 )
 from lambdas.comprehend_feedback_loop.loops import (
     LOOP_NAME,
@@ -69,18 +70,58 @@ def test_feedback_labels_must_be_configured_categories() -> None:
         parse_feedback({"classifier": "news", "text": "x", "label": "sports"}, "news", CATEGORIES)
 
 
-def test_batch_files_are_rejected_with_the_reason() -> None:
-    items = parse_batch(b'{"classifier": "news", "sentences": ["a", "b"]}', "f.json", "news")
-    assert [(i.text, i.source) for i in items] == [("a", "batch"), ("b", "batch")]
+def test_batch_files_unusable_as_a_whole_are_rejected_with_the_reason() -> None:
+    batch = parse_batch(b'{"classifier": "news", "sentences": ["a", "b"]}', "f.json", "news")
+    assert [(i.text, i.source) for i in batch.items] == [("a", "batch"), ("b", "batch")]
+    assert batch.rejected == []
     for data, reason in [
         (b"\xff", "not UTF-8"),
         (b"{", "not valid JSON"),
         (b'{"classifier": "news", "sentences": []}', "non-empty list"),
-        (b'{"classifier": "news", "sentences": ["ok", ""]}', r"sentences\[1\]"),
+        (b'{"classifier": "news", "sentences": "one"}', "non-empty list"),
+        (b'["a"]', "must be a JSON object"),
         (b'{"classifier": "x", "sentences": ["ok"]}', "unknown classifier"),
     ]:
         with pytest.raises(BatchFileError, match=reason):
             parse_batch(data, "f.json", "news")
+
+
+def test_bad_sentences_are_rejected_alone_with_their_lines() -> None:
+    data = (
+        b'{\n  "classifier": "news",\n  "sentences": [\n    "Markets rally",\n    "",\n'
+        b'    42, "Cup final tonight",\n    {"text": "nested"},\n    "' + b"x" * 10_001 + b'"\n'
+        b"  ]\n}\n"
+    )
+    batch = parse_batch(data, "f.json", "news")
+    assert [item.text for item in batch.items] == ["Markets rally", "Cup final tonight"]
+    assert [(e.index, e.line, e.error) for e, _ in batch.rejected] == [
+        (1, 5, "invalid-sentence"),
+        (2, 6, "invalid-sentence"),
+        (4, 7, "invalid-sentence"),
+        (5, 8, "invalid-sentence"),
+    ]
+    assert [value for _, value in batch.rejected][:3] == ["", 42, {"text": "nested"}]
+    assert "10001 bytes" in batch.rejected[3][0].reason
+    rejection = batch.rejection("f.json")
+    assert rejection.error == "invalid-sentences"
+    assert rejection.reason == (
+        "f.json: 4 of 6 sentences were rejected (lines 5, 6, 7, 8); the other 2 were sent for "
+        "review"
+    )
+    assert [item.line for item in rejection.items] == [5, 6, 7, 8]
+    # The quarantined part is a batch file of the rejected sentences alone.
+    part = json.loads(batch.rejected_part())
+    assert part["classifier"] == "news" and part["sentences"][:3] == ["", 42, {"text": "nested"}]
+
+
+def test_sentence_lines_follow_the_top_level_list_json_keeps() -> None:
+    text = (
+        '{"other": {"sentences": [1, 2]},\r\n "sentences": ["dropped"],\n'
+        ' "sentences" : [ "a" ,\n\n "b\\n" ,\t"c" ] }'
+    )
+    assert json.loads(text)["sentences"] == ["a", "b\n", "c"]
+    assert sentence_lines(text) == [3, 5, 5]
+    assert sentence_lines('{"sentences": []}') == []
 
 
 def test_loop_names_are_deterministic_and_within_a2i_limits() -> None:

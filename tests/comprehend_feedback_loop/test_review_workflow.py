@@ -98,7 +98,7 @@ def _run(monkeypatch: pytest.MonkeyPatch, statuses: list[str]) -> tuple[dict[str
         responses.append(json.loads(request.data))
         return Answer()
 
-    monkeypatch.setattr(review_workflow, "clients", lambda service: sagemaker)
+    monkeypatch.setattr(review_workflow.kit, "clients", lambda service: sagemaker)
     monkeypatch.setattr(review_workflow.time, "sleep", clock.sleep)
     monkeypatch.setattr(review_workflow.urllib.request, "urlopen", urlopen)
     review_workflow.handler(_event(), Context(clock))

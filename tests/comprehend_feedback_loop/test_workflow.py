@@ -108,7 +108,7 @@ def test_reviewed_feedback_retrains_the_model_and_every_call_is_within_its_grant
     cloud.settle(timeout=120)
 
     # The malformed file is quarantined with its reason; the upload stays.
-    error = json.loads(loop.read(batch, "failed/batches/broken.json.error.json"))
+    error = json.loads(loop.read(batch, "error-reports/batches/broken.json.json"))
     assert error["error"] == "invalid-batch-feedback" and "not valid JSON" in error["reason"]
     assert loop.read(batch, "failed/batches/broken.json") == b'{"classifier": "news"'
     assert "batches/broken.json" in loop.keys(batch, "batches/")

@@ -281,8 +281,12 @@ def test_bad_uploads_are_reported_quarantined_and_change_nothing(cloud: LocalClo
         assert entry["reason"].startswith(entry["file"])
         assert entry["error"] == "invalid-training-data"
         assert stack.read(f"failed/{entry['file']}") == data  # the upload itself, unchanged
-        error = stack.read_json(f"failed/{entry['file']}.error.json")
-        assert error == {"file": entry["file"], **{k: entry[k] for k in ("error", "reason")}}
+        error = stack.read_json(f"error-reports/{entry['file']}.json")
+        assert {k: error[k] for k in ("error", "reason")} == {
+            k: entry[k] for k in ("error", "reason")
+        }
+        assert error["source"]["key"] == f"train/{entry['file']}"
+        assert error["quarantined"]["key"] == f"failed/{entry['file']}"
     assert stack.live() == live
     assert stack.classifier_versions() == versions  # nothing was trained
     assert stack.read("carried/carried.csv") == b""
@@ -348,10 +352,8 @@ def test_every_grant_is_used_and_no_call_is_denied(cloud: LocalCloud) -> None:
         cloud.settle(timeout=300)
     assert len(refused) == 1
     assert {n["Subject"] for n in stack.new_notifications()} == {REJECTED}
-    assert stack.keys("failed/") == [
-        "failed/three-columns.csv",
-        "failed/three-columns.csv.error.json",
-    ]
+    assert stack.keys("failed/") == ["failed/three-columns.csv"]
+    assert stack.keys("error-reports/") == ["error-reports/three-columns.csv.json"]
 
     # The new endpoint fails, and is deleted so that the next round can create it.
     cloud.comprehend.fail_next_endpoint("Insufficient capacity (injected).")

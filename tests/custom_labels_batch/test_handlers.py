@@ -121,6 +121,11 @@ class Account:
             assert message["DelaySeconds"] == RETRY_DELAY
         return sent
 
+    def report(self, key: str) -> Any:
+        """The error report of a quarantined upload."""
+        body = self.s3.get_object(Bucket=FINAL, Key=f"error-reports/{key}.json")["Body"]
+        return json.loads(body.read())
+
     def counters(self) -> dict[str, int]:
         item = self.dynamodb.get_item(TableName=TABLE, Key={"pk": {"S": "lock"}})["Item"]
         return {name: int(item[name]["N"]) for name in ("labelled", "failed") if name in item}
@@ -166,9 +171,11 @@ def account(monkeypatch: pytest.MonkeyPatch) -> Iterator[Account]:
         rekognition = ScriptedRekognition()
         sent = RecordingSqs(sqs)
         monkeypatch.setattr(
-            process_images, "clients", HandlerClients(rekognition=rekognition, sqs=sent)
+            process_images.kit, "clients", HandlerClients(rekognition=rekognition, sqs=sent)
         )
-        monkeypatch.setattr(process_images.metrics.provider, "namespace", "ServerlessMlWorkflows")
+        monkeypatch.setattr(
+            process_images.kit.metrics.provider, "namespace", "ServerlessMlWorkflows"
+        )
         yield Account(s3, sqs, dynamodb, queue_url, rekognition, sent)
 
 
@@ -234,13 +241,8 @@ def test_service_errors_are_retried_then_the_image_is_quarantined(account: Accou
     account.rekognition.script = ["InternalServerError"]
     assert call(process_images, account.event(message["MessageBody"], attempts=2)) == NO_FAILURES
     assert account.requeued() == []  # the third failure was the last
-    assert account.keys(FINAL) == [
-        "failed/uploads/odd.png",
-        "failed/uploads/odd.png.error.json",
-    ]
-    reason = json.loads(
-        account.s3.get_object(Bucket=FINAL, Key="failed/uploads/odd.png.error.json")["Body"].read()
-    )
+    assert account.keys(FINAL) == ["error-reports/uploads/odd.png.json", "failed/uploads/odd.png"]
+    reason = account.report("uploads/odd.png")
     assert reason["error"] == "failed-repeatedly"
     assert reason["reason"].startswith("3 attempts failed; the last with InternalServerError")
     assert account.counters() == {"labelled": 0, "failed": 1}
@@ -251,8 +253,8 @@ def test_an_unreadable_image_is_quarantined_at_once(account: Account) -> None:
     account.rekognition.script = ["InvalidImageFormatException"]
     assert call(process_images, account.event(_body(record))) == NO_FAILURES
     assert account.keys(FINAL) == [
+        "error-reports/uploads/broken.jpg.json",
         "failed/uploads/broken.jpg",
-        "failed/uploads/broken.jpg.error.json",
     ]
     assert account.requeued() == []
     assert account.s3.list_object_versions(Bucket=SOURCE).get("Versions") is None
@@ -265,14 +267,18 @@ def test_files_rekognition_cannot_read_are_quarantined_without_a_call(account: A
     assert call(process_images, account.event(_body(text), _body(huge))) == NO_FAILURES
     assert account.rekognition.calls == []
     errors = {
-        key: json.loads(account.s3.get_object(Bucket=FINAL, Key=key)["Body"].read())["error"]
-        for key in account.keys(FINAL)
-        if key.endswith(".error.json")
+        key: account.report(key)["error"] for key in ("uploads/readme.txt", "uploads/huge.png")
     }
     assert errors == {
-        "failed/uploads/readme.txt.error.json": "unsupported-file",
-        "failed/uploads/huge.png.error.json": "image-too-large",
+        "uploads/readme.txt": "unsupported-file",
+        "uploads/huge.png": "image-too-large",
     }
+    assert account.keys(FINAL) == [
+        "error-reports/uploads/huge.png.json",
+        "error-reports/uploads/readme.txt.json",
+        "failed/uploads/huge.png",
+        "failed/uploads/readme.txt",
+    ]
 
 
 def test_a_redelivered_message_for_a_done_image_changes_nothing(account: Account) -> None:
@@ -294,3 +300,48 @@ def test_s3_test_events_are_ignored_and_unreadable_messages_fail_alone(account: 
     assert result == {"batchItemFailures": [{"itemIdentifier": "message-2"}]}
     assert account.rekognition.calls == []
     assert account.keys(FINAL) == []
+
+
+def test_an_uploaded_error_report_never_replaces_the_real_one(account: Account) -> None:
+    broken = account.upload("uploads/broken.jpg")
+    forged = b'{"error": "none", "reason": "all is well"}'
+    forgery = account.upload("uploads/broken.jpg.error.json", forged)
+    account.rekognition.script = ["InvalidImageFormatException"]
+
+    assert call(process_images, account.event(_body(broken), _body(forgery))) == NO_FAILURES
+
+    # The upload named like a report is quarantined as what it is: a file, not a report.
+    assert account.keys(FINAL) == [
+        "error-reports/uploads/broken.jpg.error.json.json",
+        "error-reports/uploads/broken.jpg.json",
+        "failed/uploads/broken.jpg",
+        "failed/uploads/broken.jpg.error.json",
+    ]
+    assert account.report("uploads/broken.jpg")["error"] == "unreadable-image"
+    assert account.report("uploads/broken.jpg.error.json")["error"] == "unsupported-file"
+    copy = account.s3.get_object(Bucket=FINAL, Key="failed/uploads/broken.jpg.error.json")
+    assert copy["Body"].read() == forged
+
+
+@pytest.mark.parametrize("key", ["uploads/../escape.png", "../escape.png", "uploads//x.png"])
+def test_a_key_with_a_path_trick_is_quarantined_under_a_safe_name(
+    account: Account, key: str
+) -> None:
+    record = account.upload(key)
+
+    assert call(process_images, account.event(_body(record))) == NO_FAILURES
+
+    assert account.rekognition.calls == []
+    keys = account.keys(FINAL)
+    assert not any(".." in k.split("/") or "//" in k for k in keys), keys
+    (copy,) = [k for k in keys if k.startswith("failed/")]
+    (report_key,) = [k for k in keys if k.startswith("error-reports/")]
+    assert copy.startswith("failed/unsafe-keys/")
+    assert report_key == f"error-reports/{copy.removeprefix('failed/')}.json"
+    report = json.loads(account.s3.get_object(Bucket=FINAL, Key=report_key)["Body"].read())
+    assert report["error"] == "unsafe-key"
+    assert report["source"]["key"] == key
+    assert "segment" in report["reason"] and "rename" in report["reason"]
+    assert account.s3.get_object(Bucket=FINAL, Key=copy)["Body"].read() == IMAGE
+    assert account.s3.list_object_versions(Bucket=SOURCE).get("Versions") is None
+    assert account.counters() == {"labelled": 0, "failed": 1}

@@ -117,10 +117,11 @@ def test_poison_images_are_quarantined_and_do_not_keep_the_model_running(cloud: 
     assert stack.queue_depth() == 0
     assert stack.dead_letter_depth() == 0
 
-    failed = sorted(k for k in stack.keys(stack.final, "failed/") if k.endswith(".error.json"))
+    failed = stack.keys(stack.final, "error-reports/")
     poisoned = sorted(k for k in files if not k.startswith(("uploads/bottle", "uploads/mug")))
-    assert failed == [f"failed/{k}.error.json" for k in poisoned]
-    reasons = {k: stack.read_json(f"failed/{k}.error.json") for k in poisoned}
+    assert failed == [f"error-reports/{k}.json" for k in poisoned]
+    assert stack.keys(stack.final, "failed/") == [f"failed/{k}" for k in poisoned]
+    reasons = {k: stack.read_json(f"error-reports/{k}.json") for k in poisoned}
     assert reasons["uploads/truncated.jpg"]["error"] == "unreadable-image"
     assert "InvalidImageFormatException" in reasons["uploads/truncated.jpg"]["reason"]
     assert "ImageTooLargeException" in reasons["uploads/too-wide.png"]["reason"]

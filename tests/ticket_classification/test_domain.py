@@ -1,11 +1,13 @@
-"""Ticket validation, truncation and the recommendation catalog: pure domain code."""
+"""Ticket validation, truncation, the recommendation catalog and the endpoint parameters."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
+import boto3
 import pytest
+from moto import mock_aws
 
 from lambdas.shared.errors import ConfigurationError
 from lambdas.ticket_classification.catalog import load_catalog, recommend, validate
@@ -112,38 +114,58 @@ def test_a_bad_catalog_is_a_configuration_error(catalog: Any) -> None:
         validate(catalog)
 
 
-class _Ssm:
-    def __init__(self, values: dict[str, str]) -> None:
-        self.values = values
-        self.calls = 0
+class _Clock(datetime):
+    """What Powertools' parameter cache reads as now, moved on by the test."""
 
-    def get_parameters(self, Names: list[str]) -> dict[str, Any]:  # noqa: N803 - boto3's name
-        self.calls += 1
-        return {
-            "Parameters": [{"Name": n, "Value": self.values[n]} for n in Names if n in self.values],
-            "InvalidParameters": [n for n in Names if n not in self.values],
-        }
+    ahead = timedelta(0)
+
+    @classmethod
+    def now(cls, tz: tzinfo | None = None) -> datetime:  # type: ignore[override]
+        return datetime.now(tz) + cls.ahead
 
 
-def test_endpoint_arns_are_cached_and_unset_ones_are_a_clear_error() -> None:
+def test_endpoint_arns_are_cached_and_unset_ones_are_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from aws_lambda_powertools.utilities.parameters import SSMProvider, base
+
     from lambdas.ticket_classification.classification import (
         EndpointNotConfiguredError,
-        EndpointParameters,
+        endpoint_arns,
     )
 
-    now = [0.0]
-    ssm = _Ssm(
-        {"/s/Op": "arn:aws:comprehend:r:1:document-classifier-endpoint/a", "/s/Res": "unset"}
-    )
-    parameters = EndpointParameters(clock=lambda: now[0])
-    with pytest.raises(EndpointNotConfiguredError, match="/s/Res"):
-        parameters.get(ssm, ("/s/Op", "/s/Res"), 300)
-    ssm.values["/s/Res"] = "arn:aws:comprehend:r:1:document-classifier-endpoint/b"
-    assert parameters.get(ssm, ("/s/Op", "/s/Res"), 300)[1].endswith("/b")
-    parameters.get(ssm, ("/s/Op", "/s/Res"), 300)
-    assert ssm.calls == 2  # the failed read was not cached; the good one is
-    now[0] = 301.0
-    parameters.get(ssm, ("/s/Op", "/s/Res"), 300)
-    assert ssm.calls == 3
-    with pytest.raises(ConfigurationError, match="missing SSM parameters"):
-        EndpointParameters().get(_Ssm({}), ("/x", "/y"), 300)
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(name, "testing")
+    monkeypatch.setattr(base, "datetime", _Clock)
+    names = ("/s/Op", "/s/Res")
+    with mock_aws():
+        client = boto3.client("ssm", region_name="us-east-1")
+        client.put_parameter(
+            Name="/s/Op",
+            Value="arn:aws:comprehend:r:1:document-classifier-endpoint/a",
+            Type="String",
+        )
+        client.put_parameter(Name="/s/Res", Value="unset", Type="String")
+        reads: list[list[str]] = []
+        client.meta.events.register(
+            "provide-client-params.ssm.GetParameters",
+            lambda params, **_: reads.append(sorted(params["Names"])),
+        )
+        ssm = SSMProvider(boto3_client=client)
+        with pytest.raises(EndpointNotConfiguredError, match="/s/Res"):
+            endpoint_arns(ssm, names, 300)
+        client.put_parameter(
+            Name="/s/Res",
+            Value="arn:aws:comprehend:r:1:document-classifier-endpoint/b",
+            Type="String",
+            Overwrite=True,
+        )
+        assert endpoint_arns(ssm, names, 300)[1].endswith("/b")
+        endpoint_arns(ssm, names, 300)
+        # Both parameters in one call; the placeholder was not cached, the ARNs are.
+        assert reads == [sorted(names), sorted(names)]
+        monkeypatch.setattr(_Clock, "ahead", timedelta(seconds=301))
+        endpoint_arns(ssm, names, 300)
+        assert len(reads) == 3
+        with pytest.raises(ConfigurationError, match="missing SSM parameters"):
+            endpoint_arns(SSMProvider(boto3_client=client), ("/x", "/y"), 300)
