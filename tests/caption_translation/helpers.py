@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote_plus
 
 from lambdas.caption_translation.captions import CaptionFile, parse_captions, plain_text
 from localcloud.alarms import is_alarm_notification
@@ -75,6 +76,24 @@ class CaptionStack:
             and n["Message"].startswith("{")
             and not is_alarm_notification(n)  # alarms share the topic
         ]
+
+
+def trigger_bodies(cloud: LocalCloud, stack: DeployedStack) -> list[str]:
+    """The SQS message bodies carrying the trigger file's S3 event, as StartBatch received
+    them. A record may share its batch with S3's `s3:TestEvent` message, so records are
+    picked one by one."""
+    return [
+        record["body"]
+        for name, event, _ in cloud.runtime.invocations
+        if name.startswith(stack.name) and "StartBatch" in name and isinstance(event, dict)
+        for record in event.get("Records", [])
+        if _is_trigger_notification(record.get("body", ""))
+    ]
+
+
+def _is_trigger_notification(body: str) -> bool:
+    records = json.loads(body).get("Records", []) if body.startswith("{") else []
+    return any(unquote_plus(r["s3"]["object"]["key"]) == "input/triggerfile" for r in records)
 
 
 def deploy(cloud: LocalCloud, stack_name: str) -> CaptionStack:

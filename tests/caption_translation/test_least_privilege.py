@@ -21,6 +21,7 @@ from tests.caption_translation.helpers import (
     CaptionStack,
     deploy,
     samples,
+    trigger_bodies,
 )
 from tests.conftest import BATCH_STACK, DEFAULT_STACK
 
@@ -29,11 +30,7 @@ pytestmark = [pytest.mark.workflow, pytest.mark.xdist_group("captions")]
 
 def _redeliver_last_trigger(stack: CaptionStack) -> None:
     cloud = stack.cloud
-    trigger = [
-        event
-        for name, event, _ in cloud.runtime.invocations
-        if name.startswith(stack.stack.name) and "triggerfile" in json.dumps(event)
-    ][-1]
+    body = trigger_bodies(cloud, stack.stack)[-1]
     sqs = cloud.client("sqs")
     (queue,) = [
         state.attributes["QueueName"]
@@ -41,7 +38,7 @@ def _redeliver_last_trigger(stack: CaptionStack) -> None:
         if "RedrivePolicy" in state.properties
     ]
     url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
-    sqs.send_message(QueueUrl=url, MessageBody=trigger["Records"][0]["body"])
+    sqs.send_message(QueueUrl=url, MessageBody=body)
     cloud.settle()
 
 

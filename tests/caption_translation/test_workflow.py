@@ -18,6 +18,7 @@ from tests.caption_translation.helpers import (
     deploy,
     parse_output,
     samples,
+    trigger_bodies,
 )
 from tests.conftest import BATCH_STACK, DEFAULT_STACK, GLOSSARY, GLOSSARY_STACK
 
@@ -115,11 +116,7 @@ def test_a_redelivered_trigger_event_starts_nothing_twice(cloud: Any) -> None:
     stack = deploy(cloud, DEFAULT_STACK)
     stack.run(samples(GOOD_SAMPLES[:1]))
     outputs_before = {k: stack.read(k) for k in stack.keys("output/")}
-    trigger_events = [
-        event
-        for name, event, _ in cloud.runtime.invocations
-        if "StartBatch" in name and "triggerfile" in json.dumps(event)
-    ]
+    trigger_events = trigger_bodies(cloud, stack.stack)
     assert len(trigger_events) == 1
     sqs = cloud.client("sqs")
     queue_url = next(
@@ -127,7 +124,7 @@ def test_a_redelivered_trigger_event_starts_nothing_twice(cloud: Any) -> None:
         for state in stack.stack.resources_of_type("AWS::SQS::Queue").values()
         if "RedrivePolicy" in state.properties
     )
-    sqs.send_message(QueueUrl=queue_url, MessageBody=trigger_events[0]["Records"][0]["body"])
+    sqs.send_message(QueueUrl=queue_url, MessageBody=trigger_events[0])
     cloud.settle()
 
     assert len(stack.executions()) == 1
