@@ -7,6 +7,10 @@ PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 CDK := node_modules/.bin/cdk
 # The stage `make smoke` checks; SMOKE_ARGS adds options (see `python -m smoke --help`).
+# `make deploy` deploys STACKS (default every stack) with CONTEXT (`-c key=value` options,
+# e.g. the Custom Labels model and the A2I work team; see README "Deploy").
+STACKS ?= --all
+CONTEXT ?=
 STAGE ?= dev
 SMOKE_ARGS ?=
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 20,21
@@ -59,8 +63,10 @@ lint: install
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy stacks lambdas localcloud smoke
 
-deploy: synth
-	$(CDK) deploy --all --require-approval broadening
+deploy: install
+	$(CDK) synth --quiet $(CONTEXT)
+	$(PY) -m stacks.preflight cdk.out $(STACKS)
+	$(CDK) deploy $(STACKS) --app cdk.out --require-approval broadening
 
 smoke: install
 	$(PY) -m smoke --stage $(STAGE) $(SMOKE_ARGS)

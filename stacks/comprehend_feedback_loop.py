@@ -14,7 +14,6 @@ import hashlib
 from aws_cdk import (
     Aws,
     CfnOutput,
-    CfnParameter,
     CustomResource,
     Duration,
     Fn,
@@ -45,6 +44,7 @@ from stacks.constructs import (
     SecureBucket,
 )
 from stacks.constructs.acknowledge import acknowledge, acknowledge_bucket_notifications_handler
+from stacks.constructs.deploy_input import deploy_input
 
 WORKFLOW = "comprehend_feedback_loop"
 STATUS_EVENT = "SageMaker A2I HumanLoop Status Change"
@@ -84,12 +84,12 @@ class ComprehendFeedbackLoopStack(Stack):
         digest = hashlib.sha256(construct_id.encode()).hexdigest()[:8]
         name_prefix = f"cfl-{digest}"
         sagemaker = f"arn:{Aws.PARTITION}:sagemaker:{Aws.REGION}:{Aws.ACCOUNT_ID}"
-        workteam = CfnParameter(
+        workteam = deploy_input(
             self,
             "WorkteamArn",
-            type="String",
+            context_key="comprehend_feedback_loop:workteamArn",
             description="ARN of the SageMaker work team that reviews feedback",
-            allowed_pattern=r"arn:aws[a-z\-]*:sagemaker:[a-z0-9\-]+:[0-9]{12}:workteam/.+",
+            pattern=r"arn:aws[a-z\-]*:sagemaker:[a-z0-9\-]+:[0-9]{12}:workteam/.+",
         )
 
         access_logs = AccessLogsBucket(self, "AccessLogs")

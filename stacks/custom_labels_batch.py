@@ -9,7 +9,7 @@ it, stops the model and notifies. One run at a time, by a lock item in DynamoDB.
 
 from __future__ import annotations
 
-from aws_cdk import CfnOutput, CfnParameter, Duration, Fn, RemovalPolicy, Stack
+from aws_cdk import CfnOutput, Duration, Fn, RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -30,6 +30,7 @@ from stacks.constructs import (
 from stacks.constructs.acknowledge import acknowledge_bucket_notifications_handler
 from stacks.constructs.alarms import workflow_failure_alarm
 from stacks.constructs.asl_state_machine import OWN_EXECUTIONS
+from stacks.constructs.deploy_input import deploy_input
 
 PROCESSOR_TIMEOUT = Duration.minutes(2)
 MAX_RECEIVE_COUNT = 10
@@ -47,17 +48,19 @@ class CustomLabelsBatchStack(Stack):
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
 
-        project_arn = CfnParameter(
+        project_arn = deploy_input(
             self,
             "ProjectArn",
+            context_key="custom_labels_batch:projectArn",
             description="ARN of the Rekognition Custom Labels project",
-            allowed_pattern=REKOGNITION_ARN + r"\d+",
+            pattern=REKOGNITION_ARN + r"\d+",
         ).value_as_string
-        version_arn = CfnParameter(
+        version_arn = deploy_input(
             self,
             "ProjectVersionArn",
+            context_key="custom_labels_batch:projectVersionArn",
             description="ARN of the trained model (project version) to run",
-            allowed_pattern=REKOGNITION_ARN + r"version/[A-Za-z0-9._-]+/\d+",
+            pattern=REKOGNITION_ARN + r"version/[A-Za-z0-9._-]+/\d+",
         ).value_as_string
         version_name = Fn.select(3, Fn.split("/", version_arn))
 
