@@ -9,9 +9,14 @@ what was created, the way API Gateway does:
    Token"}`, as API Gateway answers;
 2. a method with `ApiKeyRequired` needs an `x-api-key` header naming an enabled key of a usage
    plan that covers the API's stage, else 403 `{"message": "Forbidden"}`;
-3. a request validator that validates bodies checks the body against the method's model for
-   the request's content type (JSON Schema draft 4): a failure is 400 `{"message": "Invalid
-   request body"}`;
+3. a body over 10 MB is 413 `{"message": "Request Too Long"}` (REST API payload quota; this
+   gateway response, REQUEST_TOO_LARGE, cannot be customized); a request validator that
+   validates bodies checks the body against the method's model for the request's content type
+   (JSON Schema draft 4): a failure is 400 `{"message": "Invalid request body"}`, or the API's
+   BAD_REQUEST_BODY gateway response, whose templates may use
+   `$context.error.validationErrorString` and `$context.error.messageString`. The validation
+   errors are jsonschema's wording, in brackets as API Gateway lists them; API Gateway words
+   them in its own validator's terms, so match on the field names, not the sentences;
 4. an `AWS_PROXY` integration invokes the function through the local Lambda runtime with a REST
    (payload format 1.0) proxy event; the function's `statusCode`, `headers`, `body` and
    `isBase64Encoded` are the response. A function error or a malformed answer is 502
@@ -44,6 +49,10 @@ from localcloud.template import ResourceState
 
 if TYPE_CHECKING:
     from localcloud.cloud import LocalCloud
+
+
+# REST API payload quota (API Gateway developer guide, "Amazon API Gateway quotas": 10 MB).
+MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
 
 
 # --- Provisioning -------------------------------------------------------------------------------
@@ -125,6 +134,23 @@ def _method(request: ProvisionRequest) -> ResourceState:
             integrationHttpMethod=integration.get("IntegrationHttpMethod", "POST"),
             uri=integration.get("Uri", ""),
         )
+    return _state(request, request.physical_name())
+
+
+@provisioner("AWS::ApiGateway::GatewayResponse")
+def _gateway_response(request: ProvisionRequest) -> ResourceState:
+    props = request.properties
+    arguments: dict[str, Any] = {
+        "restApiId": props["RestApiId"],
+        "responseType": props["ResponseType"],
+    }
+    if "StatusCode" in props:
+        arguments["statusCode"] = str(props["StatusCode"])
+    for key, name in (("ResponseParameters", "responseParameters"),
+                      ("ResponseTemplates", "responseTemplates")):  # fmt: skip
+        if key in props:
+            arguments[name] = props[key]
+    _client(request).put_gateway_response(**arguments)
     return _state(request, request.physical_name())
 
 
@@ -274,6 +300,8 @@ class LocalApiGateway:
         definition = admin.get_method(
             restApiId=api_id, resourceId=resource["id"], httpMethod=method
         )
+        if body is not None and len(body.encode("utf-8")) > MAX_PAYLOAD_BYTES:
+            return _error(413, "Request Too Long")
         lowered = {k.lower(): v for k, v in headers.items()}
         key_id = None
         if definition.get("apiKeyRequired"):
@@ -289,8 +317,9 @@ class LocalApiGateway:
                 content_type = lowered.get("content-type", "application/json").split(";")[0]
                 models = definition.get("requestModels", {})
                 model_name = models.get(content_type) or models.get("$default")
-                if model_name and not self._valid(api_id, model_name, body):
-                    return _error(400, "Invalid request body")
+                problems = self._problems(api_id, model_name, body) if model_name else []
+                if problems:
+                    return self._bad_request_body(api_id, problems)
         integration = definition.get("methodIntegration", {})
         if integration.get("type") != "AWS_PROXY":
             return _error(500, "Internal server error")
@@ -327,19 +356,33 @@ class LocalApiGateway:
                 return str(key["id"])
         return None
 
-    def _valid(self, api_id: str, model_name: str, body: str | None) -> bool:
+    def _problems(self, api_id: str, model_name: str, body: str | None) -> list[str]:
+        """What is wrong with the body for the model; empty when it is valid."""
         schema = json.loads(
             self._admin().get_model(restApiId=api_id, modelName=model_name)["schema"]
         )
         try:
             document = json.loads(body or "")
-        except ValueError:
-            return False
+        except ValueError as error:
+            return [f"the body is not JSON: {error}"]
+        validator = jsonschema.Draft4Validator(schema)
+        return sorted(_problem(error) for error in validator.iter_errors(document))
+
+    def _bad_request_body(self, api_id: str, problems: list[str]) -> ApiResponse:
+        admin = self._admin()
         try:
-            jsonschema.Draft4Validator(schema).validate(document)
-        except jsonschema.ValidationError:
-            return False
-        return True
+            custom = admin.get_gateway_response(restApiId=api_id, responseType="BAD_REQUEST_BODY")
+        except admin.exceptions.NotFoundException:
+            return _error(400, "Invalid request body")
+        template = (custom.get("responseTemplates") or {}).get("application/json")
+        if template is None:
+            return _error(400, "Invalid request body")
+        detail = "[" + ", ".join(problems) + "]"
+        body = template.replace(
+            "$context.error.validationErrorString", json.dumps(detail)[1:-1]
+        ).replace("$context.error.messageString", '"Invalid request body"')
+        headers = {"Content-Type": "application/json", "x-amzn-ErrorType": "BadRequestException"}
+        return ApiResponse(int(custom.get("statusCode") or 400), headers, body)
 
     def _event(self, api_id: str, stage: str, resource: dict[str, Any], method: str,
                headers: dict[str, str], body: str | None, query: str, request_id: str,
@@ -383,8 +426,24 @@ class LocalApiGateway:
         }
 
 
+def _problem(error: jsonschema.ValidationError) -> str:
+    """One finding, naming the field and never echoing a long value back."""
+    where = "/".join(map(str, error.absolute_path)) or "body"
+    value = error.validator_value
+    if error.validator == "maxLength" and isinstance(error.instance, str):
+        return f"{where}: {len(error.instance)} characters, at most {value} allowed"
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        known = set(error.schema.get("properties", {}))
+        extra = sorted(str(k) for k in error.instance if k not in known)
+        return f"{where}: properties not allowed by the schema: {', '.join(extra)}"
+    message = str(error.message)
+    return f"{where}: {message if len(message) <= 200 else message[:200] + '...'}"
+
+
 def _error(status: int, message: str) -> ApiResponse:
-    headers = {"Content-Type": "application/json", "x-amzn-ErrorType": _ERROR_TYPES[message]}
+    headers = {"Content-Type": "application/json"}
+    if message in _ERROR_TYPES:
+        headers["x-amzn-ErrorType"] = _ERROR_TYPES[message]
     return ApiResponse(status, headers, json.dumps({"message": message}))
 
 

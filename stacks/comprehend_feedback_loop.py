@@ -464,6 +464,8 @@ class ComprehendFeedbackLoopStack(Stack):
                 schema=apigateway.JsonSchema(
                     schema=apigateway.JsonSchemaVersion.DRAFT4,
                     type=apigateway.JsonSchemaType.OBJECT,
+                    # An unknown field (a typo, `"admin": true`) is refused, not ignored.
+                    additional_properties=False,
                     required=["classifier"],
                     properties={
                         "classifier": string(),
@@ -474,6 +476,18 @@ class ComprehendFeedbackLoopStack(Stack):
                 ),
             )
 
+        # A refused body says why: API Gateway puts its validator's findings in
+        # $context.error.validationErrorString (developer guide, "$context variables for data
+        # models, authorizers, mapping templates, and access logging").
+        api.add_gateway_response(
+            "BadRequestBody",
+            type=apigateway.ResponseType.BAD_REQUEST_BODY,
+            status_code="400",
+            templates={
+                "application/json": '{"message": "Invalid request body", '
+                '"errors": "$context.error.validationErrorString"}'
+            },
+        )
         classify_model = model("ClassifyRequest")
         feedback_model = model("FeedbackRequest", label=string(enum=list(settings.categories)))
         integration = apigateway.LambdaIntegration(api_fn.function, proxy=True)

@@ -48,6 +48,11 @@ def test_every_method_needs_an_api_key_and_a_validated_body(template: dict[str, 
         schema = model["Properties"]["Schema"]
         assert schema["required"] == ["classifier"]
         assert schema["properties"]["text"]["maxLength"] == MAX_TEXT_BYTES
+        assert schema["additionalProperties"] is False
+    (response,) = resources(template, "AWS::ApiGateway::GatewayResponse").values()
+    assert response["Properties"]["ResponseType"] == "BAD_REQUEST_BODY"
+    template_text = response["Properties"]["ResponseTemplates"]["application/json"]
+    assert "$context.error.validationErrorString" in template_text
 
 
 def test_the_usage_plan_throttles_and_the_stage_logs_access(template: dict[str, Any]) -> None:

@@ -54,6 +54,14 @@ def _assert_bad_requests_answered_and_nothing_recorded(loop: FeedbackLoop) -> No
     ]  # fmt: skip
     for response, status, message in checks:
         assert (response.status, response.json()["message"]) == (status, message)
+    # A refused body says which field is wrong; nothing long is echoed back.
+    admin = loop.post("classify", {"classifier": "news", "text": "x", "admin": True})
+    assert admin.status == 400 and "not allowed by the schema: admin" in admin.json()["errors"]
+    long_text = loop.post("feedback", {"classifier": "news", "text": "a" * 10_001})
+    assert long_text.status == 400
+    assert long_text.json()["errors"] == "[text: 10001 characters, at most 10000 allowed]"
+    huge = loop.post("classify", {"classifier": "news", "text": "a" * (10 * 1024 * 1024)})
+    assert (huge.status, huge.json()["message"]) == (413, "Request Too Long")
     # API Gateway refused those before the function ran.
     assert len(loop.invocations("ApiHandler")) == before
     # The function's own checks: what a schema cannot say.
