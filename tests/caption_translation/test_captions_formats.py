@@ -211,6 +211,50 @@ def test_format_comes_from_the_content_not_the_name() -> None:
     )
 
 
+# --- files in other encodings: each named, with the conversion to UTF-8 ---------------------
+
+_SRT = "1\n00:00:01,000 --> 00:00:02,000\n{}\n\n2\n00:00:03,000 --> 00:00:04,000\n{}\n"
+_VIETNAMESE = (
+    "Xin ch\u00e0o th\u00ea\u0301 gi\u01a1\u0301i",
+    "T\u00f4i la\u0300 ng\u01b0\u01a1\u0300i Vi\u00ea\u0323t",
+)
+
+
+@pytest.mark.parametrize(
+    ("data", "named", "command"),
+    [
+        (_SRT.format("Hello there", "Bye").encode("utf-16-le"), "UTF-16LE (without a byte-order",
+         "iconv -f UTF-16LE"),
+        (_SRT.format("Hello there", "Bye").encode("utf-16-be"), "UTF-16BE (without a byte-order",
+         "iconv -f UTF-16BE"),
+        (_SRT.format("Hello", "World").encode("utf-32"), "UTF-32LE (with a byte-order mark)",
+         "iconv -f UTF-32LE"),
+        (_SRT.format("Hello", "World").encode("utf-32-be"), "UTF-32BE (without a byte-order",
+         "iconv -f UTF-32BE"),
+        (_SRT.format("Καλημέρα κόσμε", "Πώς είσαι σήμερα;").encode("cp1253"),
+         "Windows-1253 (Greek)", "iconv -f WINDOWS-1253"),
+        (_SRT.format("Labas rytas, pasauli", "Ąžuolas ir šuo").encode("cp1257"),
+         "Windows-1257 (Baltic)", "iconv -f WINDOWS-1257"),
+        (_SRT.format(*_VIETNAMESE).encode("cp1258"), "Windows-1258 (Vietnamese)",
+         "iconv -f WINDOWS-1258"),
+        (_SRT.format("안녕하세요 세계", "오늘은 좋은 날입니다").encode("cp949"),
+         "Korean double-byte encoding such as CP949", "iconv -f CP949"),
+        (_SRT.format("Zażółć gęślą jaźń", "Łódź i Kraków").encode("cp1250"),
+         "Windows-1250 (Central European)", "iconv -f WINDOWS-1250"),
+        (_SRT.format("Привет мир", "Как дела").encode("cp1251"), "Windows-1251 (Cyrillic)",
+         "iconv -f WINDOWS-1251"),
+    ],
+)  # fmt: skip
+def test_a_file_in_another_encoding_is_named_with_its_conversion(
+    data: bytes, named: str, command: str
+) -> None:
+    with pytest.raises(NotUtf8Error) as raised:
+        parse_captions(data, "captions.srt")
+    reason = str(raised.value)
+    assert named in reason and "must be UTF-8" in reason and command in reason
+    assert "binary" not in reason
+
+
 # --- rejected inputs --------------------------------------------------------------------------
 
 

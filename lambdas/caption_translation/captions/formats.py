@@ -19,6 +19,7 @@ from __future__ import annotations
 import codecs
 import functools
 import re
+import unicodedata
 from dataclasses import dataclass, field
 
 from webvtt.errors import MalformedCaptionError
@@ -123,8 +124,13 @@ def _decode(data: bytes) -> tuple[str, bool]:
     body = data[len(_UTF8_BOM) :] if bom else data
     if not body.strip():
         raise EmptyFileError("the file is empty" if not body else "the file holds only whitespace")
-    if body.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        raise NotUtf8Error("the file is UTF-16 encoded; save it as UTF-8", offset=0)
+    wide = _wide_encoding(body)
+    if wide is not None:
+        raise NotUtf8Error(
+            f"the file is {wide}; captions must be UTF-8: convert it, e.g. "
+            f"`iconv -f {wide.split()[0]} -t UTF-8 in.srt > out.srt`",
+            offset=0,
+        )
     nul = body.find(b"\x00")
     if nul >= 0:
         raise BinaryContentError(
@@ -136,16 +142,25 @@ def _decode(data: bytes) -> tuple[str, bool]:
     except UnicodeDecodeError as error:
         sample = body[:_SAMPLE_CHARS].decode("utf-8", errors="replace")
         bad = sample.count("\ufffd") + len(_CONTROL.findall(sample))
+        offset = error.start + len(data) - len(body)
+        line = data.count(b"\n", 0, offset) + 1
+        where = f"byte 0x{body[error.start]:02X} at offset {offset} (line {line})"
+        legacy = _legacy_encoding(body)
+        if legacy is not None:
+            named = re.search(r"Windows-\d{4}|CP949", legacy)
+            source = named.group().upper() if named else "<encoding>"
+            raise NotUtf8Error(
+                f"the file is not valid UTF-8 ({where} cannot be decoded): it is caption text "
+                f"in {legacy}; captions must be UTF-8: convert it, e.g. "
+                f"`iconv -f {source} -t UTF-8 in.srt > out.srt`",
+                offset=offset,
+            ) from None
         if bad > _MAX_UNDECODABLE_SHARE * len(sample):
             raise BinaryContentError(
                 "the file is mostly not text: it is binary data, not a caption file"
             ) from None
-        offset = error.start + len(data) - len(body)
-        line = data.count(b"\n", 0, offset) + 1
         raise NotUtf8Error(
-            f"the file is not valid UTF-8: byte 0x{body[error.start]:02X} at offset {offset} "
-            f"(line {line}) cannot be decoded; it may be Latin-1 or Windows-1252, "
-            "save it as UTF-8",
+            f"the file is not valid UTF-8: {where} cannot be decoded; save it as UTF-8",
             offset=offset,
         ) from None
     sample = text[:_SAMPLE_CHARS]
@@ -154,6 +169,107 @@ def _decode(data: bytes) -> tuple[str, bool]:
             "the file is mostly control characters: it is binary data, not a caption file"
         )
     return text, bom
+
+
+# Byte-order marks, longest first: UTF-32LE's starts with UTF-16LE's.
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "UTF-32LE (with a byte-order mark)"),
+    (codecs.BOM_UTF32_BE, "UTF-32BE (with a byte-order mark)"),
+    (codecs.BOM_UTF16_LE, "UTF-16LE (with a byte-order mark)"),
+    (codecs.BOM_UTF16_BE, "UTF-16BE (with a byte-order mark)"),
+)
+# Where a wide encoding puts the zero bytes of ASCII characters: (unit size, zero positions).
+_WIDE_LAYOUTS = (
+    ("UTF-32LE", 4, (1, 2, 3)),
+    ("UTF-32BE", 4, (0, 1, 2)),
+    ("UTF-16LE", 2, (1,)),
+    ("UTF-16BE", 2, (0,)),
+)
+_CAPTION_MARKERS = ("-->", "WEBVTT")
+
+
+def _wide_encoding(body: bytes) -> str | None:
+    """UTF-16 or UTF-32, with or without a byte-order mark: caption text (mostly ASCII
+    timings and digits) shows as zero bytes at fixed positions of each code unit."""
+    for bom, name in _BOMS:
+        if body.startswith(bom):
+            return name
+    sample = body[: _SAMPLE_CHARS * 4]
+    for name, unit, zeros in _WIDE_LAYOUTS:
+        units = len(sample) // unit
+        if units < 8:
+            continue
+        zero_units = sum(all(sample[i * unit + z] == 0 for z in zeros) for i in range(units))
+        if zero_units < 0.6 * units:
+            continue
+        text = sample[: units * unit].decode(name.replace("-", "_").lower(), errors="replace")
+        if any(marker in text for marker in _CAPTION_MARKERS):
+            return f"{name} (without a byte-order mark)"
+    return None
+
+
+# Legacy code pages and the letters that make up most of their languages' text (lowercase);
+# the code page that turns a file's non-ASCII bytes into the largest share of its own common
+# letters is the one the file is named as.
+_NON_LATIN_CODE_PAGES: tuple[tuple[str, str, str], ...] = (
+    ("cp1253", "Windows-1253 (Greek)", "αοειτνσηρυκπμλςάέίόήύώ"),
+    ("cp1251", "Windows-1251 (Cyrillic)", "оеаинтсрвлкмдпуяыьзбгчй"),
+    ("cp1255", "Windows-1255 (Hebrew)", "יוהלארמתבנשעדכק"),
+    ("cp1256", "Windows-1256 (Arabic)", "الیمونهرتبعدسفك"),
+)
+_LATIN_CODE_PAGES: tuple[tuple[str, str, str], ...] = (
+    ("cp1252", "Windows-1252 (Western European)", "éèàçñüöäßâêîôûëïáíóúœ"),
+    ("cp1250", "Windows-1250 (Central European)", "ąćčďěłńňřśšťůźżžáéíóúýőű"),
+    ("cp1257", "Windows-1257 (Baltic)", "ąčęėįšųūžāēīļņķģ"),
+)
+
+
+def _legacy_encoding(body: bytes) -> str | None:
+    """The legacy encoding a non-UTF-8 caption file is most likely in, named as precisely as
+    its bytes allow; None when the data is not caption text at all (no cue timing, or
+    control bytes). Text statistics only, on the cue text lines."""
+    sample = body[:_SAMPLE_CHARS]
+    if b"-->" not in sample or _CONTROL.search(sample.decode("latin-1")):
+        return None
+    lines = [line for line in sample.splitlines() if b"-->" not in line]
+    text = b" ".join(lines)
+    high = bytes(b for b in text if b >= 0x80)
+    if not high:
+        return None
+    if _mostly_double_byte(sample):
+        return "a Korean double-byte encoding such as CP949 (EUC-KR)"
+    vietnamese = high.decode("cp1258", errors="replace")
+    marks = sum(unicodedata.category(ch) == "Mn" for ch in vietnamese)
+    if marks and "\ufffd" not in vietnamese and marks >= 0.2 * len(vietnamese):
+        return "Windows-1258 (Vietnamese)"
+    name, share = _best_code_page(high, _LATIN_CODE_PAGES + _NON_LATIN_CODE_PAGES)
+    if share >= 0.5:
+        return f"most likely {name}, or another single-byte code page"
+    return "a legacy single-byte code page (such as Windows-1252, Windows-1250 or Windows-1257)"
+
+
+def _best_code_page(high: bytes, pages: tuple[tuple[str, str, str], ...]) -> tuple[str, float]:
+    """The code page whose decoding of `high` has the largest share of its common letters
+    (the first listed wins a tie), and that share."""
+    best_name, best_share = pages[0][1], -1.0
+    for codec, name, common in pages:
+        decoded = high.decode(codec, errors="replace").lower()
+        share = sum(ch in common for ch in decoded) / len(decoded)
+        if share > best_share:
+            best_name, best_share = name, share
+    return best_name, best_share
+
+
+def _mostly_double_byte(sample: bytes) -> bool:
+    """CP949/EUC-KR Hangul: non-ASCII bytes come in pairs, both in 0xA1-0xFE, and the whole
+    sample decodes as CP949."""
+    try:
+        text = sample.decode("cp949")
+    except UnicodeDecodeError:
+        return False
+    hangul = sum("\uac00" <= ch <= "\ud7a3" for ch in text)
+    wide = sum(ord(ch) >= 0x80 for ch in text)
+    return wide > 0 and hangul >= 0.8 * wide
 
 
 def _newline_style(text: str) -> str:
