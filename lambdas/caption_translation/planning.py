@@ -35,6 +35,9 @@ class BatchNotFoundError(Exception):
     """The batch has no manifest: it was never started or has expired."""
 
 
+_FORMAT_NAMES = {"vtt": "WebVTT", "srt": "SRT"}
+
+
 def prepare_batch(
     batch_id: str, execution_name: str, settings: CaptionSettings, store: ObjectStore
 ) -> dict[str, Any]:
@@ -69,7 +72,13 @@ def prepare_batch(
         if captions.declared_format and captions.declared_format != captions.format:
             warnings.append(
                 f"{name}: named .{captions.declared_format} but its content is "
-                f"{captions.format.upper()}; translated and written as {captions.format.upper()}"
+                f"{_FORMAT_NAMES[captions.format]}; translated and written as "
+                f"{_FORMAT_NAMES[captions.declared_format]}, as its name says"
+                + (
+                    " (cue settings and NOTE/STYLE blocks have no SRT form)"
+                    if captions.declared_format == "srt"
+                    else ""
+                )
             )
         parsed[name] = captions
         files.append(

@@ -18,6 +18,7 @@ from lambdas.caption_translation.captions import (
     AlignmentError,
     TranslationOutcome,
     Translator,
+    as_format,
     parse_captions,
     rebuild_from_documents,
     render_captions,
@@ -132,10 +133,15 @@ def _write(
         message = error.response.get("Error", {}).get("Message", "")
         outcome.fail([language], f"{error_code(error)}: {message}", "translate-rejected")
         return
+    captions = result.captions
+    if captions.declared_format is not None:
+        # The output keeps the name the user gave, so its content is in the format that name
+        # says (the plan's warning tells them the source was not).
+        captions = as_format(captions, captions.declared_format)
     store.put_bytes(
         layout.output_key(language, outcome.name),
-        render_captions(result.captions),
-        "text/vtt" if result.captions.format == "vtt" else "application/x-subrip",
+        render_captions(captions),
+        "text/vtt" if captions.format == "vtt" else "application/x-subrip",
     )
     outcome.outputs[language] = result.cues
     outcome.retranslated += result.retranslated

@@ -17,6 +17,7 @@ from lambdas.caption_translation.captions import (
     NoCuesError,
     NotUtf8Error,
     UnknownFormatError,
+    as_format,
     parse_captions,
     render_captions,
     to_html_documents,
@@ -478,3 +479,35 @@ def test_ten_thousand_cues() -> None:
     assert outcome.documents == len(to_html_documents(doc, 10_000)) > 50
     assert outcome.captions == doc
     assert render_captions(outcome.captions) == data
+
+
+# --- a file named for one format holding the other --------------------------------------------
+
+
+def test_srt_cues_in_a_vtt_named_file_are_written_as_valid_webvtt() -> None:
+    data = (
+        b"1\n00:00:01,000 --> 00:00:02,500\n<i>Hello</i> & welcome\n\n"
+        b"2\n00:00:03,000 --> 00:00:04,000\nBye\n"
+    )
+    doc = parse_captions(data, "no-header.vtt")
+    assert (doc.format, doc.declared_format) == ("srt", "vtt")
+
+    written = render_captions(as_format(doc, "vtt"))
+
+    assert written == (
+        b"WEBVTT\n\n1\n00:00:01.000 --> 00:00:02.500\n<i>Hello</i> &amp; welcome\n\n"
+        b"2\n00:00:03.000 --> 00:00:04.000\nBye\n"
+    )
+    assert parse_captions(written, "no-header.vtt").format == "vtt"
+
+
+def test_webvtt_in_an_srt_named_file_is_written_as_numbered_srt_without_webvtt_parts() -> None:
+    data = (
+        b"WEBVTT\n\nNOTE a note\n\nintro\n00:00:01.000 --> 00:00:02.000 align:start\n"
+        b"<c.yellow>Hi</c>\n"
+    )
+    doc = parse_captions(data, "really.srt")
+
+    written = render_captions(as_format(doc, "srt"))
+
+    assert written == b"1\n00:00:01,000 --> 00:00:02,000\nHi\n"

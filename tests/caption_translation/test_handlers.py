@@ -407,7 +407,8 @@ def test_bad_files_are_quarantined_with_their_error_and_good_files_are_planned(
         ("train-station.srt", "srt", 4),
     ]
     assert plan["files"][3]["warnings"] == [
-        "really-webvtt.srt: named .srt but its content is VTT; translated and written as VTT"
+        "really-webvtt.srt: named .srt but its content is WebVTT; translated and written as "
+        "SRT, as its name says (cue settings and NOTE/STYLE blocks have no SRT form)"
     ]
     expected_errors = {**BAD_FILE_ERRORS, "notes.txt": "unsupported-file-type"}
     assert {r["name"]: r["error"] for r in plan["rejected"]} == expected_errors
@@ -719,7 +720,7 @@ def test_every_file_is_written_in_every_target_language_with_its_cues_and_timing
     }
     assert content_types == {
         "garden.srt": "application/x-subrip",
-        "really-webvtt.srt": "text/vtt",
+        "really-webvtt.srt": "application/x-subrip",  # written as its name says
         "lighthouse.en.vtt": "text/vtt",
     }
     assert account.read_json(layout.summary_key(batch_id)) == summary

@@ -276,3 +276,25 @@ def test_a_missing_terminology_fails_the_batch_with_a_notification(cloud: Any) -
     ]
     assert "ResourceNotFoundException" in notice["Message"]
     assert stack.keys("output/") == []
+
+
+def test_srt_cues_in_a_vtt_named_file_come_out_as_webvtt_and_the_summary_says_so(
+    cloud: Any,
+) -> None:
+    stack = deploy(cloud, DEFAULT_STACK)
+    srt = (
+        b"1\n00:00:01,000 --> 00:00:02,000\nGood morning\n\n2\n00:00:03,000 --> 00:00:04,000\nBye\n"
+    )
+    stack.run({"no-header.vtt": srt})
+
+    (summary,) = stack.summaries()
+    assert summary["warnings"] == [
+        "no-header.vtt: named .vtt but its content is SRT; translated and written as WebVTT, "
+        "as its name says"
+    ]
+    source = parse_captions(srt, "no-header.vtt")
+    for language in ("es", "fr"):
+        output = stack.read(f"output/{language}/no-header.vtt")
+        assert output.startswith(b"WEBVTT\n\n1\n00:00:01.000 --> 00:00:02.000\n")
+        translated = parse_output(stack, language, "no-header.vtt")
+        assert_faithful_translation(source, translated, language)

@@ -19,7 +19,7 @@ from .errors import (
     NotUtf8Error,
     UnknownFormatError,
 )
-from .formats import declared_format, parse_captions, render_captions
+from .formats import as_format, declared_format, parse_captions, render_captions
 from .markup import (
     cue_text_to_html,
     has_translatable_text,
@@ -77,6 +77,7 @@ __all__ = [
     "Translator",
     "UnknownFormatError",
     "align_documents",
+    "as_format",
     "cue_element",
     "cue_text_to_html",
     "declared_format",

@@ -20,7 +20,7 @@ import codecs
 import functools
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from webvtt.errors import MalformedCaptionError
 from webvtt.models import CueSettings, Timestamp
@@ -40,6 +40,7 @@ from .errors import (
     NotUtf8Error,
     UnknownFormatError,
 )
+from .markup import cue_text_to_html, html_to_cue_text
 from .model import Block, BlockKind, CaptionFile, CaptionFormat, Cue, format_timestamp
 
 _UTF8_BOM = codecs.BOM_UTF8
@@ -113,6 +114,26 @@ def render_captions(doc: CaptionFile) -> bytes:
         text = text.replace("\n", doc.newline)
     data = text.encode("utf-8")
     return _UTF8_BOM + data if doc.bom else data
+
+
+def as_format(doc: CaptionFile, target: CaptionFormat) -> CaptionFile:
+    """The same cues in the other format: timings and text kept, inline markup carried over
+    where the target has it (through the same HTML form translation uses), WebVTT-only parts
+    (cue settings, NOTE/STYLE/REGION blocks, header text) dropped when writing SRT."""
+    if doc.format == target:
+        return doc
+    cues = tuple(
+        replace(
+            cue,
+            settings="",
+            text=html_to_cue_text(cue_text_to_html(cue.text, doc.format), target),
+        )
+        for cue in doc.cues
+    )
+    if target == "vtt":
+        return replace(doc, format="vtt", cues=cues, header="WEBVTT", metadata=(), blocks=())
+    numbered = tuple(replace(cue, identifier=str(n)) for n, cue in enumerate(cues, start=1))
+    return replace(doc, format="srt", cues=numbered, header="", metadata=(), blocks=())
 
 
 # --- decoding ---------------------------------------------------------------------------------
