@@ -39,19 +39,27 @@ class ProvisionRequest:
     artifact: StackArtifact
 
     def physical_name(self, max_length: int = 64, lower: bool = False, separator: str = "-") -> str:
-        """A generated name like CloudFormation's: stack, logical id and a unique suffix."""
-        suffix = (
-            hashlib.sha256(f"{self.ctx.stack_name}/{self.logical_id}".encode())
-            .hexdigest()[:12]
-            .upper()
-        )
-        stem = f"{self.ctx.stack_name}{separator}{self.logical_id}"
-        stem = stem[: max_length - len(suffix) - 1]
-        name = f"{stem}{separator}{suffix}"
-        return name.lower() if lower else name
+        return generated_name(self.ctx.stack_name, self.logical_id, max_length, lower, separator)
 
     def client(self, service: str) -> Any:
         return self.cloud.deployer_client(service)
+
+
+def generated_name(
+    stack_name: str,
+    logical_id: str,
+    max_length: int = 64,
+    lower: bool = False,
+    separator: str = "-",
+) -> str:
+    """A generated name like CloudFormation's: stack, logical id and a unique suffix.
+
+    Deterministic, so the test events under events/ can name a stack's resources."""
+    suffix = hashlib.sha256(f"{stack_name}/{logical_id}".encode()).hexdigest()[:12].upper()
+    stem = f"{stack_name}{separator}{logical_id}"
+    stem = stem[: max_length - len(suffix) - 1]
+    name = f"{stem}{separator}{suffix}"
+    return name.lower() if lower else name
 
 
 Provisioner = Callable[[ProvisionRequest], ResourceState]

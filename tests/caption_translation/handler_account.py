@@ -37,13 +37,12 @@ from localcloud.protocol import register_on_client
 from tests.helpers.handlers import REGION, HandlerClients, call  # noqa: F401  (re-exported)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-EVENTS = REPO_ROOT / "tests" / "events"
+EVENTS = REPO_ROOT / "events" / "caption_translation"
 SAMPLES = REPO_ROOT / "samples" / "caption_translation"
 GOOD_SAMPLES = sorted(p for p in SAMPLES.iterdir() if p.suffix in (".vtt", ".srt"))
 BAD_SAMPLES = sorted((SAMPLES / "bad").iterdir())
 
 ACCOUNT = "123456789012"
-BUCKET = "captions-handler-tests"  # the bucket the event files name
 TARGET_LANGUAGES = ("es", "fr", "de")
 DATA_ACCESS_ROLE = f"arn:aws:iam::{ACCOUNT}:role/TranslateDataAccess"
 METRICS_NAMESPACE = "ServerlessMlWorkflows"
@@ -59,9 +58,14 @@ WORKFLOW_DEFINITION = json.dumps(
 
 
 def load_event(name: str) -> dict[str, Any]:
-    """A copy of an event file under tests/events/."""
+    """A copy of an event file under events/caption_translation/."""
     document: dict[str, Any] = json.loads((EVENTS / name).read_text())
     return document
+
+
+# The bucket the event files name: the local cloud's bucket of the default stage.
+_TRIGGER_BODY = json.loads(load_event("start_batch/trigger_file.json")["Records"][0]["body"])
+BUCKET = str(_TRIGGER_BODY["Records"][0]["s3"]["bucket"]["name"])
 
 
 def samples(paths: list[Path]) -> dict[str, bytes]:
@@ -136,7 +140,7 @@ class CaptionsAccount:
 
     def s3_record(self, upload: Upload) -> dict[str, Any]:
         """The S3 notification record for an upload, from the trigger event file."""
-        notification = json.loads(load_event("start_batch_trigger.json")["Records"][0]["body"])
+        notification = json.loads(load_event("start_batch/trigger_file.json")["Records"][0]["body"])
         record: dict[str, Any] = notification["Records"][0]
         record["s3"]["bucket"]["name"] = self.bucket
         record["s3"]["object"].update(
@@ -150,7 +154,7 @@ class CaptionsAccount:
 
     def sqs_event(self, *bodies: str) -> dict[str, Any]:
         """An SQS event whose messages carry `bodies`, shaped like the trigger event file."""
-        template = load_event("start_batch_trigger.json")["Records"][0]
+        template = load_event("start_batch/trigger_file.json")["Records"][0]
         records = []
         for number, body in enumerate(bodies, start=1):
             records.append(
@@ -173,7 +177,7 @@ class CaptionsAccount:
         trigger_error: str | None = None,
     ) -> str:
         """Write a batch's source copies and manifest, as StartBatch leaves them."""
-        batch_id = batch_id or load_event("prepare_batch.json")["batchId"]
+        batch_id = batch_id or load_event("prepare_batch/batch.json")["batchId"]
         entries: list[dict[str, Any]] = []
         for name, data in sorted(files.items()):
             source_key = layout.source_key(batch_id, name)

@@ -45,7 +45,7 @@ from tests.caption_translation.handler_account import (
 )
 from tests.caption_translation.helpers import assert_faithful_translation
 
-BATCH_ID = load_event("prepare_batch.json")["batchId"]
+BATCH_ID = load_event("prepare_batch/batch.json")["batchId"]
 BATCH_ID_SHAPE = re.compile(r"^20240506T101530Z-[0-9a-f]{10}$")
 NO_FAILURES: dict[str, list[dict[str, str]]] = {"batchItemFailures": []}
 BAD_FILE_ERRORS = {
@@ -177,7 +177,7 @@ def test_a_redelivered_trigger_starts_no_second_execution_and_takes_nothing_new(
 def test_an_s3_test_event_succeeds_and_changes_nothing(account: CaptionsAccount) -> None:
     account.upload({"garden.srt": (SAMPLES / "garden.srt").read_bytes()})
 
-    assert call(start_batch, load_event("start_batch_s3_test_event.json")) == NO_FAILURES
+    assert call(start_batch, load_event("start_batch/s3_test_event.json")) == NO_FAILURES
 
     assert account.executions() == []
     assert account.keys("batches/") == []
@@ -390,7 +390,7 @@ def test_bad_files_are_quarantined_with_their_error_and_good_files_are_planned(
     files = {**samples(GOOD_SAMPLES), **samples(BAD_SAMPLES), "notes.txt": b"call the vet"}
     batch_id = account.stage_batch(files)
 
-    result = call(prepare_batch, load_event("prepare_batch.json"))
+    result = call(prepare_batch, load_event("prepare_batch/batch.json"))
 
     assert result == {
         "batchId": batch_id,
@@ -446,7 +446,7 @@ def test_bad_files_are_quarantined_with_their_error_and_good_files_are_planned(
 def test_a_small_batch_is_planned_for_real_time_translation(account: CaptionsAccount) -> None:
     batch_id = account.stage_batch(samples(GOOD_SAMPLES))
 
-    result = call(prepare_batch, load_event("prepare_batch.json"))
+    result = call(prepare_batch, load_event("prepare_batch/batch.json"))
 
     assert (result["mode"], result["jobs"]) == ("realtime", [])
     plan = account.read_json(layout.plan_key(batch_id))
@@ -462,7 +462,7 @@ def test_a_batch_over_the_real_time_limit_is_planned_as_a_translation_job(
     account.set_env(REALTIME_MAX_BYTES=0)
     batch_id = account.stage_batch(samples(GOOD_SAMPLES))
 
-    result = call(prepare_batch, load_event("prepare_batch.json"))
+    result = call(prepare_batch, load_event("prepare_batch/batch.json"))
 
     prefix = f"batches/{batch_id}/translate-input/"
     assert result["mode"] == "batch"
@@ -495,7 +495,7 @@ def test_a_file_larger_than_one_batch_document_is_split_into_several(
     monkeypatch.setattr(planning, "BATCH_DOCUMENT_MAX_BYTES", 300)
     batch_id = account.stage_batch(_two_files())
 
-    call(prepare_batch, load_event("prepare_batch.json"))
+    call(prepare_batch, load_event("prepare_batch/batch.json"))
 
     plan = account.read_json(layout.plan_key(batch_id))
     assert [f["documents"] for f in plan["files"]] == [
@@ -516,7 +516,7 @@ def test_jobs_hold_at_most_ten_languages_and_their_tokens_follow_the_execution(
     languages = [*TWELVE_LANGUAGES, *extra]
     account.set_env(REALTIME_MAX_BYTES=0, TARGET_LANGUAGES=",".join(languages))
     account.stage_batch(_two_files())
-    event = load_event("prepare_batch.json")
+    event = load_event("prepare_batch/batch.json")
 
     first = call(prepare_batch, event)["jobs"]
     again = call(prepare_batch, event)["jobs"]
@@ -545,7 +545,7 @@ def test_a_cue_over_ten_thousand_bytes_is_rejected_as_too_large(
         {"speech.vtt": long_cue.encode(), "garden.srt": (SAMPLES / "garden.srt").read_bytes()}
     )
 
-    call(prepare_batch, load_event("prepare_batch.json"))
+    call(prepare_batch, load_event("prepare_batch/batch.json"))
 
     plan = account.read_json(layout.plan_key(batch_id))
     assert [f["name"] for f in plan["files"]] == ["garden.srt"]
@@ -562,7 +562,7 @@ def test_unsupported_override_languages_reject_every_file_as_invalid_settings(
     files = _two_files()
     batch_id = account.stage_batch(files, overrides={"targetLanguages": ["de", "xx", "klingon"]})
 
-    result = call(prepare_batch, load_event("prepare_batch.json"))
+    result = call(prepare_batch, load_event("prepare_batch/batch.json"))
 
     reason = "the batch's languages: unsupported target language code(s): xx, klingon"
     assert (result["mode"], result["jobs"]) == ("none", [])
@@ -582,7 +582,7 @@ def test_a_trigger_error_rejects_every_file_with_that_error(account: CaptionsAcc
     error = "the trigger file has unknown settings: colour"
     batch_id = account.stage_batch(_two_files(), trigger_error=error)
 
-    call(prepare_batch, load_event("prepare_batch.json"))
+    call(prepare_batch, load_event("prepare_batch/batch.json"))
 
     plan = account.read_json(layout.plan_key(batch_id))
     assert {(r["error"], r["reason"]) for r in plan["rejected"]} == {("invalid-settings", error)}
@@ -594,7 +594,7 @@ def test_override_languages_given_as_text_choose_the_batch_languages(
 ) -> None:
     batch_id = account.stage_batch(_two_files(), overrides={"targetLanguages": "ja, ko"})
 
-    call(prepare_batch, load_event("prepare_batch.json"))
+    call(prepare_batch, load_event("prepare_batch/batch.json"))
 
     plan = account.read_json(layout.plan_key(batch_id))
     assert (plan["sourceLanguage"], plan["targetLanguages"]) == ("en", ["ja", "ko"])
@@ -603,7 +603,7 @@ def test_override_languages_given_as_text_choose_the_batch_languages(
 
 def test_preparing_a_batch_without_a_manifest_fails(account: CaptionsAccount) -> None:
     with pytest.raises(BatchNotFoundError, match=BATCH_ID):
-        call(prepare_batch, load_event("prepare_batch.json"))
+        call(prepare_batch, load_event("prepare_batch/batch.json"))
 
 
 # --- what an attacker or a careless user uploads -------------------------------------------------
@@ -700,9 +700,9 @@ def test_every_file_is_written_in_every_target_language_with_its_cues_and_timing
 ) -> None:
     files = samples(GOOD_SAMPLES)
     batch_id = account.stage_batch(files)
-    call(prepare_batch, load_event("prepare_batch.json"))
+    call(prepare_batch, load_event("prepare_batch/batch.json"))
 
-    summary = call(translate_realtime, load_event("translate_realtime.json"))
+    summary = call(translate_realtime, load_event("translate_realtime/batch.json"))
 
     assert summary["batchId"] == batch_id
     assert (summary["mode"], summary["filesIn"], summary["outputs"], summary["failed"]) == (
@@ -732,9 +732,9 @@ def test_merged_dropped_and_reordered_segments_are_translated_again_exactly(
     account.engine.faults = TranslateFaults(modes=frozenset({"merge", "drop", "reorder"}))
     files = samples(GOOD_SAMPLES)
     account.stage_batch(files)
-    call(prepare_batch, load_event("prepare_batch.json"))
+    call(prepare_batch, load_event("prepare_batch/batch.json"))
 
-    summary = call(translate_realtime, load_event("translate_realtime.json"))
+    summary = call(translate_realtime, load_event("translate_realtime/batch.json"))
 
     assert (summary["outputs"], summary["failed"]) == (15, 0)
     assert summary["retranslatedCues"] > 0
@@ -748,7 +748,7 @@ def test_merged_dropped_and_reordered_segments_are_translated_again_exactly(
 def _prepare_jobs(account: CaptionsAccount, files: dict[str, bytes]) -> list[dict[str, Any]]:
     account.set_env(REALTIME_MAX_BYTES=0)
     account.stage_batch(files)
-    plan = call(prepare_batch, load_event("prepare_batch.json"))
+    plan = call(prepare_batch, load_event("prepare_batch/batch.json"))
     assert plan["mode"] == "batch"
     jobs: list[dict[str, Any]] = plan["jobs"]
     return jobs
@@ -774,7 +774,7 @@ def test_rebuild_outputs_accepts_the_job_results_the_state_machine_collects(
     files = _two_files()
     (job,) = _prepare_jobs(account, files)
     finished = account.run_job(job)
-    event = load_event("rebuild_outputs.json")
+    event = load_event("rebuild_outputs/completed_job.json")
     event["jobs"][0].update(jobId=finished["jobId"], status=finished["status"])
 
     summary = call(rebuild_outputs, event)
