@@ -7,9 +7,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote_plus
 
 from lambdas.caption_translation.captions import CaptionFile, parse_captions, plain_text
+from lambdas.shared.events import s3_events_from_body
 from localcloud.alarms import is_alarm_notification
 from localcloud.cloud import DeployedStack, LocalCloud
 from localcloud.engines.translate import reverse_pseudo_translation
@@ -92,8 +92,7 @@ def trigger_bodies(cloud: LocalCloud, stack: DeployedStack) -> list[str]:
 
 
 def _is_trigger_notification(body: str) -> bool:
-    records = json.loads(body).get("Records", []) if body.startswith("{") else []
-    return any(unquote_plus(r["s3"]["object"]["key"]) == "input/triggerfile" for r in records)
+    return any(event.key == "input/triggerfile" for event in s3_events_from_body(body))
 
 
 def deploy(cloud: LocalCloud, stack_name: str) -> CaptionStack:

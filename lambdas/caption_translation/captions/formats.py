@@ -231,17 +231,15 @@ def _wide_encoding(body: bytes) -> str | None:
 
 # Legacy code pages and the letters that make up most of their languages' text (lowercase);
 # the code page that turns a file's non-ASCII bytes into the largest share of its own common
-# letters is the one the file is named as.
-_NON_LATIN_CODE_PAGES: tuple[tuple[str, str, str], ...] = (
+# letters is the one the file is named as (the first listed wins a tie).
+_CODE_PAGES: tuple[tuple[str, str, str], ...] = (
+    ("cp1252", "Windows-1252 (Western European)", "éèàçñüöäßâêîôûëïáíóúœ"),
+    ("cp1250", "Windows-1250 (Central European)", "ąćčďěłńňřśšťůźżžáéíóúýőű"),
+    ("cp1257", "Windows-1257 (Baltic)", "ąčęėįšųūžāēīļņķģ"),
     ("cp1253", "Windows-1253 (Greek)", "αοειτνσηρυκπμλςάέίόήύώ"),
     ("cp1251", "Windows-1251 (Cyrillic)", "оеаинтсрвлкмдпуяыьзбгчй"),
     ("cp1255", "Windows-1255 (Hebrew)", "יוהלארמתבנשעדכק"),
     ("cp1256", "Windows-1256 (Arabic)", "الیمونهرتبعدسفك"),
-)
-_LATIN_CODE_PAGES: tuple[tuple[str, str, str], ...] = (
-    ("cp1252", "Windows-1252 (Western European)", "éèàçñüöäßâêîôûëïáíóúœ"),
-    ("cp1250", "Windows-1250 (Central European)", "ąćčďěłńňřśšťůźżžáéíóúýőű"),
-    ("cp1257", "Windows-1257 (Baltic)", "ąčęėįšųūžāēīļņķģ"),
 )
 
 
@@ -263,7 +261,7 @@ def _legacy_encoding(body: bytes) -> str | None:
     marks = sum(unicodedata.category(ch) == "Mn" for ch in vietnamese)
     if marks and "\ufffd" not in vietnamese and marks >= 0.2 * len(vietnamese):
         return "Windows-1258 (Vietnamese)"
-    name, share = _best_code_page(high, _LATIN_CODE_PAGES + _NON_LATIN_CODE_PAGES)
+    name, share = _best_code_page(high, _CODE_PAGES)
     if share >= 0.5:
         return f"most likely {name}, or another single-byte code page"
     return "a legacy single-byte code page (such as Windows-1252, Windows-1250 or Windows-1257)"
