@@ -9,6 +9,8 @@ under `output/<lang>/`, quarantines rejected files under `failed/`, and publishe
 
 from __future__ import annotations
 
+import json
+
 from aws_cdk import CfnOutput, Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
@@ -96,6 +98,7 @@ class CaptionTranslationStack(Stack):
             "REALTIME_MAX_BYTES": str(settings.realtime_max_bytes),
             "POLL_INTERVAL_SECONDS": str(settings.poll_interval_seconds),
             "MAX_POLLS": str(settings.max_polls),
+            "READING_PROFILE": json.dumps(settings.reading_profile, sort_keys=True),
         }
 
         def make_function(

@@ -13,6 +13,7 @@ from typing import Any
 
 from constructs import Node
 
+from lambdas.caption_translation.captions.reading import ReadingProfile, ReadingProfileError
 from lambdas.shared.errors import ConfigurationError
 from lambdas.shared.languages import check_languages
 
@@ -70,6 +71,7 @@ class CaptionSettings:
     poll_interval_seconds: int
     max_polls: int
     batch_retention_days: int
+    reading_profile: dict[str, Any]
 
     @classmethod
     def from_context(cls, node: Node) -> CaptionSettings:
@@ -91,7 +93,12 @@ class CaptionSettings:
             if not re.fullmatch(r"[A-Za-z0-9-]{1,256}", name):
                 raise ConfigurationError(f"invalid terminology name {name!r}")
         email = _get(node, prefix + "notificationEmail", None)
+        try:
+            profile = ReadingProfile.from_json(_get(node, prefix + "readingProfile", None))
+        except ReadingProfileError as error:
+            raise ConfigurationError(f"caption_translation:readingProfile: {error}") from None
         settings = cls(
+            reading_profile=profile.as_json(),
             source_language=source,
             target_languages=targets,
             trigger_file=trigger,

@@ -121,8 +121,9 @@ def _take_files(
 def _read_trigger(
     trigger: S3ObjectEvent, store: ObjectStore
 ) -> tuple[dict[str, Any] | None, str | None]:
-    """A trigger file may be empty, or hold JSON overriding the batch's languages:
-    {"sourceLanguage": "en", "targetLanguages": ["de", "ja"]}."""
+    """A trigger file may be empty, or hold JSON overriding the batch's languages and reading
+    profile: {"sourceLanguage": "en", "targetLanguages": ["de", "ja"],
+    "readingProfile": {"maxCharsPerLine": 37}}."""
     if trigger.size == 0:
         return None, None
     if trigger.size > MAX_TRIGGER_BYTES:
@@ -136,7 +137,7 @@ def _read_trigger(
         return None, f"the trigger file is not valid JSON: {error}"
     if not isinstance(document, dict):
         return None, "the trigger file must hold a JSON object"
-    unknown = set(document) - {"sourceLanguage", "targetLanguages"}
+    unknown = set(document) - {"sourceLanguage", "targetLanguages", "readingProfile"}
     if unknown:
         return None, f"the trigger file has unknown settings: {', '.join(sorted(unknown))}"
     return document, None

@@ -9,6 +9,8 @@ batches/<id>/translate-output/...    what the jobs write
 batches/<id>/summary.json            the batch's outcome (also sent to SNS)
 batches/claims/<digest>              which batch took which input version
 output/<lang>/<name>                 translated caption files
+output/<lang>/<name>.report.json     its reading report: cues over the reading profile, cues
+                                     translated without their sentence's context
 failed/<name>                        rejected files, byte for byte
 error-reports/<name>.json            why each was rejected (lambdas/shared/quarantine.py)
 
@@ -70,3 +72,8 @@ def claim_key(input_key: str, version_id: str | None) -> str:
 
 def output_key(language: str, name: str) -> str:
     return f"{OUTPUT_PREFIX}{language}/{check_name(name)}"
+
+
+def report_key(language: str, name: str) -> str:
+    """The translation's reading report, beside the translated file."""
+    return f"{output_key(language, name)}.report.json"

@@ -30,6 +30,9 @@ class FileOutcome:
     error: str = "translation-failed"
     retranslated: int = 0
     degraded: int = 0
+    over_profile: int = 0  # cues still over the reading profile after re-wrapping
+    rewrapped: int = 0
+    context_lost: int = 0  # cues translated without their sentence's context
 
     @property
     def name(self) -> str:
@@ -107,6 +110,9 @@ def summarise(
         "cuesOut": sum(sum(o.outputs.values()) for o in outcomes),
         "retranslatedCues": sum(o.retranslated for o in outcomes),
         "degradedCues": sum(o.degraded for o in outcomes),
+        "rewrappedCues": sum(o.rewrapped for o in outcomes),
+        "cuesOverReadingProfile": sum(o.over_profile for o in outcomes),
+        "contextLostCues": sum(o.context_lost for o in outcomes),
         "failures": failures[:MAX_LISTED_FAILURES],
         "failuresNotListed": max(0, len(failures) - MAX_LISTED_FAILURES),
         "warnings": [w for f in plan["files"] for w in f.get("warnings", [])][:MAX_LISTED_FAILURES],

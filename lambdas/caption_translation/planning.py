@@ -8,6 +8,7 @@ minutes to hours but scale to gigabytes. Both cost the same per character.
 from __future__ import annotations
 
 import hashlib
+import json
 from typing import Any
 
 from lambdas.caption_translation import layout
@@ -17,6 +18,7 @@ from lambdas.caption_translation.captions import (
     parse_captions,
     to_html_documents,
 )
+from lambdas.caption_translation.captions.reading import ReadingProfile, ReadingProfileError
 from lambdas.caption_translation.outcomes import FileOutcome, quarantine, summarise
 from lambdas.caption_translation.settings import CaptionSettings
 from lambdas.shared.errors import ConfigurationError, InputError
@@ -46,6 +48,8 @@ def prepare_batch(
         raise BatchNotFoundError(f"batch {batch_id} has no manifest under {layout.BATCHES_PREFIX}")
 
     source, targets, batch_error = _languages(manifest, settings)
+    profile, profile_error = _reading_profile(manifest, settings)
+    batch_error = batch_error or profile_error
     files: list[dict[str, Any]] = []
     rejected: list[dict[str, Any]] = []
     parsed: dict[str, CaptionFile] = {}
@@ -114,6 +118,7 @@ def prepare_batch(
         "sourceLanguage": source,
         "targetLanguages": list(targets),
         "terminologyNames": list(settings.terminology_names),
+        "readingProfile": profile.as_json(),
         "files": files,
         "rejected": rejected,
         "jobs": jobs,
@@ -156,6 +161,21 @@ def _languages(
     except ConfigurationError as error:
         return source, tuple(str(t) for t in raw_targets), f"the batch's languages: {error}"
     return source, targets, None
+
+
+def _reading_profile(
+    manifest: dict[str, Any], settings: CaptionSettings
+) -> tuple[ReadingProfile, str | None]:
+    """The stack's reading profile, with the trigger file's `readingProfile` over it."""
+    try:
+        base = ReadingProfile.from_json(json.loads(settings.reading_profile or "null"))
+    except (ValueError, ReadingProfileError) as error:
+        raise ConfigurationError(f"READING_PROFILE: {error}") from error
+    overrides = (manifest.get("overrides") or {}).get("readingProfile")
+    try:
+        return ReadingProfile.from_json(overrides, base), None
+    except ReadingProfileError as error:
+        return base, f"the trigger file's reading profile: {error}"
 
 
 def _write_documents(

@@ -18,3 +18,4 @@ class CaptionSettings(FromEnvironment):
     poll_interval_seconds: int = env("POLL_INTERVAL_SECONDS", 60)
     max_polls: int = env("MAX_POLLS", 720)
     state_machine_arn: str | None = env("STATE_MACHINE_ARN")
+    reading_profile: str | None = env("READING_PROFILE")  # JSON, see captions.reading

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -24,6 +25,7 @@ from lambdas.caption_translation.captions import (
     render_captions,
     translate_captions,
 )
+from lambdas.caption_translation.captions.reading import ReadingProfile
 from lambdas.caption_translation.outcomes import FileOutcome, record_failures, summarise
 from lambdas.caption_translation.planning import load_plan
 from lambdas.shared.s3 import ObjectStore, error_code
@@ -46,18 +48,17 @@ def translate_realtime(
     batch_id: str, store: ObjectStore, translators: TranslatorFactory
 ) -> dict[str, Any]:
     plan = load_plan(batch_id, store)
+    profile = ReadingProfile.from_json(plan.get("readingProfile"))
     outcomes = []
     for entry in plan["files"]:
         outcome = FileOutcome(entry)
         captions = parse_captions(store.get_bytes(entry["sourceKey"]), entry["name"])
         for language in plan["targetLanguages"]:
             translator = translators(plan["sourceLanguage"], language)
-            _write(
-                store,
-                outcome,
-                language,
-                lambda t=translator, c=captions: translate_captions(c, t),  # type: ignore[misc]
+            translate = partial(
+                translate_captions, captions, translator, profile=profile.for_language(language)
             )
+            _write(store, outcome, language, translate)
         record_failures(store, batch_id, outcome)
         outcomes.append(outcome)
     return summarise(plan, outcomes, store)
@@ -71,6 +72,7 @@ def rebuild_outputs(
     describe_job: JobDescriber,
 ) -> dict[str, Any]:
     plan = load_plan(batch_id, store)
+    profile = ReadingProfile.from_json(plan.get("readingProfile"))
     output_prefix = layout.translate_output_prefix(batch_id)
     outcomes = {entry["name"]: FileOutcome(entry) for entry in plan["files"]}
     for job in jobs:
@@ -102,14 +104,13 @@ def rebuild_outputs(
                     continue
                 documents = [store.get_bytes(k).decode("utf-8") for k in keys]
                 translator = translators(plan["sourceLanguage"], language)
-
-                def rebuild(
-                    t: Translator = translator,
-                    d: list[str] = documents,
-                    c: Any = captions,
-                ) -> Any:
-                    return rebuild_from_documents(c, d, t)
-
+                rebuild = partial(
+                    rebuild_from_documents,
+                    captions,
+                    documents,
+                    translator,
+                    profile=profile.for_language(language),
+                )
                 _write(store, outcome, language, rebuild)
     for outcome in outcomes.values():
         record_failures(store, batch_id, outcome)
@@ -143,9 +144,16 @@ def _write(
         render_captions(captions),
         "text/vtt" if captions.format == "vtt" else "application/x-subrip",
     )
+    store.put_json(
+        layout.report_key(language, outcome.name),
+        {"file": outcome.name, "language": language, **result.report()},
+    )
     outcome.outputs[language] = result.cues
     outcome.retranslated += result.retranslated
     outcome.degraded += result.degraded
+    outcome.over_profile += len(result.over_profile)
+    outcome.rewrapped += len(result.rewrapped_cues)
+    outcome.context_lost += len(result.context_lost_cues)
 
 
 def _job_folder(store: ObjectStore, output_prefix: str, job_id: str) -> str:

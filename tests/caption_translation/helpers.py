@@ -136,6 +136,18 @@ def _words(text: str) -> list[str]:
     return re.findall(r"\w+", text)
 
 
+REPORT_SUFFIX = ".report.json"
+
+
+def caption_outputs(keys: list[str]) -> list[str]:
+    """The translated caption files among output `keys`; each must have its reading report
+    beside it, and no report may be without its file."""
+    captions = [key for key in keys if not key.endswith(REPORT_SUFFIX)]
+    reports = [key for key in keys if key.endswith(REPORT_SUFFIX)]
+    assert sorted(reports) == sorted(key + REPORT_SUFFIX for key in captions)
+    return captions
+
+
 def parse_output(stack: CaptionStack, language: str, name: str) -> CaptionFile:
     return parse_captions(stack.read(f"output/{language}/{name}"), name)
 

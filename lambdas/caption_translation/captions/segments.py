@@ -1,9 +1,13 @@
 """HTML documents for translation, and matching translated documents back to cues by id.
 
 Each cue with something to translate becomes `<p id="c{index}">...</p>`; cues with no letter
-or digit (empty, only tags, only music notes) are not sent and keep their text. Translated
-documents are parsed with `html.parser`, never split on strings, and every cue whose
-translation cannot be trusted is reported as a suspect to re-translate on its own.
+or digit (empty, only tags, only music notes) are not sent and keep their text. A sentence that
+runs over several cues is sent as one paragraph, `<p id="s{first}">`, with each cue's part
+marked `<span id="c{index}">`, so Translate sees the whole sentence (word order, agreement) and
+the markers bring each part back to its own cue. Translated documents are parsed with
+`html.parser`, never split on strings; text Translate moved outside the markers is attached to
+the neighbouring cue, and every cue whose translation cannot be trusted (lost or duplicated
+marker, nesting, empty) is reported as a suspect to re-translate on its own.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from .markup import (
     cue_text_to_html,
     has_translatable_text,
     has_visible_text,
+    plain_text,
     tidy_translated_text,
 )
 from .model import CaptionFile, CaptionFormat, Cue, format_timestamp
@@ -35,11 +40,72 @@ DOCUMENT_START = "<html><body>"
 DOCUMENT_END = "</body></html>"
 _WRAPPER_BYTES = len((DOCUMENT_START + DOCUMENT_END).encode("utf-8"))
 _CUE_ID = re.compile(r"c(0|[1-9][0-9]*)")
+_SENTENCE_ID = re.compile(r"s(0|[1-9][0-9]*)")
+MAX_SENTENCE_CUES = 5
+# what ends a sentence, once closing quotes and brackets are set aside
+_SENTENCE_END = frozenset(".!?\u2026\u3002\uff01\uff1f\u266a\u266b:;")
+_TRAILING_CLOSERS = "\"'\u201d\u2019\u00bb)]}\u300d\u300f \t\n"
+_DIALOGUE_LINE = re.compile(r"^[ \t]*[-\u2010\u2013\u2014]", re.MULTILINE)
+_VOICE = re.compile(r"<v(?:\.[^ \t\f>]*)?[ \t\f]+([^>]*)>")
 
 
 def cue_element(cue: Cue, fmt: CaptionFormat) -> str:
     """The HTML element of one cue."""
     return f'<p id="c{cue.index}">{cue_text_to_html(cue.text, fmt)}</p>'
+
+
+def sentence_element(cues: Sequence[Cue], fmt: CaptionFormat) -> str:
+    """One paragraph for cues that form one sentence, each cue's part in a marked span."""
+    if len(cues) == 1:
+        return cue_element(cues[0], fmt)
+    parts = " ".join(
+        f'<span id="c{cue.index}">{cue_text_to_html(cue.text, fmt)}</span>' for cue in cues
+    )
+    return f'<p id="s{cues[0].index}">{parts}</p>'
+
+
+def _ends_sentence(cue: Cue, fmt: CaptionFormat) -> bool:
+    text = plain_text(cue.text, fmt).rstrip(_TRAILING_CLOSERS)
+    return not text or text[-1] in _SENTENCE_END
+
+
+def _voice(cue: Cue) -> str | None:
+    match = _VOICE.search(cue.text)
+    return match.group(1).strip() if match else None
+
+
+def sentence_groups(doc: CaptionFile) -> list[list[int]]:
+    """The translatable cues grouped into sentences, in order.
+
+    A cue continues the previous one's sentence when that one does not end with sentence
+    punctuation, the two are consecutive cues, and neither is a dialogue cue (a line starting
+    with a dash: each speaker's line is its own sentence) and both have the same WebVTT voice
+    (or none), the same cue settings and no SRT position override (a positioned cue is a sign
+    or a title, not dialogue); a group holds at most
+    `MAX_SENTENCE_CUES` cues.
+    """
+    groups: list[list[int]] = []
+    previous: Cue | None = None
+    for index in translatable_indices(doc):
+        cue = doc.cues[index]
+        joins = (
+            previous is not None
+            and previous.index == index - 1
+            and len(groups[-1]) < MAX_SENTENCE_CUES
+            and not _ends_sentence(previous, doc.format)
+            and not _DIALOGUE_LINE.search(previous.text)
+            and not _DIALOGUE_LINE.search(cue.text)
+            and _voice(previous) == _voice(cue)
+            and previous.settings == cue.settings
+            and "{\\" not in previous.text
+            and "{\\" not in cue.text
+        )
+        if joins:
+            groups[-1].append(index)
+        else:
+            groups.append([index])
+        previous = cue
+    return groups
 
 
 def wrap_document(elements: Sequence[str]) -> str:
@@ -64,23 +130,32 @@ def to_html_documents(doc: CaptionFile, max_bytes: int) -> list[str]:
     documents: list[str] = []
     current: list[str] = []
     used = 0
-    for index in translatable_indices(doc):
-        cue = doc.cues[index]
-        element = cue_element(cue, doc.format)
+    for group in sentence_groups(doc):
+        cues = [doc.cues[index] for index in group]
+        element = sentence_element(cues, doc.format)
         size = len(element.encode("utf-8"))
+        elements = [(element, size)]
         if size > room:
-            raise CueTooLargeError(
-                f"cue {index + 1} (starting {format_timestamp(cue.start_ms, doc.format)}) is "
-                f"{size + _WRAPPER_BYTES} bytes as an HTML document, more than the "
-                f"{max_bytes}-byte limit of one translation request; split it into shorter cues",
-                cue_index=index,
-                size=size + _WRAPPER_BYTES,
-            )
-        if used + size > room:
-            documents.append(wrap_document(current))
-            current, used = [], 0
-        current.append(element)
-        used += size
+            # too long as one paragraph: send its cues on their own
+            elements = []
+            for cue in cues:
+                alone = cue_element(cue, doc.format)
+                elements.append((alone, len(alone.encode("utf-8"))))
+        for (element, size), cue in zip(elements, cues, strict=False):
+            if size > room:
+                raise CueTooLargeError(
+                    f"cue {cue.index + 1} (starting {format_timestamp(cue.start_ms, doc.format)}) "
+                    f"is {size + _WRAPPER_BYTES} bytes as an HTML document, more than the "
+                    f"{max_bytes}-byte limit of one translation request; split it into shorter "
+                    "cues",
+                    cue_index=cue.index,
+                    size=size + _WRAPPER_BYTES,
+                )
+            if used + size > room:
+                documents.append(wrap_document(current))
+                current, used = [], 0
+            current.append(element)
+            used += size
     if current:
         documents.append(wrap_document(current))
     return documents
@@ -96,13 +171,18 @@ class TranslatedElements:
     `fragments` lists the inner HTML of every element with that id (more than one when the id
     is duplicated) and `events` the same content as parser events, so it is read without
     parsing it again; `containing_nested` are cue elements with another cue element inside (a
-    merge), `nested` the cue elements found inside another one.
+    merge), `nested` the cue elements found inside another one. Text of a sentence paragraph
+    outside its cue markers is attached to the cue before it (the cue after it when it comes
+    first): `attached` names the cues that received only punctuation, `strayed` those that
+    received words, which may belong to another cue and make them suspects.
     """
 
     fragments: dict[int, list[str]] = field(default_factory=dict)
     events: dict[int, list[list[HtmlEvent]]] = field(default_factory=dict)
     containing_nested: set[int] = field(default_factory=set)
     nested: set[int] = field(default_factory=set)
+    attached: set[int] = field(default_factory=set)  # got punctuation found outside markers
+    strayed: set[int] = field(default_factory=set)  # got words found outside markers
 
     def text_of(self, index: int, fmt: CaptionFormat, occurrence: int = 0) -> str:
         """The cue text of one element with that id, tidied for writing back."""
@@ -126,6 +206,13 @@ def _cue_id(attrs: Attributes) -> int | None:
     return None
 
 
+def _is_sentence(attrs: Attributes) -> bool:
+    return any(
+        key == "id" and value is not None and _SENTENCE_ID.fullmatch(value.strip())
+        for key, value in attrs
+    )
+
+
 @dataclass
 class _OpenCue:
     index: int
@@ -141,6 +228,9 @@ class _Collector(HTMLParser):
         self.found = TranslatedElements()
         self.stack: list[tuple[str, int | None]] = []
         self.open_cues: list[_OpenCue] = []
+        self.sentence_depth = 0  # open sentence paragraphs
+        self.last_in_sentence: int | None = None  # the sentence's last closed cue
+        self.stray: list[tuple[str, HtmlEvent]] = []  # text before the sentence's first cue
 
     def _emit(self, html_text: str, event: HtmlEvent) -> None:
         for cue in self.open_cues:
@@ -157,16 +247,49 @@ class _Collector(HTMLParser):
             self.found.containing_nested.update(cue.index for cue in self.open_cues)
             self._emit(self.get_starttag_text() or "", (ON_START, tag, attrs))
 
+    def _outside(self, html_text: str, event: HtmlEvent) -> bool:
+        """Keep text found in a sentence paragraph outside every cue marker; False elsewhere."""
+        if self.open_cues or not self.sentence_depth:
+            return False
+        if event[0] == ON_DATA and not event[1].strip():
+            return True
+        if self.last_in_sentence is None:
+            self.stray.append((html_text, event))
+            return True
+        index = self.last_in_sentence
+        self.found.fragments[index][-1] += html_text
+        self.found.events[index][-1].append(event)
+        self._note_attached(index, [event])
+        return True
+
+    def _note_attached(self, index: int, events: list[HtmlEvent]) -> None:
+        words = any(
+            kind == ON_DATA and has_translatable_text(text, "srt") for kind, text, _ in events
+        )
+        (self.found.strayed if words else self.found.attached).add(index)
+
     def handle_starttag(self, tag: str, attrs: Attributes) -> None:
         index = _cue_id(attrs)
         if index is None:
+            if _is_sentence(attrs) and not self.open_cues:
+                self.sentence_depth += 1
+                self.last_in_sentence = None
+                self.stray = []
+                self.stack.append((tag, -1))
+                return
             if self.open_cues:
                 self._emit(self.get_starttag_text() or "", (ON_START, tag, attrs))
             if tag not in VOID_ELEMENTS:
                 self.stack.append((tag, None))
             return
         self._open_cue(index, tag, attrs)
-        self.open_cues.append(_OpenCue(index))
+        cue = _OpenCue(index)
+        if self.stray and not self.open_cues:
+            cue.html.extend(html_text for html_text, _ in self.stray)
+            cue.events.extend(event for _, event in self.stray)
+            self._note_attached(index, cue.events)
+            self.stray = []
+        self.open_cues.append(cue)
         self.stack.append((tag, index))
 
     def handle_startendtag(self, tag: str, attrs: Attributes) -> None:
@@ -190,23 +313,32 @@ class _Collector(HTMLParser):
 
     def _close(self) -> None:
         tag, index = self.stack.pop()
+        if index == -1:
+            self.sentence_depth -= 1
+            self.stray = []
+            return
         if index is not None:
             cue = self.open_cues.pop()
             self._store(cue.index, "".join(cue.html), cue.events)
+            if not self.open_cues and self.sentence_depth:
+                self.last_in_sentence = cue.index
         if self.open_cues:
             self._emit(f"</{tag}>", (ON_END, tag, None))
 
-    def handle_data(self, data: str) -> None:
+    def _text(self, html_text: str, event: HtmlEvent) -> None:
         if self.open_cues:
-            self._emit(data.replace("&", "&amp;").replace("<", "&lt;"), (ON_DATA, data, None))
+            self._emit(html_text, event)
+        else:
+            self._outside(html_text, event)
+
+    def handle_data(self, data: str) -> None:
+        self._text(data.replace("&", "&amp;").replace("<", "&lt;"), (ON_DATA, data, None))
 
     def handle_entityref(self, name: str) -> None:
-        if self.open_cues:
-            self._emit(f"&{name};", (ON_ENTITY, name, None))
+        self._text(f"&{name};", (ON_ENTITY, name, None))
 
     def handle_charref(self, name: str) -> None:
-        if self.open_cues:
-            self._emit(f"&#{name};", (ON_CHARREF, name, None))
+        self._text(f"&#{name};", (ON_CHARREF, name, None))
 
     def close(self) -> None:
         super().close()
@@ -225,7 +357,8 @@ class Alignment:
     when it was not sent. `suspects` is the union of the fault sets below plus `neighbours`,
     the nearest present cues on each side of a missing one (a merge moves the missing cue's
     text into a neighbour and looks exactly like a drop). `unexpected_ids` are cue ids found
-    in the translation that were never sent.
+    in the translation that were never sent. Cues that received words found outside
+    their sentence's markers are suspects too: the words may be another cue's.
     """
 
     texts: Mapping[int, str]
@@ -237,6 +370,7 @@ class Alignment:
     empty: frozenset[int]
     neighbours: frozenset[int]
     unexpected_ids: tuple[int, ...]
+    attached: frozenset[int] = frozenset()
 
 
 def merge_translated(documents: Sequence[str]) -> TranslatedElements:
@@ -249,6 +383,8 @@ def merge_translated(documents: Sequence[str]) -> TranslatedElements:
             merged.events.setdefault(index, []).extend(found.events[index])
         merged.containing_nested |= found.containing_nested
         merged.nested |= found.nested
+        merged.attached |= found.attached
+        merged.strayed |= found.strayed
     return merged
 
 
@@ -272,7 +408,8 @@ def align_documents(doc: CaptionFile, translated_documents: Sequence[str]) -> Al
         else:
             empty.add(index)
     neighbours = _present_neighbours(sent, missing)
-    suspects = missing | duplicated | nested | empty | neighbours
+    strayed = found.strayed & sent_set
+    suspects = missing | duplicated | nested | empty | neighbours | strayed
     for index in suspects:
         texts.pop(index, None)
     return Alignment(
@@ -285,6 +422,7 @@ def align_documents(doc: CaptionFile, translated_documents: Sequence[str]) -> Al
         empty=frozenset(empty),
         neighbours=frozenset(neighbours),
         unexpected_ids=tuple(sorted(set(found.fragments) - sent_set)),
+        attached=frozenset(found.attached & sent_set - suspects),
     )
 
 

@@ -7,24 +7,28 @@ raised by the translator propagate unchanged; the caller owns retries.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from .errors import AlignmentError, CaptionInputError
 from .formats import parse_captions, render_captions
 from .markup import escape_plain_text, has_visible_text, plain_text, tidy_translated_text
 from .model import CaptionFile, Cue, same_structure, with_texts
+from .reading import ReadingProfile, check_cue, rewrap
 from .segments import (
     Alignment,
     align_documents,
     cue_element,
     parse_translated_html,
+    sentence_groups,
     to_html_documents,
     wrap_document,
 )
 
 DEFAULT_MAX_REQUEST_BYTES = 10_000
+_INDENTED = re.compile(r"^[ \t]+", re.MULTILINE)
 
 
 class Translator(Protocol):
@@ -57,17 +61,50 @@ class TranslationOutcome:
     alignment: Alignment
     retranslated_cues: tuple[int, ...]
     degraded_cues: tuple[int, ...]
+    rewrapped_cues: tuple[int, ...] = ()
+    over_profile: tuple[dict[str, Any], ...] = ()
+    context_lost_cues: tuple[int, ...] = ()
+    profile: ReadingProfile | None = None
+
+    def report(self) -> dict[str, Any]:
+        """What a subtitler needs to review: cues over the reading profile's limits, cues
+        translated without their sentence's context, cues whose inline markup was lost."""
+        profile = self.profile or ReadingProfile()
+        return {
+            "cues": self.cues,
+            "profile": profile.as_json(),
+            "rewrappedCues": len(self.rewrapped_cues),
+            "overProfile": len(self.over_profile),
+            "overProfileCues": list(self.over_profile),
+            "contextLost": [
+                {
+                    "index": index,
+                    "reason": "the sentence's cue markers did not come back intact; this cue "
+                    "was translated on its own, without the rest of its sentence",
+                }
+                for index in self.context_lost_cues
+            ],
+            "retranslatedCues": list(self.retranslated_cues),
+            "degradedCues": [
+                {"index": index, "reason": "translated as plain text; its inline tags were lost"}
+                for index in self.degraded_cues
+            ],
+        }
 
 
 def translate_captions(
     doc: CaptionFile,
     translator: Translator,
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
+    profile: ReadingProfile | None = None,
 ) -> TranslationOutcome:
-    """Translate with real-time calls: documents under the request limit, then suspects alone."""
+    """Translate with real-time calls: documents under the request limit, then suspects alone.
+
+    With a reading `profile` (already for the target language), translated cues are re-wrapped
+    to it and the cues still over its limits are listed in the outcome."""
     documents = to_html_documents(doc, max_request_bytes)
     translated = [translator.translate_html(document) for document in documents]
-    return _complete(doc, translated, translator, max_request_bytes)
+    return _complete(doc, translated, translator, max_request_bytes, profile)
 
 
 def rebuild_from_documents(
@@ -75,13 +112,14 @@ def rebuild_from_documents(
     translated_documents: Sequence[str],
     translator: Translator,
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
+    profile: ReadingProfile | None = None,
 ) -> TranslationOutcome:
     """Finish a translation from already translated documents, e.g. a batch job's output.
 
     The documents must come from `to_html_documents(doc, ...)` (any size limit, any order).
     Suspect cues are re-translated with real-time calls of at most `max_request_bytes`.
     """
-    return _complete(doc, translated_documents, translator, max_request_bytes)
+    return _complete(doc, translated_documents, translator, max_request_bytes, profile)
 
 
 def _complete(
@@ -89,6 +127,7 @@ def _complete(
     translated_documents: Sequence[str],
     translator: Translator,
     max_request_bytes: int,
+    profile: ReadingProfile | None,
 ) -> TranslationOutcome:
     alignment = align_documents(doc, translated_documents)
     texts = dict(alignment.texts)
@@ -98,11 +137,28 @@ def _complete(
         texts[index] = text
         if not whole:
             degraded.append(index)
+    rewrapped: list[int] = []
+    for index in alignment.sent:
+        source = doc.cues[index].text
+        text = texts[index]
+        wrapped = rewrap(text, doc.format, profile) if profile is not None else text
+        if wrapped != text:
+            rewrapped.append(index)
+            texts[index] = wrapped
+        elif _INDENTED.search(source):
+            texts[index] = _indented_as(source, text)
     try:
         result = with_texts(doc, texts)
     except ValueError as error:
         raise AlignmentError(f"the translated texts cannot be written: {error}") from error
     _verify(doc, result)
+    over: list[dict[str, Any]] = []
+    if profile is not None:
+        for cue in result.cues:
+            entry = check_cue(cue, result.format, profile)
+            if entry is not None:
+                over.append(entry)
+    grouped = {index for group in sentence_groups(doc) if len(group) > 1 for index in group}
     return TranslationOutcome(
         captions=result,
         cues=result.cue_count,
@@ -112,7 +168,22 @@ def _complete(
         alignment=alignment,
         retranslated_cues=tuple(sorted(alignment.suspects)),
         degraded_cues=tuple(degraded),
+        rewrapped_cues=tuple(rewrapped),
+        over_profile=tuple(over),
+        context_lost_cues=tuple(sorted(alignment.suspects & grouped)),
+        profile=profile,
     )
+
+
+def _indented_as(source: str, text: str) -> str:
+    """Give each translated line the leading spaces of the source line in its place (SRT and
+    WebVTT authors indent lines to position them; Translate drops the indentation)."""
+    lines = text.split("\n")
+    for number, source_line in enumerate(source.split("\n")[: len(lines)]):
+        indent = _INDENTED.match(source_line)
+        if indent and indent.group(0):
+            lines[number] = indent.group(0) + lines[number].lstrip(" \t")
+    return "\n".join(lines)
 
 
 def _retranslate(
