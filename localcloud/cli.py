@@ -1,7 +1,7 @@
 """Command line of the local cloud. Workflows are named by their slug (hyphens work too).
 
     python -m localcloud demo caption_translation [--input DIR] [--source en] [--targets es,fr] \\
-        [--faults merge,drop,reorder,throttle] [--out DIR]
+        [--faults merge,drop,reorder,throttle,expand] [--out DIR]
     python -m localcloud demo custom_labels_batch [--images DIR] [--faults throttle,corrupt]
     python -m localcloud demo comprehend_model_lifecycle
     python -m localcloud demo comprehend_feedback_loop [--rounds 3]
@@ -26,7 +26,7 @@ from typing import Any
 
 from localcloud.cloud import REPO_ROOT
 
-FAULT_MODES = ("merge", "drop", "reorder", "throttle")
+FAULT_MODES = ("merge", "drop", "reorder", "throttle", "expand")
 SAMPLES = REPO_ROOT / "samples"
 
 

@@ -56,6 +56,7 @@ import html
 import io
 import json
 import logging
+import math
 import random
 import re
 import threading
@@ -174,7 +175,8 @@ DOCUMENTED_BATCH_CONTENT_TYPES: Final = frozenset(
         "application/x-xliff+xml",
     }
 )
-FAULT_MODES: Final = frozenset({"merge", "drop", "reorder", "throttle"})
+FAULT_MODES: Final = frozenset({"merge", "drop", "reorder", "throttle", "expand"})
+EXPANSION: Final = 1.4  # the `expand` fault's length factor, as German or French often runs
 TERMINAL_STATUSES: Final = frozenset({"COMPLETED", "COMPLETED_WITH_ERROR", "FAILED", "STOPPED"})
 COMPLETED_MESSAGE: Final = "Your job has completed successfully."
 
@@ -196,16 +198,30 @@ _MARKED_WORD = re.compile(
 )
 
 
-def pseudo_translate(text: str, target: str) -> str:
+EXPANSION_MARK: Final = "\u2053"  # swung dash: pads a word under the `expand` fault
+_EXPANSION_PADDING = re.compile("\u2053+")
+# `⟨n⟩` after the last word of a sentence translated across several marked inline elements
+_SENTENCE_MARK = re.compile("\u27e8[0-9]+\u27e9")
+_BLOCK_ELEMENTS = frozenset({"p", "div", "li", "td", "th", "h1", "h2", "h3", "h4", "h5", "h6"})
+
+
+def pseudo_translate(text: str, target: str, *, expand: bool = False) -> str:
     """Pseudo-translate plain `text` into `target`: every word visibly changed, numbers kept.
 
     ASCII letters become accented look-alikes (and those look-alikes, if the source has any,
     become ASCII letters) and each word (a run of letters) gets the marker `·<target>`, so
-    `Hello, world 42!` becomes `Ĥéļļö·es, ŵöŕļď·es 42!` for Spanish.
+    `Hello, world 42!` becomes `Ĥéļļö·es, ŵöŕļď·es 42!` for Spanish. With `expand` every
+    word is padded with swung dashes to `EXPANSION` times its length, as languages that run
+    longer than the source do, so re-wrapping is exercised.
     """
-    return _WORD.sub(
-        lambda match: match.group(0).translate(_SWAP_LETTERS) + LANGUAGE_MARK + target, text
-    )
+
+    def word(match: re.Match[str]) -> str:
+        translated = match.group(0).translate(_SWAP_LETTERS) + LANGUAGE_MARK + target
+        if expand:
+            translated += EXPANSION_MARK * math.ceil(len(translated) * (EXPANSION - 1))
+        return translated
+
+    return _WORD.sub(word, text)
 
 
 def reverse_pseudo_translation(text: str) -> str:
@@ -213,7 +229,9 @@ def reverse_pseudo_translation(text: str) -> str:
 
     Exact for any source text without `<letters>·<language code>` sequences of its own; text
     the engine kept verbatim (markup, terminology targets, `translate="no"`) passes through.
+    The `expand` fault's padding and the sentence marks are removed.
     """
+    text = _SENTENCE_MARK.sub("", _EXPANSION_PADDING.sub("", text))
     return _MARKED_WORD.sub(lambda match: match.group(1).translate(_SWAP_LETTERS), text)
 
 
@@ -527,6 +545,46 @@ def _translate_tree(element: _Element, convert: Callable[[str], str]) -> int:
     return characters
 
 
+def _text_nodes(element: _Element) -> Iterator[_Text]:
+    """The translatable text nodes under `element`, in document order."""
+    for child in element.children:
+        if isinstance(child, _Text):
+            yield child
+        elif isinstance(child, _Element) and not _is_do_not_translate(child):
+            yield from _text_nodes(child)
+
+
+def _sentences_across_elements(root: _Element) -> list[tuple[_Text, int]]:
+    """Block elements whose text runs across two or more inline elements with an id: the
+    engine translates each as one sentence, which it shows by a mark after the sentence's last
+    word counting the words of the whole sentence (`⟨7⟩`), as agreement and word order in a
+    real translation depend on the whole sentence. Returns the text node to mark and the count.
+    """
+    found = []
+    for _, element in _elements(root):
+        if element.tag not in _BLOCK_ELEMENTS:
+            continue
+        marked = [c for c in element.children if isinstance(c, _Element) and c.element_id]
+        if len(marked) < 2:
+            continue
+        nodes = [node for node in _text_nodes(element) if _WORD.search(node.text)]
+        if nodes:
+            words = sum(len(_WORD.findall(node.text)) for node in nodes)
+            found.append((nodes[-1], words))
+    return found
+
+
+def _mark_sentence_end(text: str, words: int) -> str:
+    """Put the sentence mark right after the text's last translated word (and its padding)."""
+    matches = list(_MARKED_WORD.finditer(text))
+    if not matches:
+        return text
+    end = matches[-1].end()
+    while text[end : end + 1] == EXPANSION_MARK:
+        end += 1
+    return f"{text[:end]}\u27e8{words}\u27e9{text[end:]}"
+
+
 def _count_tree_characters(element: _Element) -> int:
     return _translate_tree(element, lambda text: text)
 
@@ -579,12 +637,13 @@ class JobTimings:
 
 @dataclass(frozen=True)
 class TranslateFaults:
-    """Faults to inject: a set of `merge`, `drop`, `reorder`, `throttle`.
+    """Faults to inject: a set of `merge`, `drop`, `reorder`, `throttle`, `expand`.
 
     `merge`, `drop` and `reorder` damage the HTML of every output document that has at least
     three elements with an `id`, at positions chosen from `seed` and the source document.
     `throttle` answers the next `throttle_calls` calls (any operation) with
-    `TooManyRequestsException`.
+    `TooManyRequestsException`. `expand` makes every translated word 1.4 times longer (words
+    kept), as a translation into a longer-running language.
     """
 
     modes: frozenset[str] = frozenset()
@@ -842,17 +901,25 @@ class TranslateEngine(LocalEngine):
     ) -> _Rendered:
         applied: dict[tuple[str, str], None] = {}
 
+        expand = "expand" in self.faults.modes
+
         def convert(segment: str) -> str:
             if source == target:
                 return segment
             if matcher is None:
-                return pseudo_translate(segment, target)
-            return matcher.apply(segment, lambda piece: pseudo_translate(piece, target), applied)
+                return pseudo_translate(segment, target, expand=expand)
+            return matcher.apply(
+                segment, lambda piece: pseudo_translate(piece, target, expand=expand), applied
+            )
 
         if not as_html:
             return _Rendered(convert(text), len(text), list(applied))
         root = _parse_html(text)
+        sentences = _sentences_across_elements(root)
         characters = _translate_tree(root, convert)
+        if source != target:
+            for last_text, words in sentences:
+                last_text.text = _mark_sentence_end(last_text.text, words)
         self._inject_faults(root, text, operation)
         return _Rendered(_serialize(root), characters, list(applied))
 

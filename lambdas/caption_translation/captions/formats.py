@@ -1,8 +1,12 @@
 """Reading and writing WebVTT and SRT files.
 
-WebVTT is read with webvtt-py: its block rule, its block classes (`WebVTTCueBlock` in strict
-mode, `WebVTTCommentBlock`, `WebVTTStyleBlock`, `WebVTTRegionBlock`), `Timestamp` and
-`CueSettings`. Its file-level reader is not used because it loses what this workflow must keep:
+WebVTT is read with webvtt-py's block rule, its non-cue block classes (`WebVTTCommentBlock`,
+`WebVTTStyleBlock`, `WebVTTRegionBlock`) and `CueSettings`. Cue timing lines are read here by
+the WebVTT specification's rule, which webvtt-py's `WebVTTCueBlock` bends: only space, tab and
+form feed may surround the timestamps and the arrow (its whitespace class also takes U+000B and
+Unicode spaces) and timestamps are ASCII digits (its digit class takes any script's digits);
+https://www.w3.org/TR/webvtt1/#collect-webvtt-cue-timings-and-settings.
+Its file-level reader is not used because it loses what this workflow must keep:
 the byte order mark and line endings, where NOTE/STYLE/REGION blocks sit between cues (it moves
 every STYLE and REGION to the top and re-flows comments and region settings), and the line of a
 malformed cue (the lenient reader drops such cues silently, the strict one raises without a line
@@ -22,11 +26,9 @@ import re
 import unicodedata
 from dataclasses import dataclass, field, replace
 
-from webvtt.errors import MalformedCaptionError
-from webvtt.models import CueSettings, Timestamp
+from webvtt.models import CueSettings
 from webvtt.vtt import (
     WebVTTCommentBlock,
-    WebVTTCueBlock,
     WebVTTRegionBlock,
     WebVTTStyleBlock,
 )
@@ -55,6 +57,10 @@ _SRT_INDEX = re.compile(r"[0-9]+")
 _SRT_TIMESTAMP = r"([0-9]+):([0-9]{2}):([0-9]{2})[,.]([0-9]{3})"
 _SRT_TIMING = re.compile(
     rf"[ \t]*{_SRT_TIMESTAMP}[ \t]*-->[ \t]*{_SRT_TIMESTAMP}(?:[ \t]+(.*?))?[ \t]*"
+)
+_VTT_TIMESTAMP = r"(?:([0-9]{2,10}):)?([0-9]{2}):([0-9]{2})\.([0-9]{3})"
+_VTT_TIMING = re.compile(
+    rf"[ \t\f]*{_VTT_TIMESTAMP}[ \t\f]*-->[ \t\f]*{_VTT_TIMESTAMP}(?=[ \t\f]|$)"
 )
 _VTT_EXPECTED = "'hh:mm:ss.ttt --> hh:mm:ss.ttt' (hours optional, at most 59 minutes and seconds)"
 _SRT_EXPECTED = "'hh:mm:ss,ttt --> hh:mm:ss,ttt' (at most 59 minutes and seconds)"
@@ -379,36 +385,31 @@ class _VttReader:
             self.blocks.append(Block(_block_kind(block), tuple(block), len(self.cues)))
             return
         timing_number = number + arrow
-        if not WebVTTCueBlock.is_valid(block, strict=True):
+        line = block[arrow]
+        match = _VTT_TIMING.match(line) if arrow <= 1 else None
+        fields = [int(value or 0) for value in match.groups()] if match else []
+        if not match or any(value > 59 for value in (fields[1], fields[2], fields[5], fields[6])):
             raise MalformedTimestampError(
-                f"line {timing_number}: cannot read the cue timing {block[arrow]!r}; "
+                f"line {timing_number}: cannot read the cue timing {line!r}; "
                 f"expected {_VTT_EXPECTED}",
                 line=timing_number,
             )
-        parsed = WebVTTCueBlock.from_lines(block)
-        try:
-            start_ms = Timestamp.from_string(parsed.start).in_milliseconds()
-            end_ms = Timestamp.from_string(parsed.end).in_milliseconds()
-        except MalformedCaptionError:
-            raise MalformedTimestampError(
-                f"line {timing_number}: cannot read the cue timing {block[arrow]!r}; "
-                f"expected {_VTT_EXPECTED}",
-                line=timing_number,
-            ) from None
+        start_ms = ((fields[0] * 60 + fields[1]) * 60 + fields[2]) * 1000 + fields[3]
+        end_ms = ((fields[4] * 60 + fields[5]) * 60 + fields[6]) * 1000 + fields[7]
         if end_ms < start_ms:
             raise EndBeforeStartError(
-                f"line {timing_number}: the cue ends ({parsed.end}) before it starts "
-                f"({parsed.start})",
+                f"line {timing_number}: the cue ends ({format_timestamp(end_ms)}) before it "
+                f"starts ({format_timestamp(start_ms)})",
                 line=timing_number,
             )
         self.cues.append(
             Cue(
                 index=len(self.cues),
-                identifier=parsed.identifier,
+                identifier=block[0] if arrow == 1 else None,
                 start_ms=start_ms,
                 end_ms=end_ms,
-                settings=_normalized_settings(parsed.settings),
-                text="\n".join(parsed.payload),
+                settings=_normalized_settings(line[match.end() :]),
+                text="\n".join(block[arrow + 1 :]),
             )
         )
 
