@@ -652,19 +652,74 @@ def with_readme_section(readme: str, markdown: str) -> str:
 
 def run_cost(usage: Mapping[str, float], prices: PriceList | None = None) -> dict[str, Any]:
     """USD for metered quantities: `usage` maps a price key (`service.name`) to how many of
-    its unit a run used. The result has the total and one entry per service."""
+    its unit a run used. The result has the total and, per service, each price applied."""
     prices = prices or load()
     services: dict[str, dict[str, Any]] = {}
     for key, quantity in usage.items():
         price = prices.price(key)
-        service = services.setdefault(key.split(".", 1)[0], {"usd": 0.0, "metered": {}})
-        service["usd"] += quantity * price.usd
-        service["metered"][price.unit] = service["metered"].get(price.unit, 0) + quantity
-    for service in services.values():
-        service["usd"] = round(service["usd"], 6)
+        service, name = key.split(".", 1)
+        entry = services.setdefault(service, {"usd": 0.0, "items": {}})
+        entry["items"][name] = {
+            "quantity": round(quantity, 6),
+            "unit": price.unit,
+            "usdPerUnit": price.usd,
+            "usd": round(quantity * price.usd, 6),
+        }
+        entry["usd"] = round(entry["usd"] + quantity * price.usd, 6)
     return {
         "usd": round(sum(s["usd"] for s in services.values()), 6),
         "byService": services,
         "pricesAsOf": prices.as_of,
         "region": prices.region,
     }
+
+
+NOT_METERED_LOCALLY = (
+    "Lambda, Step Functions, S3, SQS, SNS, DynamoDB, API Gateway, Firehose, Redshift, Glue and "
+    "SageMaker (the local cloud does not meter their billed units)"
+)
+
+
+def metered_usage(cloud: Any) -> dict[str, float]:
+    """What the local engines metered in a local cloud, as price key -> quantity in its unit.
+
+    Translate counts characters; Comprehend training time, endpoint inference-unit time (on the
+    local clock) and asynchronous units; Rekognition Custom Labels billed inference-unit
+    minutes and training time; A2I the human loops people completed (one object each)."""
+    engines: Mapping[str, Any] = getattr(cloud, "engines", {})
+    usage: dict[str, float] = {}
+    translate = engines.get("translate")
+    if translate is not None:
+        usage["translate.characterRealtime"] = translate.usage.realtime_characters
+        usage["translate.characterBatch"] = translate.usage.batch_characters
+    comprehend = engines.get("comprehend")
+    if comprehend is not None:
+        comprehend.poll()  # accrue every endpoint's inference units up to the clock
+        meter = comprehend.usage
+        usage["comprehend.customTrainingHour"] = meter.training_seconds / 3600
+        usage["comprehend.customEndpointInferenceUnitSecond"] = meter.inference_unit_seconds
+        usage["comprehend.customAsyncUnit"] = meter.async_units
+    rekognition = engines.get("rekognition")
+    if rekognition is not None:
+        meter = rekognition.usage
+        usage["rekognition.customLabelsInferenceUnitHour"] = meter.inference_hours()
+        usage["rekognition.customLabelsTrainingHour"] = sum(meter.training_seconds.values()) / 3600
+    a2i = engines.get("sagemaker-a2i-runtime")
+    if a2i is not None:
+        with a2i.state.lock:
+            loops = list(a2i.state.loops.values())
+        usage["a2i.objectReviewed"] = sum(1 for loop in loops if loop.status == "Completed")
+    return {key: quantity for key, quantity in usage.items() if quantity}
+
+
+def local_run_cost(
+    cloud: Any, prices: PriceList | None = None, leave_out: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """What a demo's run would have cost on AWS, for the services whose engines meter usage;
+    `leave_out` maps price keys the workflow itself would not incur to the reason."""
+    leave_out = leave_out or {}
+    usage = {key: q for key, q in metered_usage(cloud).items() if key not in leave_out}
+    result = {**run_cost(usage, prices), "notMetered": NOT_METERED_LOCALLY}
+    if leave_out:
+        result["leftOut"] = dict(leave_out)
+    return result

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import copy
 import json
+import threading
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from localcloud import cli, costs
 from localcloud.cloud import REPO_ROOT
+from localcloud.engines.comprehend import UsageMeter as ComprehendUsage
+from localcloud.engines.translate import UsageMeter as TranslateUsage
 from localcloud.prices import PRICES_FILE, PriceListError, load, parse
 
 SECONDS_PER_MONTH = 730 * 3600
@@ -181,13 +185,62 @@ def test_run_cost_prices_metered_usage_per_service():
     result = costs.run_cost(
         {"translate.characterRealtime": 10_000, "rekognition.customLabelsInferenceUnitHour": 0.5}
     )
-    assert result["byService"]["translate"]["usd"] == pytest.approx(
-        10_000 * prices.usd("translate.characterRealtime")
-    )
+    translate = result["byService"]["translate"]
+    assert translate["usd"] == pytest.approx(10_000 * prices.usd("translate.characterRealtime"))
+    assert translate["items"]["characterRealtime"]["unit"] == "character"
     assert result["usd"] == pytest.approx(0.15 + 2.0)
     assert result["pricesAsOf"] == prices.as_of
     with pytest.raises(PriceListError, match="no price"):
         costs.run_cost({"translate.neural": 1})
+
+
+def _cloud_with_meters() -> SimpleNamespace:
+    translate = TranslateUsage()
+    translate.record("TranslateText", 1200, batch=False)
+    translate.record("StartTextTranslationJob", 800, batch=True)
+    comprehend = ComprehendUsage()
+    comprehend.record_training(1800)
+    comprehend.record_inference_units(600)
+    comprehend.record_async_documents([50, 1050])  # 3 units (the minimum) + 11 units
+    loops = {
+        "a": SimpleNamespace(status="Completed"),
+        "b": SimpleNamespace(status="InProgress"),
+        "c": SimpleNamespace(status="Completed"),
+    }
+    return SimpleNamespace(
+        engines={
+            "translate": SimpleNamespace(usage=translate),
+            "comprehend": SimpleNamespace(usage=comprehend, poll=lambda: None),
+            "sagemaker-a2i-runtime": SimpleNamespace(
+                state=SimpleNamespace(lock=threading.Lock(), loops=loops)
+            ),
+        }
+    )
+
+
+def test_local_run_cost_prices_what_the_engines_metered():
+    prices = load()
+    cost = costs.local_run_cost(_cloud_with_meters())
+    by_service = cost["byService"]
+    assert by_service["translate"]["usd"] == pytest.approx(2000 * 15e-6)
+    assert by_service["comprehend"]["items"]["customTrainingHour"]["quantity"] == 0.5
+    assert by_service["comprehend"]["items"]["customAsyncUnit"]["quantity"] == 14
+    assert by_service["comprehend"]["usd"] == pytest.approx(
+        0.5 * prices.usd("comprehend.customTrainingHour")
+        + 600 * prices.usd("comprehend.customEndpointInferenceUnitSecond")
+        + 14 * prices.usd("comprehend.customAsyncUnit")
+    )
+    assert by_service["a2i"]["items"]["objectReviewed"]["quantity"] == 2
+    assert cost["usd"] == pytest.approx(sum(s["usd"] for s in by_service.values()))
+    assert "Lambda" in cost["notMetered"]
+
+
+def test_local_run_cost_leaves_out_what_the_workflow_does_not_incur():
+    cost = costs.local_run_cost(
+        _cloud_with_meters(), leave_out={"comprehend.customTrainingHour": "set-up only"}
+    )
+    assert "customTrainingHour" not in cost["byService"]["comprehend"]["items"]
+    assert cost["leftOut"] == {"comprehend.customTrainingHour": "set-up only"}
 
 
 def test_cost_command_prints_the_table_with_the_price_date_and_region(monkeypatch, capsys):
