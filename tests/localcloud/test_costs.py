@@ -271,3 +271,23 @@ def test_readme_section_replacement_keeps_the_rest():
     )
     with pytest.raises(costs.CostModelError, match="exactly one"):
         costs.readme_section("no markers")
+
+
+def _provisioned(node_type: str, nodes: int) -> dict[str, dict[str, Any]]:
+    provisioned = templates()
+    resources = provisioned["ticket_classification"]["Resources"]
+    del resources["Workgroup"]
+    resources["Cluster"] = {
+        "Type": "AWS::Redshift::Cluster",
+        "Properties": {"NodeType": node_type, "NumberOfNodes": nodes},
+    }
+    return provisioned
+
+
+def test_a_provisioned_warehouse_bills_its_nodes_every_hour():
+    cost = costs.workflow_cost("ticket_classification", _provisioned("ra3.xlplus", 2))
+    cluster = next(c for c in cost.fixed if c.service == "redshift")
+    assert cluster.usd == pytest.approx(2 * load().usd("redshift.nodeHour.ra3.xlplus") * 730)
+    assert not any("COPY" in item.unit for item in cost.items)
+    with pytest.raises(costs.CostModelError, match=r"nodeHour\.ra3\.4xlarge"):
+        costs.workflow_cost("ticket_classification", _provisioned("ra3.4xlarge", 2))
