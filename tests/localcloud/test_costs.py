@@ -291,3 +291,15 @@ def test_a_provisioned_warehouse_bills_its_nodes_every_hour():
     assert not any("COPY" in item.unit for item in cost.items)
     with pytest.raises(costs.CostModelError, match=r"nodeHour\.ra3\.4xlarge"):
         costs.workflow_cost("ticket_classification", _provisioned("ra3.4xlarge", 2))
+
+
+def test_update_readme_writes_the_section_the_markdown_option_prints(monkeypatch, capsys, tmp_path):
+    monkeypatch.setattr(costs, "synthesized_templates", lambda stage, root: templates())
+    monkeypatch.setattr(cli, "REPO_ROOT", tmp_path)
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# x\n{costs.README_BEGIN}\nstale\n{costs.README_END}\n", encoding="utf-8")
+    assert cli.main(["cost", "--markdown"]) == 0
+    markdown = capsys.readouterr().out.strip()
+    assert cli.main(["cost", "--update-readme"]) == 0
+    assert costs.readme_section(readme.read_text(encoding="utf-8")) == markdown
+    assert readme.read_text(encoding="utf-8").startswith("# x\n")
