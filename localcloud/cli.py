@@ -121,6 +121,7 @@ def _cost(args: argparse.Namespace) -> str:
 
     if not STAGE_PATTERN.match(args.stage):
         raise SystemExit(f"--stage must match {STAGE_PATTERN.pattern}")
+    print(f"synthesizing the app for stage {args.stage}...", file=sys.stderr)
     try:
         model = costs.report(costs.synthesized_templates(args.stage, REPO_ROOT), args.stage)
     except costs.CostModelError as error:
