@@ -10,9 +10,15 @@
     python -m localcloud demo all [--out demo-output]
     python -m localcloud report ticket_classification --out DIR [--warehouse PATH]
     python -m localcloud review-portal [--port 8085]
+    python -m localcloud cost [--stage dev] [--json | --markdown | --update-readme]
 
 Each demo writes under `demo-output/<slug>/` unless `--out` says otherwise. Progress goes to
-stderr; the last line on stdout is the demo's JSON result.
+stderr; the last line on stdout is the demo's JSON result, with `costUsd`: what the run would
+have cost on AWS, priced from the local engines' meters.
+
+`cost` synthesizes the app for the stage and prints each workflow's fixed monthly cost and cost
+per item from `localcloud/prices.json`; `--markdown` prints the README's "Costs" section and
+`--update-readme` writes it there.
 """
 
 from __future__ import annotations
@@ -107,6 +113,30 @@ def _ticket_report(args: argparse.Namespace) -> dict[str, object]:
     if not warehouse.is_file():
         raise SystemExit(f"{warehouse} does not exist: run the demo first")
     return {"report": str(write_report(duckdb_query(warehouse), Path(args.out)))}
+
+
+def _cost(args: argparse.Namespace) -> str:
+    from localcloud import costs
+    from stacks.config import STAGE_PATTERN
+
+    if not STAGE_PATTERN.match(args.stage):
+        raise SystemExit(f"--stage must match {STAGE_PATTERN.pattern}")
+    print(f"synthesizing the app for stage {args.stage}...", file=sys.stderr)
+    try:
+        model = costs.report(costs.synthesized_templates(args.stage, REPO_ROOT), args.stage)
+    except costs.CostModelError as error:
+        raise SystemExit(f"cost: {error}") from None
+    if args.json:
+        return json.dumps(model.as_dict(), indent=2)
+    if args.update_readme:
+        readme = REPO_ROOT / "README.md"
+        text = readme.read_text(encoding="utf-8")
+        try:
+            readme.write_text(costs.with_readme_section(text, model.markdown()), encoding="utf-8")
+        except costs.CostModelError as error:
+            raise SystemExit(f"cost: {error}") from None
+        return f"updated the Costs section of {readme}"
+    return model.markdown() if args.markdown else model.table()
 
 
 # slug -> (what it is, its options, its demo, the options `demo all` gives it)
@@ -204,6 +234,17 @@ def parser() -> argparse.ArgumentParser:
     portal.add_argument("--port", type=int, default=8085)
     portal.add_argument("--out", default="demo-output/review-portal")
 
+    cost = commands.add_parser(
+        "cost", help="each workflow's fixed monthly cost and cost per item on AWS"
+    )
+    cost.add_argument("--stage", default="dev", help="the stage to synthesize (default dev)")
+    formats = cost.add_mutually_exclusive_group()
+    formats.add_argument("--json", action="store_true", help="the report as JSON")
+    formats.add_argument("--markdown", action="store_true", help="the README's Costs section")
+    formats.add_argument(
+        "--update-readme", action="store_true", help="write the Costs section into README.md"
+    )
+
     report = commands.add_parser("report", help="render a workflow's analysis report")
     reports = report.add_subparsers(dest="report", required=True)
     ticket_report = reports.add_parser(
@@ -225,6 +266,9 @@ def main(argv: list[str] | None = None) -> int:
         return _review_portal(args)
     if args.command == "report":
         print(json.dumps(_ticket_report(args)))
+        return 0
+    if args.command == "cost":
+        print(_cost(args))
         return 0
     if args.workflow != "all":
         line = DEMOS[args.workflow][2](args)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from localcloud.cloud import LocalCloud
+from localcloud.costs import local_run_cost
 from localcloud.iam_check import check
 
 STACK_PREFIX = "CaptionTranslation-"
@@ -31,6 +32,7 @@ class CaptionDemoResult:
     batch_id: str
     execution_status: str
     seconds: float
+    cost_usd: dict[str, Any] | None = None
 
     def as_line(self) -> dict[str, Any]:
         return {
@@ -40,6 +42,7 @@ class CaptionDemoResult:
             "failed": self.failed,
             "cues_in": self.cues_in,
             "cues_out": self.cues_out,
+            "costUsd": self.cost_usd,
         }
 
 
@@ -114,6 +117,7 @@ def run(
             batch_id=summary["batchId"],
             execution_status=summary.get("_status", "SUCCEEDED"),
             seconds=time.monotonic() - started,
+            cost_usd=local_run_cost(cloud),
         )
 
 

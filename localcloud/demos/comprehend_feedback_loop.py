@@ -25,6 +25,7 @@ from typing import Any, TextIO
 
 from localcloud.apigateway import LocalApiGateway
 from localcloud.cloud import REPO_ROOT, LocalCloud
+from localcloud.costs import local_run_cost
 from localcloud.iam_check import check
 from localcloud.review import SAMPLES, OracleReviewer, labelled_rows, sample_truth
 
@@ -192,6 +193,7 @@ def run(out_dir: Path, rounds: int = 3, progress: TextIO = sys.stderr) -> dict[s
         if report.denied:
             raise RuntimeError("calls outside the deployed IAM policies:\n" + report.format())
         feedback_items = oracle.answered_items + oracle.skipped_items
+        cost = local_run_cost(cloud)
     chart = plot(history, out_dir / "accuracy.png")
     say(f"plot written to {chart}")
     return {
@@ -200,6 +202,7 @@ def run(out_dir: Path, rounds: int = 3, progress: TextIO = sys.stderr) -> dict[s
         "feedback_items": feedback_items,
         "human_loops": loops,
         "plot": str(chart),
+        "costUsd": cost,
     }
 
 

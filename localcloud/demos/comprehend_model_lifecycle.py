@@ -15,6 +15,7 @@ from typing import Any, TextIO
 
 from localcloud.alarms import is_alarm_notification
 from localcloud.cloud import REPO_ROOT, LocalCloud
+from localcloud.costs import local_run_cost
 from localcloud.demos.caption_translation import find_stack
 from localcloud.iam_check import check
 
@@ -78,4 +79,9 @@ def run(assembly_dir: Path, out_dir: Path, progress: TextIO = sys.stderr) -> dic
         )
         if report.denied:
             raise RuntimeError("calls outside the deployed IAM policies:\n" + report.format())
-        return {"workflow": "comprehend_model_lifecycle", "metric": metric, "rounds": rounds}
+        return {
+            "workflow": "comprehend_model_lifecycle",
+            "metric": metric,
+            "rounds": rounds,
+            "costUsd": local_run_cost(cloud),
+        }

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from localcloud.cloud import REPO_ROOT, LocalCloud
+from localcloud.costs import local_run_cost
 from localcloud.demos.caption_translation import find_stack
 from localcloud.iam_check import check
 
@@ -142,4 +143,11 @@ def run(
             "failed": len(failed),
             "model_status_after": status,
             "billed_inference_unit_seconds": round(billed),
+            "costUsd": local_run_cost(
+                cloud,
+                leave_out={
+                    "rekognition.customLabelsTrainingHour": "training the sample model stands "
+                    "in for the model a user brings; the workflow trains nothing"
+                },
+            ),
         }

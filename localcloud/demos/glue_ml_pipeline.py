@@ -146,4 +146,10 @@ def run(
             "deployed": result.message["deployed"],
             "endpoint": endpoint,
             "message": result.message,
+            # The local Glue and SageMaker engines record instance types and counts but meter
+            # no billed time, so this run has no honest price; `python -m localcloud cost`
+            # estimates one from the stack.
+            "costUsd": None,
+            "costNote": "not metered: the local Glue and SageMaker engines do not meter DPU or "
+            "instance time; see `python -m localcloud cost` for an estimate per run",
         }

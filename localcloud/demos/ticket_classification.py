@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from localcloud.cloud import REPO_ROOT, DeployedStack, LocalCloud
+from localcloud.costs import local_run_cost
 from localcloud.demos.caption_translation import find_stack
 from localcloud.iam_check import check
 
@@ -217,4 +218,5 @@ def run(
             "operation_accuracy": round(operation_hits / max(1, len(rows)), 3),
             "resource_accuracy": round(resource_hits / max(1, len(rows)), 3),
             "report": str(report),
+            "costUsd": local_run_cost(cloud),
         }

@@ -155,6 +155,8 @@ class UsageMeter:
         self.training_seconds = 0.0
         self.inference_unit_seconds = 0.0
         self.documents_classified = 0
+        # Asynchronous classification bills units of 100 characters, at least 3 per document.
+        self.async_units = 0
 
     def record_training(self, seconds: float) -> None:
         with self._lock:
@@ -168,6 +170,10 @@ class UsageMeter:
         with self._lock:
             self._characters[operation] += characters
             self.documents_classified += documents
+
+    def record_async_documents(self, lengths: list[int]) -> None:
+        with self._lock:
+            self.async_units += sum(max(3, -(-length // 100)) for length in lengths)
 
     @property
     def realtime_characters(self) -> int:
@@ -1273,6 +1279,7 @@ class ComprehendEngine(LocalEngine):
         self.usage.record_characters(
             "StartDocumentClassificationJob", sum(len(text) for text in texts), len(texts)
         )
+        self.usage.record_async_documents([len(text) for text in texts])
         job.status = "COMPLETED"
 
     def _job_properties(self, job: _Job) -> dict[str, Any]:

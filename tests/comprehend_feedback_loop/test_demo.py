@@ -33,6 +33,11 @@ def test_accuracy_rises_over_the_rounds_and_never_drops_by_more_than_noise(
     assert accuracy[-1] >= accuracy[0] + 0.1, accuracy
     assert result["human_loops"] > 0
     assert result["feedback_items"] >= result["human_loops"]
+    # What the run would have cost: every reviewed loop is one A2I object; training is metered.
+    cost = result["costUsd"]["byService"]
+    assert cost["a2i"]["items"]["objectReviewed"]["quantity"] == result["human_loops"]
+    assert cost["comprehend"]["items"]["customTrainingHour"]["quantity"] > 0
+    assert result["costUsd"]["usd"] == pytest.approx(sum(s["usd"] for s in cost.values()))
     plot = Path(result["plot"])
     assert plot.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
     assert json.loads(json.dumps(result)) == result  # the demo's last line is this, as JSON
