@@ -215,6 +215,8 @@ def _request_values(call: RecordedCall, action: Action) -> list[Values]:
     elif service == "redshift-data" and "ClusterIdentifier" in p:
         base["ClusterName"] = str(p["ClusterIdentifier"])
     elif service == "translate":
+        if "Name" in p:  # GetTerminology, ImportTerminology, ...: the resource's own name
+            base["ResourceName"] = str(p["Name"])
         # Both resource types take a `${ResourceName}`; each list names one of them.
         named = [
             {**base, "ResourceName": str(name), TYPE_KEY: kind}

@@ -166,6 +166,19 @@ class CaptionTranslationStack(Stack):
         for function in (start_batch, prepare, realtime, rebuild):
             # Existence checks list the exact key (see ObjectStore.exists).
             bucket.grant_list(function.role, ["s3:ListBucket"], "batches/*")
+        if settings.terminology_names:
+            # the never-translate terms are read once per batch, to check every output keeps them
+            prepare.add_to_policy(
+                iam.PolicyStatement(
+                    actions=["translate:GetTerminology"],
+                    resources=[
+                        self.format_arn(
+                            service="translate", resource="terminology", resource_name=name
+                        )
+                        for name in settings.terminology_names
+                    ],
+                )
+            )
         realtime.grant_unscoped("TranslatePolicy", ["translate:TranslateText"], TRANSLATE_UNSCOPED)
         rebuild.grant_unscoped(
             "TranslatePolicy",

@@ -33,6 +33,7 @@ class FileOutcome:
     over_profile: int = 0  # cues still over the reading profile after re-wrapping
     rewrapped: int = 0
     context_lost: int = 0  # cues translated without their sentence's context
+    terms_not_kept: int = 0  # never-translate terms the translation lost
 
     @property
     def name(self) -> str:
@@ -113,6 +114,7 @@ def summarise(
         "rewrappedCues": sum(o.rewrapped for o in outcomes),
         "cuesOverReadingProfile": sum(o.over_profile for o in outcomes),
         "contextLostCues": sum(o.context_lost for o in outcomes),
+        "termsNotKept": sum(o.terms_not_kept for o in outcomes),
         "failures": failures[:MAX_LISTED_FAILURES],
         "failuresNotListed": max(0, len(failures) - MAX_LISTED_FAILURES),
         "warnings": [w for f in plan["files"] for w in f.get("warnings", [])][:MAX_LISTED_FAILURES],

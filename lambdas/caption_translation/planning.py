@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from typing import Any
 
 from lambdas.caption_translation import layout
@@ -40,8 +41,15 @@ class BatchNotFoundError(Exception):
 _FORMAT_NAMES = {"vtt": "WebVTT", "srt": "SRT"}
 
 
+TermsReader = Callable[[str, tuple[str, ...]], dict[str, list[str]]]  # (source, targets)
+
+
 def prepare_batch(
-    batch_id: str, execution_name: str, settings: CaptionSettings, store: ObjectStore
+    batch_id: str,
+    execution_name: str,
+    settings: CaptionSettings,
+    store: ObjectStore,
+    terms: TermsReader | None = None,
 ) -> dict[str, Any]:
     manifest = store.get_json(layout.manifest_key(batch_id))
     if manifest is None:
@@ -119,6 +127,7 @@ def prepare_batch(
         "targetLanguages": list(targets),
         "terminologyNames": list(settings.terminology_names),
         "readingProfile": profile.as_json(),
+        "neverTranslate": terms(source, targets) if terms and files and not batch_error else {},
         "files": files,
         "rejected": rejected,
         "jobs": jobs,

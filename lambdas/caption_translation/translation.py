@@ -56,7 +56,11 @@ def translate_realtime(
         for language in plan["targetLanguages"]:
             translator = translators(plan["sourceLanguage"], language)
             translate = partial(
-                translate_captions, captions, translator, profile=profile.for_language(language)
+                translate_captions,
+                captions,
+                translator,
+                profile=profile.for_language(language),
+                never_translate=plan.get("neverTranslate", {}).get(language, ()),
             )
             _write(store, outcome, language, translate)
         record_failures(store, batch_id, outcome)
@@ -110,6 +114,7 @@ def rebuild_outputs(
                     documents,
                     translator,
                     profile=profile.for_language(language),
+                    never_translate=plan.get("neverTranslate", {}).get(language, ()),
                 )
                 _write(store, outcome, language, rebuild)
     for outcome in outcomes.values():
@@ -154,6 +159,7 @@ def _write(
     outcome.over_profile += len(result.over_profile)
     outcome.rewrapped += len(result.rewrapped_cues)
     outcome.context_lost += len(result.context_lost_cues)
+    outcome.terms_not_kept += len(result.terms_not_kept)
 
 
 def _job_folder(store: ObjectStore, output_prefix: str, job_id: str) -> str:

@@ -184,3 +184,15 @@ def _as_srt(vtt: str) -> str:
         timing = timing.split(" line:")[0].replace(".", ",")
         out.append("\n".join([str(number), timing, *(re.sub(r"<[^>]*>", "", t) for t in text)]))
     return "\n\n".join(out) + "\n"
+
+
+def test_a_never_translate_term_lost_in_translation_is_reported() -> None:
+    doc = parse_captions(SCENE.encode(), "scene.vtt")
+    translator, _ = engine_translator()  # no terminology: the engine translates every word
+
+    outcome = translate_captions(doc, translator, never_translate=["train", "PLATFORM"])
+
+    assert [(e["index"], e["term"]) for e in outcome.report()["termsNotKept"]] == [
+        (0, "train"),
+        (5, "PLATFORM"),
+    ]

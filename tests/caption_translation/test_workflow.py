@@ -256,7 +256,7 @@ def test_the_custom_terminology_keeps_its_terms(cloud: Any) -> None:
     cloud.client("translate").import_terminology(
         Name=GLOSSARY,
         MergeStrategy="OVERWRITE",
-        TerminologyData={"File": b"en,es\nrailing,barandilla\n", "Format": "CSV"},
+        TerminologyData={"File": b"en,es\nrailing,barandilla\nlamp,lamp\n", "Format": "CSV"},
     )
     lighthouse = next(p for p in GOOD_SAMPLES if p.name.startswith("lighthouse"))
     stack.run(samples([lighthouse]))
@@ -267,6 +267,13 @@ def test_the_custom_terminology_keeps_its_terms(cloud: Any) -> None:
     assert "Hold the railing" in lighthouse.read_text()
     assert "barandilla" in translated  # the glossary's term, kept verbatim
     assert "railing" not in translated
+    # "lamp" is a never-translate term: read from the terminology and checked in the output
+    (plan_key,) = [k for k in stack.keys("batches/") if k.endswith("/plan.json")]
+    assert json.loads(stack.read(plan_key))["neverTranslate"] == {"es": ["lamp"], "fr": []}
+    assert "lamp" in translated
+    report = json.loads(stack.read(f"output/es/{lighthouse.name}.report.json"))
+    assert report["termsNotKept"] == []
+    assert json.loads(execution["output"])["termsNotKept"] == 0
 
 
 def test_a_missing_terminology_fails_the_batch_with_a_notification(cloud: Any) -> None:

@@ -52,7 +52,14 @@ VOID_ELEMENTS = frozenset(
     }
 )
 
-_TEXT, _BREAK, _START, _END, _OPAQUE = range(5)
+_TEXT, _BREAK, _START, _END, _OPAQUE, _PROTECTED = range(6)
+# What a viewer reads but Translate must not touch: a speaker label in capitals at the start of
+# a line (`BOB:`, `- DR. SMITH:`; a name, never translated) and music symbols, which mark sung
+# lines and would otherwise drift within the sentence.
+_SPEAKER_LABEL = re.compile(
+    r"^([ \t]*(?:[-\u2010\u2013\u2014][ \t]*)?)([A-Z][A-Z0-9 .'-]*[A-Z0-9.]:)(?=[ \t]|$)"
+)
+_MUSIC = re.compile("[\u266a\u266b]+")
 _TAG_SPACE = re.compile(r"[ \t\f]")
 _REFERENCE = re.compile(r"&(?:#[0-9]+;|#[xX][0-9a-fA-F]+;|([A-Za-z][A-Za-z0-9]*;))")
 _SRT_MARKUP = re.compile(
@@ -80,11 +87,43 @@ def _tokens(text: str, fmt: CaptionFormat) -> list[_Token]:
     for number, line in enumerate(text.split("\n")):
         if number:
             tokens.append(_Token(_BREAK, "\n"))
+        start = len(tokens)
         if fmt == "vtt":
             _vtt_line_tokens(line, tokens)
         else:
             _srt_line_tokens(line, tokens)
+        if "\u266a" in line or "\u266b" in line or ":" in line:
+            tokens[start:] = _protect(tokens[start:])
     return tokens
+
+
+def _protect(line_tokens: list[_Token]) -> list[_Token]:
+    """Split a line's speaker label and music symbols out of its text tokens."""
+    out: list[_Token] = []
+    at_line_start = True
+    for token in line_tokens:
+        if token.kind != _TEXT:
+            out.append(token)
+            at_line_start = at_line_start and token.kind == _START
+            continue
+        text = token.value
+        if at_line_start:
+            label = _SPEAKER_LABEL.match(text)
+            if label:
+                if label.group(1):
+                    out.append(_Token(_TEXT, label.group(1)))
+                out.append(_Token(_PROTECTED, label.group(2)))
+                text = text[label.end() :]
+        at_line_start = False
+        position = 0
+        for music in _MUSIC.finditer(text):
+            if music.start() > position:
+                out.append(_Token(_TEXT, text[position : music.start()]))
+            out.append(_Token(_PROTECTED, music.group(0)))
+            position = music.end()
+        if position < len(text):
+            out.append(_Token(_TEXT, text[position:]))
+    return out
 
 
 def _vtt_line_tokens(line: str, tokens: list[_Token]) -> None:
@@ -199,7 +238,7 @@ def cue_text_to_html(text: str, fmt: CaptionFormat) -> str:
                 out.append(f"</{open_tags.pop()}>")
         elif kind == _END:
             out.append(_opaque_element(f"<{token.value}>"))
-        else:
+        else:  # opaque markup and protected text: kept exactly as written
             out.append(_opaque_element(token.value))
     while open_tags:
         out.append(f"</{open_tags.pop()}>")
@@ -431,7 +470,7 @@ def plain_text(text: str, fmt: CaptionFormat) -> str:
     """The text a viewer reads: tags removed, references decoded, line breaks kept."""
     out: list[str] = []
     for token in _tokens(text, fmt):
-        if token.kind == _TEXT:
+        if token.kind in (_TEXT, _PROTECTED):
             out.append(html.unescape(token.value) if fmt == "vtt" else token.value)
         elif token.kind == _BREAK:
             out.append("\n")

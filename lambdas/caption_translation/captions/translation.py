@@ -65,6 +65,7 @@ class TranslationOutcome:
     over_profile: tuple[dict[str, Any], ...] = ()
     context_lost_cues: tuple[int, ...] = ()
     profile: ReadingProfile | None = None
+    terms_not_kept: tuple[dict[str, Any], ...] = ()
 
     def report(self) -> dict[str, Any]:
         """What a subtitler needs to review: cues over the reading profile's limits, cues
@@ -84,6 +85,7 @@ class TranslationOutcome:
                 }
                 for index in self.context_lost_cues
             ],
+            "termsNotKept": list(self.terms_not_kept),
             "retranslatedCues": list(self.retranslated_cues),
             "degradedCues": [
                 {"index": index, "reason": "translated as plain text; its inline tags were lost"}
@@ -97,14 +99,16 @@ def translate_captions(
     translator: Translator,
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
     profile: ReadingProfile | None = None,
+    never_translate: Sequence[str] = (),
 ) -> TranslationOutcome:
     """Translate with real-time calls: documents under the request limit, then suspects alone.
 
     With a reading `profile` (already for the target language), translated cues are re-wrapped
-    to it and the cues still over its limits are listed in the outcome."""
+    to it and the cues still over its limits are listed in the outcome; `never_translate`
+    terms found in a source cue must be in its translation, or the cue is listed."""
     documents = to_html_documents(doc, max_request_bytes)
     translated = [translator.translate_html(document) for document in documents]
-    return _complete(doc, translated, translator, max_request_bytes, profile)
+    return _complete(doc, translated, translator, max_request_bytes, profile, never_translate)
 
 
 def rebuild_from_documents(
@@ -113,13 +117,16 @@ def rebuild_from_documents(
     translator: Translator,
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
     profile: ReadingProfile | None = None,
+    never_translate: Sequence[str] = (),
 ) -> TranslationOutcome:
     """Finish a translation from already translated documents, e.g. a batch job's output.
 
     The documents must come from `to_html_documents(doc, ...)` (any size limit, any order).
     Suspect cues are re-translated with real-time calls of at most `max_request_bytes`.
     """
-    return _complete(doc, translated_documents, translator, max_request_bytes, profile)
+    return _complete(
+        doc, translated_documents, translator, max_request_bytes, profile, never_translate
+    )
 
 
 def _complete(
@@ -128,6 +135,7 @@ def _complete(
     translator: Translator,
     max_request_bytes: int,
     profile: ReadingProfile | None,
+    never_translate: Sequence[str] = (),
 ) -> TranslationOutcome:
     alignment = align_documents(doc, translated_documents)
     texts = dict(alignment.texts)
@@ -172,7 +180,34 @@ def _complete(
         over_profile=tuple(over),
         context_lost_cues=tuple(sorted(alignment.suspects & grouped)),
         profile=profile,
+        terms_not_kept=tuple(_terms_not_kept(doc, result, never_translate)),
     )
+
+
+def _terms_not_kept(
+    source: CaptionFile, result: CaptionFile, terms: Sequence[str]
+) -> list[dict[str, Any]]:
+    """Each cue whose source holds a never-translate term its translation lacks."""
+    if not terms:
+        return []
+    patterns = [
+        (term, re.compile(rf"(?<!\w){re.escape(term)}(?!\w)", re.IGNORECASE)) for term in terms
+    ]
+    missing = []
+    for before, after in zip(source.cues, result.cues, strict=True):
+        original = plain_text(before.text, source.format)
+        translated = plain_text(after.text, result.format)
+        for term, pattern in patterns:
+            if pattern.search(original) and not pattern.search(translated):
+                missing.append(
+                    {
+                        "index": before.index,
+                        "term": term,
+                        "reason": "the terminology says to keep this term as written; the "
+                        "translation does not have it",
+                    }
+                )
+    return missing
 
 
 def _indented_as(source: str, text: str) -> str:
