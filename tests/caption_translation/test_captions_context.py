@@ -196,3 +196,19 @@ def test_a_never_translate_term_lost_in_translation_is_reported() -> None:
         (0, "train"),
         (5, "PLATFORM"),
     ]
+
+
+def test_speaker_labels_and_music_symbols_are_kept_out_of_translation() -> None:
+    data = (
+        "WEBVTT\n\n00:00:01.000 --> 00:00:04.000\n- BOB: Where were you?\n"
+        "- DR. ANN: ♪ Singing in the rain ♪\n"
+    )
+    doc = parse_captions(data.encode(), "x.vtt")
+    translator, _ = engine_translator()
+
+    text = translate_captions(doc, translator).captions.cues[0].text
+
+    first, second = text.split("\n")
+    assert first.startswith("- BOB: ") and "·es" in first
+    assert second.startswith("- DR. ANN: ♪ ") and second.endswith(" ♪")
+    assert "·es" in second

@@ -13,8 +13,10 @@ from lambdas.caption_translation.captions import (
     rebuild_from_documents,
     render_captions,
     same_structure,
+    text_problem,
     to_html_documents,
     translate_captions,
+    with_texts,
 )
 from tests.caption_translation.test_captions_support import (
     GeneratedFile,
@@ -92,3 +94,22 @@ def test_cue_text_survives_html_byte_for_byte(case: tuple[str, str]) -> None:
     markup = cue_text_to_html(text, "vtt" if fmt == "vtt" else "srt")
 
     assert html_to_cue_text(markup, "vtt" if fmt == "vtt" else "srt") == text
+
+
+@PROFILE
+@given(caption_files, st.data())
+def test_any_text_with_texts_accepts_reads_back_exactly_as_written(
+    generated: GeneratedFile, data: st.DataObject
+) -> None:
+    """The premise of the translation's verification: whatever new cue texts `with_texts`
+    accepts (it refuses what `text_problem` names), the written file reads back with exactly
+    those cues, so it need not be parsed again after every translation."""
+    doc = parse_captions(generated.data, f"generated.{generated.format}")
+    texts = vtt_texts() if doc.format == "vtt" else srt_texts()
+    anything = st.text(alphabet=st.characters(blacklist_categories=["Cs"]), max_size=30)
+    new = {cue.index: data.draw(st.one_of(texts, anything)) for cue in doc.cues}
+    accepted = {i: t if text_problem(t, doc.format) is None else "x" for i, t in new.items()}
+
+    result = with_texts(doc, accepted)
+
+    assert parse_captions(render_captions(result), f"again.{doc.format}").cues == result.cues

@@ -84,7 +84,7 @@ def parse_captions(data: bytes, name: str) -> CaptionFile:
     ending before it starts, and files without cues.
     """
     text, bom = _decode(data)
-    lines = _LINE_BREAK.split(text)
+    lines = text.split("\n") if "\r" not in text else _LINE_BREAK.split(text)
     if lines and not lines[-1]:
         lines.pop()
     fmt = _detect_format(lines)
@@ -151,7 +151,9 @@ def _decode(data: bytes) -> tuple[str, bool]:
     body = data[len(_UTF8_BOM) :] if bom else data
     if not body.strip():
         raise EmptyFileError("the file is empty" if not body else "the file holds only whitespace")
-    wide = _wide_encoding(body)
+    # UTF-16/32 text starts with a byte-order mark or has zero bytes; UTF-8 text has neither,
+    # so it is never scanned for them
+    wide = _wide_encoding(body) if body.startswith(_BOM_PREFIXES) or b"\x00" in body else None
     if wide is not None:
         raise NotUtf8Error(
             f"the file is {wide}; captions must be UTF-8: convert it, e.g. "
@@ -205,6 +207,7 @@ _BOMS = (
     (codecs.BOM_UTF16_LE, "UTF-16LE (with a byte-order mark)"),
     (codecs.BOM_UTF16_BE, "UTF-16BE (with a byte-order mark)"),
 )
+_BOM_PREFIXES = tuple(bom for bom, _ in _BOMS)
 # Where a wide encoding puts the zero bytes of ASCII characters: (unit size, zero positions).
 _WIDE_LAYOUTS = (
     ("UTF-32LE", 4, (1, 2, 3)),
@@ -380,7 +383,12 @@ class _VttReader:
         return blocks
 
     def _read_block(self, number: int, block: list[str]) -> None:
-        arrow = next((n for n, line in enumerate(block) if "-->" in line), None)
+        if "-->" in block[0]:
+            arrow: int | None = 0
+        elif len(block) > 1 and "-->" in block[1]:
+            arrow = 1
+        else:
+            arrow = next((n for n, line in enumerate(block) if "-->" in line), None)
         if arrow is None:
             self.blocks.append(Block(_block_kind(block), tuple(block), len(self.cues)))
             return
@@ -388,7 +396,7 @@ class _VttReader:
         line = block[arrow]
         match = _VTT_TIMING.match(line) if arrow <= 1 else None
         fields = [int(value or 0) for value in match.groups()] if match else []
-        if not match or any(value > 59 for value in (fields[1], fields[2], fields[5], fields[6])):
+        if not match or max(fields[1], fields[2], fields[5], fields[6]) > 59:
             raise MalformedTimestampError(
                 f"line {timing_number}: cannot read the cue timing {line!r}; "
                 f"expected {_VTT_EXPECTED}",

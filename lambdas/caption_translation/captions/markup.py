@@ -24,9 +24,9 @@ import html
 import re
 from collections.abc import Iterable
 from html.entities import html5
-from html.parser import HTMLParser
 from typing import NamedTuple
 
+from .html_events import FastParser
 from .model import CaptionFormat
 
 # entities every WebVTT player knows: kept as written; other references become characters
@@ -60,6 +60,8 @@ _SPEAKER_LABEL = re.compile(
     r"^([ \t]*(?:[-\u2010\u2013\u2014][ \t]*)?)([A-Z][A-Z0-9 .'-]*[A-Z0-9.]:)(?=[ \t]|$)"
 )
 _MUSIC = re.compile("[\u266a\u266b]+")
+# characters without which cue text is plain text, the same in HTML (but `>` in SRT)
+_MAY_NEED_MARKUP = re.compile("[<&{:\u266a\u266b]")
 _TAG_SPACE = re.compile(r"[ \t\f]")
 _REFERENCE = re.compile(r"&(?:#[0-9]+;|#[xX][0-9a-fA-F]+;|([A-Za-z][A-Za-z0-9]*;))")
 _SRT_MARKUP = re.compile(
@@ -69,6 +71,7 @@ _HTML_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 # a tag, or a "<" without ">" that hides the rest of its line, as `_vtt_line_tokens` reads them
 _VTT_MARKUP = re.compile(r"<[^>\n]*(?:>|$)", re.MULTILINE)
 _ALPHANUMERIC = re.compile(r"[^\W_]")
+_CONTROL_CHARACTER = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f]")
 
 
 class _Token(NamedTuple):
@@ -215,6 +218,8 @@ def _pair(
 
 def cue_text_to_html(text: str, fmt: CaptionFormat) -> str:
     """Write cue text as an HTML fragment (the inside of a cue's `<p>`)."""
+    if not _MAY_NEED_MARKUP.search(text) and (fmt == "vtt" or ">" not in text):
+        return text.replace("\n", "<br>")  # plain text: nothing to escape, tag or protect
     tokens = _tokens(text, fmt)
     ends, closes_first = _pair(tokens, fmt)
     out: list[str] = []
@@ -314,16 +319,15 @@ def html_to_cue_text(fragment_html: str, fmt: CaptionFormat) -> str:
     line breaks in text are whitespace, only `<br>` is a cue line break.
     """
     recorder = HtmlEventRecorder()
-    recorder.feed(fragment_html)
-    recorder.close()
+    recorder.read(fragment_html)
     return cue_text_from_events(recorder.events, fmt)
 
 
-class HtmlEventRecorder(HTMLParser):
+class HtmlEventRecorder(FastParser):
     """Record the parser callbacks of an HTML fragment as `HtmlEvent`s."""
 
     def __init__(self) -> None:
-        super().__init__(convert_charrefs=False)
+        super().__init__()
         self.events: list[HtmlEvent] = []
 
     def handle_starttag(self, tag: str, attrs: Attributes) -> None:
@@ -344,6 +348,13 @@ class HtmlEventRecorder(HTMLParser):
 
 def cue_text_from_events(events: Iterable[HtmlEvent], fmt: CaptionFormat) -> str:
     """Write the cue text an element's content stands for."""
+    if not isinstance(events, list):
+        events = list(events)
+    if all(kind == ON_DATA for kind, _, _ in events):  # text only, the most common cue
+        text = "".join(value for _, value, _ in events)
+        if "\n" in text or "\r" in text:
+            text = _HTML_LINE_BREAK.sub(" ", text)
+        return _escape_text(text, fmt)
     builder = _CueTextBuilder(fmt)
     for kind, value, attrs in events:
         if kind == ON_DATA:
@@ -468,13 +479,12 @@ def _escape_text(text: str, fmt: CaptionFormat) -> str:
 
 def plain_text(text: str, fmt: CaptionFormat) -> str:
     """The text a viewer reads: tags removed, references decoded, line breaks kept."""
-    out: list[str] = []
-    for token in _tokens(text, fmt):
-        if token.kind in (_TEXT, _PROTECTED):
-            out.append(html.unescape(token.value) if fmt == "vtt" else token.value)
-        elif token.kind == _BREAK:
-            out.append("\n")
-    return "".join(out)
+    if fmt == "srt":
+        if "<" not in text and "{" not in text:
+            return text
+        return "\n".join(_SRT_MARKUP.sub("", line) for line in text.split("\n"))
+    visible = _VTT_MARKUP.sub("", text) if "<" in text else text
+    return html.unescape(visible) if "&" in visible else visible
 
 
 def _without_markup(text: str, fmt: CaptionFormat) -> str:
@@ -505,8 +515,11 @@ def tidy_translated_text(text: str, fmt: CaptionFormat) -> str:
 
     Spaces at line edges are dropped (translation adds them around `<br>`), `-->` is written
     so it cannot start a cue, and empty lines that would end the cue are removed (SRT keeps
-    blank lines inside a cue, as its reader does).
+    blank lines inside a cue, as its reader does); control characters, which no caption file
+    holds, are dropped.
     """
+    if _CONTROL_CHARACTER.search(text):
+        text = _CONTROL_CHARACTER.sub("", text)
     lines = [line.strip(" \t") for line in _HTML_LINE_BREAK.split(text)]
     arrow = "--&gt;" if fmt == "vtt" else "->"
     lines = [line.replace("-->", arrow) if "-->" in line else line for line in lines]

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
 CaptionFormat = Literal["vtt", "srt"]
+# control characters a caption file never holds (tab and form feed it may); a file with them
+# reads as binary data
+_CONTROL = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f]")
 BlockKind = Literal["note", "style", "region", "other"]
 
 
@@ -94,11 +98,14 @@ def text_problem(text: str, fmt: CaptionFormat) -> str | None:
     """Say why `text` cannot be written as a cue payload, or return None when it can.
 
     A payload must not change the file's structure when read back: no carriage returns and no
-    `-->` (it would start a cue); in WebVTT no empty line (it ends the cue); in SRT no line of
-    only whitespace and no empty last line (both read back as the cue's end).
+    `-->` (it would start a cue), no control character (the file would read as binary); in
+    WebVTT no empty line (it ends the cue); in SRT no line of only whitespace and no empty last
+    line (both read back as the cue's end).
     """
     if "\r" in text:
         return "it contains a carriage return"
+    if _CONTROL.search(text):
+        return "it contains a control character"
     if "-->" in text:
         return "it contains '-->'"
     if not text:

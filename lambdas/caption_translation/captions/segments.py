@@ -15,9 +15,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
 
 from .errors import CueTooLargeError
+from .html_events import FastParser
 from .markup import (
     ON_CHARREF,
     ON_DATA,
@@ -192,8 +192,7 @@ class TranslatedElements:
 def parse_translated_html(document: str) -> TranslatedElements:
     """Collect the cue elements of a translated HTML document."""
     collector = _Collector()
-    collector.feed(document)
-    collector.close()
+    collector.read(document)
     return collector.found
 
 
@@ -220,11 +219,11 @@ class _OpenCue:
     events: list[HtmlEvent] = field(default_factory=list)
 
 
-class _Collector(HTMLParser):
+class _Collector(FastParser):
     """Record the content of every open cue element, as HTML text and as parser events."""
 
     def __init__(self) -> None:
-        super().__init__(convert_charrefs=False)
+        super().__init__()
         self.found = TranslatedElements()
         self.stack: list[tuple[str, int | None]] = []
         self.open_cues: list[_OpenCue] = []
