@@ -11,6 +11,11 @@
     python -m localcloud report ticket_classification --out DIR [--warehouse PATH]
     python -m localcloud review-portal [--port 8085]
 
+Every command takes `--chaos RATE[:SEED]`: each AWS call fails with probability RATE (0 to 1)
+with the throttling or internal error AWS answers that operation with, drawn from SEED so a run
+can be replayed (`localcloud.chaos`); `--chaos-after-effect SHARE` makes that share of the
+failures happen after the call took effect. A demo's JSON line then reports
+`callsFailedByChaos` (and per operation, `callsFailedByChaosByOperation`).
 Each demo writes under `demo-output/<slug>/` unless `--out` says otherwise. Progress goes to
 stderr; the last line on stdout is the demo's JSON result.
 """
@@ -24,6 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from localcloud.chaos import ChaosSettings, ChaosSpecError, set_default, take_finished_counts
 from localcloud.cloud import REPO_ROOT
 
 FAULT_MODES = ("merge", "drop", "reorder", "throttle")
@@ -107,6 +113,53 @@ def _ticket_report(args: argparse.Namespace) -> dict[str, object]:
     if not warehouse.is_file():
         raise SystemExit(f"{warehouse} does not exist: run the demo first")
     return {"report": str(write_report(duckdb_query(warehouse), Path(args.out)))}
+
+
+def _chaos_rate(text: str) -> ChaosSettings:
+    try:
+        return ChaosSettings.parse(text)
+    except ChaosSpecError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _share(text: str) -> float:
+    try:
+        share = float(text)
+    except ValueError:
+        share = -1.0
+    if not 0.0 <= share <= 1.0:
+        raise argparse.ArgumentTypeError(f"a share from 0 to 1, not {text!r}")
+    return share
+
+
+def _chaos_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--chaos",
+        type=_chaos_rate,
+        default=None,
+        metavar="RATE[:SEED]",
+        help="fail this share of AWS calls (0 to 1) with throttling or internal errors, "
+        "drawn from SEED (default 0)",
+    )
+    parser.add_argument(
+        "--chaos-after-effect",
+        type=_share,
+        default=0.0,
+        metavar="SHARE",
+        help="the share of chaos failures that happen after the call took effect",
+    )
+
+
+def _with_chaos_counts(line: dict[str, object], chaos: ChaosSettings | None) -> dict[str, object]:
+    counts = take_finished_counts()
+    if chaos is None or not chaos.active:
+        return line
+    return {
+        **line,
+        "chaos": f"{chaos.rate}:{chaos.seed}",
+        "callsFailedByChaos": sum(counts.values()),
+        "callsFailedByChaosByOperation": counts,
+    }
 
 
 # slug -> (what it is, its options, its demo, the options `demo all` gives it)
@@ -193,16 +246,19 @@ def parser() -> argparse.ArgumentParser:
         hyphenated = slug.replace("_", "-")
         sub = workflows.add_parser(slug, aliases=[hyphenated], help=what)
         options(sub)
+        _chaos_options(sub)
         sub.add_argument("--out", default=f"demo-output/{slug}")
         sub.set_defaults(workflow=slug)
     everything = workflows.add_parser("all", help="every workflow, with its samples")
     everything.add_argument("--out", default="demo-output")
+    _chaos_options(everything)
 
     portal = commands.add_parser(
         "review-portal", help="serve the human review page for the feedback loop's pending loops"
     )
     portal.add_argument("--port", type=int, default=8085)
     portal.add_argument("--out", default="demo-output/review-portal")
+    _chaos_options(portal)
 
     report = commands.add_parser("report", help="render a workflow's analysis report")
     reports = report.add_subparsers(dest="report", required=True)
@@ -221,13 +277,18 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parse = parser()
     args = parse.parse_args(argv)
+    chaos: ChaosSettings | None = getattr(args, "chaos", None)
+    if chaos is not None and args.chaos_after_effect:
+        chaos = ChaosSettings(chaos.rate, chaos.seed, args.chaos_after_effect)
+    set_default(chaos)
+    take_finished_counts()
     if args.command == "review-portal":
         return _review_portal(args)
     if args.command == "report":
         print(json.dumps(_ticket_report(args)))
         return 0
     if args.workflow != "all":
-        line = DEMOS[args.workflow][2](args)
+        line = _with_chaos_counts(DEMOS[args.workflow][2](args), chaos)
     else:
         results = []
         for slug, (_, options, run, overrides) in DEMOS.items():
@@ -239,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
                 assembly=args.assembly,
                 out=str(Path(args.out) / slug),
             )
-            results.append(run(namespace))
+            results.append(_with_chaos_counts(run(namespace), chaos))
             print(json.dumps(results[-1]), file=sys.stderr)
         line = {"workflows": results}
     print(json.dumps(line))
