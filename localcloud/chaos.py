@@ -262,6 +262,30 @@ def operation_faults(service_name: str, operation_name: str) -> tuple[Fault, ...
     return (*throttling, *internal)
 
 
+def is_transient(error: BaseException) -> bool:
+    """Whether `error`, raised by a botocore client after its own retries, is one AWS services
+    retry when they call each other in the background (a poller, a delivery): throttling, a
+    server fault or a timeout, as botocore's standard retry mode judges them."""
+    from botocore.exceptions import ClientError, HTTPClientError
+
+    if isinstance(error, HTTPClientError):
+        return True
+    if not isinstance(error, ClientError):
+        return False
+    status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 400))
+    context = standard.RetryContext(
+        attempt_number=1,
+        parsed_response=error.response,
+        http_response=AWSResponse("https://localcloud.invalid/", status, {}, None),
+    )
+    checkers = (
+        standard.TransientRetryableChecker(),
+        standard.ThrottledRetryableChecker(),
+        standard.ThrottlingStatusCodeChecker(),
+    )
+    return any(checker.is_retryable(context) for checker in checkers)
+
+
 @dataclass(frozen=True)
 class Injection:
     fault: Fault
