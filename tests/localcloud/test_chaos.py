@@ -358,3 +358,69 @@ def test_a_delivery_that_fails_transiently_is_tried_again(empty_assembly: Path) 
 
         with pytest.raises(ClientError):
             cloud.delivery.attempt("a refused delivery", refused)
+
+
+STATEMACHINES = sorted((REPO_ROOT / "statemachines").glob("*.asl.json"))
+# Optimized integrations: botocore's service and the prefix of Step Functions' error names.
+OPTIMIZED = {
+    "sns": ("sns", "SNS"),
+    "lambda": ("lambda", "Lambda"),
+    "dynamodb": ("dynamodb", "DynamoDB"),
+    "sqs": ("sqs", "SQS"),
+}
+
+
+def _task_states(definition: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    for name, state in definition["States"].items():
+        if state.get("Type") == "Task":
+            yield name, state
+        for branch in state.get("Branches", []):
+            yield from _task_states(branch)
+        for key in ("Iterator", "ItemProcessor"):
+            if key in state:
+                yield from _task_states(state[key])
+
+
+def _step_functions_error_name(service: str, prefix: str, code: str, *, sdk: bool) -> str:
+    """What Step Functions calls a service error: the modeled error's class, else the
+    service's base exception (`localcloud.patches.task_error_name`)."""
+    from localcloud.patches import OPTIMIZED_BASE_EXCEPTIONS
+
+    model = botocore.session.get_session().get_service_model(service)
+    for shape in model.error_shapes:
+        if (shape.metadata.get("error", {}).get("code") or shape.name) == code:
+            name = shape.name if shape.name.endswith("Exception") else f"{shape.name}Exception"
+            return f"{prefix}.{name}"
+    base = f"{prefix}Exception" if sdk else OPTIMIZED_BASE_EXCEPTIONS[prefix]
+    return f"{prefix}.{base}"
+
+
+@pytest.mark.parametrize("path", STATEMACHINES, ids=lambda path: path.name)
+def test_every_service_task_retries_the_faults_its_call_can_fail_with(path: Path) -> None:
+    """Step Functions does not retry a service integration by itself: a throttled or failed
+    call that no Retry names fails the execution (after the work it did)."""
+    import json
+
+    from localcloud.chaos import operation_faults
+    from localcloud.patches import sdk_error_prefix, sdk_service_name
+
+    missing = []
+    for name, state in _task_states(json.loads(path.read_text())):
+        resource = state.get("Resource", "")
+        if not resource.startswith("arn:aws:states:::"):
+            continue
+        integration, *rest = resource.split(":::")[1].split(":")
+        if integration == "aws-sdk":
+            service, action = sdk_service_name(rest[0]), rest[1]
+            prefix, sdk = sdk_error_prefix(rest[0]), True
+        else:
+            (service, prefix), action, sdk = OPTIMIZED[integration], rest[0], False
+        model = botocore.session.get_session().get_service_model(service)
+        operations = {operation.lower(): operation for operation in model.operation_names}
+        operation = operations[action.split(".")[0].lower()]
+        retried = {error for retry in state.get("Retry", []) for error in retry["ErrorEquals"]}
+        for fault in operation_faults(service, operation):
+            error = _step_functions_error_name(service, prefix, fault.code, sdk=sdk)
+            if not {error, "States.ALL", "States.TaskFailed"} & retried:
+                missing.append(f"{name} ({operation}): {fault.code} -> {error}")
+    assert missing == []
