@@ -424,3 +424,39 @@ def test_every_service_task_retries_the_faults_its_call_can_fail_with(path: Path
             if not {error, "States.ALL", "States.TaskFailed"} & retried:
                 missing.append(f"{name} ({operation}): {fault.code} -> {error}")
     assert missing == []
+
+
+def test_firehose_keeps_its_buffer_when_the_s3_write_fails_transiently() -> None:
+    from types import SimpleNamespace
+
+    from localcloud.firehose import Buffers, StreamBuffer
+
+    writes: list[dict[str, Any]] = []
+
+    class FlakyS3:
+        def put_object(self, **request: Any) -> None:
+            writes.append(request)
+            if len(writes) == 1:
+                raise _throttled("PutObject")
+
+    cloud = SimpleNamespace(
+        clock=SimpleNamespace(time=lambda: 0.0), client_as=lambda role, service: FlakyS3()
+    )
+    buffers = Buffers(cloud)  # type: ignore[arg-type]
+    try:
+        destination = {
+            "BucketARN": "arn:aws:s3:::bucket",
+            "RoleARN": "arn:aws:iam::123456789012:role/firehose",
+            "Prefix": "records/",
+            "BufferingHints": {"IntervalInSeconds": 60, "SizeInMBs": 5},
+        }
+        buffers.streams["stream"] = StreamBuffer("stream", destination)
+        buffers.add("stream", [b"one\n", b"two\n"])
+        buffers.flush(force=True)
+        assert buffers.pending(), "the records were dropped with the failed write"
+        buffers.flush(force=True)
+        assert not buffers.pending()
+    finally:
+        buffers.stop()
+    assert [write["Body"] for write in writes] == [b"one\ntwo\n", b"one\ntwo\n"]
+    assert writes[0]["Key"] == writes[1]["Key"]  # a write that took effect is not duplicated
