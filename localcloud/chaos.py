@@ -20,7 +20,9 @@ that operation with when it throttles or has an internal fault:
 
 The failure is injected where every call arrives (the `before-send` dispatch in
 `localcloud.patches`): calls made by the user, handlers, state machines' integrations, the
-event-delivery pollers and the local engines are all subject to it. With `after_effect` > 0,
+event-delivery pollers and the local engines are all subject to it; only the calls the local
+cloud makes as its deployer (provisioning, API Gateway reading its own configuration, A2I
+emitting its events), which are no API calls on AWS, never fail. With `after_effect` > 0,
 that share of the failures happen after the call took effect: the service did the work and the
 caller sees a read timeout (which botocore retries too), as when a response is lost.
 
@@ -295,8 +297,12 @@ class Injection:
 class Chaos:
     """Draws, per call, whether it fails and how; counts what failed."""
 
-    def __init__(self, settings: ChaosSettings) -> None:
+    def __init__(self, settings: ChaosSettings, exempt: frozenset[str] = frozenset()) -> None:
+        """`exempt`: principals whose calls never fail, because on AWS they are no API calls
+        at all (the local cloud's own machinery: provisioning, API Gateway reading its
+        configuration, a service emitting its events)."""
         self.settings = settings
+        self.exempt = exempt
         self._streams: dict[tuple[str, str, str], random.Random] = {}
         self._lock = threading.Lock()
         self.failed: Counter[tuple[str, str]] = Counter()
@@ -317,6 +323,8 @@ class Chaos:
 
     def draw(self, principal: str | None, service: str, operation: str) -> Injection | None:
         key = (principal or "", service, operation)
+        if principal in self.exempt:
+            return None
         with self._lock:
             if self._suspended:
                 return None

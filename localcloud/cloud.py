@@ -75,7 +75,11 @@ class LocalCloud:
         if settings is None:
             settings = default_settings()
         # None when off: rate 0 adds no work to any call.
-        self.chaos = Chaos(settings) if settings is not None and settings.active else None
+        self.chaos = (
+            Chaos(settings, exempt=frozenset({DEPLOYER_PRINCIPAL}))
+            if settings is not None and settings.active
+            else None
+        )
         self.clock = LocalClock(clock_speed)
         self.account_id = ACCOUNT_ID
         self.region = REGION
