@@ -468,3 +468,31 @@ def test_the_local_clouds_own_calls_never_fail(chaotic: LocalCloud) -> None:
     for number in range(CALLS):
         chaotic.deployer_client("s3").put_object(Bucket=BUCKET, Key=f"k{number}", Body=b"x")
     assert chaotic.calls_failed_by_chaos == {}
+
+
+def test_ticket_classification_under_chaos_ends_with_the_same_warehouse_report(
+    assembly_dir: Path, tmp_path: Path
+) -> None:
+    """Every ticket row once in the warehouse: the report built from it is the same."""
+    from localcloud.demos import ticket_classification as demo
+
+    def run(out: Path, chaos: ChaosSettings | None) -> tuple[dict[str, Any], dict[str, int]]:
+        chaos_module.take_finished_counts()
+        chaos_module.set_default(chaos)
+        try:
+            line = demo.run(assembly_dir, out, count=12)
+        finally:
+            chaos_module.set_default(None)
+        line.pop("report", None)
+        return line, chaos_module.take_finished_counts()
+
+    calm, no_failures = run(tmp_path / "calm", None)
+    stormy, failures = run(tmp_path / "stormy", ChaosSettings(0.05, 3))
+
+    assert no_failures == {}
+    assert sum(failures.values()) > 0, "chaos failed no call"
+    assert stormy == calm
+    assert calm["duplicates"] == 0
+    calm_report = _tree(tmp_path / "calm" / "report")
+    assert calm_report, "the calm run wrote no report"
+    assert _tree(tmp_path / "stormy" / "report") == calm_report
