@@ -312,21 +312,37 @@ def _tree(root: Path) -> dict[str, bytes]:
     }
 
 
-def test_caption_translation_under_chaos_ends_with_the_same_outputs(
-    assembly_dir: Path, tmp_path: Path
-) -> None:
-    calm, no_failures = _caption_demo(assembly_dir, tmp_path / "calm", None)
-    stormy, failures = _caption_demo(assembly_dir, tmp_path / "stormy", ChaosSettings(0.05, 3))
-
+@pytest.fixture(scope="module")
+def calm_captions(
+    assembly_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Any, dict[str, bytes]]:
+    out = tmp_path_factory.mktemp("calm-captions")
+    calm, no_failures = _caption_demo(assembly_dir, out, None)
     assert no_failures == {}
-    assert sum(failures.values()) > 0, "chaos failed no call"
+    tree = _tree(out / "result")
+    assert tree, "the calm run wrote nothing"
+    return calm, tree
 
+
+@pytest.mark.parametrize(
+    "chaos",
+    [ChaosSettings(0.05, 3), ChaosSettings(0.05, 7), ChaosSettings(0.1, 11, after_effect=0.5)],
+    ids=["0.05:3", "0.05:7", "0.1:11-after-effect"],
+)
+def test_caption_translation_under_chaos_ends_with_the_same_outputs(
+    assembly_dir: Path,
+    tmp_path: Path,
+    calm_captions: tuple[Any, dict[str, bytes]],
+    chaos: ChaosSettings,
+) -> None:
+    calm, calm_tree = calm_captions
+    stormy, failures = _caption_demo(assembly_dir, tmp_path / "stormy", chaos)
+
+    assert sum(failures.values()) > 0, "chaos failed no call"
     assert (stormy.files_in, stormy.outputs, stormy.failed) == (
         calm.files_in, calm.outputs, calm.failed,
     )  # fmt: skip
     assert (stormy.cues_in, stormy.cues_out) == (calm.cues_in, calm.cues_out)
-    calm_tree = _tree(tmp_path / "calm" / "result")
-    assert calm_tree, "the calm run wrote nothing"
     assert _tree(tmp_path / "stormy" / "result") == calm_tree
 
 
