@@ -126,22 +126,31 @@ def default_settings() -> ChaosSettings | None:
 
 
 _finished_counts: Counter[str] = Counter()
+_finished_after_effect: Counter[str] = Counter()
 _finished_lock = threading.Lock()
 
 
-def note_finished(counts: Mapping[str, int]) -> None:
+def note_finished(counts: Mapping[str, int], after_effect: Mapping[str, int]) -> None:
     """Add a stopped local cloud's chaos counts to the process's tally (for the CLI's line)."""
     with _finished_lock:
         _finished_counts.update(counts)
+        _finished_after_effect.update(after_effect)
 
 
 def take_finished_counts() -> dict[str, int]:
     """Calls failed by chaos in the local clouds stopped since the last call, per
     "service:Operation"; the tally starts again from zero."""
+    return take_finished()[0]
+
+
+def take_finished() -> tuple[dict[str, int], dict[str, int]]:
+    """`take_finished_counts`, and of those the calls that took effect before failing."""
     with _finished_lock:
         counts = dict(sorted(_finished_counts.items()))
+        after_effect = dict(sorted(_finished_after_effect.items()))
         _finished_counts.clear()
-    return counts
+        _finished_after_effect.clear()
+    return counts, after_effect
 
 
 @dataclass(frozen=True)
@@ -340,6 +349,11 @@ class Chaos:
             if after_effect:
                 self.failed_after_effect[(service, operation)] += 1
         return Injection(fault, after_effect)
+
+    def after_effect_counts(self) -> dict[str, int]:
+        """Of those, the calls that took effect before failing, as {"service:Operation": n}."""
+        with self._lock:
+            return {f"{s}:{o}": n for (s, o), n in sorted(self.failed_after_effect.items())}
 
     def counts(self) -> dict[str, int]:
         """Calls failed by chaos, as {"service:Operation": n}."""

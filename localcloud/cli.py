@@ -15,7 +15,8 @@ Every command takes `--chaos RATE[:SEED]`: each AWS call fails with probability 
 with the throttling or internal error AWS answers that operation with, drawn from SEED so a run
 can be replayed (`localcloud.chaos`); `--chaos-after-effect SHARE` makes that share of the
 failures happen after the call took effect. A demo's JSON line then reports
-`callsFailedByChaos` (and per operation, `callsFailedByChaosByOperation`).
+`callsFailedByChaos` (per operation: `callsFailedByChaosByOperation`; of those, the calls that
+took effect: `callsFailedAfterTakingEffect`).
 Each demo writes under `demo-output/<slug>/` unless `--out` says otherwise. Progress goes to
 stderr; the last line on stdout is the demo's JSON result.
 """
@@ -29,7 +30,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from localcloud.chaos import ChaosSettings, ChaosSpecError, set_default, take_finished_counts
+from localcloud.chaos import ChaosSettings, ChaosSpecError, set_default, take_finished
 from localcloud.cloud import REPO_ROOT
 
 FAULT_MODES = ("merge", "drop", "reorder", "throttle")
@@ -151,15 +152,18 @@ def _chaos_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _with_chaos_counts(line: dict[str, object], chaos: ChaosSettings | None) -> dict[str, object]:
-    counts = take_finished_counts()
+    counts, after_effect = take_finished()
     if chaos is None or not chaos.active:
         return line
-    return {
+    reported = {
         **line,
         "chaos": f"{chaos.rate}:{chaos.seed}",
         "callsFailedByChaos": sum(counts.values()),
         "callsFailedByChaosByOperation": counts,
     }
+    if chaos.after_effect:
+        reported["callsFailedAfterTakingEffect"] = sum(after_effect.values())
+    return reported
 
 
 # slug -> (what it is, its options, its demo, the options `demo all` gives it)
@@ -281,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
     if chaos is not None and args.chaos_after_effect:
         chaos = ChaosSettings(chaos.rate, chaos.seed, args.chaos_after_effect)
     set_default(chaos)
-    take_finished_counts()
+    take_finished()
     if args.command == "review-portal":
         return _review_portal(args)
     if args.command == "report":

@@ -512,3 +512,19 @@ def test_ticket_classification_under_chaos_ends_with_the_same_warehouse_report(
     calm_report = _tree(tmp_path / "calm" / "report")
     assert calm_report, "the calm run wrote no report"
     assert _tree(tmp_path / "stormy" / "report") == calm_report
+
+
+def test_a_demo_line_reports_the_calls_chaos_failed() -> None:
+    from localcloud.cli import _with_chaos_counts
+
+    chaos_module.take_finished()
+    chaos_module.note_finished({"s3:PutObject": 2, "sqs:SendMessage": 1}, {"s3:PutObject": 1})
+    line = _with_chaos_counts({"workflow": "w"}, ChaosSettings(0.05, 7, after_effect=0.5))
+    assert line == {
+        "workflow": "w",
+        "chaos": "0.05:7",
+        "callsFailedByChaos": 3,
+        "callsFailedByChaosByOperation": {"s3:PutObject": 2, "sqs:SendMessage": 1},
+        "callsFailedAfterTakingEffect": 1,
+    }
+    assert _with_chaos_counts({"workflow": "w"}, None) == {"workflow": "w"}
