@@ -321,9 +321,13 @@ def patch_task_error_names(patches: Patches) -> None:
     `Lambda.<code>`), doubles it for others and names every SQS error `SQS.SdkClientException`.
     The service part
     (`DynamoDB` for dynamodb:putItem, `DynamoDb` for aws-sdk:dynamodb) stays moto's."""
-    from botocore.exceptions import ClientError
+    from botocore.exceptions import ClientError, HTTPClientError
+    from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
     from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import (
         CustomErrorName,
+    )
+    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
+        FailureEvent,
     )
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
         state_task_service_factory,  # noqa: F401  (imports every integration)
@@ -334,6 +338,7 @@ def patch_task_error_names(patches: Patches) -> None:
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_aws_sdk import (  # noqa: E501
         StateTaskServiceAwsSdk,
     )
+    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 
     patches.set(
         StateTaskServiceAwsSdk, "_normalise_service_error_name", staticmethod(sdk_error_prefix)
@@ -341,6 +346,8 @@ def patch_task_error_names(patches: Patches) -> None:
 
     def named_as_aws(from_error: Callable[..., Any]) -> Callable[..., Any]:
         def from_error_named(self: Any, env: Any, ex: Exception) -> Any:
+            if isinstance(ex, HTTPClientError):
+                return sdk_client_failure(self, env, ex)
             event = from_error(self, env, ex)
             details = (event.event_details or {}).get("taskFailedEventDetails")
             prefix = str((details or {}).get("error", "")).partition(".")[0]
@@ -351,6 +358,32 @@ def patch_task_error_names(patches: Patches) -> None:
             return event
 
         return from_error_named
+
+    optimized_prefixes = {prefix.lower(): prefix for prefix in OPTIMIZED_BASE_EXCEPTIONS}
+
+    def sdk_client_failure(self: Any, env: Any, ex: Exception) -> Any:
+        """A call whose answer never came (a timeout) fails the task with the SDK's client
+        exception, `<Prefix>.SdkClientException` (what Lambda tasks' recommended Retry names),
+        where moto's executor would end the execution with States.Runtime."""
+        service = self._get_boto_service_name()
+        if isinstance(self, StateTaskServiceAwsSdk):
+            prefix = sdk_error_prefix(service)
+        else:
+            prefix = optimized_prefixes.get(service.lower(), service.capitalize())
+        name = f"{prefix}.SdkClientException"
+        return FailureEvent(
+            env=env,
+            error_name=CustomErrorName(name),
+            event_type=HistoryEventType.TaskFailed,
+            event_details=EventDetails(  # type: ignore[typeddict-item]  # moto's own usage
+                taskFailedEventDetails=TaskFailedEventDetails(
+                    error=name,
+                    cause=str(ex),
+                    resource=self._get_sfn_resource(),
+                    resourceType=self._get_sfn_resource_type(),
+                )
+            ),
+        )
 
     pending = [StateTaskService]
     while pending:

@@ -528,3 +528,34 @@ def test_a_demo_line_reports_the_calls_chaos_failed() -> None:
         "callsFailedAfterTakingEffect": 1,
     }
     assert _with_chaos_counts({"workflow": "w"}, None) == {"workflow": "w"}
+
+
+@pytest.mark.parametrize(
+    ("integration", "api_name", "expected"),
+    [
+        ("state_task_service_lambda.StateTaskServiceLambda", "lambda", "Lambda.SdkClientException"),
+        ("state_task_service_aws_sdk.StateTaskServiceAwsSdk", "sqs", "Sqs.SdkClientException"),
+    ],
+)
+def test_a_task_whose_answer_is_lost_fails_with_the_sdk_client_exception(
+    empty_assembly: Path, integration: str, api_name: str, expected: str
+) -> None:
+    """Lambda tasks' recommended Retry names Lambda.SdkClientException for a lost answer;
+    moto's executor would end the execution with States.Runtime instead."""
+    import importlib
+    from types import SimpleNamespace
+
+    module_name, class_name = integration.split(".")
+    module = importlib.import_module(
+        "moto.stepfunctions.parser.asl.component.state.exec.state_task.service." + module_name
+    )
+    with LocalCloud(empty_assembly):
+        task = object.__new__(getattr(module, class_name))
+        task.resource = SimpleNamespace(  # type: ignore[attr-defined]
+            api_name=api_name, api_action="invoke", service_name=api_name, condition=None
+        )
+        env = SimpleNamespace(
+            next_state_name="Task", event_history_context=SimpleNamespace(source_event_id=1)
+        )
+        event = task._from_error(env, ReadTimeoutError(endpoint_url="https://x.invalid/"))
+    assert event.event_details["taskFailedEventDetails"]["error"] == expected
