@@ -12,6 +12,12 @@
     python -m localcloud review-portal [--port 8085]
     python -m localcloud cost [--stage dev] [--json | --markdown | --update-readme]
 
+`demo` and `review-portal` take `--chaos RATE[:SEED]`: each AWS call fails with probability
+RATE (0 to 1) with the throttling or internal error AWS answers that operation with, drawn from
+SEED so a run can be replayed (`localcloud.chaos`); `--chaos-after-effect SHARE` makes that
+share of the failures happen after the call took effect. A demo's JSON line then reports
+`callsFailedByChaos` (per operation: `callsFailedByChaosByOperation`; of those, the calls that
+took effect: `callsFailedAfterTakingEffect`).
 Each demo writes under `demo-output/<slug>/` unless `--out` says otherwise. Progress goes to
 stderr; the last line on stdout is the demo's JSON result, with `costUsd`: what the run would
 have cost on AWS, priced from the local engines' meters.
@@ -30,6 +36,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from localcloud.chaos import ChaosSettings, ChaosSpecError, set_default, take_finished
 from localcloud.cloud import REPO_ROOT
 
 FAULT_MODES = ("merge", "drop", "reorder", "throttle", "expand")
@@ -139,6 +146,56 @@ def _cost(args: argparse.Namespace) -> str:
     return model.markdown() if args.markdown else model.table()
 
 
+def _chaos_rate(text: str) -> ChaosSettings:
+    try:
+        return ChaosSettings.parse(text)
+    except ChaosSpecError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _share(text: str) -> float:
+    try:
+        share = float(text)
+    except ValueError:
+        share = -1.0
+    if not 0.0 <= share <= 1.0:
+        raise argparse.ArgumentTypeError(f"a share from 0 to 1, not {text!r}")
+    return share
+
+
+def _chaos_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--chaos",
+        type=_chaos_rate,
+        default=None,
+        metavar="RATE[:SEED]",
+        help="fail this share of AWS calls (0 to 1) with throttling or internal errors, "
+        "drawn from SEED (default 0)",
+    )
+    parser.add_argument(
+        "--chaos-after-effect",
+        type=_share,
+        default=0.0,
+        metavar="SHARE",
+        help="the share of chaos failures that happen after the call took effect",
+    )
+
+
+def _with_chaos_counts(line: dict[str, object], chaos: ChaosSettings | None) -> dict[str, object]:
+    counts, after_effect = take_finished()
+    if chaos is None or not chaos.active:
+        return line
+    reported = {
+        **line,
+        "chaos": f"{chaos.rate}:{chaos.seed}",
+        "callsFailedByChaos": sum(counts.values()),
+        "callsFailedByChaosByOperation": counts,
+    }
+    if chaos.after_effect:
+        reported["callsFailedAfterTakingEffect"] = sum(after_effect.values())
+    return reported
+
+
 # slug -> (what it is, its options, its demo, the options `demo all` gives it)
 Demo = tuple[str, Callable[[argparse.ArgumentParser], None], Callable[..., dict[str, object]],
              dict[str, Any]]  # fmt: skip
@@ -223,16 +280,19 @@ def parser() -> argparse.ArgumentParser:
         hyphenated = slug.replace("_", "-")
         sub = workflows.add_parser(slug, aliases=[hyphenated], help=what)
         options(sub)
+        _chaos_options(sub)
         sub.add_argument("--out", default=f"demo-output/{slug}")
         sub.set_defaults(workflow=slug)
     everything = workflows.add_parser("all", help="every workflow, with its samples")
     everything.add_argument("--out", default="demo-output")
+    _chaos_options(everything)
 
     portal = commands.add_parser(
         "review-portal", help="serve the human review page for the feedback loop's pending loops"
     )
     portal.add_argument("--port", type=int, default=8085)
     portal.add_argument("--out", default="demo-output/review-portal")
+    _chaos_options(portal)
 
     cost = commands.add_parser(
         "cost", help="each workflow's fixed monthly cost and cost per item on AWS"
@@ -262,6 +322,11 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parse = parser()
     args = parse.parse_args(argv)
+    chaos: ChaosSettings | None = getattr(args, "chaos", None)
+    if chaos is not None and args.chaos_after_effect:
+        chaos = ChaosSettings(chaos.rate, chaos.seed, args.chaos_after_effect)
+    set_default(chaos)
+    take_finished()
     if args.command == "review-portal":
         return _review_portal(args)
     if args.command == "report":
@@ -271,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
         print(_cost(args))
         return 0
     if args.workflow != "all":
-        line = DEMOS[args.workflow][2](args)
+        line = _with_chaos_counts(DEMOS[args.workflow][2](args), chaos)
     else:
         results = []
         for slug, (_, options, run, overrides) in DEMOS.items():
@@ -283,7 +348,7 @@ def main(argv: list[str] | None = None) -> int:
                 assembly=args.assembly,
                 out=str(Path(args.out) / slug),
             )
-            results.append(run(namespace))
+            results.append(_with_chaos_counts(run(namespace), chaos))
             print(json.dumps(results[-1]), file=sys.stderr)
         line = {"workflows": results}
     print(json.dumps(line))

@@ -24,6 +24,7 @@ from botocore.config import Config
 from botocore.handlers import BUILTIN_HANDLERS
 
 from localcloud.assembly import CloudAssembly, StackArtifact
+from localcloud.chaos import Chaos, ChaosSettings, default_settings, note_finished
 from localcloud.clock import DEFAULT_SPEED, LocalClock
 from localcloud.delivery import Delivery
 from localcloud.identity import ACCOUNT_ID, REGION, CallRecorder, Principals
@@ -65,8 +66,20 @@ class LocalCloud:
         *,
         clock_speed: float = DEFAULT_SPEED,
         work_dir: Path | str | None = None,
+        chaos: ChaosSettings | str | None = None,
     ) -> None:
+        """`chaos`: fail AWS calls at a rate (`localcloud.chaos`), as settings or "RATE[:SEED]";
+        by default the process's (`--chaos`, or the LOCALCLOUD_CHAOS environment variable)."""
         self.assembly = CloudAssembly(assembly_dir)
+        settings = ChaosSettings.parse(chaos) if isinstance(chaos, str) else chaos
+        if settings is None:
+            settings = default_settings()
+        # None when off: rate 0 adds no work to any call.
+        self.chaos = (
+            Chaos(settings, exempt=frozenset({DEPLOYER_PRINCIPAL}))
+            if settings is not None and settings.active
+            else None
+        )
         self.clock = LocalClock(clock_speed)
         self.account_id = ACCOUNT_ID
         self.region = REGION
@@ -101,6 +114,12 @@ class LocalCloud:
 
     # lifecycle -----------------------------------------------------------------------------
     def start(self) -> LocalCloud:
+        if self.chaos is None:
+            return self._start()
+        with self.chaos.suspended():
+            return self._start()
+
+    def _start(self) -> LocalCloud:
         from moto import mock_aws
 
         from localcloud import patches
@@ -137,7 +156,14 @@ class LocalCloud:
         self.delivery.start()
         return self
 
+    @property
+    def calls_failed_by_chaos(self) -> dict[str, int]:
+        """Calls chaos failed so far, per "service:Operation" (empty without chaos)."""
+        return self.chaos.counts() if self.chaos is not None else {}
+
     def stop(self) -> None:
+        if self.chaos is not None:
+            note_finished(self.chaos.counts(), self.chaos.after_effect_counts())
         self.delivery.stop()
         self.runtime.stop()
         if self._undo_firehose is not None:
@@ -295,6 +321,12 @@ class LocalCloud:
 
     # deployment ----------------------------------------------------------------------------------
     def deploy(self, stack_name: str, parameters: dict[str, Any] | None = None) -> DeployedStack:
+        if self.chaos is None:
+            return self._deploy(stack_name, parameters)
+        with self.chaos.suspended():
+            return self._deploy(stack_name, parameters)
+
+    def _deploy(self, stack_name: str, parameters: dict[str, Any] | None) -> DeployedStack:
         artifact = self.assembly.stack(stack_name)
         template = artifact.template
         ctx = StackContext(

@@ -19,6 +19,11 @@
   policy too. What a policy refuses is not delivered; it is recorded in `Delivery.denied`.
 - CloudWatch alarms of the deployed templates are evaluated once a minute of local time
   (`localcloud.alarms`).
+- A call a delivery makes that fails with a transient error (throttling, a server fault, a
+  timeout; e.g. under `--chaos`) is retried later, as the services retry: the SQS poller polls
+  again after a second, a batch whose deletion failed comes back after its visibility timeout
+  (delivered again: at least once), and a destination or a Step Functions target is tried again
+  with backoff (`BACKGROUND_RETRY_DELAYS`), up to EventBridge's 185 attempts.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from localcloud.alarms import AlarmEvaluator
+from localcloud.chaos import is_transient
 from localcloud.policies import Caller, Decision, evaluate, evaluate_resource_policy
 
 if TYPE_CHECKING:
@@ -50,6 +56,11 @@ EVENT_TARGET_ACTIONS = {
     "sns": "sns:Publish",
 }
 LONG_POLL_SECONDS = 20.0
+POLL_RETRY_SECONDS = 1.0  # the SQS poller's pause after a failed ReceiveMessage
+# Backoff between attempts of a delivery that failed transiently, and EventBridge's default
+# retry policy's limit (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-retry-policy.html).
+BACKGROUND_RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 60.0)
+BACKGROUND_MAX_ATTEMPTS = 185
 
 
 @dataclass(frozen=True)
@@ -87,6 +98,15 @@ TOPIC_KEY_ACTIONS = ("kms:GenerateDataKey", "kms:Decrypt")
 
 
 @dataclass(order=True)
+class _Retry:
+    due: float
+    sequence: int
+    what: str = field(compare=False)
+    action: Any = field(compare=False)
+    attempt: int = field(compare=False, default=1)
+
+
+@dataclass(order=True)
 class _AsyncItem:
     due: float
     sequence: int
@@ -111,6 +131,8 @@ class Delivery:
         self._schedule_next: dict[str, float] = {}
         self._next_poll: dict[str, float] = {}
         self._queue_checked: set[str] = set()
+        self._retries: list[_Retry] = []
+        self.retried: list[str] = []  # deliveries that failed transiently and were tried again
         self.errors: list[str] = []
         self.denied: list[DeniedDelivery] = []
         self.alarms = AlarmEvaluator(cloud)
@@ -139,7 +161,8 @@ class Delivery:
                 self._stop.wait(0.005)
 
     def step(self) -> bool:
-        worked = self._run_due_async()
+        worked = self._run_due_retries()
+        worked |= self._run_due_async()
         worked |= self._poll_event_sources()
         worked |= self._fire_schedules()
         worked |= self.alarms.step()
@@ -147,8 +170,32 @@ class Delivery:
 
     def idle(self) -> bool:
         with self._lock:
-            pending = bool(self._queue)
+            pending = bool(self._queue) or bool(self._retries)
         return not pending and not self._busy.is_set()
+
+    # deliveries retried after a transient failure ------------------------------------------
+    def attempt(self, what: str, action: Any, attempt: int = 1) -> None:
+        """Run `action` (a delivery's AWS call) now; if it fails transiently, again later."""
+        try:
+            action()
+        except Exception as error:
+            if not is_transient(error) or attempt >= BACKGROUND_MAX_ATTEMPTS:
+                raise
+            delay = BACKGROUND_RETRY_DELAYS[min(attempt, len(BACKGROUND_RETRY_DELAYS)) - 1]
+            retry = _Retry(self.cloud.clock.time() + delay, next(self._sequence), what, action,
+                           attempt + 1)  # fmt: skip
+            with self._lock:
+                heapq.heappush(self._retries, retry)
+                self.retried.append(f"{what}: {type(error).__name__}: {error}")
+
+    def _run_due_retries(self) -> bool:
+        now = self.cloud.clock.time()
+        with self._lock:
+            if not self._retries or self._retries[0].due > now:
+                return False
+            retry = heapq.heappop(self._retries)
+        self.attempt(retry.what, retry.action, retry.attempt)
+        return True
 
     # asynchronous invocation ---------------------------------------------------------------
     def invoke_async(self, function: str, event: Any) -> str:
@@ -207,7 +254,10 @@ class Delivery:
             )
         else:
             body = json.dumps(item.event)
-        self._send_to(target, body, as_role=config.role_arn)
+        self.attempt(
+            f"{function}'s failure destination {target}",
+            lambda: self._send_to(target, body, as_role=config.role_arn),
+        )
 
     def _send_to(self, target_arn: str, body: str, as_role: str) -> None:
         service = target_arn.split(":")[2]
@@ -242,17 +292,23 @@ class Delivery:
         sqs = self.cloud.client_as(config.role_arn, "sqs")
         queue_name = mapping.event_source_arn.split(":")[5]
         queue_url = self.cloud.queue_url(queue_name)
-        if mapping.uuid not in self._queue_checked:
-            # Lambda's poller reads the queue's configuration when the mapping starts.
-            sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["All"])
-            self._queue_checked.add(mapping.uuid)
-        response = sqs.receive_message(
-            QueueUrl=queue_url,
-            MaxNumberOfMessages=min(int(mapping.batch_size or 10), 10),
-            AttributeNames=["All"],
-            MessageAttributeNames=["All"],
-            WaitTimeSeconds=0,
-        )
+        try:
+            if mapping.uuid not in self._queue_checked:
+                # Lambda's poller reads the queue's configuration when the mapping starts.
+                sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["All"])
+                self._queue_checked.add(mapping.uuid)
+            response = sqs.receive_message(
+                QueueUrl=queue_url,
+                MaxNumberOfMessages=min(int(mapping.batch_size or 10), 10),
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
+                WaitTimeSeconds=0,
+            )
+        except Exception as error:
+            if not is_transient(error):
+                raise
+            self._next_poll[mapping.uuid] = now + POLL_RETRY_SECONDS  # the poller tries again
+            return False
         messages = response.get("Messages", [])
         if not messages:
             # An idle poller long-polls: about one ReceiveMessage per 20 seconds.
@@ -275,12 +331,20 @@ class Delivery:
         done = [m for m in messages if m["MessageId"] not in failed_ids]
         for start in range(0, len(done), 10):
             chunk = done[start : start + 10]
-            sqs.delete_message_batch(
-                QueueUrl=queue_url,
-                Entries=[
-                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)
-                ],
-            )
+            try:
+                sqs.delete_message_batch(
+                    QueueUrl=queue_url,
+                    Entries=[
+                        {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+                        for i, m in enumerate(chunk)
+                    ],
+                )
+            except Exception as error:
+                # Not deleted: the messages come back after their visibility timeout and are
+                # delivered again, as SQS's at-least-once delivery allows.
+                if not is_transient(error):
+                    raise
+                self.retried.append(f"DeleteMessageBatch on {queue_name}: {error}")
         return True
 
     def _sqs_record(self, message: dict[str, Any], source_arn: str) -> dict[str, Any]:
@@ -430,11 +494,7 @@ class Delivery:
                     )
                     self._dead_letter_event(rule, target, event, refusal)
                     continue
-                self.cloud.client_as(role, "stepfunctions").start_execution(
-                    stateMachineArn=arn,
-                    name=_execution_name(rule.name, event),
-                    input=json.dumps(payload),
-                )
+                self._start_execution(role, arn, _execution_name(rule.name, event), payload)
                 continue
             if service not in ("lambda", "sqs", "sns"):
                 self.cloud.undelivered_events.append((rule.name, arn, event))
@@ -449,6 +509,22 @@ class Delivery:
                 self._service_send(
                     arn, payload if isinstance(payload, str) else json.dumps(payload)
                 )
+
+    def _start_execution(self, role: str, arn: str, name: str, payload: Any) -> None:
+        """EventBridge retries a target that fails transiently; the execution name (from the
+        event's id) makes a start that took effect before its answer was lost a no-op."""
+
+        def start() -> None:
+            try:
+                self.cloud.client_as(role, "stepfunctions").start_execution(
+                    stateMachineArn=arn, name=name, input=json.dumps(payload)
+                )
+            except Exception as error:
+                code = getattr(error, "response", {}).get("Error", {}).get("Code")
+                if code != "ExecutionAlreadyExists":
+                    raise
+
+        self.attempt(f"EventBridge target {arn}", start)
 
     def _target_role_refusal(
         self, role_arn: str, rule_arn: str, action: str, target_arn: str

@@ -11,8 +11,10 @@ record), and its S3 event notifications fire like any other object's.
 
 Not emulated: custom prefix expressions (`!{timestamp:...}`, `!{firehose:...}`: a prefix holding
 one fails the deployment rather than being written literally), data transformation, format
-conversion, compression, dynamic partitioning, error output (a failed write raises in the
-delivery thread), and the 1,000 KiB record and 4 MiB batch limits.
+conversion, compression, dynamic partitioning, error output (a write that fails for good raises
+in the delivery thread; one that fails transiently, e.g. under `--chaos`, keeps the records
+buffered and is tried again with the same key, as Firehose retries S3 delivery), and the
+1,000 KiB record and 4 MiB batch limits.
 """
 
 from __future__ import annotations
@@ -70,6 +72,7 @@ class StreamBuffer:
     records: list[bytes] = field(default_factory=list)
     first_arrival: float | None = None
     delivered: list[str] = field(default_factory=list)
+    pending_key: str | None = None  # the key of a delivery that failed and will be retried
 
     @property
     def size(self) -> int:
@@ -116,19 +119,28 @@ class Buffers:
     def _deliver(self, buffer: StreamBuffer) -> None:
         from datetime import UTC, datetime
 
+        from localcloud.chaos import is_transient
+
         arrival = datetime.fromtimestamp(buffer.first_arrival or self.cloud.clock.time(), UTC)
         prefix = buffer.destination["Prefix"]
-        key = (
+        key = buffer.pending_key or (
             f"{prefix}{arrival:%Y/%m/%d/%H}/{buffer.name}-1-{arrival:%Y-%m-%d-%H-%M-%S}-"
             f"{uuid.uuid4()}"
         )
         bucket = buffer.destination["BucketARN"].split(":::", 1)[1]
         data = b"".join(buffer.records)
+        try:
+            self.cloud.client_as(buffer.destination["RoleARN"], "s3").put_object(
+                Bucket=bucket, Key=key, Body=data
+            )
+        except Exception as error:
+            if not is_transient(error):
+                raise
+            buffer.pending_key = key  # the records stay buffered for the next attempt
+            return
         buffer.records = []
         buffer.first_arrival = None
-        self.cloud.client_as(buffer.destination["RoleARN"], "s3").put_object(
-            Bucket=bucket, Key=key, Body=data
-        )
+        buffer.pending_key = None
         buffer.delivered.append(f"s3://{bucket}/{key}")
 
     def _run(self) -> None:

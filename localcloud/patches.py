@@ -77,8 +77,10 @@ def apply(cloud: LocalCloud) -> Patches:
 
 # botocore -> local engines or moto ------------------------------------------------------------
 def _patch_dispatch(cloud: LocalCloud, patches: Patches) -> None:
+    from botocore.exceptions import ReadTimeoutError
     from moto.core.botocore_stubber import BotocoreStubber
 
+    from localcloud.chaos import error_response
     from localcloud.protocol import CallContext, answer
 
     original = BotocoreStubber.__call__
@@ -94,8 +96,26 @@ def _patch_dispatch(cloud: LocalCloud, patches: Patches) -> None:
         return service == "s3" and operation in ("PutObject", "CopyObject",
                                                  "CompleteMultipartUpload")  # fmt: skip
 
+    chaos = cloud.chaos
+    if chaos is not None:
+        _patch_current_operation(patches)
+
     def dispatch(self: Any, event_name: str, request: Any, **kwargs: Any) -> Any:
         parts = event_name.split(".")
+        if chaos is not None and len(parts) >= 3 and self.enabled:
+            operation = _current_operation.get()
+            if operation is not None and operation.name == parts[2]:
+                service_name = operation.service_model.service_name
+                principal = cloud.principals.principal_of(access_key_of(request))
+                injection = chaos.draw(principal, service_name, operation.name)
+                if injection is not None and not injection.after_effect:
+                    return error_response(request, operation.service_model, injection.fault)
+                if injection is not None:
+                    answer_of(self, event_name, parts, request, **kwargs)
+                    raise ReadTimeoutError(endpoint_url=request.url)
+        return answer_of(self, event_name, parts, request, **kwargs)
+
+    def answer_of(self: Any, event_name: str, parts: list[str], request: Any, **kwargs: Any) -> Any:
         if len(parts) >= 3 and self.enabled:
             if parts[1] == "s3" and parts[2] in ("GetObject", "HeadObject"):
                 denied = _missing_object_denial(cloud, request, parts[2])
@@ -120,6 +140,28 @@ def _patch_dispatch(cloud: LocalCloud, patches: Patches) -> None:
         return original(self, event_name, request, **kwargs)
 
     patches.set(BotocoreStubber, "__call__", dispatch)
+
+
+# The operation each thread's botocore endpoint is sending: `before-send` names the service by
+# its hyphenated service id only, and chaos needs the operation's model.
+_current_operation: contextvars.ContextVar[Any] = contextvars.ContextVar(
+    "localcloud_current_operation", default=None
+)
+
+
+def _patch_current_operation(patches: Patches) -> None:
+    from botocore.endpoint import Endpoint
+
+    send = Endpoint._do_get_response
+
+    def do_get_response(self: Any, request: Any, operation_model: Any, context: Any) -> Any:
+        token = _current_operation.set(operation_model)
+        try:
+            return send(self, request, operation_model, context)
+        finally:
+            _current_operation.reset(token)
+
+    patches.set(Endpoint, "_do_get_response", do_get_response)
 
 
 def _missing_object_denial(cloud: LocalCloud, request: Any, operation: str) -> Any:
@@ -279,9 +321,13 @@ def patch_task_error_names(patches: Patches) -> None:
     `Lambda.<code>`), doubles it for others and names every SQS error `SQS.SdkClientException`.
     The service part
     (`DynamoDB` for dynamodb:putItem, `DynamoDb` for aws-sdk:dynamodb) stays moto's."""
-    from botocore.exceptions import ClientError
+    from botocore.exceptions import ClientError, HTTPClientError
+    from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
     from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import (
         CustomErrorName,
+    )
+    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
+        FailureEvent,
     )
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
         state_task_service_factory,  # noqa: F401  (imports every integration)
@@ -292,6 +338,7 @@ def patch_task_error_names(patches: Patches) -> None:
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_aws_sdk import (  # noqa: E501
         StateTaskServiceAwsSdk,
     )
+    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 
     patches.set(
         StateTaskServiceAwsSdk, "_normalise_service_error_name", staticmethod(sdk_error_prefix)
@@ -299,6 +346,8 @@ def patch_task_error_names(patches: Patches) -> None:
 
     def named_as_aws(from_error: Callable[..., Any]) -> Callable[..., Any]:
         def from_error_named(self: Any, env: Any, ex: Exception) -> Any:
+            if isinstance(ex, HTTPClientError):
+                return sdk_client_failure(self, env, ex)
             event = from_error(self, env, ex)
             details = (event.event_details or {}).get("taskFailedEventDetails")
             prefix = str((details or {}).get("error", "")).partition(".")[0]
@@ -309,6 +358,32 @@ def patch_task_error_names(patches: Patches) -> None:
             return event
 
         return from_error_named
+
+    optimized_prefixes = {prefix.lower(): prefix for prefix in OPTIMIZED_BASE_EXCEPTIONS}
+
+    def sdk_client_failure(self: Any, env: Any, ex: Exception) -> Any:
+        """A call whose answer never came (a timeout) fails the task with the SDK's client
+        exception, `<Prefix>.SdkClientException` (what Lambda tasks' recommended Retry names),
+        where moto's executor would end the execution with States.Runtime."""
+        service = self._get_boto_service_name()
+        if isinstance(self, StateTaskServiceAwsSdk):
+            prefix = sdk_error_prefix(service)
+        else:
+            prefix = optimized_prefixes.get(service.lower(), service.capitalize())
+        name = f"{prefix}.SdkClientException"
+        return FailureEvent(
+            env=env,
+            error_name=CustomErrorName(name),
+            event_type=HistoryEventType.TaskFailed,
+            event_details=EventDetails(  # type: ignore[typeddict-item]  # moto's own usage
+                taskFailedEventDetails=TaskFailedEventDetails(
+                    error=name,
+                    cause=str(ex),
+                    resource=self._get_sfn_resource(),
+                    resourceType=self._get_sfn_resource_type(),
+                )
+            ),
+        )
 
     pending = [StateTaskService]
     while pending:

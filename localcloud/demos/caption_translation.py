@@ -89,7 +89,7 @@ def run(
         s3.put_object(Bucket=bucket, Key="input/triggerfile", Body=trigger)
         say(f"uploaded the trigger file: {source} -> {', '.join(targets)}")
         _wait_with_progress(cloud, say)
-        summary = _latest_summary(cloud, stack.outputs["StateMachineArn"])
+        summary = _run_summary(cloud, stack.outputs["StateMachineArn"])
         say(f"batch {summary['batchId']} finished ({summary['mode']}): {summary['subject']}")
         say(
             f"{summary['cuesOut']} cues written; {summary['retranslatedCues']} re-translated on "
@@ -138,20 +138,37 @@ def _wait_with_progress(cloud: LocalCloud, say: Any) -> None:
     raise TimeoutError("the batch did not finish within 10 minutes")
 
 
-def _latest_summary(cloud: LocalCloud, state_machine_arn: str) -> dict[str, Any]:
+def _run_summary(cloud: LocalCloud, state_machine_arn: str) -> dict[str, Any]:
+    """The batches this run started, as one summary. Uploading the trigger file twice starts
+    two batches (each upload is a new version of the trigger), and so does an upload the SDK
+    retried after its response was lost (`--chaos-after-effect`); a later batch finds the files
+    the first one took and has nothing to do. Batches with no input file are left out of the
+    summary unless every batch had none."""
     sfn = cloud.client("stepfunctions")
     executions = sfn.list_executions(stateMachineArn=state_machine_arn)["executions"]
     if not executions:
         raise RuntimeError("the trigger did not start a batch")
-    latest = max(executions, key=lambda e: e["startDate"])
-    described = sfn.describe_execution(executionArn=latest["executionArn"])
-    if described["status"] != "SUCCEEDED":
-        raise RuntimeError(
-            f"batch {latest['name']} ended {described['status']}: "
-            f"{described.get('error')}: {described.get('cause')}"
-        )
-    summary: dict[str, Any] = json.loads(described["output"])
-    return summary
+    summaries: list[dict[str, Any]] = []
+    for execution in sorted(executions, key=lambda e: e["startDate"]):
+        described = sfn.describe_execution(executionArn=execution["executionArn"])
+        if described["status"] != "SUCCEEDED":
+            raise RuntimeError(
+                f"batch {execution['name']} ended {described['status']}: "
+                f"{described.get('error')}: {described.get('cause')}"
+            )
+        summaries.append(json.loads(described["output"]))
+    with_files = [summary for summary in summaries if summary.get("filesIn")]
+    if len(with_files) <= 1:
+        return (with_files or summaries)[-1]
+    combined = dict(with_files[0])
+    combined["batchId"] = ", ".join(summary["batchId"] for summary in with_files)
+    combined["mode"] = ", ".join(dict.fromkeys(summary["mode"] for summary in with_files))
+    combined["subject"] = f"{len(with_files)} batches"
+    for name in ("filesIn", "outputs", "failed", "cuesIn", "cuesOut", "retranslatedCues"):
+        combined[name] = sum(summary.get(name, 0) for summary in with_files)
+    for name in ("failures", "warnings"):
+        combined[name] = [item for summary in with_files for item in summary.get(name, [])]
+    return combined
 
 
 def _download(cloud: LocalCloud, bucket: str, out_dir: Path) -> None:

@@ -115,7 +115,9 @@ def run(
             for entry in page.get("Contents", [])
         ]
         labelled = [k for k in keys if k.startswith("labels/")]
-        failed = [k for k in keys if k.startswith("failed/") and k.endswith(".error.json")]
+        # Quarantined images: a copy under failed/ and the reason under error-reports/
+        # (docs/error-report.md).
+        failed = [k for k in keys if k.startswith("error-reports/") and k.endswith(".json")]
         for key in labelled[:3]:
             record = json.loads(s3.get_object(Bucket=final, Key=key)["Body"].read())
             best = record["labels"][0] if record["labels"] else {"name": "-", "confidence": 0}

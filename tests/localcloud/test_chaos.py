@@ -1,0 +1,561 @@
+"""Chaos: AWS calls on the local cloud fail as AWS calls fail, seeded and counted.
+
+The expected errors come from botocore's service models and retry handlers, never from a list
+kept next to the implementation's.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import botocore.session
+import pytest
+from botocore import retryhandler, translate
+from botocore.awsrequest import AWSResponse
+from botocore.config import Config
+from botocore.exceptions import ClientError, ReadTimeoutError
+from botocore.retries import standard
+
+from localcloud import chaos as chaos_module
+from localcloud.chaos import ChaosSettings, ChaosSpecError
+from localcloud.cloud import REPO_ROOT, LocalCloud
+
+pytestmark = [pytest.mark.workflow, pytest.mark.xdist_group("chaos")]
+
+TABLE, BUCKET, QUEUE = "chaos-table", "chaos-bucket", "chaos-queue"
+CALLS = 40
+
+
+@pytest.fixture
+def empty_assembly(tmp_path: Path) -> Path:
+    directory = tmp_path / "assembly"
+    directory.mkdir()
+    (directory / "manifest.json").write_text('{"version": "36.0.0", "artifacts": {}}')
+    return directory
+
+
+def _start(assembly: Path, chaos: str) -> LocalCloud:
+    cloud = LocalCloud(assembly, chaos=chaos).start()
+    assert cloud.chaos is not None
+    with cloud.chaos.suspended():
+        cloud.client("dynamodb").create_table(
+            TableName=TABLE,
+            KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        cloud.client("s3").create_bucket(Bucket=BUCKET)
+        cloud.client("sqs").create_queue(QueueName=QUEUE)
+    return cloud
+
+
+@pytest.fixture
+def chaotic(empty_assembly: Path) -> Iterator[LocalCloud]:
+    cloud = _start(empty_assembly, "1.0:1")
+    try:
+        yield cloud
+    finally:
+        cloud.stop()
+
+
+def _single_attempt_client(cloud: LocalCloud, service: str) -> Any:
+    """A client that does not retry, so each call shows one drawn failure."""
+    return boto3.session.Session().client(
+        service,
+        region_name=cloud.region,
+        config=Config(retries={"mode": "standard", "total_max_attempts": 1}),
+        **cloud.principals.user.as_client_kwargs(),
+    )
+
+
+def _calls(cloud: LocalCloud) -> dict[tuple[str, str], Callable[[Any], Any]]:
+    queue_url = cloud.queue_url(QUEUE)
+    return {
+        ("dynamodb", "PutItem"): lambda c: c.put_item(TableName=TABLE, Item={"k": {"S": "a"}}),
+        ("s3", "PutObject"): lambda c: c.put_object(Bucket=BUCKET, Key="k", Body=b"x"),
+        ("sqs", "SendMessage"): lambda c: c.send_message(QueueUrl=queue_url, MessageBody="x"),
+    }
+
+
+def _raw_error_shapes(service: str) -> dict[str, Any]:
+    loader = botocore.session.get_session().get_component("data_loader")
+    shapes = loader.load_service_model(service, "service-2")["shapes"]
+    return {name: shape for name, shape in shapes.items() if shape.get("exception")}
+
+
+def _modeled_status(shape: dict[str, Any]) -> int:
+    """The HTTP status of a modeled error: its own, else the protocol's default."""
+    status = shape.get("error", {}).get("httpStatusCode")
+    return int(status) if status else (500 if shape.get("fault") else 400)
+
+
+def _retry_context(service: str, operation: str, code: str, status: int) -> standard.RetryContext:
+    model = botocore.session.get_session().get_service_model(service)
+    return standard.RetryContext(
+        attempt_number=1,
+        operation_model=model.operation_model(operation),
+        parsed_response={"Error": {"Code": code}, "ResponseMetadata": {"HTTPStatusCode": status}},
+        http_response=AWSResponse("https://example.invalid/", status, {}, None),
+    )
+
+
+def _legacy_mode_retries(service: str, operation: str, code: str, status: int) -> bool:
+    session = botocore.session.get_session()
+    retry_model = session.get_component("data_loader").load_data("_retry")
+    model = session.get_service_model(service)
+    config = translate.build_retry_config(
+        model.endpoint_prefix, retry_model["retry"], retry_model.get("definitions", {})
+    )
+    handler = retryhandler.create_retry_handler(config, operation)
+    response = (
+        AWSResponse("https://example.invalid/", status, {}, None),
+        {"Error": {"Code": code}, "ResponseMetadata": {"HTTPStatusCode": status}},
+    )
+    retried = handler(
+        attempts=1, response=response, caught_exception=None, request_dict={"context": {}}
+    )
+    return retried is not None
+
+
+def _is_throttling(service: str, operation: str, code: str, status: int) -> bool:
+    context = _retry_context(service, operation, code, status)
+    return bool(standard.ThrottlingErrorDetector(None).is_throttling_error_from_context(context))
+
+
+@pytest.mark.parametrize(
+    ("service", "operation"),
+    [("dynamodb", "PutItem"), ("s3", "PutObject"), ("sqs", "SendMessage")],
+)
+def test_every_call_fails_with_an_error_the_model_gives_the_operation(
+    chaotic: LocalCloud, service: str, operation: str
+) -> None:
+    client = _single_attempt_client(chaotic, service)
+    call = _calls(chaotic)[(service, operation)]
+    errors: list[ClientError] = []
+    for _ in range(CALLS):
+        with pytest.raises(ClientError) as caught:
+            call(client)
+        errors.append(caught.value)
+
+    model = botocore.session.get_session().get_service_model(service)
+    declared = {
+        str(shape.metadata.get("error", {}).get("code") or shape.name): shape.name
+        for shape in model.operation_model(operation).error_shapes
+    }
+    raw = _raw_error_shapes(service)
+    statuses = {code: _modeled_status(raw[name]) for code, name in declared.items()}
+    declares_server_fault = any(status >= 500 for status in statuses.values())
+    declares_throttling = any(
+        _is_throttling(service, operation, code, status) for code, status in statuses.items()
+    )
+    throttled = 0
+    for error in errors:
+        code = error.response["Error"]["Code"]
+        status = error.response["ResponseMetadata"]["HTTPStatusCode"]
+        # The kind of error botocore retries, as it would AWS's.
+        assert standard.StandardRetryConditions().is_retryable(
+            _retry_context(service, operation, code, status)
+        ), (code, status)
+        throttling = _is_throttling(service, operation, code, status)
+        throttled += throttling
+        if code in declared:
+            assert status == statuses[code], code
+        else:
+            # Not in the model: an error the service documents for every operation, which
+            # botocore's legacy retry mode (code and status from its _retry.json) retries too.
+            assert _legacy_mode_retries(service, operation, code, status), (code, status)
+            if throttling:  # the service's own throttling error only where the model has none
+                assert not declares_throttling, f"{code} where the model declares its throttling"
+            else:  # an internal error only where the model declares none
+                assert status >= 500 and not declares_server_fault, (code, status)
+    assert throttled > 0, "chaos never throttled"
+    assert chaotic.calls_failed_by_chaos == {f"{service}:{operation}": CALLS}
+
+
+def test_the_error_codes_include_those_the_models_name(chaotic: LocalCloud) -> None:
+    seen: dict[tuple[str, str], set[str]] = {}
+    for (service, operation), call in _calls(chaotic).items():
+        client = _single_attempt_client(chaotic, service)
+        for _ in range(CALLS):
+            with pytest.raises(ClientError) as caught:
+                call(client)
+            seen.setdefault((service, operation), set()).add(caught.value.response["Error"]["Code"])
+    session = botocore.session.get_session()
+    ddb_put = {s.name for s in session.get_service_model("dynamodb").operation_model("PutItem")
+               .error_shapes}  # fmt: skip
+    # DynamoDB's throttling errors and its internal error are all declared by PutItem.
+    assert seen[("dynamodb", "PutItem")] <= ddb_put
+    assert {"ProvisionedThroughputExceededException", "InternalServerError"} <= ddb_put
+    sqs_send = {s.name for s in session.get_service_model("sqs").operation_model("SendMessage")
+                .error_shapes}  # fmt: skip
+    assert seen[("sqs", "SendMessage")] & sqs_send  # SQS's modeled RequestThrottled
+    assert seen[("s3", "PutObject")]  # S3 declares none; the status checks are above
+
+
+def test_sdk_clients_retry_chaos_errors_as_they_retry_aws(chaotic: LocalCloud) -> None:
+    """The local cloud's clients use standard retries with 3 retries: four attempts fail."""
+    for (service, operation), call in _calls(chaotic).items():
+        with pytest.raises(ClientError) as caught:
+            call(chaotic.client(service))
+        assert caught.value.response["ResponseMetadata"]["RetryAttempts"] == 3, service
+        assert chaotic.calls_failed_by_chaos[f"{service}:{operation}"] == 4
+
+
+def _outcomes(assembly: Path, chaos: str) -> list[str]:
+    cloud = _start(assembly, chaos)
+    try:
+        outcomes = []
+        for (service, _), call in _calls(cloud).items():
+            client = _single_attempt_client(cloud, service)
+            for _ in range(CALLS):
+                try:
+                    call(client)
+                    outcomes.append("ok")
+                except ClientError as error:
+                    outcomes.append(error.response["Error"]["Code"])
+        return outcomes
+    finally:
+        cloud.stop()
+
+
+def test_the_same_seed_fails_the_same_calls(empty_assembly: Path) -> None:
+    first = _outcomes(empty_assembly, "0.3:11")
+    again = _outcomes(empty_assembly, "0.3:11")
+    other = _outcomes(empty_assembly, "0.3:12")
+    assert first == again
+    assert "ok" in first and set(first) != {"ok"}
+    assert first != other
+
+
+def test_rate_zero_installs_nothing_and_fails_nothing(empty_assembly: Path) -> None:
+    from botocore.endpoint import Endpoint
+
+    sending = Endpoint.__dict__["_do_get_response"]
+    cloud = LocalCloud(empty_assembly, chaos="0:3").start()
+    try:
+        assert cloud.chaos is None
+        assert Endpoint.__dict__["_do_get_response"] is sending
+        cloud.client("s3").create_bucket(Bucket=BUCKET)
+        client = _single_attempt_client(cloud, "s3")
+        for number in range(CALLS):
+            client.put_object(Bucket=BUCKET, Key=f"k{number}", Body=b"x")
+        assert cloud.calls_failed_by_chaos == {}
+    finally:
+        cloud.stop()
+
+
+def test_after_effect_failures_happen_after_the_write(empty_assembly: Path) -> None:
+    cloud = LocalCloud(empty_assembly, chaos=ChaosSettings(1.0, 5, after_effect=1.0)).start()
+    try:
+        assert cloud.chaos is not None
+        with cloud.chaos.suspended():
+            cloud.client("s3").create_bucket(Bucket=BUCKET)
+        with pytest.raises(ReadTimeoutError):
+            _single_attempt_client(cloud, "s3").put_object(Bucket=BUCKET, Key="k", Body=b"x")
+        with cloud.chaos.suspended():
+            body = cloud.client("s3").get_object(Bucket=BUCKET, Key="k")["Body"].read()
+        assert body == b"x"
+        assert cloud.calls_failed_by_chaos == {"s3:PutObject": 1}
+    finally:
+        cloud.stop()
+
+
+@pytest.mark.parametrize("text", ["2", "abc", "0.1:x", "-0.5", "nan", "0.1:", ""])
+def test_an_invalid_chaos_value_is_refused_with_a_clear_reason(
+    text: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from localcloud.cli import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["demo", "caption_translation", "--chaos", text])
+    assert exited.value.code == 2
+    message = capsys.readouterr().err
+    assert "--chaos" in message and "RATE[:SEED]" in message, message
+    with pytest.raises(ChaosSpecError):
+        ChaosSettings.parse(text)
+
+
+def test_valid_chaos_values_parse() -> None:
+    assert ChaosSettings.parse("0.05:7") == ChaosSettings(0.05, 7)
+    assert ChaosSettings.parse("1") == ChaosSettings(1.0, 0)
+    assert not ChaosSettings.parse("0").active
+
+
+CAPTION_SAMPLES = REPO_ROOT / "samples" / "caption_translation"
+
+
+def _caption_demo(assembly_dir: Path, out: Path, chaos: ChaosSettings | None) -> Any:
+    from localcloud.demos import caption_translation as demo
+
+    inputs = out / "input"
+    for name in ("garden.srt", "lighthouse.en.vtt", "bad/binary.vtt", "bad/no-cues.vtt"):
+        (inputs / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(CAPTION_SAMPLES / name, inputs / name)
+    chaos_module.take_finished_counts()
+    chaos_module.set_default(chaos)
+    try:
+        result = demo.run(inputs, out / "result", "en", ["es", "fr"], [], assembly_dir)
+    finally:
+        chaos_module.set_default(None)
+    return result, chaos_module.take_finished_counts()
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {
+        path.relative_to(root).as_posix(): path.read_bytes()
+        for path in sorted(root.rglob("*"))
+        if path.is_file() and ".localcloud" not in path.parts
+    }
+
+
+@pytest.fixture(scope="module")
+def calm_captions(
+    assembly_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Any, dict[str, bytes]]:
+    out = tmp_path_factory.mktemp("calm-captions")
+    calm, no_failures = _caption_demo(assembly_dir, out, None)
+    assert no_failures == {}
+    tree = _tree(out / "result")
+    assert tree, "the calm run wrote nothing"
+    return calm, tree
+
+
+@pytest.mark.parametrize(
+    "chaos",
+    [ChaosSettings(0.05, 3), ChaosSettings(0.05, 7), ChaosSettings(0.1, 11, after_effect=0.5)],
+    ids=["0.05:3", "0.05:7", "0.1:11-after-effect"],
+)
+def test_caption_translation_under_chaos_ends_with_the_same_outputs(
+    assembly_dir: Path,
+    tmp_path: Path,
+    calm_captions: tuple[Any, dict[str, bytes]],
+    chaos: ChaosSettings,
+) -> None:
+    calm, calm_tree = calm_captions
+    stormy, failures = _caption_demo(assembly_dir, tmp_path / "stormy", chaos)
+
+    assert sum(failures.values()) > 0, "chaos failed no call"
+    assert (stormy.files_in, stormy.outputs, stormy.failed) == (
+        calm.files_in, calm.outputs, calm.failed,
+    )  # fmt: skip
+    assert (stormy.cues_in, stormy.cues_out) == (calm.cues_in, calm.cues_out)
+    assert _tree(tmp_path / "stormy" / "result") == calm_tree
+
+
+def _throttled(operation: str) -> ClientError:
+    return ClientError(
+        {"Error": {"Code": "SlowDown"}, "ResponseMetadata": {"HTTPStatusCode": 503}}, operation
+    )
+
+
+def test_a_delivery_that_fails_transiently_is_tried_again(empty_assembly: Path) -> None:
+    with LocalCloud(empty_assembly) as cloud:
+        attempts: list[int] = []
+
+        def deliver() -> None:
+            attempts.append(len(attempts) + 1)
+            if len(attempts) < 3:
+                raise _throttled("PutObject")
+
+        cloud.delivery.attempt("a test delivery", deliver)
+        cloud.settle(timeout=30)
+        assert attempts == [1, 2, 3]
+        assert len(cloud.delivery.retried) == 2
+
+        def refused() -> None:
+            raise ClientError(
+                {"Error": {"Code": "AccessDenied"}, "ResponseMetadata": {"HTTPStatusCode": 403}},
+                "PutObject",
+            )
+
+        with pytest.raises(ClientError):
+            cloud.delivery.attempt("a refused delivery", refused)
+
+
+STATEMACHINES = sorted((REPO_ROOT / "statemachines").glob("*.asl.json"))
+# Optimized integrations: botocore's service and the prefix of Step Functions' error names.
+OPTIMIZED = {
+    "sns": ("sns", "SNS"),
+    "lambda": ("lambda", "Lambda"),
+    "dynamodb": ("dynamodb", "DynamoDB"),
+    "sqs": ("sqs", "SQS"),
+}
+
+
+def _task_states(definition: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    for name, state in definition["States"].items():
+        if state.get("Type") == "Task":
+            yield name, state
+        for branch in state.get("Branches", []):
+            yield from _task_states(branch)
+        for key in ("Iterator", "ItemProcessor"):
+            if key in state:
+                yield from _task_states(state[key])
+
+
+def _step_functions_error_name(service: str, prefix: str, code: str, *, sdk: bool) -> str:
+    """What Step Functions calls a service error: the modeled error's class, else the
+    service's base exception (`localcloud.patches.task_error_name`)."""
+    from localcloud.patches import OPTIMIZED_BASE_EXCEPTIONS
+
+    model = botocore.session.get_session().get_service_model(service)
+    for shape in model.error_shapes:
+        if (shape.metadata.get("error", {}).get("code") or shape.name) == code:
+            name = shape.name if shape.name.endswith("Exception") else f"{shape.name}Exception"
+            return f"{prefix}.{name}"
+    base = f"{prefix}Exception" if sdk else OPTIMIZED_BASE_EXCEPTIONS[prefix]
+    return f"{prefix}.{base}"
+
+
+@pytest.mark.parametrize("path", STATEMACHINES, ids=lambda path: path.name)
+def test_every_service_task_retries_the_faults_its_call_can_fail_with(path: Path) -> None:
+    """Step Functions does not retry a service integration by itself: a throttled or failed
+    call that no Retry names fails the execution (after the work it did)."""
+    import json
+
+    from localcloud.chaos import operation_faults
+    from localcloud.patches import sdk_error_prefix, sdk_service_name
+
+    missing = []
+    for name, state in _task_states(json.loads(path.read_text())):
+        resource = state.get("Resource", "")
+        if not resource.startswith("arn:aws:states:::"):
+            continue
+        integration, *rest = resource.split(":::")[1].split(":")
+        if integration == "aws-sdk":
+            service, action = sdk_service_name(rest[0]), rest[1]
+            prefix, sdk = sdk_error_prefix(rest[0]), True
+        else:
+            (service, prefix), action, sdk = OPTIMIZED[integration], rest[0], False
+        model = botocore.session.get_session().get_service_model(service)
+        operations = {operation.lower(): operation for operation in model.operation_names}
+        operation = operations[action.split(".")[0].lower()]
+        retried = {error for retry in state.get("Retry", []) for error in retry["ErrorEquals"]}
+        for fault in operation_faults(service, operation):
+            error = _step_functions_error_name(service, prefix, fault.code, sdk=sdk)
+            if not {error, "States.ALL", "States.TaskFailed"} & retried:
+                missing.append(f"{name} ({operation}): {fault.code} -> {error}")
+    assert missing == []
+
+
+def test_firehose_keeps_its_buffer_when_the_s3_write_fails_transiently() -> None:
+    from types import SimpleNamespace
+
+    from localcloud.firehose import Buffers, StreamBuffer
+
+    writes: list[dict[str, Any]] = []
+
+    class FlakyS3:
+        def put_object(self, **request: Any) -> None:
+            writes.append(request)
+            if len(writes) == 1:
+                raise _throttled("PutObject")
+
+    cloud = SimpleNamespace(
+        clock=SimpleNamespace(time=lambda: 0.0), client_as=lambda role, service: FlakyS3()
+    )
+    buffers = Buffers(cloud)  # type: ignore[arg-type]
+    try:
+        destination = {
+            "BucketARN": "arn:aws:s3:::bucket",
+            "RoleARN": "arn:aws:iam::123456789012:role/firehose",
+            "Prefix": "records/",
+            "BufferingHints": {"IntervalInSeconds": 60, "SizeInMBs": 5},
+        }
+        buffers.streams["stream"] = StreamBuffer("stream", destination)
+        buffers.add("stream", [b"one\n", b"two\n"])
+        buffers.flush(force=True)
+        assert buffers.pending(), "the records were dropped with the failed write"
+        buffers.flush(force=True)
+        assert not buffers.pending()
+    finally:
+        buffers.stop()
+    assert [write["Body"] for write in writes] == [b"one\ntwo\n", b"one\ntwo\n"]
+    assert writes[0]["Key"] == writes[1]["Key"]  # a write that took effect is not duplicated
+
+
+def test_the_local_clouds_own_calls_never_fail(chaotic: LocalCloud) -> None:
+    """Provisioning, API Gateway reading its configuration and A2I emitting events sign as the
+    deployer: no API calls on AWS, so no chaos."""
+    for number in range(CALLS):
+        chaotic.deployer_client("s3").put_object(Bucket=BUCKET, Key=f"k{number}", Body=b"x")
+    assert chaotic.calls_failed_by_chaos == {}
+
+
+def test_ticket_classification_under_chaos_ends_with_the_same_warehouse_report(
+    assembly_dir: Path, tmp_path: Path
+) -> None:
+    """Every ticket row once in the warehouse: the report built from it is the same."""
+    from localcloud.demos import ticket_classification as demo
+
+    def run(out: Path, chaos: ChaosSettings | None) -> tuple[dict[str, Any], dict[str, int]]:
+        chaos_module.take_finished_counts()
+        chaos_module.set_default(chaos)
+        try:
+            line = demo.run(assembly_dir, out, count=12)
+        finally:
+            chaos_module.set_default(None)
+        line.pop("report", None)
+        return line, chaos_module.take_finished_counts()
+
+    calm, no_failures = run(tmp_path / "calm", None)
+    stormy, failures = run(tmp_path / "stormy", ChaosSettings(0.05, 3))
+
+    assert no_failures == {}
+    assert sum(failures.values()) > 0, "chaos failed no call"
+    assert stormy == calm
+    assert calm["duplicates"] == 0
+    calm_report = _tree(tmp_path / "calm" / "report")
+    assert calm_report, "the calm run wrote no report"
+    assert _tree(tmp_path / "stormy" / "report") == calm_report
+
+
+def test_a_demo_line_reports_the_calls_chaos_failed() -> None:
+    from localcloud.cli import _with_chaos_counts
+
+    chaos_module.take_finished()
+    chaos_module.note_finished({"s3:PutObject": 2, "sqs:SendMessage": 1}, {"s3:PutObject": 1})
+    line = _with_chaos_counts({"workflow": "w"}, ChaosSettings(0.05, 7, after_effect=0.5))
+    assert line == {
+        "workflow": "w",
+        "chaos": "0.05:7",
+        "callsFailedByChaos": 3,
+        "callsFailedByChaosByOperation": {"s3:PutObject": 2, "sqs:SendMessage": 1},
+        "callsFailedAfterTakingEffect": 1,
+    }
+    assert _with_chaos_counts({"workflow": "w"}, None) == {"workflow": "w"}
+
+
+@pytest.mark.parametrize(
+    ("integration", "api_name", "expected"),
+    [
+        ("state_task_service_lambda.StateTaskServiceLambda", "lambda", "Lambda.SdkClientException"),
+        ("state_task_service_aws_sdk.StateTaskServiceAwsSdk", "sqs", "Sqs.SdkClientException"),
+    ],
+)
+def test_a_task_whose_answer_is_lost_fails_with_the_sdk_client_exception(
+    empty_assembly: Path, integration: str, api_name: str, expected: str
+) -> None:
+    """Lambda tasks' recommended Retry names Lambda.SdkClientException for a lost answer;
+    moto's executor would end the execution with States.Runtime instead."""
+    import importlib
+    from types import SimpleNamespace
+
+    module_name, class_name = integration.split(".")
+    module = importlib.import_module(
+        "moto.stepfunctions.parser.asl.component.state.exec.state_task.service." + module_name
+    )
+    with LocalCloud(empty_assembly):
+        task = object.__new__(getattr(module, class_name))
+        task.resource = SimpleNamespace(  # type: ignore[attr-defined]
+            api_name=api_name, api_action="invoke", service_name=api_name, condition=None
+        )
+        env = SimpleNamespace(
+            next_state_name="Task", event_history_context=SimpleNamespace(source_event_id=1)
+        )
+        event = task._from_error(env, ReadTimeoutError(endpoint_url="https://x.invalid/"))
+    assert event.event_details["taskFailedEventDetails"]["error"] == expected
