@@ -26,12 +26,14 @@ class TranslateTextTranslator:
         self.calls = 0
         self.characters = 0
 
-    def _translate(self, text: str) -> str:
+    def _translate(self, text: str, settings: dict[str, str] | None = None) -> str:
         kwargs: dict[str, Any] = {
             "Text": text,
             "SourceLanguageCode": self.source_language,
             "TargetLanguageCode": self.target_language,
         }
+        if settings:
+            kwargs["Settings"] = settings
         if self.terminology_names:
             kwargs["TerminologyNames"] = self.terminology_names
         self.calls += 1
@@ -43,6 +45,11 @@ class TranslateTextTranslator:
 
     def translate_text(self, text: str) -> str:
         return self._translate(text)
+
+    def translate_html_briefly(self, html: str) -> str:
+        """The same with Translate's brevity setting, which shortens most translations into
+        French, German, Italian, Portuguese and Spanish (and from them into English)."""
+        return self._translate(html, {"Brevity": "ON"})
 
 
 def translator_factory(

@@ -177,6 +177,9 @@ DOCUMENTED_BATCH_CONTENT_TYPES: Final = frozenset(
 )
 FAULT_MODES: Final = frozenset({"merge", "drop", "reorder", "throttle", "expand"})
 EXPANSION: Final = 1.4  # the `expand` fault's length factor, as German or French often runs
+# Brevity applies to TranslateText into these languages, or from them into English; other
+# pairs are translated with brevity off (Translate Developer Guide, "Using brevity").
+BREVITY_LANGUAGES: Final = frozenset({"fr", "de", "it", "pt", "es"})
 TERMINAL_STATUSES: Final = frozenset({"COMPLETED", "COMPLETED_WITH_ERROR", "FAILED", "STOPPED"})
 COMPLETED_MESSAGE: Final = "Your job has completed successfully."
 
@@ -898,10 +901,12 @@ class TranslateEngine(LocalEngine):
         as_html: bool,
         matcher: _TermMatcher | None,
         operation: str,
+        brief: bool = False,
     ) -> _Rendered:
         applied: dict[tuple[str, str], None] = {}
 
-        expand = "expand" in self.faults.modes
+        # brevity gives the shorter translation: the `expand` fault's padding is left out
+        expand = "expand" in self.faults.modes and not brief
 
         def convert(segment: str) -> str:
             if source == target:
@@ -990,6 +995,8 @@ class TranslateEngine(LocalEngine):
             as_html=looks_like_html(text),
             matcher=matcher,
             operation="TranslateText",
+            brief=(params.get("Settings") or {}).get("Brevity") == "ON"
+            and (target in BREVITY_LANGUAGES or (source in BREVITY_LANGUAGES and target == "en")),
         )
         self.usage.record("TranslateText", rendered.characters, batch=False)
         result: dict[str, Any] = {

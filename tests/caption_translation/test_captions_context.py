@@ -212,3 +212,35 @@ def test_speaker_labels_and_music_symbols_are_kept_out_of_translation() -> None:
     assert first.startswith("- BOB: ") and "·es" in first
     assert second.startswith("- DR. ANN: ♪ ") and second.endswith(" ♪")
     assert "·es" in second
+
+
+def test_brevity_shortens_cues_read_too_fast_and_keeps_their_timing() -> None:
+    data = (
+        "WEBVTT\n\n00:00:01.000 --> 00:00:02.500\nWe have to leave before the storm.\n\n"
+        "00:00:05.000 --> 00:00:09.000\nSlowly.\n"
+    )
+    doc = parse_captions(data.encode(), "x.vtt")
+    brief = ReadingProfile(brevity=True).for_language("es")
+
+    without = ReadingProfile().for_language("es")
+    plain_outcome = translate_captions(doc, engine_translator(EXPAND)[0], profile=without)
+    translator, _ = engine_translator(EXPAND)
+    outcome = translate_captions(doc, translator, profile=brief)
+
+    assert outcome.shortened_cues == (0,)  # the fast cue only; the slow one reads well
+    fast_before = plain_text(plain_outcome.captions.cues[0].text, "vtt")
+    fast_after = plain_text(outcome.captions.cues[0].text, "vtt")
+    assert len(fast_after) < len(fast_before)
+    assert outcome.captions.cues[0].start_ms == 1_000 and outcome.captions.cues[0].end_ms == 2_500
+    assert outcome.report()["shortenedWithBrevity"] == [0]
+
+
+def test_brevity_is_not_asked_for_when_the_profile_does_not_want_it() -> None:
+    doc = parse_captions(SCENE.encode(), "scene.vtt")
+    translator, _ = engine_translator(EXPAND)
+    outcome = translate_captions(doc, translator, profile=ReadingProfile().for_language("es"))
+    assert outcome.shortened_cues == ()
+    assert translator.calls == 1
+
+
+EXPAND = TranslateFaults(frozenset({"expand"}))

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from lambdas.caption_translation.captions import parse_captions
+from lambdas.caption_translation.captions.reading import ReadingProfile, check_cue
 from localcloud.engines.translate import JobTimings, TranslateFaults
 from tests.caption_translation.helpers import (
     BAD_SAMPLES,
@@ -309,3 +310,27 @@ def test_srt_cues_in_a_vtt_named_file_come_out_as_webvtt_and_the_summary_says_so
         assert output.startswith(b"WEBVTT\n\n1\n00:00:01.000 --> 00:00:02.000\n")
         translated = parse_output(stack, language, "no-header.vtt")
         assert_faithful_translation(source, translated, language)
+
+
+def test_every_translated_cue_fits_the_reading_profile_or_is_in_its_report(cloud: Any) -> None:
+    stack = deploy(cloud, DEFAULT_STACK)
+    cloud.translate.faults = TranslateFaults(modes=frozenset({"expand"}))
+    stack.run(samples(GOOD_SAMPLES))
+
+    (summary,) = stack.summaries()
+    assert summary["failed"] == 0
+    assert summary["rewrappedCues"] > 0  # the expansion made lines too long
+    listed_total = 0
+    for path in GOOD_SAMPLES:
+        for language in ("es", "fr"):
+            output = parse_output(stack, language, path.name)
+            report = json.loads(stack.read(f"output/{language}/{path.name}.report.json"))
+            profile = ReadingProfile.from_json(report["profile"]).for_language(language)
+            listed = {entry["index"]: entry for entry in report["overProfileCues"]}
+            for cue in output.cues:
+                entry = check_cue(cue, output.format, profile)
+                assert (entry is None) == (cue.index not in listed), (path.name, cue.index)
+                if entry is not None:
+                    assert listed[cue.index]["reasons"] == entry["reasons"]
+            listed_total += len(listed)
+    assert summary["cuesOverReadingProfile"] == listed_total

@@ -64,6 +64,7 @@ class ReadingProfile:
     min_duration_ms: int = DEFAULT_MIN_DURATION_MS
     languages: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     language: str | None = None  # set by `for_language`
+    brevity: bool = False  # re-translate cues read too fast with Translate's brevity setting
 
     @property
     def breaks_between_characters(self) -> bool:
@@ -80,13 +81,16 @@ class ReadingProfile:
             return base
         if not isinstance(document, dict):
             raise ReadingProfileError("the reading profile must be a JSON object")
-        unknown = set(document) - set(_FIELDS) - {"languages"}
+        unknown = set(document) - set(_FIELDS) - {"languages", "brevity"}
         if unknown:
             raise ReadingProfileError(
                 f"unknown reading profile settings: {', '.join(sorted(unknown))}; use "
-                f"{', '.join([*_FIELDS, 'languages'])}"
+                f"{', '.join([*_FIELDS, 'languages', 'brevity'])}"
             )
         values = _checked(document, "readingProfile")
+        brevity = document.get("brevity", base.brevity)
+        if not isinstance(brevity, bool):
+            raise ReadingProfileError("readingProfile.brevity must be true or false")
         languages = dict(base.languages)
         raw_languages = document.get("languages", {})
         if not isinstance(raw_languages, dict):
@@ -107,6 +111,7 @@ class ReadingProfile:
             max_chars_per_second=float(values.get("maxCharsPerSecond", base.max_chars_per_second)),
             min_duration_ms=int(values.get("minDurationMs", base.min_duration_ms)),
             languages=languages,
+            brevity=brevity,
         )
 
     def as_json(self) -> dict[str, Any]:
@@ -116,6 +121,7 @@ class ReadingProfile:
             "maxCharsPerSecond": self.max_chars_per_second,
             "minDurationMs": self.min_duration_ms,
             "languages": {code: dict(values) for code, values in self.languages.items()},
+            "brevity": self.brevity,
         }
 
     def for_language(self, language: str) -> ReadingProfile:

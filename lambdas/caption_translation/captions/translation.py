@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from .errors import AlignmentError
 from .markup import escape_plain_text, has_visible_text, plain_text, tidy_translated_text
 from .model import CaptionFile, Cue, same_structure, with_texts
-from .reading import ReadingProfile, check_cue, rewrap
+from .reading import ReadingProfile, check_cue, rewrap, visible_length
 from .segments import (
     Alignment,
     align_documents,
@@ -65,6 +65,7 @@ class TranslationOutcome:
     context_lost_cues: tuple[int, ...] = ()
     profile: ReadingProfile | None = None
     terms_not_kept: tuple[dict[str, Any], ...] = ()
+    shortened_cues: tuple[int, ...] = ()  # re-translated with brevity, and shorter
 
     def report(self) -> dict[str, Any]:
         """What a subtitler needs to review: cues over the reading profile's limits, cues
@@ -74,6 +75,7 @@ class TranslationOutcome:
             "cues": self.cues,
             "profile": profile.as_json(),
             "rewrappedCues": len(self.rewrapped_cues),
+            "shortenedWithBrevity": list(self.shortened_cues),
             "overProfile": len(self.over_profile),
             "overProfileCues": list(self.over_profile),
             "contextLost": [
@@ -144,6 +146,7 @@ def _complete(
         texts[index] = text
         if not whole:
             degraded.append(index)
+    shortened = _shorten(doc, texts, alignment.sent, translator, max_request_bytes, profile)
     rewrapped: list[int] = []
     for index in alignment.sent:
         source = doc.cues[index].text
@@ -182,7 +185,45 @@ def _complete(
         context_lost_cues=tuple(sorted(alignment.suspects & grouped)),
         profile=profile,
         terms_not_kept=tuple(_terms_not_kept(doc, result, never_translate)),
+        shortened_cues=tuple(shortened),
     )
+
+
+def _shorten(
+    doc: CaptionFile,
+    texts: dict[int, str],
+    sent: Sequence[int],
+    translator: Translator,
+    max_request_bytes: int,
+    profile: ReadingProfile | None,
+) -> list[int]:
+    """With the profile's `brevity`, translate each cue read too fast again with Translate's
+    brevity setting (real-time TranslateText only) and keep the shorter text; the timing is
+    never changed. Returns the cues shortened."""
+    brief = getattr(translator, "translate_html_briefly", None)
+    if profile is None or not profile.brevity or brief is None:
+        return []
+    fmt = doc.format
+    shortened = []
+    for index in sent:
+        cue = doc.cues[index]
+        seconds = max(cue.end_ms - cue.start_ms, 1) / 1000
+        current = visible_length(" ".join(plain_text(texts[index], fmt).split()))
+        if current / seconds <= profile.max_chars_per_second:
+            continue
+        document = wrap_document([cue_element(cue, fmt)])
+        if len(document.encode("utf-8")) > max_request_bytes:
+            continue
+        found = parse_translated_html(brief(document))
+        if set(found.fragments) != {index} or len(found.fragments[index]) != 1 or found.nested:
+            continue
+        text = found.text_of(index, fmt)
+        if has_visible_text(text, fmt) and (
+            visible_length(" ".join(plain_text(text, fmt).split())) < current
+        ):
+            texts[index] = text
+            shortened.append(index)
+    return shortened
 
 
 def _terms_not_kept(
