@@ -11,6 +11,7 @@
     python -m localcloud report ticket_classification --out DIR [--warehouse PATH]
     python -m localcloud review-portal [--port 8085]
     python -m localcloud cost [--stage dev] [--json | --markdown | --update-readme]
+    python -m localcloud event events/<slug>/<module>/<case>.json --stage dev [--region R]
 
 `demo` and `review-portal` take `--chaos RATE[:SEED]`: each AWS call fails with probability
 RATE (0 to 1) with the throttling or internal error AWS answers that operation with, drawn from
@@ -21,6 +22,9 @@ took effect: `callsFailedAfterTakingEffect`).
 Each demo writes under `demo-output/<slug>/` unless `--out` says otherwise. Progress goes to
 stderr; the last line on stdout is the demo's JSON result, with `costUsd`: what the run would
 have cost on AWS, priced from the local engines' meters.
+
+`event` prints a test event with the local cloud's resource names replaced by those of the
+deployed stack of that stage (read with your AWS credentials), ready for `aws lambda invoke`.
 
 `cost` synthesizes the app for the stage and prints each workflow's fixed monthly cost and cost
 per item from `localcloud/prices.json`; `--markdown` prints the README's "Costs" section and
@@ -144,6 +148,19 @@ def _cost(args: argparse.Namespace) -> str:
             raise SystemExit(f"cost: {error}") from None
         return f"updated the Costs section of {readme}"
     return model.markdown() if args.markdown else model.table()
+
+
+def _event(args: argparse.Namespace) -> str:
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from localcloud.events import EventRewriteError, rewrite_file
+
+    try:
+        cloudformation = boto3.client("cloudformation", region_name=args.region)
+        return rewrite_file(Path(args.path), args.stage, cloudformation)
+    except (EventRewriteError, BotoCoreError, ClientError) as error:
+        raise SystemExit(f"event: {error}") from None
 
 
 def _chaos_rate(text: str) -> ChaosSettings:
@@ -305,6 +322,13 @@ def parser() -> argparse.ArgumentParser:
         "--update-readme", action="store_true", help="write the Costs section into README.md"
     )
 
+    event = commands.add_parser(
+        "event", help="rewrite a test event for the deployed stack of a stage"
+    )
+    event.add_argument("path", help="an event under events/<slug>/<module>/")
+    event.add_argument("--stage", default="dev", help="the deployed stage (default dev)")
+    event.add_argument("--region", default=None, help="the stack's region (default: your AWS's)")
+
     report = commands.add_parser("report", help="render a workflow's analysis report")
     reports = report.add_subparsers(dest="report", required=True)
     ticket_report = reports.add_parser(
@@ -334,6 +358,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "cost":
         print(_cost(args))
+        return 0
+    if args.command == "event":
+        print(_event(args))
         return 0
     if args.workflow != "all":
         line = _with_chaos_counts(DEMOS[args.workflow][2](args), chaos)
