@@ -70,10 +70,7 @@ def tokens(document: str) -> list[Token] | None:
                 continue
             if name in _RAW_TEXT:
                 return None
-            attrs = [
-                (key.lower(), html.unescape(_unquote(value)) if value else None)
-                for key, value in _ATTRIBUTE.findall(attrs_text)
-            ]
+            attrs = attributes(attrs_text)
             found.append(Token("startend" if close else "start", name, attrs, whole))
         elif charref:
             found.append(Token("charref", charref))
@@ -81,6 +78,14 @@ def tokens(document: str) -> list[Token] | None:
             found.append(Token("entity", entity))
     # `findall` skips what no token matches: a gap means the document is not plain HTML
     return found if covered == len(document) else None
+
+
+def attributes(text: str) -> list[tuple[str, str | None]]:
+    """A start tag's attributes as `html.parser` gives them, from the text after its name."""
+    return [
+        (key.lower(), html.unescape(_unquote(value)) if value else None)
+        for key, value in _ATTRIBUTE.findall(text)
+    ]
 
 
 def _unquote(value: str) -> str:
