@@ -33,7 +33,7 @@ class EventRewriteError(ValueError):
 
 
 @dataclass(frozen=True)
-class DeployedStack:
+class StackResources:
     name: str
     account: str
     region: str
@@ -60,7 +60,7 @@ def resource_name(physical_id: str) -> str:
     return physical_id
 
 
-def describe(cloudformation: Any, stack_name: str) -> DeployedStack:
+def describe(cloudformation: Any, stack_name: str) -> StackResources:
     """The deployed stack's account, region and resource names."""
     try:
         (stack,) = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
@@ -74,14 +74,14 @@ def describe(cloudformation: Any, stack_name: str) -> DeployedStack:
                 resources[summary["LogicalResourceId"]] = resource_name(
                     summary["PhysicalResourceId"]
                 )
-    return DeployedStack(stack_name, account, region, resources)
+    return StackResources(stack_name, account, region, resources)
 
 
 def _local_suffix(stack_name: str, logical_id: str) -> str:
     return hashlib.sha256(f"{stack_name}/{logical_id}".encode()).hexdigest()[:12].upper()
 
 
-def rewrite(event: str, slug: str, deployed: DeployedStack) -> str:
+def rewrite(event: str, slug: str, deployed: StackResources) -> str:
     """The event with the local cloud's names replaced by the deployed stack's."""
     local_stack = stack_id(slug, LOCAL_STAGE)
     text = event
