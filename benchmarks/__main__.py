@@ -18,6 +18,8 @@ import webvtt
 from benchmarks import (
     assets,
     caption_translation_cost,
+    caption_translation_load,
+    caption_translation_speed,
     caption_translation_throughput,
     cold_start,
     comprehend_feedback_loop_api,
@@ -67,6 +69,8 @@ def main() -> None:
         "machine": machine(),
         "caption_throughput": caption_translation_throughput.run(),
         "parse_vs_webvtt_py": _webvtt_side_by_side(),
+        "caption_speed_vs_published_sample": caption_translation_speed.run(),
+        "caption_load_under_chaos": caption_translation_load.run(assembly),
         "handler_import": cold_start.run(assembly),
         "asset_sizes": assets.run(assembly),
         "alignment_repair_cost": caption_translation_cost.run(assembly),
@@ -147,6 +151,8 @@ def render(r: dict[str, Any]) -> str:
         f"{c['calls_ratio']}x the calls; every output still has exactly its source's cues.",
         "",
     ]
+    lines += caption_translation_speed.markdown(r["caption_speed_vs_published_sample"])
+    lines += caption_translation_load.markdown(r["caption_load_under_chaos"])
     lines += custom_labels_batch_cost.markdown(r["custom_labels_batch_cost"])
     lines += ticket_classification_latency.markdown(r["ticket_classification_latency"])
     lines += glue_ml_pipeline_processing.markdown(r["glue_ml_pipeline_processing"])

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from lambdas.caption_translation.captions import (
+    CaptionFormat,
     format_timestamp,
     parse_captions,
     rebuild_from_documents,
@@ -65,7 +66,7 @@ class _Identity:
         return text
 
 
-def generate(fmt: str, cues: int) -> bytes:
+def generate(fmt: CaptionFormat, cues: int) -> bytes:
     """A caption file like real dialogue: mostly plain two-line cues, some italics, a few
     speaker voices and entities, sentences running over two cues."""
     lines = ["WEBVTT", ""] if fmt == "vtt" else []
@@ -205,7 +206,8 @@ def _timed(action: Callable[[], Any]) -> float:
 def run() -> dict[str, Any]:
     sample, origin = load_sample()
     files = []
-    for fmt in ("vtt", "srt"):
+    formats: tuple[CaptionFormat, ...] = ("vtt", "srt")
+    for fmt in formats:
         for cues in SIZES:
             data = generate(fmt, cues)
             name = f"bench-{cues}.{fmt}"
