@@ -1,3 +1,13 @@
+"""Deliveries that fail are tried again; a refusal is not retried."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from botocore.exceptions import ClientError
+
+from localcloud.cloud import LocalCloud
 
 
 def _throttled(operation: str) -> ClientError:
