@@ -368,6 +368,27 @@ class LocalCloud:
         self.role_policies = principal_policies(self)
         return deployed
 
+    def destroy(self, stack_name: str) -> None:
+        """`cdk destroy` of a deployed stack, as far as it runs code: every custom resource gets
+        CloudFormation's Delete request, in the reverse of the deployment order, and a failed
+        one fails the destruction (the stack stays, as a stack goes DELETE_FAILED). The stack
+        and its exports are then forgotten; the resources moto holds for it are left in place
+        (the local cloud does not emulate their deletion)."""
+        from localcloud.custom_resources import delete_custom_resource, is_custom_resource
+
+        deployed = self.stacks[stack_name]
+        resources = deployed.artifact.template.get("Resources", {})
+        created = deployed.context.resources
+        for logical_id in reversed(deployment_order(resources)):
+            state = created.get(logical_id)
+            if state is not None and is_custom_resource(state.resource_type):
+                delete_custom_resource(self, deployed.context, state)
+        for name, output in deployed.artifact.template.get("Outputs", {}).items():
+            export = output.get("Export")
+            if export and name in deployed.outputs:
+                self.exports.pop(resolve(export["Name"], deployed.context), None)
+        del self.stacks[stack_name]
+
     def _parameters(self, declared: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
         values: dict[str, Any] = {}
         for name, spec in declared.items():

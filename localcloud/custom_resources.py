@@ -7,8 +7,14 @@ to the `ResponseURL`, here a one-shot HTTP server on 127.0.0.1. `SUCCESS` gives 
 `PhysicalResourceId` and `Data` attributes (`Fn::GetAtt`); `FAILED`, or no response, fails the
 deployment with the function's reason.
 
-Not emulated: `Update` and `Delete` requests (the local cloud only creates stacks), SNS-backed
-custom resources, and CloudFormation's one-hour response timeout (the wait here is 60 s).
+`LocalCloud.destroy` sends each custom resource CloudFormation's `Delete` request (with the
+`PhysicalResourceId` its `Create` answered and the same properties), in the reverse of the
+deployment order, as CloudFormation deletes a stack; `FAILED` fails the destruction with the
+function's reason, as a stack goes `DELETE_FAILED`.
+
+Not emulated: `Update` requests (the local cloud never updates a stack), SNS-backed custom
+resources, and CloudFormation's one-hour response timeout (the wait here is 15 minutes, the
+longest a Lambda function runs).
 """
 
 from __future__ import annotations
@@ -17,12 +23,15 @@ import json
 import threading
 import uuid
 from http.server import BaseHTTPRequestHandler, HTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from localcloud.provision import ProvisionRequest, _state, provisioner
-from localcloud.template import ResourceState
+from localcloud.template import ResourceState, StackContext
 
-RESPONSE_TIMEOUT = 60.0
+if TYPE_CHECKING:
+    from localcloud.cloud import LocalCloud
+
+RESPONSE_TIMEOUT = 900.0
 
 
 class CustomResourceError(RuntimeError):
@@ -60,33 +69,83 @@ def _serve_once() -> tuple[HTTPServer, list[dict[str, Any]], threading.Event]:
     return server, received, done
 
 
-@provisioner("AWS::CloudFormation::CustomResource", "Custom::A2iReviewWorkflow")
-def _custom_resource(request: ProvisionRequest) -> ResourceState:
-    props = dict(request.properties)
+CUSTOM_RESOURCE_TYPES = (
+    "AWS::CloudFormation::CustomResource",
+    "Custom::A2iReviewWorkflow",
+    "Custom::RuntimeCleanup",
+)
+
+
+def _send(
+    cloud: LocalCloud,
+    ctx: StackContext,
+    request_type: str,
+    logical_id: str,
+    resource_type: str,
+    properties: dict[str, Any],
+    physical_id: str | None = None,
+) -> dict[str, Any]:
+    """Invoke the function of `properties["ServiceToken"]` with one CloudFormation request and
+    return the response it PUT to the ResponseURL (status checked)."""
+    props = dict(properties)
     token = props.pop("ServiceToken")
     server, received, done = _serve_once()
     try:
         request_id = str(uuid.uuid4())
         event = {
-            "RequestType": "Create",
+            "RequestType": request_type,
             "ServiceToken": token,
             "ResponseURL": f"http://127.0.0.1:{server.server_address[1]}/{request_id}",
-            "StackId": f"arn:aws:cloudformation:{request.ctx.region}:{request.ctx.account_id}:"
-            f"stack/{request.ctx.stack_name}/{uuid.uuid4()}",
+            "StackId": ctx.stack_id,
             "RequestId": request_id,
-            "LogicalResourceId": request.logical_id,
-            "ResourceType": request.resource_type,
+            "LogicalResourceId": logical_id,
+            "ResourceType": resource_type,
             "ResourceProperties": {"ServiceToken": token, **_stringify(props)},
         }
-        result = request.cloud.runtime.invoke(token, event)
+        if physical_id is not None:
+            event["PhysicalResourceId"] = physical_id
+        result = cloud.runtime.invoke(token, event)
         if result.failed:
-            raise CustomResourceError(f"{request.logical_id}: the function failed: {result.error}")
+            raise CustomResourceError(f"{logical_id}: the function failed: {result.error}")
         if not done.wait(RESPONSE_TIMEOUT):
-            raise CustomResourceError(f"{request.logical_id}: no response at the ResponseURL")
+            raise CustomResourceError(f"{logical_id}: no response at the ResponseURL")
     finally:
         server.shutdown()
         server.server_close()
     response = received[0]
     if response.get("Status") != "SUCCESS":
-        raise CustomResourceError(f"{request.logical_id}: {response.get('Reason')}")
+        raise CustomResourceError(f"{logical_id} ({request_type}): {response.get('Reason')}")
+    return response
+
+
+@provisioner(*CUSTOM_RESOURCE_TYPES)
+def _custom_resource(request: ProvisionRequest) -> ResourceState:
+    response = _send(
+        request.cloud,
+        request.ctx,
+        "Create",
+        request.logical_id,
+        request.resource_type,
+        request.properties,
+    )
     return _state(request, str(response["PhysicalResourceId"]), **response.get("Data", {}))
+
+
+def is_custom_resource(resource_type: str) -> bool:
+    """Run by its own function (Create on deploy, Delete on destroy)."""
+    from localcloud.provision import PROVISIONERS
+
+    return PROVISIONERS.get(resource_type) is _custom_resource
+
+
+def delete_custom_resource(cloud: LocalCloud, ctx: StackContext, state: ResourceState) -> None:
+    """CloudFormation's Delete request for one custom resource of a stack being destroyed."""
+    _send(
+        cloud,
+        ctx,
+        "Delete",
+        state.logical_id,
+        state.resource_type,
+        state.properties,
+        physical_id=state.ref,
+    )

@@ -30,6 +30,7 @@ from stacks.constructs import (
 )
 from stacks.constructs.acknowledge import acknowledge, acknowledge_bucket_notifications_handler
 from stacks.constructs.alarms import workflow_failure_alarm
+from stacks.constructs.runtime_cleanup import RuntimeCleanup
 
 WORKFLOW = "comprehend_model_lifecycle"
 INTAKE_TIMEOUT = Duration.seconds(60)
@@ -212,6 +213,7 @@ class ComprehendModelLifecycleStack(Stack):
                 "EndpointName": endpoint_name,
                 "InferenceUnits": settings.inference_units,
                 "StateTableName": table.table_name,
+                "StackName": Aws.STACK_NAME,
             },
             sdk_resources={
                 "ssm:GetParameter": parameter_arns,
@@ -238,11 +240,25 @@ class ComprehendModelLifecycleStack(Stack):
                 )
             ),
         )
+        # Tags given on create are authorized as comprehend:TagResource.
+        workflow.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["comprehend:TagResource"], resources=[endpoint_arn, *classifier_arns]
+            )
+        )
         acknowledge(
             workflow.role.node.find_child("DefaultPolicy"),
             "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:comprehend:<AWS::Region>:"
             f"<AWS::AccountId>:document-classifier/{classifier_name}/version/*]",
             "This workflow's classifier versions; each round trains a version named after it.",
+        )
+        # On stack deletion: the endpoint and every classifier version the rounds trained.
+        RuntimeCleanup(
+            self,
+            "RuntimeCleanup",
+            comprehend_endpoint_arns=[endpoint_arn],
+            comprehend_classifier_names=[classifier_name],
+            protects=[workflow, intake],
         )
         acknowledge(
             workflow.role.node.find_child("DefaultPolicy"),

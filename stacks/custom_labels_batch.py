@@ -31,6 +31,7 @@ from stacks.constructs.acknowledge import acknowledge_bucket_notifications_handl
 from stacks.constructs.alarms import workflow_failure_alarm
 from stacks.constructs.asl_state_machine import OWN_EXECUTIONS
 from stacks.constructs.deploy_input import deploy_input
+from stacks.constructs.runtime_cleanup import RuntimeCleanup
 
 PROCESSOR_TIMEOUT = Duration.minutes(2)
 MAX_RECEIVE_COUNT = 10
@@ -185,6 +186,16 @@ class CustomLabelsBatchStack(Stack):
             schedule=events.Schedule.expression(settings.schedule),
         )
         schedule.add_target(targets.SfnStateMachine(workflow.state_machine))
+        # On stack deletion (after the schedule and the state machine): the model version is
+        # stopped if a run left it starting or running. It is a deploy input, never deleted.
+        RuntimeCleanup(
+            self,
+            "RuntimeCleanup",
+            rekognition_project_arn=project_arn,
+            rekognition_version_name=version_name,
+            rekognition_version_arn=version_arn,
+            protects=[workflow, schedule],
+        )
         workflow_failure_alarm(
             self,
             "WorkflowFailuresAlarm",

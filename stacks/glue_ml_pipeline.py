@@ -24,6 +24,7 @@ from constructs import Construct
 
 from stacks.constructs import AccessLogsBucket, NotificationTopic, QueueWithDlq, SecureBucket
 from stacks.constructs.acknowledge import acknowledge
+from stacks.constructs.runtime_cleanup import RuntimeCleanup
 from stacks.glue_job_library import library_modules, wheel_asset
 from stacks.glue_ml_pipeline_settings import BLAZINGTEXT_ACCOUNTS, GluePipelineSettings
 
@@ -192,6 +193,7 @@ class GlueMlPipelineStack(Stack):
                 "--POLL_SECONDS": str(settings.poll_seconds),
                 **{f"--{k}": str(max(1, v)) for k, v in polls.items()},
                 "--MAX_RUNTIME_SECONDS": str(settings.max_training_minutes * 60),
+                "--STACK_NAME": Aws.STACK_NAME,
             },
             "MessagingQueueJob": {"--QUEUE_URL": messages.queue.queue_url},
         }
@@ -344,6 +346,18 @@ class GlueMlPipelineStack(Stack):
                 resources=[f"{sagemaker_arn}:endpoint/{endpoint_name}"],
             )
         )
+        # Resources are created with the stack's name as a tag: SageMaker authorizes the tags
+        # of a create call as sagemaker:AddTags on the new resource.
+        training.add_to_policy(
+            iam.PolicyStatement(
+                actions=["sagemaker:AddTags"],
+                resources=[
+                    f"{sagemaker_arn}:{kind}/{named}"
+                    for kind in ("training-job", "model", "transform-job", "endpoint-config")
+                ]
+                + [f"{sagemaker_arn}:endpoint/{endpoint_name}"],
+            )
+        )
         training.add_to_policy(
             # The live model's name: the gate scores it on this run's test split.
             iam.PolicyStatement(actions=["ssm:GetParameter"], resources=[parameter_arns[1]])
@@ -437,6 +451,15 @@ class GlueMlPipelineStack(Stack):
             trigger.node.add_dependency(workflow)
             for definition in jobs.values():
                 trigger.node.add_dependency(definition)
+        # On stack deletion (after the workflow, its triggers and jobs): the endpoint, and every
+        # training job still running, transform job, endpoint config and model of the runs.
+        RuntimeCleanup(
+            self,
+            "RuntimeCleanup",
+            sagemaker_endpoint_names=[endpoint_name],
+            sagemaker_name_prefix=f"{name_prefix}-",
+            protects=[workflow, *jobs.values()],
+        )
 
         CfnOutput(self, "BucketName", value=bucket.bucket_name)
         CfnOutput(self, "QueueUrl", value=messages.queue.queue_url)

@@ -49,6 +49,7 @@ from stacks.constructs import (
     SecureBucket,
 )
 from stacks.constructs.acknowledge import acknowledge
+from stacks.constructs.runtime_cleanup import RuntimeCleanup
 
 WORKFLOW = "ticket_classification"
 UNSET_ENDPOINT = "unset"
@@ -539,6 +540,7 @@ class TicketClassificationStack(Stack):
                 "MaxTrainingPolls": 6 * 3600 // poll_seconds,
                 "MaxEndpointPolls": 3600 // poll_seconds,
                 "InferenceUnits": 1,
+                "StackName": Aws.STACK_NAME,
             },
             sdk_resources={
                 "comprehend:CreateDocumentClassifier": versions,
@@ -559,6 +561,20 @@ class TicketClassificationStack(Stack):
                 f"AwsSolutions-IAM5[Resource::{_nag_arn(version)}]",
                 "Each training run creates a classifier version named after its execution.",
             )
+        # Tags given on create are authorized as comprehend:TagResource.
+        workflow.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["comprehend:TagResource"], resources=[*endpoints, *versions]
+            )
+        )
+        # On stack deletion: both endpoints and every classifier version the runs trained.
+        RuntimeCleanup(
+            self,
+            "RuntimeCleanup",
+            comprehend_endpoint_arns=endpoints,
+            comprehend_classifier_names=[f"{prefix}-{role}" for role in roles],
+            protects=[workflow],
+        )
         CfnOutput(self, "TrainingBucketName", value=bucket.bucket_name)
         CfnOutput(self, "TrainingStateMachineArn", value=workflow.state_machine_arn)
         return endpoints

@@ -42,6 +42,14 @@ class TrainingSettings:
     max_transform_polls: int
     max_endpoint_polls: int
     max_runtime_seconds: int
+    # Every SageMaker resource the job creates is tagged with it, so strays can be found.
+    stack_name: str = ""
+
+    def tags(self) -> dict[str, Any]:
+        """The `Tags` argument of a SageMaker create call."""
+        if not self.stack_name:
+            return {}
+        return {"Tags": [{"Key": "StackName", "Value": self.stack_name}]}
 
 
 @dataclass(frozen=True)
@@ -99,6 +107,7 @@ class Trainer:
                     "VolumeSizeInGB": 30,
                 },
                 StoppingCondition={"MaxRuntimeInSeconds": s.max_runtime_seconds},
+                **s.tags(),
             )
         except ClientError as exc:
             # A retried job run finds the training job it started before.
@@ -160,6 +169,7 @@ class Trainer:
                 ModelName=name,
                 PrimaryContainer={"Image": self.settings.image, "ModelDataUrl": model_data},
                 ExecutionRoleArn=self.settings.role_arn,
+                **self.settings.tags(),
             )
         except ClientError as exc:
             if "already exist" not in _message(exc).lower():
@@ -230,6 +240,7 @@ class Trainer:
                     "InstanceType": self.settings.inference_instance_type,
                     "InstanceCount": 1,
                 },
+                **self.settings.tags(),
             )
         except ClientError as exc:
             # A retried job run finds the transform job it started before.
@@ -306,6 +317,7 @@ class Trainer:
                         "InstanceType": s.inference_instance_type,
                     }
                 ],
+                **s.tags(),
             )
         except ClientError as exc:
             if "already exist" not in _message(exc).lower():
@@ -314,7 +326,9 @@ class Trainer:
         if exists:
             self.sagemaker.update_endpoint(EndpointName=s.endpoint_name, EndpointConfigName=name)
         else:
-            self.sagemaker.create_endpoint(EndpointName=s.endpoint_name, EndpointConfigName=name)
+            self.sagemaker.create_endpoint(
+                EndpointName=s.endpoint_name, EndpointConfigName=name, **s.tags()
+            )
         endpoint = self._wait(
             lambda: self.sagemaker.describe_endpoint(EndpointName=s.endpoint_name),
             "EndpointStatus",

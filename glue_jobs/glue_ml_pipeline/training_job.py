@@ -24,7 +24,7 @@ def main(argv: list[str]) -> None:
          "TRAINING_INSTANCE_TYPE", "INFERENCE_INSTANCE_TYPE", "HYPERPARAMETERS",
          "ENDPOINT_NAME", "ACCURACY_PARAMETER", "MODEL_PARAMETER", "MIN_IMPROVEMENT",
          "POLL_SECONDS", "MAX_TRAINING_POLLS", "MAX_TRANSFORM_POLLS", "MAX_ENDPOINT_POLLS",
-         "MAX_RUNTIME_SECONDS"],
+         "MAX_RUNTIME_SECONDS", "STACK_NAME"],
     )  # fmt: skip
 
     def work(properties: RunProperties) -> None:
@@ -50,6 +50,7 @@ def main(argv: list[str]) -> None:
             max_transform_polls=int(args["MAX_TRANSFORM_POLLS"]),
             max_endpoint_polls=int(args["MAX_ENDPOINT_POLLS"]),
             max_runtime_seconds=int(args["MAX_RUNTIME_SECONDS"]),
+            stack_name=args["STACK_NAME"],
         )
         channels = report["channels"]
         trainer = Trainer(

@@ -26,6 +26,9 @@ What it emulates, through real boto3 clients (`sagemaker` and `sagemaker-runtime
 * Batch transform: `CreateTransformJob`, `DescribeTransformJob`, `StopTransformJob` with
   `application/jsonlines` input (`{"source": "..."}` per line, `SplitType` Line); the output is
   `<S3OutputPath>/<input file>.out`, one `{"label": [...], "prob": [...]}` line per input line.
+* Listing: `ListTrainingJobs`, `ListTransformJobs`, `ListModels`, `ListEndpointConfigs` and
+  `ListEndpoints` with `NameContains` (case-insensitive), `StatusEquals` where the API has it,
+  `MaxResults` (default 10) and `NextToken`, oldest first; no time or sort filters.
 * Inference: `sagemaker-runtime` `InvokeEndpoint` on an InService (or Updating) endpoint with
   `application/json` `{"instances": [...], "configuration": {"k": n}}` answers
   `[{"label": ["__label__x", ...], "prob": [...]}]`, best first.
@@ -57,7 +60,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from localcloud.protocol import CallContext, LocalEngine, ServiceError
+from localcloud.protocol import CallContext, LocalEngine, ServiceError, page_by_key
 
 IMAGE_PATTERN = re.compile(r"^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/blazingtext:")
 HYPERPARAMETER_DEFAULTS = {
@@ -183,6 +186,11 @@ class SageMakerEngine(LocalEngine):
             "CreateTransformJob": self._create_transform_job,
             "DescribeTransformJob": self._describe_transform_job,
             "StopTransformJob": self._stop_transform_job,
+            "ListTrainingJobs": self._list_training_jobs,
+            "ListTransformJobs": self._list_transform_jobs,
+            "ListModels": self._list_models,
+            "ListEndpointConfigs": self._list_endpoint_configs,
+            "ListEndpoints": self._list_endpoints,
         }
 
     def handle(self, operation: str, params: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
@@ -653,11 +661,87 @@ class SageMakerEngine(LocalEngine):
             data["FailureReason"] = job.failure
         return data
 
+    # -- listing ----------------------------------------------------------------------------------
+    def _list_training_jobs(self, p: dict[str, Any]) -> dict[str, Any]:
+        items = []
+        for name in list(self._training):
+            job = self._training_job(name)
+            items.append({
+                "TrainingJobName": name,
+                "TrainingJobArn": self._arn("training-job", name),
+                "CreationTime": job.created,
+                "TrainingJobStatus": job.status,
+            })  # fmt: skip
+        return _listed(p, "TrainingJobSummaries", items, "TrainingJobName")
+
+    def _list_transform_jobs(self, p: dict[str, Any]) -> dict[str, Any]:
+        items = []
+        for name in list(self._transforms):
+            job = self._transform_job(name)
+            items.append({
+                "TransformJobName": name,
+                "TransformJobArn": self._arn("transform-job", name),
+                "CreationTime": job.created,
+                "TransformJobStatus": job.status,
+            })  # fmt: skip
+        return _listed(p, "TransformJobSummaries", items, "TransformJobName")
+
+    def _list_models(self, p: dict[str, Any]) -> dict[str, Any]:
+        items = [
+            {"ModelName": name, "ModelArn": self._arn("model", name),
+             "CreationTime": model["CreationTime"]}
+            for name, model in self._models.items()
+        ]  # fmt: skip
+        return _listed(p, "Models", items, "ModelName")
+
+    def _list_endpoint_configs(self, p: dict[str, Any]) -> dict[str, Any]:
+        items = [
+            {"EndpointConfigName": name, "EndpointConfigArn": self._arn("endpoint-config", name),
+             "CreationTime": config["CreationTime"]}
+            for name, config in self._configs.items()
+        ]  # fmt: skip
+        return _listed(p, "EndpointConfigs", items, "EndpointConfigName")
+
+    def _list_endpoints(self, p: dict[str, Any]) -> dict[str, Any]:
+        items = []
+        for name in list(self._endpoints):
+            endpoint = self._endpoint(name)
+            items.append({
+                "EndpointName": name,
+                "EndpointArn": self._arn("endpoint", name),
+                "CreationTime": endpoint.created,
+                "LastModifiedTime": endpoint.changed,
+                "EndpointStatus": endpoint.status,
+            })  # fmt: skip
+        return _listed(p, "Endpoints", items, "EndpointName")
+
     def _stop_transform_job(self, p: dict[str, Any]) -> dict[str, Any]:
         job = self._transform_job(p["TransformJobName"])
         if job.status == "InProgress":
             job.status, job.ended = "Stopped", self._now()
         return {}
+
+
+def _listed(
+    p: dict[str, Any], key: str, items: list[dict[str, Any]], name_field: str
+) -> dict[str, Any]:
+    """One page of a List* answer: `NameContains` and `StatusEquals` applied, oldest first."""
+    contains = str(p.get("NameContains", "")).lower()
+    status = p.get("StatusEquals")
+    selected = [
+        item
+        for item in items
+        if contains in item[name_field].lower()
+        and (status is None or any(v == status for k, v in item.items() if k.endswith("Status")))
+    ]
+    page, token = page_by_key(
+        selected,
+        lambda item: (item["CreationTime"], item[name_field]),
+        p.get("NextToken"),
+        p.get("MaxResults", 10),
+        error_code="ValidationException",
+    )
+    return {key: page, **({"NextToken": token} if token else {})}
 
 
 class SageMakerRuntimeEndpoint:

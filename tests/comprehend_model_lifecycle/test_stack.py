@@ -173,13 +173,16 @@ def test_functions_use_the_project_defaults(template: dict[str, Any]) -> None:
     assert handlers == {
         f"lambdas.comprehend_model_lifecycle.{m}.handler"
         for m in ("intake", "prepare_round", "evaluate_round", "finish_round")
-    }
+    } | {"lambdas.cleanup.destroy.handler"}
     for function in functions.values():
         props = function["Properties"]
         assert props["Runtime"] == "python3.14"
         assert props["Architectures"] == ["arm64"]
         assert props["TracingConfig"] == {"Mode": "Active"}
         assert props["LoggingConfig"]["LogFormat"] == "JSON"
+        if props["Handler"] == "lambdas.cleanup.destroy.handler":
+            assert props["Timeout"] == 900  # the longest a function runs: time to wait
+            continue
         variables = props["Environment"]["Variables"]
         assert variables["SELECTION_METRIC"] == "F1"
         assert variables["CLASSIFIER_MODE"] == "MULTI_CLASS"
@@ -472,3 +475,48 @@ def test_both_models_classify_the_same_test_documents(definition: dict[str, Any]
     assert definition["States"]["EvaluateBoth"]["Parameters"] == {
         "models.$": "States.Array($.roles.candidate, $.roles.current)"
     }
+
+
+def test_stack_deletion_removes_the_endpoint_and_classifier_versions_the_rounds_created(
+    template: dict[str, Any], definition: dict[str, Any]
+) -> None:
+    (cleanup_id, cleanup) = next(iter(resources(template, "Custom::RuntimeCleanup").items()))
+    props = cleanup["Properties"]
+    assert props["StackName"] == {"Ref": "AWS::StackName"}
+    (endpoint_arn,) = props["ComprehendEndpointArns"]
+    (classifier,) = props["ComprehendClassifierNames"]
+    endpoint_name = definition["States"]["CreateEndpoint"]["Parameters"]["EndpointName"]
+    assert _text(endpoint_arn).endswith(f":document-classifier-endpoint/{endpoint_name}")
+    assert definition["States"]["TrainCandidate"]["Parameters"]["DocumentClassifierName"] == (
+        classifier
+    )
+    # The resources the workflow creates carry the stack's name.
+    for state in ("TrainCandidate", "CreateEndpoint"):
+        assert definition["States"][state]["Parameters"]["Tags"] == [
+            {"Key": "StackName", "Value": {"Ref": "AWS::StackName"}}
+        ]
+    # The state machine and Intake (which starts it) are deleted before the cleanup runs.
+    (machine_id,) = resources(template, "AWS::StepFunctions::StateMachine")
+    assert cleanup_id in template["Resources"][machine_id].get("DependsOn", [])
+    # Its role may delete exactly this endpoint and this classifier's versions.
+    function_id = props["ServiceToken"]["Fn::GetAtt"][0]
+    role_id = template["Resources"][function_id]["Properties"]["Role"]["Fn::GetAtt"][0]
+    granted: dict[str, set[str]] = {}
+    for policy in resources(template, "AWS::IAM::Policy").values():
+        if {"Ref": role_id} not in policy["Properties"]["Roles"]:
+            continue
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            for action in _as_list(statement["Action"]):
+                granted.setdefault(action, set()).update(
+                    _text(r) for r in _as_list(statement["Resource"])
+                )
+    version_arn = f":document-classifier/{classifier}/version/*"
+    assert {a for a in granted if a.startswith("comprehend:")} == {
+        "comprehend:DescribeEndpoint", "comprehend:DeleteEndpoint",
+        "comprehend:ListDocumentClassifiers", "comprehend:StopTrainingDocumentClassifier",
+        "comprehend:DeleteDocumentClassifier",
+    }  # fmt: skip
+    assert granted["comprehend:DeleteEndpoint"] == {_text(endpoint_arn)}
+    assert granted["comprehend:ListDocumentClassifiers"] == {"*"}
+    (version,) = granted["comprehend:DeleteDocumentClassifier"]
+    assert version.endswith(version_arn)

@@ -385,5 +385,7 @@ def test_every_grant_is_used_and_no_call_is_denied(cloud: LocalCloud) -> None:
         "Intake", "PrepareRound", "EvaluateRound", "FinishRound", "Workflow",
         "ComprehendDataAccess",
     }  # fmt: skip
-    # The default configuration rules no path out, so no grant may go unused.
-    assert unused_grants(stack) == set()
+    # The default configuration rules no path out, so no grant may go unused, except
+    # comprehend:TagResource: Comprehend authorizes the tags of a create call with it, which
+    # the IAM reference does not list as a dependent action, so the check cannot see it used.
+    assert {action for _, action, _ in unused_grants(stack)} <= {"comprehend:TagResource"}

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.caption_translation.test_stack import resources
+from tests.helpers.cleanup import cleanup
 
 pytestmark = pytest.mark.synth
 
@@ -151,3 +152,22 @@ def test_every_service_call_retries_throttling(states: dict[str, Any]) -> None:
         assert any(throttling(e) for e in errors), name
         for retrier in state.get("Retry", []):
             assert retrier["MaxAttempts"] <= 10 and retrier.get("BackoffRate", 1) >= 1
+
+
+def test_stack_deletion_stops_the_model_version_and_never_deletes_it(
+    template: dict[str, Any],
+) -> None:
+    found = cleanup(template)
+    assert found.properties["RekognitionProjectArn"] == {"Ref": "ProjectArn"}
+    assert found.properties["RekognitionVersionName"] == {
+        "Fn::Select": [3, {"Fn::Split": ["/", {"Ref": "ProjectVersionArn"}]}]
+    }
+    (machine_id,) = [
+        k for k, v in template["Resources"].items()
+        if v["Type"] == "AWS::StepFunctions::StateMachine"
+    ]  # fmt: skip
+    assert found.protects(template, machine_id)
+    assert {a: r for a, r in found.grants.items() if a.startswith("rekognition:")} == {
+        "rekognition:DescribeProjectVersions": {'{"Ref": "ProjectArn"}'},
+        "rekognition:StopProjectVersion": {'{"Ref": "ProjectVersionArn"}'},
+    }

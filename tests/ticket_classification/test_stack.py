@@ -16,6 +16,7 @@ from lambdas.shared.errors import ConfigurationError
 from lambdas.ticket_classification.warehouse import COLUMNS, DDL
 from stacks.config import TicketSettings
 from stacks.ticket_classification import COPY_OPTIONS, TicketClassificationStack
+from tests.helpers.cleanup import arn_text, cleanup
 
 pytestmark = pytest.mark.synth
 
@@ -177,3 +178,35 @@ def test_bad_settings_fail_synth_with_the_reason(key: str, value: Any, message: 
     app = App(context={key: value})
     with pytest.raises(ConfigurationError, match=message):
         TicketSettings.from_context(app.node)
+
+
+def test_stack_deletion_removes_both_endpoints_and_the_classifier_versions_runs_trained(
+    template: dict[str, Any],
+) -> None:
+    found = cleanup(template)
+    endpoints = [arn_text(arn) for arn in found.properties["ComprehendEndpointArns"]]
+    classifiers = found.properties["ComprehendClassifierNames"]
+    assert [arn.rsplit("/", 1)[1] for arn in endpoints] == classifiers  # endpoint = classifier
+    assert [name.rsplit("-", 1)[1] for name in classifiers] == ["operation", "resource"]
+    (machine_id,) = [
+        k for k, v in template["Resources"].items()
+        if v["Type"] == "AWS::StepFunctions::StateMachine"
+    ]  # fmt: skip
+    assert found.protects(template, machine_id)
+    definition = json.dumps(template["Resources"][machine_id]["Properties"]["Definition"])
+    assert (
+        definition.count('"Tags": [{"Key": "StackName", "Value": {"Ref": "AWS::StackName"}}]') == 2
+    )
+    assert found.grants["comprehend:DeleteEndpoint"] == set(endpoints)
+    assert found.grants["comprehend:DescribeEndpoint"] == set(endpoints)
+    versions = found.grants["comprehend:DeleteDocumentClassifier"]
+    assert {v.rsplit(":", 1)[1] for v in versions} == {
+        f"document-classifier/{name}/version/*" for name in classifiers
+    }
+    assert found.grants["comprehend:StopTrainingDocumentClassifier"] == versions
+    assert found.grants["comprehend:ListDocumentClassifiers"] == {"*"}
+    assert {a for a in found.grants if a.startswith("comprehend:")} == {
+        "comprehend:DeleteEndpoint", "comprehend:DescribeEndpoint",
+        "comprehend:DeleteDocumentClassifier", "comprehend:StopTrainingDocumentClassifier",
+        "comprehend:ListDocumentClassifiers",
+    }  # fmt: skip
