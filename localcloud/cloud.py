@@ -423,7 +423,8 @@ class LocalCloud:
         backend = get_backend(self.account_id, self.region)
         queues = sqs_backends[self.account_id][self.region].queues
         total = 0
-        for mapping in backend._event_source_mappings.values():
+        # a copy: another thread may create or update a mapping meanwhile
+        for mapping in list(backend._event_source_mappings.values()):
             if not mapping.enabled or ":sqs:" not in mapping.event_source_arn:
                 continue
             queue = queues.get(mapping.event_source_arn.split(":")[5])
