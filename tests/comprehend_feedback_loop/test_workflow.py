@@ -146,10 +146,11 @@ def test_reviewed_feedback_retrains_the_model_and_every_call_is_within_its_grant
     assert len(rows) == oracle.answered_items > 0
     assert all(truth[text_key(text)] == label for label, text in rows)
     # ... and a part 1 round trained on them and promoted the better model.
-    # (Answers that arrive while that round trains start one more round when it ends; with
-    # no new data it keeps the live model. How many rounds run depends on delivery timing.)
+    # (Answers that arrive while a round trains start one more round when it ends, which
+    # keeps the live model unless its data beats it: how many rounds run, and which of them
+    # promotes, depends on when the answers arrive.)
     summaries = loop.lifecycle_summaries()[rounds_before:]
-    assert summaries and summaries[0]["decision"] == "promoted", summaries
+    assert any(s["decision"] == "promoted" for s in summaries), summaries
     assert all(s["decision"] in ("promoted", "kept") for s in summaries), summaries
     after = loop.accuracy(test_rows)
     assert after >= before + 0.1, (before, after)
