@@ -561,3 +561,37 @@ def test_a_task_whose_answer_is_lost_fails_with_the_sdk_client_exception(
         )
         event = task._from_error(env, ReadTimeoutError(endpoint_url="https://x.invalid/"))
     assert event.event_details["taskFailedEventDetails"]["error"] == expected
+
+
+def _first_retrier(state: dict[str, Any], error: str) -> dict[str, Any] | None:
+    """The retrier Step Functions applies to `error`: the first whose ErrorEquals matches."""
+    for retrier in state.get("Retry", []):
+        names = set(retrier["ErrorEquals"])
+        if error in names or "States.ALL" in names or "States.TaskFailed" in names:
+            return retrier
+    return None
+
+
+@pytest.mark.parametrize("path", STATEMACHINES, ids=lambda path: path.name)
+def test_every_read_only_task_retries_a_call_whose_answer_was_lost(path: Path) -> None:
+    """A describe or poll call that timed out after taking effect (`--chaos-after-effect`)
+    fails the task with a client-side error no service model declares; the Step Functions guide
+    names it only for Lambda (Lambda.SdkClientException). States.TaskFailed matches it whatever
+    its name, and a read-only call is safe to send again."""
+    import json
+
+    from localcloud.patches import sdk_error_prefix
+
+    missing = []
+    for name, state in _task_states(json.loads(path.read_text())):
+        integration, *rest = state.get("Resource", "").split(":::")[-1].split(":")
+        if integration == "aws-sdk" and rest[1].startswith(("describe", "get", "list")):
+            error = f"{sdk_error_prefix(rest[0])}.SdkClientException"
+        elif integration == "dynamodb" and rest[0] == "getItem":
+            error = "DynamoDB.SdkClientException"
+        else:
+            continue
+        retrier = _first_retrier(state, error)
+        if retrier is None or retrier.get("MaxAttempts", 3) < 1:
+            missing.append(f"{name} ({rest[-1]}): {error}")
+    assert missing == []
