@@ -156,7 +156,7 @@ class _Ticket:
             f"the Firehose staging objects under s3://{outputs.get('StagingBucketName')}/staging/ "
             f"that hold {ticket_id}'s record (shared with other tickets' records)"
         ]
-        delete = f"DELETE FROM tickets WHERE id = '{ticket_id}'"
+        delete = f"DELETE FROM ticket_records WHERE id = '{ticket_id}'"
         try:
             _sql(self.env, outputs, delete, self.env.deadline(120))
         except (StatementError, ClientError, TimeoutError) as error:

@@ -3,11 +3,13 @@ Redshift warehouse, with recommended materials for whoever handles them.
 
 A user invokes TicketClassifier with the published ticket contract. The classifier asks the
 operation and the resource endpoint at once, answers with both labels and the recommendations,
-writes the row to Firehose (which COPYs it into `tickets` on Redshift) and hands the ticket to
-TicketHandler asynchronously. A ticket table makes all of this happen once per TicketId. The
-warehouse is Redshift Serverless, or with `ticket_classification:warehouse=provisioned` a
-provisioned cluster; either way the admin password is generated into Secrets Manager and the
-`tickets` table is created by a custom resource through the Redshift Data API.
+writes the row to Firehose (which COPYs it into `ticket_records` on Redshift; the published
+`tickets` view shows one row per TicketId, since Firehose delivers at least once) and hands
+the ticket to TicketHandler asynchronously. A ticket table makes all of this happen once per
+TicketId. The warehouse is Redshift Serverless, or with
+`ticket_classification:warehouse=provisioned` a provisioned cluster; either way the admin
+password is generated into Secrets Manager and the table and view are created by a custom
+resource through the Redshift Data API.
 """
 
 from __future__ import annotations
@@ -132,7 +134,7 @@ class TicketClassificationStack(Stack):
             "TableSetup",
             workflow=WORKFLOW,
             handler="table_setup.handler",
-            description="Creates the tickets table through the Redshift Data API",
+            description="Creates the tickets table and view through the Redshift Data API",
             environment={
                 "DATABASE_NAME": settings.database,
                 "SECRET_ARN": secret.secret_arn,
@@ -162,7 +164,7 @@ class TicketClassificationStack(Stack):
         )
         table.node.add_dependency(warehouse.resource)
 
-        # --- Firehose: S3 staging, then COPY into tickets ----------------------------------
+        # --- Firehose: S3 staging, then COPY into ticket_records ----------------------------------
         access_logs = AccessLogsBucket(self, "AccessLogs")
         staging = SecureBucket(
             self,

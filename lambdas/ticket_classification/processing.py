@@ -129,9 +129,16 @@ class TicketStore:
             )
         except ClientError as error:
             if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
+                # Ours after all when this update took effect, its answer was lost and the
+                # SDK's retry found the lease already changed.
+                current = self.get(item["ticketId"]["S"])
+                return current is not None and self.owns(current)
             raise
         return True
+
+    def owns(self, item: dict[str, Any]) -> bool:
+        """Whether this invocation holds the ticket's lease."""
+        return bool(item.get("owner", {}).get("S") == self._owner)
 
     def advance(self, ticket_id: str, stage: str) -> None:
         self._db.update_item(
@@ -201,6 +208,11 @@ def process(
         item = store.get(ticket.ticket_id)
         if item is None:  # pragma: no cover - a claimed item is never deleted
             raise TicketInProgressError(ticket.ticket_id)
+        if store.owns(item) and item["stage"]["S"] != DONE:
+            # This invocation's own claim: the put took effect, its answer was lost and the
+            # SDK's retry failed the condition. The ticket is new, not a duplicate.
+            _finish(ticket.ticket_id, item["stage"]["S"], answer, record, store, downstream)
+            return Outcome(answer, duplicate=False)
     answer = json.loads(item["answer"]["S"])
     stage = item["stage"]["S"]
     if stage == DONE:

@@ -1,9 +1,10 @@
-"""The custom resource that creates the `tickets` table through the Redshift Data API.
+"""The custom resource that creates the warehouse's `ticket_records` table (what Firehose loads)
+and its `tickets` view (one row per ticket) through the Redshift Data API.
 
 CloudFormation sends Create, Update and Delete requests; the function answers on the request's
 pre-signed `ResponseURL` (the custom resource response protocol). Create and Update run the
-idempotent DDL and wait for it within a bounded number of polls; Delete keeps the table and its
-data (the namespace's own retention decides their fate).
+idempotent DDL statements one at a time, waiting for each within a bounded number of polls;
+Delete keeps the table and its data (the namespace's own retention decides their fate).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from aws_lambda_powertools.utilities.data_classes import CloudFormationCustomRes
 
 from lambdas.shared.kit import HandlerKit
 from lambdas.ticket_classification.settings import WarehouseSettings
-from lambdas.ticket_classification.warehouse import DDL, TABLE, run_statement
+from lambdas.ticket_classification.warehouse import DDL_STATEMENTS, TABLE, run_statement
 
 kit = HandlerKit(WarehouseSettings)
 
@@ -49,16 +50,17 @@ def handler(event: CloudFormationCustomResourceEvent, settings: WarehouseSetting
     physical_id = f"{settings.database}.{TABLE}"
     try:
         if event.request_type in ("Create", "Update"):
-            run_statement(
-                kit.clients("redshift-data"),
-                DDL,
-                database=settings.database,
-                secret_arn=settings.secret_arn,
-                workgroup=settings.workgroup,
-                cluster=settings.cluster,
-                poll_seconds=settings.poll_seconds,
-                max_polls=settings.max_polls,
-            )
+            for statement in DDL_STATEMENTS:
+                run_statement(
+                    kit.clients("redshift-data"),
+                    statement,
+                    database=settings.database,
+                    secret_arn=settings.secret_arn,
+                    workgroup=settings.workgroup,
+                    cluster=settings.cluster,
+                    poll_seconds=settings.poll_seconds,
+                    max_polls=settings.max_polls,
+                )
             kit.logger.info("tickets table ready", database=settings.database)
     except Exception as error:
         kit.logger.exception("tickets table setup failed")

@@ -1,4 +1,5 @@
-"""The warehouse side: the published `tickets` table, created through the Redshift Data API."""
+"""The warehouse side: the published `tickets` view and the table Firehose loads, created
+through the Redshift Data API."""
 
 from __future__ import annotations
 
@@ -6,17 +7,27 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-TABLE = "tickets"
+# Firehose delivers at least once (a PutRecord whose answer was lost is sent again), so its
+# COPY loads every delivered record into `ticket_records`, and the published `tickets` is a view
+# with one row per ticket id. Redshift enforces no primary key, and Firehose's COPY cannot merge.
+TABLE = "ticket_records"
+VIEW = "tickets"
 COLUMNS = ("id", "title", "description", "creation_time", "operation", "resource")
-DDL = (
-    "CREATE TABLE IF NOT EXISTS tickets ("
+DDL_STATEMENTS = (
+    f"CREATE TABLE IF NOT EXISTS {TABLE} ("
     "id VARCHAR(64) NOT NULL, "
     "title VARCHAR(1000), "
     "description VARCHAR(65535), "
     "creation_time TIMESTAMP, "
     "operation VARCHAR(64), "
-    "resource VARCHAR(64))"
+    "resource VARCHAR(64))",
+    f"CREATE OR REPLACE VIEW {VIEW} AS SELECT {', '.join(COLUMNS)} FROM ("
+    f"SELECT {', '.join(COLUMNS)}, "
+    "ROW_NUMBER() OVER (PARTITION BY id ORDER BY creation_time) AS delivery "
+    f"FROM {TABLE}) AS deliveries WHERE delivery = 1",
 )
+# One statement per Data API call (ExecuteStatement runs a single statement).
+DDL = ";\n".join(DDL_STATEMENTS)
 
 
 class StatementFailedError(Exception):

@@ -17,6 +17,7 @@ from typing import Any, TextIO
 
 from localcloud.cloud import LocalCloud
 from localcloud.costs import local_run_cost
+from localcloud.demos import accounting
 from localcloud.iam_check import check
 
 STACK_PREFIX = "CaptionTranslation-"
@@ -33,6 +34,7 @@ class CaptionDemoResult:
     execution_status: str
     seconds: float
     cost_usd: dict[str, Any] | None = None
+    items: dict[str, int] | None = None
 
     def as_line(self) -> dict[str, Any]:
         return {
@@ -42,6 +44,7 @@ class CaptionDemoResult:
             "failed": self.failed,
             "cues_in": self.cues_in,
             "cues_out": self.cues_out,
+            "items": self.items,
             "costUsd": self.cost_usd,
         }
 
@@ -101,6 +104,13 @@ def run(
             say(f"warning: {warning}")
         _download(cloud, bucket, out_dir)
         say(f"results copied to {out_dir}/output and {out_dir}/failed")
+        names = [path.relative_to(input_dir).as_posix() for path in files]
+        items = caption_accounting(out_dir, names, targets)
+        say(
+            f"{items['outputs']} of {items['itemsIn']} files translated, "
+            f"{items['quarantined']} quarantined, {items['lost']} lost, "
+            f"{items['duplicated']} duplicated"
+        )
         report = check(cloud)
         say(
             f"least privilege: {report.checked_calls} calls by {len(report.principals)} roles, "
@@ -118,7 +128,41 @@ def run(
             execution_status=summary.get("_status", "SUCCEEDED"),
             seconds=time.monotonic() - started,
             cost_usd=local_run_cost(cloud),
+            items=items,
         )
+
+
+def caption_accounting(out_dir: Path, names: list[str], targets: list[str]) -> dict[str, int]:
+    """Each uploaded file, found in what the run wrote: translated when every target language
+    has it under output/<lang>/ (its extension may change with its real format), quarantined
+    when failed/ holds it (under its safe name when the name has a path trick)."""
+    from lambdas.caption_translation.layout import CAPTION_EXTENSIONS
+    from lambdas.shared.keys import safe_name
+
+    def stem(name: str) -> str:
+        root, dot, extension = name.rpartition(".")
+        return root if dot and f".{extension.lower()}" in CAPTION_EXTENSIONS else name
+
+    by_stem = {stem(safe_name(name)): name for name in names}
+
+    def written(root: Path) -> list[str]:
+        if not root.is_dir():
+            return []
+        found = (p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+        return [name for name in found if not name.endswith(".report.json")]
+
+    per_language = [
+        [by_stem.get(stem(name), name) for name in written(out_dir / "output" / language)]
+        for language in targets
+    ]
+    outputs = []
+    for name in names:
+        counts = [copies.count(name) for copies in per_language]
+        if counts and min(counts) > 0:  # translated into every language; a second copy in
+            outputs.extend([name] * max(counts))  # any language is a duplicate
+    by_safe_name = {safe_name(name): name for name in names}
+    quarantined = [by_safe_name.get(name, name) for name in written(out_dir / "failed")]
+    return accounting(names, outputs, quarantined)
 
 
 def _wait_with_progress(cloud: LocalCloud, say: Any) -> None:

@@ -17,6 +17,7 @@ from typing import Any, TextIO
 
 from localcloud.cloud import REPO_ROOT, LocalCloud
 from localcloud.costs import local_run_cost
+from localcloud.demos import accounting
 from localcloud.demos.caption_translation import find_stack
 from localcloud.iam_check import check
 
@@ -118,6 +119,12 @@ def run(
         # Quarantined images: a copy under failed/ and the reason under error-reports/
         # (docs/error-report.md).
         failed = [k for k in keys if k.startswith("error-reports/") and k.endswith(".json")]
+        # Each upload, found in the final bucket: its labels/<key>.json, or its copy in failed/.
+        items = accounting(
+            [f"uploads/{path.name}" for path in images],
+            [k.removeprefix("labels/").removesuffix(".json") for k in labelled],
+            [k.removeprefix("failed/") for k in keys if k.startswith("failed/")],
+        )
         for key in labelled[:3]:
             record = json.loads(s3.get_object(Bucket=final, Key=key)["Body"].read())
             best = record["labels"][0] if record["labels"] else {"name": "-", "confidence": 0}
@@ -143,6 +150,7 @@ def run(
             "images_in": len(images),
             "labelled": len(labelled),
             "failed": len(failed),
+            "items": items,
             "model_status_after": status,
             "billed_inference_unit_seconds": round(billed),
             "costUsd": local_run_cost(

@@ -19,8 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from lambdas.ticket_classification.warehouse import TABLE
 from localcloud.cloud import REPO_ROOT, DeployedStack, LocalCloud
 from localcloud.costs import local_run_cost
+from localcloud.demos import accounting
 from localcloud.demos.caption_translation import find_stack
 from localcloud.iam_check import check
 
@@ -193,7 +195,18 @@ def run(
         stack.wait_delivered()
         rows = stack.sql("SELECT id, operation, resource FROM tickets")
         duplicates = len(rows) - len({row["id"] for row in rows})
-        say(f"warehouse: {len(rows)} rows in tickets, {duplicates} duplicate ids")
+        delivered = stack.sql(f"SELECT COUNT(*) AS n FROM {TABLE}")[0]["n"]
+        say(
+            f"warehouse: {len(rows)} rows in tickets, {duplicates} duplicate ids "
+            f"({delivered} records loaded: Firehose delivers at least once)"
+        )
+        rejected_id = "T-bad"
+        items = accounting(
+            [t.ticket_id for t in tickets] + [rejected_id],
+            [row["id"] for row in rows],
+            # a rejected ticket is answered with its error and written nowhere
+            [rejected_id] if "Error" in rejected else [],
+        )
         truth = {t.ticket_id: t for t in tickets}
         operation_hits = sum(
             1 for r in rows if r["id"] in truth and truth[r["id"]].operation == r["operation"]
@@ -215,6 +228,7 @@ def run(
             "tickets": len(tickets),
             "rows": len(rows),
             "duplicates": duplicates,
+            "items": items,
             "operation_accuracy": round(operation_hits / max(1, len(rows)), 3),
             "resource_accuracy": round(resource_hits / max(1, len(rows)), 3),
             "report": str(report),

@@ -409,7 +409,11 @@ def test_every_task_retries_its_services_throttling_with_a_bounded_backoff(
         (throttling,) = [e for r, e in THROTTLING.items() if state["Resource"].startswith(r)]
         retried = {error for retry in state.get("Retry", []) for error in retry["ErrorEquals"]}
         assert throttling in retried, f"{name} does not retry {throttling}"
+        caught = {error for catch in state.get("Catch", []) for error in catch["ErrorEquals"]}
         for retry in state["Retry"]:
+            if retry["MaxAttempts"] == 0:  # an outcome the Catch expects is not retried
+                assert set(retry["ErrorEquals"]) <= caught, name
+                continue
             assert 1 <= retry["MaxAttempts"] <= 10 and retry["BackoffRate"] >= 1, name
         if state["Resource"] == "arn:aws:states:::lambda:invoke":
             assert 0 < state["TimeoutSeconds"] <= 960, name

@@ -344,6 +344,10 @@ def test_caption_translation_under_chaos_ends_with_the_same_outputs(
     )  # fmt: skip
     assert (stormy.cues_in, stormy.cues_out) == (calm.cues_in, calm.cues_out)
     assert _tree(tmp_path / "stormy" / "result") == calm_tree
+    assert stormy.items == calm.items == {
+        "itemsIn": 4, "outputs": 2, "quarantined": 2, "lost": 0, "duplicated": 0,
+        "unexpected": 0,
+    }  # fmt: skip
 
 
 def _throttled(operation: str) -> ClientError:
@@ -486,33 +490,57 @@ def test_the_local_clouds_own_calls_never_fail(chaotic: LocalCloud) -> None:
     assert chaotic.calls_failed_by_chaos == {}
 
 
-def test_ticket_classification_under_chaos_ends_with_the_same_warehouse_report(
-    assembly_dir: Path, tmp_path: Path
-) -> None:
-    """Every ticket row once in the warehouse: the report built from it is the same."""
+def _ticket_demo(
+    assembly_dir: Path, out: Path, chaos: ChaosSettings | None
+) -> tuple[dict[str, Any], dict[str, int]]:
     from localcloud.demos import ticket_classification as demo
 
-    def run(out: Path, chaos: ChaosSettings | None) -> tuple[dict[str, Any], dict[str, int]]:
-        chaos_module.take_finished_counts()
-        chaos_module.set_default(chaos)
-        try:
-            line = demo.run(assembly_dir, out, count=12)
-        finally:
-            chaos_module.set_default(None)
-        line.pop("report", None)
-        # billed endpoint time grows with retry waits, as it would on AWS: not an output
-        line.pop("costUsd", None)
-        return line, chaos_module.take_finished_counts()
+    chaos_module.take_finished_counts()
+    chaos_module.set_default(chaos)
+    try:
+        line = demo.run(assembly_dir, out, count=12)
+    finally:
+        chaos_module.set_default(None)
+    line.pop("report", None)
+    # billed endpoint time grows with retry waits, as it would on AWS: not an output
+    line.pop("costUsd", None)
+    return line, chaos_module.take_finished_counts()
 
-    calm, no_failures = run(tmp_path / "calm", None)
-    stormy, failures = run(tmp_path / "stormy", ChaosSettings(0.05, 3))
 
+@pytest.fixture(scope="module")
+def calm_tickets(
+    assembly_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[dict[str, Any], dict[str, bytes]]:
+    out = tmp_path_factory.mktemp("calm-tickets")
+    calm, no_failures = _ticket_demo(assembly_dir, out, None)
     assert no_failures == {}
+    report = _tree(out / "report")
+    assert report, "the calm run wrote no report"
+    return calm, report
+
+
+@pytest.mark.xdist_group("chaos-tickets")  # beside the caption runs, not after them
+@pytest.mark.parametrize(
+    "chaos",
+    [ChaosSettings(0.05, 3), ChaosSettings(0.05, 7), ChaosSettings(0.1, 11, after_effect=0.5)],
+    ids=["0.05:3", "0.05:7", "0.1:11-after-effect"],
+)
+def test_ticket_classification_under_chaos_ends_with_the_same_warehouse_report(
+    assembly_dir: Path,
+    tmp_path: Path,
+    calm_tickets: tuple[dict[str, Any], dict[str, bytes]],
+    chaos: ChaosSettings,
+) -> None:
+    """Every ticket row once in the warehouse: the report built from it is the same."""
+    calm, calm_report = calm_tickets
+    stormy, failures = _ticket_demo(assembly_dir, tmp_path / "stormy", chaos)
+
     assert sum(failures.values()) > 0, "chaos failed no call"
     assert stormy == calm
-    assert calm["duplicates"] == 0
-    calm_report = _tree(tmp_path / "calm" / "report")
-    assert calm_report, "the calm run wrote no report"
+    assert calm["items"] == {
+        "itemsIn": 13, "outputs": 12, "quarantined": 1, "lost": 0, "duplicated": 0,
+        "unexpected": 0,
+    }  # fmt: skip
     assert _tree(tmp_path / "stormy" / "report") == calm_report
 
 
@@ -561,3 +589,58 @@ def test_a_task_whose_answer_is_lost_fails_with_the_sdk_client_exception(
         )
         event = task._from_error(env, ReadTimeoutError(endpoint_url="https://x.invalid/"))
     assert event.event_details["taskFailedEventDetails"]["error"] == expected
+
+
+def _first_retrier(state: dict[str, Any], error: str) -> dict[str, Any] | None:
+    """The retrier Step Functions applies to `error`: the first whose ErrorEquals matches."""
+    for retrier in state.get("Retry", []):
+        names = set(retrier["ErrorEquals"])
+        if error in names or "States.ALL" in names or "States.TaskFailed" in names:
+            return retrier
+    return None
+
+
+@pytest.mark.parametrize("path", STATEMACHINES, ids=lambda path: path.name)
+def test_every_read_only_task_retries_a_call_whose_answer_was_lost(path: Path) -> None:
+    """A describe or poll call that timed out after taking effect (`--chaos-after-effect`)
+    fails the task with a client-side error no service model declares; the Step Functions guide
+    names it only for Lambda (Lambda.SdkClientException). States.TaskFailed matches it whatever
+    its name, and a read-only call is safe to send again."""
+    import json
+
+    from localcloud.patches import sdk_error_prefix
+
+    missing = []
+    for name, state in _task_states(json.loads(path.read_text())):
+        integration, *rest = state.get("Resource", "").split(":::")[-1].split(":")
+        if integration == "aws-sdk" and rest[1].startswith(("describe", "get", "list")):
+            error = f"{sdk_error_prefix(rest[0])}.SdkClientException"
+        elif integration == "dynamodb" and rest[0] == "getItem":
+            error = "DynamoDB.SdkClientException"
+        else:
+            continue
+        retrier = _first_retrier(state, error)
+        if retrier is None or retrier.get("MaxAttempts", 3) < 1:
+            missing.append(f"{name} ({rest[-1]}): {error}")
+    assert missing == []
+
+
+def test_the_accounting_finds_lost_and_duplicated_items_in_the_outputs(tmp_path: Path) -> None:
+    from localcloud.demos import accounting
+    from localcloud.demos.caption_translation import caption_accounting
+
+    assert accounting(["a", "b", "c", "d"], ["a", "a", "b"], ["b", "x"]) == {
+        "itemsIn": 4, "outputs": 2, "quarantined": 1, "lost": 2, "duplicated": 2,
+        "unexpected": 1,
+    }  # fmt: skip
+    for path in ("output/es/a.vtt", "output/fr/a.srt", "output/es/b.vtt", "failed/c.srt",
+                 "output/es/a.vtt.report.json", "output/es/d.srt", "output/fr/d.srt",
+                 "output/fr/d.vtt"):  # fmt: skip
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text("x")
+    # b has no French translation: neither written in full nor quarantined, so lost; d was
+    # written twice in French, under two formats' names.
+    assert caption_accounting(tmp_path, ["a.vtt", "b.vtt", "c.srt", "d.srt"], ["es", "fr"]) == {
+        "itemsIn": 4, "outputs": 2, "quarantined": 1, "lost": 1, "duplicated": 1,
+        "unexpected": 0,
+    }  # fmt: skip

@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from lambdas.ticket_classification.warehouse import DDL
+from lambdas.ticket_classification.warehouse import DDL_STATEMENTS
 from localcloud.cli import main
 from localcloud.demos.ticket_classification_report import (
     EmptyWarehouseError,
@@ -25,10 +25,11 @@ ROWS = [
 
 def _warehouse(path: Path, rows: list[tuple[str, str, str, str]]) -> Path:
     with duckdb.connect(str(path)) as connection:
-        connection.execute(DDL)
+        for statement in DDL_STATEMENTS:
+            connection.execute(statement)
         for ticket_id, operation, resource, created in rows:
             connection.execute(
-                "INSERT INTO tickets VALUES (?, 't', 'd', ?, ?, ?)",
+                "INSERT INTO ticket_records VALUES (?, 't', 'd', ?, ?, ?)",
                 [ticket_id, created, operation, resource],
             )
     return path

@@ -74,7 +74,7 @@ def test_firehose_copies_the_published_columns_into_serverless_redshift(
         "RedshiftDestinationConfiguration"
     ]
     assert redshift["CopyCommand"] == {
-        "DataTableName": "tickets",
+        "DataTableName": "ticket_records",
         "DataTableColumns": "id,title,description,creation_time,operation,resource",
         "CopyOptions": COPY_OPTIONS,
     }

@@ -1,0 +1,142 @@
+"""Once per ticket when a write took effect but its answer was lost (the SDK sent it again)."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from lambdas.ticket_classification.classification import Classification, Label
+from lambdas.ticket_classification.processing import (
+    DONE,
+    Downstream,
+    TicketStore,
+    process,
+)
+from lambdas.ticket_classification.tickets import parse_ticket
+
+EVENT = {
+    "TicketId": "T-1",
+    "TicketTitle": "Cannot start my instance",
+    "TicketDescription": "The EC2 instance stays in pending",
+    "TicketCreationTime": "2026-01-05T08:00:00Z",
+}
+
+
+def _condition_failed(operation: str) -> ClientError:
+    return ClientError(
+        {"Error": {"Code": "ConditionalCheckFailedException"}, "ResponseMetadata": {}}, operation
+    )
+
+
+class AnswerLostTable:
+    """A DynamoDB table whose next conditional write takes effect, then fails its condition as
+    the SDK's retry of it does when the first answer was lost."""
+
+    def __init__(self, lose: str) -> None:
+        self.items: dict[str, dict[str, Any]] = {}
+        self.lose = lose
+
+    def get_item(self, **request: Any) -> dict[str, Any]:
+        item = self.items.get(request["Key"]["ticketId"]["S"])
+        return {"Item": copy.deepcopy(item)} if item else {}
+
+    def put_item(self, **request: Any) -> None:
+        key = request["Item"]["ticketId"]["S"]
+        if key in self.items:
+            raise _condition_failed("PutItem")
+        self.items[key] = copy.deepcopy(request["Item"])
+        if self.lose == "PutItem":
+            self.lose = ""
+            raise _condition_failed("PutItem")  # the retry found its own item
+
+    def update_item(self, **request: Any) -> None:
+        item = self.items[request["Key"]["ticketId"]["S"]]
+        values = request["ExpressionAttributeValues"]
+        if request["ConditionExpression"] == "#owner = :me":
+            if item["owner"] != values[":me"]:
+                raise _condition_failed("UpdateItem")
+        elif item["leaseUntil"] != values[":seen"] or item["stage"] == values[":done"]:
+            raise _condition_failed("UpdateItem")
+        expression = request["UpdateExpression"]
+        if ":stage" in values:
+            item["stage"] = values[":stage"]
+        if ":me" in values and "#owner = :me," in expression:
+            item["owner"] = values[":me"]
+        if ":until" in values:
+            item["leaseUntil"] = values[":until"]
+        if ":zero" in values:
+            item["leaseUntil"] = values[":zero"]
+        if self.lose == "UpdateItem" and "#owner = :me," in expression:
+            self.lose = ""
+            raise _condition_failed("UpdateItem")  # the retry found the lease already moved
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.calls: list[dict[str, Any]] = []
+
+    def put_record(self, **request: Any) -> None:
+        self.calls.append(request)
+
+    def invoke(self, **request: Any) -> None:
+        self.calls.append(request)
+
+
+def _classify(text: str) -> Classification:
+    return Classification(Label("describe", 0.9), Label("ec2", 0.8))
+
+
+def _run(table: AnswerLostTable, owner: str, now: float = 1000.0) -> tuple[Any, Recorder]:
+    downstream = Recorder()
+    outcome = process(
+        parse_ticket(EVENT),
+        TicketStore(table, "tickets", owner, 60, clock=lambda: now),
+        _classify,
+        Downstream(downstream, downstream, "stream", "handler"),
+    )
+    return outcome, downstream
+
+
+def test_a_claim_whose_answer_was_lost_is_finished_by_its_own_invocation() -> None:
+    table = AnswerLostTable(lose="PutItem")
+    outcome, downstream = _run(table, "request-1")
+    assert outcome.duplicate is False
+    assert outcome.answer["Operation"]["Name"] == "describe"
+    assert len(downstream.calls) == 2  # one Firehose record, one hand-over
+    assert table.items["T-1"]["stage"] == {"S": DONE}
+
+
+ANSWER = (
+    '{"TicketId": "T-1", "Operation": {"Name": "describe", "Score": 0.9}, '
+    '"Resource": {"Name": "ec2", "Score": 0.8}}'
+)
+
+
+def test_a_take_over_whose_answer_was_lost_is_finished_by_its_own_invocation() -> None:
+    table = AnswerLostTable(lose="")
+    table.items["T-1"] = {  # claimed by an invocation that stopped before the end
+        "ticketId": {"S": "T-1"}, "stage": {"S": "claimed"}, "owner": {"S": "request-0"},
+        "leaseUntil": {"N": "900"}, "answer": {"S": ANSWER},
+        "record": {"S": '{"creation_time": "2026-01-05 08:00:00"}'},
+        "truncated": {"BOOL": False},
+    }  # fmt: skip
+    table.lose = "UpdateItem"
+    outcome, downstream = _run(table, "request-2")
+    assert outcome.duplicate is True
+    assert len(downstream.calls) == 2
+    assert table.items["T-1"]["stage"] == {"S": DONE}
+
+
+def test_another_invocations_live_claim_is_still_left_alone() -> None:
+    from lambdas.ticket_classification.processing import TicketInProgressError
+
+    table = AnswerLostTable(lose="")
+    table.items["T-1"] = {
+        "ticketId": {"S": "T-1"}, "stage": {"S": "claimed"}, "owner": {"S": "request-0"},
+        "leaseUntil": {"N": "2000"}, "answer": {"S": "{}"}, "record": {"S": "{}"},
+    }  # fmt: skip
+    with pytest.raises(TicketInProgressError):
+        _run(table, "request-2")
