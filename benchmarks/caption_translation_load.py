@@ -112,6 +112,7 @@ def run(assembly: Path = REPO_ROOT / "cdk.out") -> dict[str, Any]:
     calm = run_once(assembly, None)
     stormy = run_once(assembly, CHAOS)
     return {
+        "measured": time.strftime("%Y-%m-%d"),
         "users": USERS,
         "files_per_user": FILES_PER_USER,
         "chaos": f"{CHAOS.rate}:{CHAOS.seed}",
@@ -130,7 +131,8 @@ def markdown(result: dict[str, Any]) -> list[str]:
         "## Caption translation under load and chaos",
         "",
         f"{result['users']} users each upload {result['files_per_user']} caption files (one in "
-        f"{BAD_EVERY} not a caption file) and then the trigger, at once; counted from the bucket.",
+        f"{BAD_EVERY} not a caption file) and then the trigger, at once; counted from the bucket; "
+        f"measured {result['measured']}.",
         "",
         "| run | files | translated | quarantined | lost | duplicated | AWS calls failed | "
         "files/s |",

@@ -221,7 +221,12 @@ def run() -> dict[str, Any]:
                 row["sample_cues_per_s"] = round(cues / sample_s)
                 row["speedup"] = round(sample_s / ours_s, 2)
             files.append(row)
-    return {"sample": origin, "rounds": ROUNDS, "files": files}
+    return {
+        "measured": time.strftime("%Y-%m-%d"),
+        "sample": origin,
+        "rounds": ROUNDS,
+        "files": files,
+    }
 
 
 def markdown(result: dict[str, Any]) -> list[str]:
@@ -231,7 +236,8 @@ def markdown(result: dict[str, Any]) -> list[str]:
         "The same generated files converted by both, as their workflows do (this project: parse "
         "twice, segment, align, re-wrap to the reading profile, check it, verify, render; the "
         "sample: parse twice with webvtt-py, join, split, write), around an identity "
-        f"translation; best of {result['rounds']} runs each. Sample code: {result['sample']}.",
+        f"translation; best of {result['rounds']} runs each, measured {result['measured']}. "
+        f"Sample code: {result['sample']}.",
         "",
         "| file | cues | this project cues/s | sample cues/s | speed-up |",
         "| --- | ---: | ---: | ---: | ---: |",
