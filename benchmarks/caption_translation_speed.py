@@ -13,8 +13,8 @@ caption code is timed, never a translation service):
   the translation on the delimiter and writes the file.
 
 The sample's code is not part of this project. The benchmark reads it from
-`$PUBLISHED_CAPTIONS_SAMPLE` (a checkout of that repository), else from a local mirror, else
-clones it with git; without any, the comparison is reported as not measured. Its S3 reads are
+`$PUBLISHED_CAPTIONS_SAMPLE` (a checkout of that repository, or its git directory), else clones
+it with git; without either, the comparison is reported as not measured. Its S3 reads are
 replaced by the file's text and its DEBUG logging (which writes every caption) is switched
 off, so its conversion alone is timed, as generously as possible.
 
@@ -50,9 +50,6 @@ SAMPLE_REPOSITORY = (
     "https://github.com/aws-samples/amazon-translate-video-subtitles-captions-translation"
 )
 SAMPLE_FILE = "translate_captions/captions_helper.py"
-MIRROR = Path(
-    "/work/.mirror/aws-samples+amazon-translate-video-subtitles-captions-translation/repo"
-)
 SIZES = (10_000, 100_000)
 MAX_REQUEST_BYTES = 10_000
 ROUNDS = 3
@@ -162,35 +159,37 @@ def _sample_source() -> tuple[str | None, str]:
     configured = os.environ.get("PUBLISHED_CAPTIONS_SAMPLE")
     if configured:
         path = Path(configured) / SAMPLE_FILE
-        return (path.read_text(), str(path)) if path.exists() else (None, f"{path} not found")
-    for repository in (MIRROR, None):
-        target = repository
-        if target is None:
-            target = Path(tempfile.mkdtemp(prefix="published-sample-git-"))
-            cloned = subprocess.run(
-                ["git", "clone", "--quiet", "--depth", "1", SAMPLE_REPOSITORY, str(target)],
-                capture_output=True,
-                timeout=120,
-                check=False,
-            )
-            if cloned.returncode:
-                break
-        if target.exists():
-            shown = subprocess.run(
-                ["git", "-C", str(target), "show", f"HEAD:{SAMPLE_FILE}"],
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-            if shown.returncode == 0:
-                commit = subprocess.run(
-                    ["git", "-C", str(target), "rev-parse", "--short", "HEAD"],
-                    capture_output=True,
-                    text=True,
-                    check=False,
-                ).stdout.strip()
-                return shown.stdout, f"{SAMPLE_REPOSITORY} at {commit}"
-    return None, "the published sample's code is not available (set PUBLISHED_CAPTIONS_SAMPLE)"
+        if path.exists():  # a checkout
+            return path.read_text(), str(path)
+        return _from_git(Path(configured))  # or a clone's git directory
+    target = Path(tempfile.mkdtemp(prefix="published-sample-git-"))
+    cloned = subprocess.run(
+        ["git", "clone", "--quiet", "--depth", "1", SAMPLE_REPOSITORY, str(target)],
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    if cloned.returncode:
+        return None, "the published sample's code is not available (set PUBLISHED_CAPTIONS_SAMPLE)"
+    return _from_git(target)
+
+
+def _from_git(repository: Path) -> tuple[str | None, str]:
+    shown = subprocess.run(
+        ["git", "-C", str(repository), "show", f"HEAD:{SAMPLE_FILE}"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if shown.returncode:
+        return None, f"{SAMPLE_FILE} not found in {repository}"
+    commit = subprocess.run(
+        ["git", "-C", str(repository), "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    return shown.stdout, f"{SAMPLE_REPOSITORY} at {commit}"
 
 
 def _best(action: Callable[[], Any]) -> float:
