@@ -8,41 +8,15 @@ reason naming each resource, so nothing that bills is left behind unnoticed.
 
 from __future__ import annotations
 
-import json
-import urllib.request
-
 from aws_lambda_powertools.utilities.data_classes import CloudFormationCustomResourceEvent
 
 from lambdas.cleanup.runtime_resources import Cleaner, Targets
+from lambdas.shared.custom_resource import respond
 from lambdas.shared.kit import HandlerKit
 
 kit: HandlerKit = HandlerKit()
 # Time kept back from the function's timeout to answer CloudFormation.
 RESPONSE_MARGIN_SECONDS = 30.0
-
-
-def respond(
-    event: CloudFormationCustomResourceEvent, status: str, reason: str, physical_id: str
-) -> None:
-    body = json.dumps(
-        {
-            "Status": status,
-            "Reason": reason[:3000],
-            "PhysicalResourceId": physical_id,
-            "StackId": event.stack_id,
-            "RequestId": event.request_id,
-            "LogicalResourceId": event.logical_resource_id,
-            "Data": {},
-        }
-    ).encode("utf-8")
-    request = urllib.request.Request(
-        event.response_url,
-        data=body,
-        method="PUT",
-        headers={"Content-Type": "", "Content-Length": str(len(body))},
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        response.read()
 
 
 @kit.handler(CloudFormationCustomResourceEvent)

@@ -13,12 +13,12 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-import urllib.request
 from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes import CloudFormationCustomResourceEvent
 from botocore.exceptions import ClientError
 
+from lambdas.shared.custom_resource import respond
 from lambdas.shared.kit import HandlerKit
 
 kit: HandlerKit[Any] = HandlerKit()  # no settings: the resource's properties say it all
@@ -93,26 +93,6 @@ def delete(properties: dict[str, Any]) -> None:
             raise
 
 
-def respond(event: CloudFormationCustomResourceEvent, status: str, reason: str,
-            physical_id: str, data: dict[str, str]) -> None:  # fmt: skip
-    body = json.dumps(
-        {
-            "Status": status,
-            "Reason": reason[:1000],
-            "PhysicalResourceId": physical_id,
-            "StackId": event.stack_id,
-            "RequestId": event.request_id,
-            "LogicalResourceId": event.logical_resource_id,
-            "Data": data,
-        }
-    ).encode()
-    request = urllib.request.Request(
-        event.response_url, data=body, method="PUT", headers={"Content-Type": ""}
-    )
-    with urllib.request.urlopen(request, timeout=RESPONSE_TIMEOUT_SECONDS) as answer:
-        answer.read()
-
-
 @kit.handler(CloudFormationCustomResourceEvent)
 def handler(event: CloudFormationCustomResourceEvent, context: Any) -> None:
     properties = dict(event.resource_properties)
@@ -132,4 +112,4 @@ def handler(event: CloudFormationCustomResourceEvent, context: Any) -> None:
     except Exception as error:  # reported to CloudFormation, which rolls back
         kit.logger.exception("custom resource failed")
         status, reason = "FAILED", f"{type(error).__name__}: {error}"
-    respond(event, status, reason, physical_id, data)
+    respond(event, status, reason, physical_id, data, timeout=RESPONSE_TIMEOUT_SECONDS)

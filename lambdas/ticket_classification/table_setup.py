@@ -9,40 +9,15 @@ Delete keeps the table and its data (the namespace's own retention decides their
 
 from __future__ import annotations
 
-import json
-import urllib.request
-
 from aws_lambda_powertools.utilities.data_classes import CloudFormationCustomResourceEvent
 
+from lambdas.shared.custom_resource import respond
 from lambdas.shared.kit import HandlerKit
 from lambdas.ticket_classification.settings import WarehouseSettings
 from lambdas.ticket_classification.warehouse import DDL_STATEMENTS, TABLE, run_statement
 
 kit = HandlerKit(WarehouseSettings)
-
-
-def respond(
-    event: CloudFormationCustomResourceEvent, status: str, reason: str, physical_id: str
-) -> None:
-    body = json.dumps(
-        {
-            "Status": status,
-            "Reason": reason[:3000],
-            "PhysicalResourceId": physical_id,
-            "StackId": event.stack_id,
-            "RequestId": event.request_id,
-            "LogicalResourceId": event.logical_resource_id,
-            "Data": {"TableName": TABLE},
-        }
-    ).encode("utf-8")
-    request = urllib.request.Request(
-        event.response_url,
-        data=body,
-        method="PUT",
-        headers={"Content-Type": "", "Content-Length": str(len(body))},
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        response.read()
+DATA = {"TableName": TABLE}
 
 
 @kit.handler(CloudFormationCustomResourceEvent)
@@ -64,6 +39,6 @@ def handler(event: CloudFormationCustomResourceEvent, settings: WarehouseSetting
             kit.logger.info("tickets table ready", database=settings.database)
     except Exception as error:
         kit.logger.exception("tickets table setup failed")
-        respond(event, "FAILED", f"{type(error).__name__}: {error}", physical_id)
+        respond(event, "FAILED", f"{type(error).__name__}: {error}", physical_id, DATA)
         return
-    respond(event, "SUCCESS", "tickets table ready", physical_id)
+    respond(event, "SUCCESS", "tickets table ready", physical_id, DATA)

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from lambdas.comprehend_feedback_loop import review_workflow
+from lambdas.shared import custom_resource
 
 TIMEOUT_SECONDS = 120  # the function's timeout in the stack
 
@@ -100,7 +101,7 @@ def _run(monkeypatch: pytest.MonkeyPatch, statuses: list[str]) -> tuple[dict[str
 
     monkeypatch.setattr(review_workflow.kit, "clients", lambda service: sagemaker)
     monkeypatch.setattr(review_workflow.time, "sleep", clock.sleep)
-    monkeypatch.setattr(review_workflow.urllib.request, "urlopen", urlopen)
+    monkeypatch.setattr(custom_resource.urllib.request, "urlopen", urlopen)
     review_workflow.handler(_event(), Context(clock))
     (response,) = responses
     return response, clock
