@@ -17,6 +17,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from lambdas.shared.s3 import error_code
+
 # What remains in these states no longer bills and goes away by itself.
 SETTLING = frozenset({"DELETING", "Deleting", "STOPPING", "STOP_REQUESTED"})
 COMPREHEND_GONE = frozenset({"ResourceNotFoundException"})
@@ -77,10 +79,6 @@ class Targets:
         )
 
 
-def _code(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code", ""))
-
-
 def _message(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Message", ""))
 
@@ -88,8 +86,8 @@ def _message(error: ClientError) -> str:
 def _sagemaker_missing(error: ClientError) -> bool:
     # SageMaker answers a Describe/Delete of an unknown endpoint, config or model with a
     # ValidationException "Could not find ..."; jobs with ResourceNotFound.
-    return _code(error) == "ResourceNotFound" or (
-        _code(error) == "ValidationException" and "could not find" in _message(error).lower()
+    return error_code(error) == "ResourceNotFound" or (
+        error_code(error) == "ValidationException" and "could not find" in _message(error).lower()
     )
 
 
@@ -151,7 +149,7 @@ class Cleaner:
                 ProjectArn=t.rekognition_project_arn, VersionNames=[t.rekognition_version_name]
             )["ProjectVersionDescriptions"]
         except ClientError as error:
-            if _code(error) == "ResourceNotFoundException":
+            if error_code(error) == "ResourceNotFoundException":
                 return []
             raise
         remaining = []
@@ -163,7 +161,10 @@ class Cleaner:
                     status = rekognition.stop_project_version(ProjectVersionArn=arn)["Status"]
                     self.log(f"stopping model version {arn}")
                 except ClientError as error:
-                    if _code(error) not in ("ResourceNotFoundException", "ResourceInUseException"):
+                    if error_code(error) not in (
+                        "ResourceNotFoundException",
+                        "ResourceInUseException",
+                    ):
                         raise
             if status not in ("STOPPED", "TRAINING_COMPLETED", "TRAINING_FAILED", "FAILED"):
                 remaining.append(Remaining("Rekognition model version", arn, status))
@@ -195,7 +196,7 @@ class Cleaner:
             except ClientError as error:
                 if _sagemaker_missing(error):
                     continue
-                if _code(error) != "ValidationException":
+                if error_code(error) != "ValidationException":
                     raise
                 status = "busy"  # being created or updated: deleted on a later pass
             remaining.append(Remaining("SageMaker endpoint", name, status))
@@ -232,7 +233,7 @@ class Cleaner:
                 self.log(f"stopping SageMaker {kind} {name}")
             except ClientError as error:
                 # A job that finished meanwhile cannot be stopped; the next pass sees it.
-                if not (_sagemaker_missing(error) or _code(error) == "ValidationException"):
+                if not (_sagemaker_missing(error) or error_code(error) == "ValidationException"):
                     raise
             remaining.append(Remaining(f"SageMaker {kind}", name, "Stopping"))
         return remaining
@@ -266,9 +267,9 @@ class Cleaner:
                     self.log(f"deleting Comprehend endpoint {arn}")
                     status = "DELETING"
             except ClientError as error:
-                if _code(error) in COMPREHEND_GONE:
+                if error_code(error) in COMPREHEND_GONE:
                     continue
-                if _code(error) not in COMPREHEND_BUSY:
+                if error_code(error) not in COMPREHEND_BUSY:
                     raise
                 status = "busy"  # creating or updating: deleted on a later pass
             remaining.append(Remaining("Comprehend endpoint", arn, status))
@@ -296,9 +297,9 @@ class Cleaner:
                         self.log(f"deleting classifier {arn}")
                         status = "DELETING"
                 except ClientError as error:
-                    if _code(error) in COMPREHEND_GONE:
+                    if error_code(error) in COMPREHEND_GONE:
                         continue
-                    if _code(error) not in COMPREHEND_BUSY:
+                    if error_code(error) not in COMPREHEND_BUSY:
                         raise
                 remaining.append(Remaining("Comprehend classifier", arn, status))
             token = page.get("NextToken")
