@@ -27,15 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from localcloud.prices import PriceList, PriceListError, load
+from stacks import WORKFLOWS
 
-WORKFLOWS = (
-    "caption_translation",
-    "custom_labels_batch",
-    "comprehend_model_lifecycle",
-    "comprehend_feedback_loop",
-    "ticket_classification",
-    "glue_ml_pipeline",
-)
 HOURS_PER_MONTH = 730  # the month AWS's pricing pages and calculator use
 SECONDS_PER_MONTH = HOURS_PER_MONTH * 3600
 # DPUs per worker of each Glue worker type (AWS Glue pricing page, "worker types").
