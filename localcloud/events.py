@@ -13,7 +13,6 @@ stack name by the deployed stack's. Needs AWS credentials allowed those two read
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -21,11 +20,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from localcloud.provision import generated_name
 from stacks import WORKFLOWS, stack_id
 
 LOCAL_STAGE = "test"
 LOCAL_ACCOUNT = "123456789012"
 LOCAL_REGION = "us-east-1"
+SUFFIX_LENGTH = 12  # the hexadecimal suffix `generated_name` ends every name with
 
 
 class EventRewriteError(ValueError):
@@ -77,16 +78,12 @@ def describe(cloudformation: Any, stack_name: str) -> StackResources:
     return StackResources(stack_name, account, region, resources)
 
 
-def _local_suffix(stack_name: str, logical_id: str) -> str:
-    return hashlib.sha256(f"{stack_name}/{logical_id}".encode()).hexdigest()[:12].upper()
-
-
 def rewrite(event: str, slug: str, deployed: StackResources) -> str:
     """The event with the local cloud's names replaced by the deployed stack's."""
     local_stack = stack_id(slug, LOCAL_STAGE)
     text = event
     for logical_id, name in deployed.resources.items():
-        suffix = _local_suffix(local_stack, logical_id)
+        suffix = generated_name(local_stack, logical_id)[-SUFFIX_LENGTH:]
         # the local name, however the provisioner truncated or lower-cased it
         pattern = re.compile(rf"[A-Za-z0-9][A-Za-z0-9_-]*-(?:{suffix}|{suffix.lower()})\b")
         text = pattern.sub(name.replace("\\", "\\\\"), text)

@@ -7,15 +7,16 @@ raised by the translator propagate unchanged; the caller owns retries.
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from .errors import AlignmentError
 from .markup import escape_plain_text, has_visible_text, plain_text, tidy_translated_text
-from .model import CaptionFile, Cue, same_structure, with_texts
-from .reading import ReadingProfile, check_cue, rewrap, visible_length
+from .model import CaptionFile, CaptionFormat, Cue, same_structure, with_texts
+from .reading import ReadingProfile, check_cue, measure, rewrap
 from .segments import (
     Alignment,
     align_documents,
@@ -207,20 +208,14 @@ def _shorten(
     shortened = []
     for index in sent:
         cue = doc.cues[index]
-        seconds = max(cue.end_ms - cue.start_ms, 1) / 1000
-        current = visible_length(" ".join(plain_text(texts[index], fmt).split()))
-        if current / seconds <= profile.max_chars_per_second:
+        reading = measure(dataclasses.replace(cue, text=texts[index]), fmt)
+        if reading.chars_per_second <= profile.max_chars_per_second:
             continue
-        document = wrap_document([cue_element(cue, fmt)])
-        if len(document.encode("utf-8")) > max_request_bytes:
+        text = _translate_alone(cue, fmt, brief, max_request_bytes)
+        if text is None:
             continue
-        found = parse_translated_html(brief(document))
-        if set(found.fragments) != {index} or len(found.fragments[index]) != 1 or found.nested:
-            continue
-        text = found.text_of(index, fmt)
-        if has_visible_text(text, fmt) and (
-            visible_length(" ".join(plain_text(text, fmt).split())) < current
-        ):
+        shorter = measure(dataclasses.replace(cue, text=text), fmt)
+        if sum(shorter.chars_per_line) < sum(reading.chars_per_line):
             texts[index] = text
             shortened.append(index)
     return shortened
@@ -267,21 +262,31 @@ def _retranslate(
     cue: Cue, doc: CaptionFile, translator: Translator, max_request_bytes: int
 ) -> tuple[str, bool]:
     """Translate one cue alone; return its text and whether its markup survived."""
-    fmt = doc.format
-    document = wrap_document([cue_element(cue, fmt)])
-    if len(document.encode("utf-8")) <= max_request_bytes:
-        found = parse_translated_html(translator.translate_html(document))
-        fragments = found.fragments.get(cue.index, [])
-        if (
-            set(found.fragments) == {cue.index}
-            and len(fragments) == 1
-            and not found.nested
-            and not found.containing_nested
-        ):
-            text = found.text_of(cue.index, fmt)
-            if has_visible_text(text, fmt):
-                return text, True
+    text = _translate_alone(cue, doc.format, translator.translate_html, max_request_bytes)
+    if text is not None:
+        return text, True
     return _translate_plain(cue, doc, translator, max_request_bytes), False
+
+
+def _translate_alone(
+    cue: Cue, fmt: CaptionFormat, translate_html: Callable[[str], str], max_request_bytes: int
+) -> str | None:
+    """The cue translated as a document of its own, or None when it does not fit one request
+    or its element does not come back whole (exactly one, not nested, with visible text)."""
+    document = wrap_document([cue_element(cue, fmt)])
+    if len(document.encode("utf-8")) > max_request_bytes:
+        return None
+    found = parse_translated_html(translate_html(document))
+    fragments = found.fragments.get(cue.index, [])
+    if (
+        set(found.fragments) != {cue.index}
+        or len(fragments) != 1
+        or found.nested
+        or found.containing_nested
+    ):
+        return None
+    text = found.text_of(cue.index, fmt)
+    return text if has_visible_text(text, fmt) else None
 
 
 def _translate_plain(
