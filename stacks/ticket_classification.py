@@ -60,8 +60,8 @@ REDSHIFT_PORT = 5439
 # times in this format.
 COPY_OPTIONS = "FORMAT AS JSON 'auto' TIMEFORMAT 'YYYY-MM-DD HH:MI:SS' TRUNCATECOLUMNS"
 DESCRIBE_STATEMENT_REASON = (
-    "redshift-data:DescribeStatement supports no resource-level permissions; the Data API "
-    "only lets a caller describe the statements it ran itself."
+    "redshift-data:DescribeStatement and GetStatementResult support no resource-level "
+    "permissions; the Data API only lets a caller read the statements it ran itself."
 )
 
 
@@ -152,7 +152,7 @@ class TicketClassificationStack(Stack):
         secret.grant_read(table_setup.role)
         table_setup.grant_unscoped(
             "DescribeStatementPolicy",
-            ["redshift-data:DescribeStatement"],
+            ["redshift-data:DescribeStatement", "redshift-data:GetStatementResult"],
             DESCRIBE_STATEMENT_REASON,
         )
         table = CustomResource(

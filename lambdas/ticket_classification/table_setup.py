@@ -3,18 +3,28 @@ and its `tickets` view (one row per ticket) through the Redshift Data API.
 
 CloudFormation sends Create, Update and Delete requests; the function answers on the request's
 pre-signed `ResponseURL` (the custom resource response protocol). Create and Update run the
-idempotent DDL statements one at a time, waiting for each within a bounded number of polls;
+idempotent DDL statements one at a time, waiting for each within a bounded number of polls
+(first moving the rows of a `tickets` table that stacks before the view created);
 Delete keeps the table and its data (the namespace's own retention decides their fate).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes import CloudFormationCustomResourceEvent
 
 from lambdas.shared.custom_resource import respond
 from lambdas.shared.kit import HandlerKit
 from lambdas.ticket_classification.settings import WarehouseSettings
-from lambdas.ticket_classification.warehouse import DDL_STATEMENTS, TABLE, run_statement
+from lambdas.ticket_classification.warehouse import (
+    DDL_STATEMENTS,
+    MIGRATION_STATEMENTS,
+    TABLE,
+    TABLE_KIND,
+    run_statement,
+    statement_rows,
+)
 
 kit = HandlerKit(WarehouseSettings)
 DATA = {"TableName": TABLE}
@@ -25,9 +35,11 @@ def handler(event: CloudFormationCustomResourceEvent, settings: WarehouseSetting
     physical_id = f"{settings.database}.{TABLE}"
     try:
         if event.request_type in ("Create", "Update"):
-            for statement in DDL_STATEMENTS:
-                run_statement(
-                    kit.clients("redshift-data"),
+            data_api = kit.clients("redshift-data")
+
+            def run(statement: str) -> dict[str, Any]:
+                return run_statement(
+                    data_api,
                     statement,
                     database=settings.database,
                     secret_arn=settings.secret_arn,
@@ -36,6 +48,14 @@ def handler(event: CloudFormationCustomResourceEvent, settings: WarehouseSetting
                     poll_seconds=settings.poll_seconds,
                     max_polls=settings.max_polls,
                 )
+
+            kind = statement_rows(data_api, run(TABLE_KIND)["Id"])
+            if kind and kind[0][0] == "BASE TABLE":
+                for statement in MIGRATION_STATEMENTS:
+                    run(statement)
+                kit.logger.info("rows of the former tickets table moved", table=TABLE)
+            for statement in DDL_STATEMENTS:
+                run(statement)
             kit.logger.info("tickets table ready", database=settings.database)
     except Exception as error:
         kit.logger.exception("tickets table setup failed")

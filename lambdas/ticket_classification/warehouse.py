@@ -28,6 +28,18 @@ DDL_STATEMENTS = (
 )
 # One statement per Data API call (ExecuteStatement runs a single statement).
 DDL = ";\n".join(DDL_STATEMENTS)
+# Stacks before the view loaded Firehose's records into a `tickets` table: its rows move to
+# `ticket_records` (the view keeps one per ticket, so a move interrupted and run again adds
+# nothing visible) and the table makes way for the view.
+TABLE_KIND = (
+    "SELECT table_type FROM information_schema.tables "
+    f"WHERE table_schema = current_schema() AND table_name = '{VIEW}'"
+)
+MIGRATION_STATEMENTS = (
+    DDL_STATEMENTS[0],
+    f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}) SELECT {', '.join(COLUMNS)} FROM {VIEW}",
+    f"DROP TABLE {VIEW}",
+)
 
 
 class StatementFailedError(Exception):
@@ -60,3 +72,17 @@ def run_statement(
             raise StatementFailedError(f"{status}: {described.get('Error', 'no error message')}")
         sleep(poll_seconds)
     raise StatementFailedError(f"statement {statement['Id']} did not finish in {max_polls} polls")
+
+
+def statement_rows(data_api: Any, statement_id: str) -> list[list[Any]]:
+    """Every row of a finished statement's result (GetStatementResult, all pages), each as a
+    list of plain values (the Data API's typed fields unwrapped; NULL as None)."""
+    rows: list[list[Any]] = []
+    request: dict[str, Any] = {"Id": statement_id}
+    while True:
+        page = data_api.get_statement_result(**request)
+        for record in page.get("Records", []):
+            rows.append([None if f.get("isNull") else next(iter(f.values())) for f in record])
+        if not page.get("NextToken"):
+            return rows
+        request["NextToken"] = page["NextToken"]
