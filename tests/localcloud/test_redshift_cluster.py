@@ -58,5 +58,19 @@ def test_create_cluster_rejects_a_password_redshift_would(password: str, message
         check_master_password(password)
 
 
-def test_a_generated_style_password_is_accepted() -> None:
-    check_master_password("Abcdefgh1234-_+=!#$%&()*,.:;<>?[]^{|}~")
+def _refused(password: str) -> bool:
+    try:
+        check_master_password(password)
+    except ValueError:
+        return True
+    return False
+
+
+def test_exactly_the_characters_createcluster_forbids_are_refused() -> None:
+    """MasterUserPassword "can be any printable ASCII character (ASCII code 33-126) except '
+    (single quote), " (double quote), \\, /, or @" (API_CreateCluster.html); the stack's
+    generated passwords exclude those and the space."""
+    refused = [chr(code) for code in range(32, 127) if _refused("Abcdefg1" + chr(code))]
+    assert refused == [" ", '"', "'", "/", "@", "\\"]
+    assert not _refused("Abcdefgh1234-_+=!#$%&()*,.:;<>?[]^{|}~`")
+    assert _refused("Abcdéfgh1234")  # printable, but not ASCII

@@ -263,7 +263,7 @@ def test_data_api_statements_report_failures_and_have_results_only_when_finished
         data.execute_statement(Sql="SELECT 1", Database="tickets", SecretArn=target["SecretArn"])
     wrong_database = data.execute_statement(Sql="SELECT 1", **{**target, "Database": "other"})
     assert engine.wait(wrong_database["Id"]).status == "FAILED"
-    assert tickets.sql("SELECT COUNT(*) AS n FROM tickets")[0]["n"] >= 0
+    assert tickets.sql("SELECT 41 + 1 AS n") == [{"n": 42}]  # and the warehouse still answers
 
 
 def test_a_load_that_keeps_failing_is_skipped_with_its_manifest_under_errors(
