@@ -44,13 +44,15 @@ from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 from xml.sax.saxutils import escape
 
 import botocore.session
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from botocore.model import OperationModel, ServiceModel
 from botocore.retries import standard
+
+_T = TypeVar("_T")
 
 CHAOS_ENVIRONMENT_VARIABLE = "LOCALCLOUD_CHAOS"
 SERVER_FAULT_STATUSES = (500, 503)  # internal error, service unavailable
@@ -127,14 +129,30 @@ def default_settings() -> ChaosSettings | None:
 
 _finished_counts: Counter[str] = Counter()
 _finished_after_effect: Counter[str] = Counter()
+_finished_repeats: Counter[str] = Counter()
 _finished_lock = threading.Lock()
 
 
-def note_finished(counts: Mapping[str, int], after_effect: Mapping[str, int]) -> None:
-    """Add a stopped local cloud's chaos counts to the process's tally (for the CLI's line)."""
+def note_finished(
+    counts: Mapping[str, int],
+    after_effect: Mapping[str, int],
+    repeated: Mapping[str, int] | None = None,
+) -> None:
+    """Add a stopped local cloud's chaos counts to the process's tally (for the CLI's line):
+    calls failed, of those the ones that took effect, and deliveries made again."""
     with _finished_lock:
         _finished_counts.update(counts)
         _finished_after_effect.update(after_effect)
+        _finished_repeats.update(repeated or {})
+
+
+def take_finished_repeats() -> dict[str, int]:
+    """Deliveries chaos made again (at-least-once) in the local clouds stopped since the last
+    call, per delivery site; the tally starts again from zero."""
+    with _finished_lock:
+        repeated = dict(sorted(_finished_repeats.items()))
+        _finished_repeats.clear()
+    return repeated
 
 
 def take_finished_counts() -> dict[str, int]:
@@ -316,6 +334,7 @@ class Chaos:
         self._lock = threading.Lock()
         self.failed: Counter[tuple[str, str]] = Counter()
         self.failed_after_effect: Counter[tuple[str, str]] = Counter()
+        self.repeated: Counter[str] = Counter()
         self._suspended = 0
 
     @contextlib.contextmanager
@@ -349,6 +368,34 @@ class Chaos:
             if after_effect:
                 self.failed_after_effect[(service, operation)] += 1
         return Injection(fault, after_effect)
+
+    def _delivery_stream(self, site: str) -> random.Random:
+        key = ("", "delivery", site)
+        stream = self._streams.get(key)
+        if stream is None:
+            stream = random.Random(f"{self.settings.seed}|{'|'.join(key)}")
+            self._streams[key] = stream
+        return stream
+
+    def repeats(self, site: str) -> bool:
+        """Whether a delivery that succeeded at `site` comes again, at the chaos rate: SQS
+        standard queues and Lambda's asynchronous invocation both deliver at least once, so a
+        handler may see the same message or event twice even though nothing failed.
+        https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/standard-queues-at-least-once-delivery.html
+        https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html"""
+        with self._lock:
+            if self._suspended or not self._delivery_stream(site).random() < self.settings.rate:
+                return False
+            self.repeated[site] += 1
+        return True
+
+    def reordered(self, site: str, items: list[_T]) -> list[_T]:
+        """`items` in a seeded random order: a standard queue delivers in best-effort order."""
+        shuffled = list(items)
+        with self._lock:
+            if not self._suspended:
+                self._delivery_stream(site).shuffle(shuffled)
+        return shuffled
 
     def after_effect_counts(self) -> dict[str, int]:
         """Of those, the calls that took effect before failing, as {"service:Operation": n}."""

@@ -40,7 +40,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from localcloud.chaos import ChaosSettings, ChaosSpecError, set_default, take_finished
+from localcloud.chaos import (
+    ChaosSettings,
+    ChaosSpecError,
+    set_default,
+    take_finished,
+    take_finished_repeats,
+)
 from localcloud.cloud import REPO_ROOT
 
 FAULT_MODES = ("merge", "drop", "reorder", "throttle", "expand")
@@ -79,7 +85,13 @@ def custom_labels_batch(args: argparse.Namespace) -> dict[str, object]:
 def comprehend_model_lifecycle(args: argparse.Namespace) -> dict[str, object]:
     from localcloud.demos import comprehend_model_lifecycle as demo
 
-    return demo.run(Path(args.assembly), Path(args.out))
+    uploads = [Path(name) for name in args.training] if args.training else None
+    for path in uploads or []:
+        if not path.is_file():
+            raise SystemExit(f"--training {path}: no such file")
+    if uploads is None:
+        return demo.run(Path(args.assembly), Path(args.out))
+    return demo.run(Path(args.assembly), Path(args.out), uploads)
 
 
 def comprehend_feedback_loop(args: argparse.Namespace) -> dict[str, object]:
@@ -95,7 +107,15 @@ def ticket_classification(args: argparse.Namespace) -> dict[str, object]:
 
     if args.count < 1:
         raise SystemExit("--count must be at least 1")
-    return demo.run(Path(args.assembly), Path(args.out), count=args.count)
+    if args.tickets is None:
+        return demo.run(Path(args.assembly), Path(args.out), count=args.count)
+    try:
+        events = demo.read_events(Path(args.tickets))
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        raise SystemExit(f"--tickets {args.tickets}: {error}") from None
+    if not events:
+        raise SystemExit(f"--tickets {args.tickets}: no ticket in the file")
+    return demo.run(Path(args.assembly), Path(args.out), events=events)
 
 
 def glue_ml_pipeline(args: argparse.Namespace) -> dict[str, object]:
@@ -103,7 +123,12 @@ def glue_ml_pipeline(args: argparse.Namespace) -> dict[str, object]:
 
     if args.rows is not None and args.rows < 140:
         raise SystemExit("--rows must be at least 140 (10 per class of the 14)")
-    return demo.run(Path(args.assembly), Path(args.out), rows=args.rows)
+    if args.source is not None and args.rows is not None:
+        raise SystemExit("give --source or --rows, not both")
+    if args.source is not None and not Path(args.source).is_file():
+        raise SystemExit(f"--source {args.source}: no such file")
+    source = None if args.source is None else Path(args.source)
+    return demo.run(Path(args.assembly), Path(args.out), rows=args.rows, source=source)
 
 
 def _review_portal(args: argparse.Namespace) -> int:
@@ -200,6 +225,7 @@ def _chaos_options(parser: argparse.ArgumentParser) -> None:
 
 def _with_chaos_counts(line: dict[str, object], chaos: ChaosSettings | None) -> dict[str, object]:
     counts, after_effect = take_finished()
+    repeated = take_finished_repeats()
     if chaos is None or not chaos.active:
         return line
     reported = {
@@ -210,6 +236,8 @@ def _with_chaos_counts(line: dict[str, object], chaos: ChaosSettings | None) -> 
     }
     if chaos.after_effect:
         reported["callsFailedAfterTakingEffect"] = sum(after_effect.values())
+    # Deliveries made again although nothing failed (standard queues, asynchronous invocation).
+    reported["deliveriesRepeatedByChaos"] = sum(repeated.values())
     return reported
 
 
@@ -230,8 +258,13 @@ def _labels_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--faults", default="", help="comma list of throttle, corrupt")
 
 
-def _no_options(parser: argparse.ArgumentParser) -> None:
-    return None
+def _lifecycle_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--training",
+        nargs="+",
+        metavar="CSV",
+        help="training files (label,text), one round each, in order (default: the samples)",
+    )
 
 
 def _feedback_options(parser: argparse.ArgumentParser) -> None:
@@ -240,11 +273,21 @@ def _feedback_options(parser: argparse.ArgumentParser) -> None:
 
 def _ticket_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--count", type=int, default=40, help="tickets to generate")
+    parser.add_argument(
+        "--tickets",
+        default=None,
+        metavar="FILE",
+        help="your own ticket events (a JSON list or JSON Lines of TicketId, TicketTitle, "
+        "TicketDescription, TicketCreationTime) instead of generated ones",
+    )
 
 
 def _pipeline_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--rows", type=int, default=None, help="generate N rows (default: the committed sample)"
+    )
+    parser.add_argument(
+        "--source", default=None, metavar="CSV", help="your own class,title,abstract CSV file"
     )
 
 
@@ -263,7 +306,7 @@ DEMOS: dict[str, Demo] = {
     ),
     "comprehend_model_lifecycle": (
         "Comprehend classifier lifecycle, three rounds",
-        _no_options,
+        _lifecycle_options,
         comprehend_model_lifecycle,
         {},
     ),
@@ -343,6 +386,15 @@ def parser() -> argparse.ArgumentParser:
     return parse
 
 
+def _write_summary(out: Path, line: dict[str, object]) -> Path:
+    """The run's result beside its outputs, for a person to open; its path goes to stderr."""
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "summary.json"
+    path.write_text(json.dumps(line, indent=2) + "\n", encoding="utf-8")
+    print(f"summary: {path}", file=sys.stderr)
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
     parse = parser()
     args = parse.parse_args(argv)
@@ -364,6 +416,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.workflow != "all":
         line = _with_chaos_counts(DEMOS[args.workflow][2](args), chaos)
+        _write_summary(Path(args.out), line)
     else:
         results = []
         for slug, (_, options, run, overrides) in DEMOS.items():
@@ -377,6 +430,8 @@ def main(argv: list[str] | None = None) -> int:
             )
             results.append(_with_chaos_counts(run(namespace), chaos))
             print(json.dumps(results[-1]), file=sys.stderr)
+            _write_summary(Path(namespace.out), results[-1])
         line = {"workflows": results}
+        _write_summary(Path(args.out), line)
     print(json.dumps(line))
     return 0

@@ -163,7 +163,9 @@ class LocalCloud:
 
     def stop(self) -> None:
         if self.chaos is not None:
-            note_finished(self.chaos.counts(), self.chaos.after_effect_counts())
+            note_finished(
+                self.chaos.counts(), self.chaos.after_effect_counts(), dict(self.chaos.repeated)
+            )
         self.delivery.stop()
         self.runtime.stop()
         if self._undo_firehose is not None:

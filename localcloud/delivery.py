@@ -220,6 +220,13 @@ class Delivery:
         max_retries = settings.get("MaximumRetryAttempts", 2)
         result = self.cloud.runtime.invoke(config.name, item.event)
         if not result.failed:
+            chaos = self.cloud.chaos
+            if chaos is not None and chaos.repeats(f"lambda-async:{config.name}"):
+                # Delivered again although it succeeded: asynchronous invocation is at least once.
+                again = _AsyncItem(now + 1.0, next(self._sequence), item.function, item.event,
+                                   item.attempt, item.first_seen, item.request_id)  # fmt: skip
+                with self._lock:
+                    heapq.heappush(self._queue, again)
             return True
         if item.attempt < max_retries:
             item.attempt += 1
@@ -315,6 +322,10 @@ class Delivery:
             self._next_poll[mapping.uuid] = now + LONG_POLL_SECONDS
             return False
         self._next_poll.pop(mapping.uuid, None)
+        # Under chaos a standard queue delivers as SQS may: out of order and at least once.
+        chaos = None if queue_name.endswith(".fifo") else self.cloud.chaos
+        if chaos is not None:
+            messages = chaos.reordered(f"sqs:{queue_name}", messages)  # best-effort ordering
         event = {"Records": [self._sqs_record(m, mapping.event_source_arn) for m in messages]}
         result = self.cloud.runtime.invoke(config.name, event)
         if result.failed:
@@ -329,6 +340,10 @@ class Delivery:
             if not failed_ids <= known:
                 failed_ids = known  # Lambda treats an unknown identifier as a failed batch
         done = [m for m in messages if m["MessageId"] not in failed_ids]
+        if done and chaos is not None and chaos.repeats(f"sqs:{queue_name}"):
+            # A message handled but received again after its visibility timeout, as SQS's
+            # at-least-once delivery allows (a copy on a server the delete did not reach).
+            done = done[1:]
         for start in range(0, len(done), 10):
             chunk = done[start : start + 10]
             try:

@@ -58,6 +58,8 @@ class OracleReviewer:
     answered_items: int = 0
     skipped_items: int = 0
     answers: list[dict[str, Any]] = field(default_factory=list)
+    # The texts given a label: each should reach the training data once.
+    answered_texts: list[str] = field(default_factory=list)
 
     def review(self, a2i: Any) -> int:
         """Complete every pending loop; returns how many were completed."""
@@ -71,6 +73,7 @@ class OracleReviewer:
                     label = SKIP
                 else:
                     self.answered_items += 1
+                    self.answered_texts.append(item["text"])
                 content[answer_field(int(item["index"]))] = label
             a2i.complete(loop.name, content, worker_id="oracle")
             self.answers.append(content)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
 from collections import Counter
 from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
 
 
 def accounting(
@@ -25,3 +28,24 @@ def accounting(
         "duplicated": sum(count - 1 for item, count in copies.items() if item in wanted),
         "unexpected": sum(count for item, count in copies.items() if item not in wanted),
     }
+
+
+def download(s3: Any, bucket: str, prefixes: Iterable[str], out_dir: Path) -> list[Path]:
+    """Copy every object under `prefixes` to `out_dir/<key>` (what a person opens after a run),
+    replacing what an earlier run left there. A key that would land outside `out_dir` (`..`
+    segments) is refused."""
+    root = out_dir.resolve()
+    written: list[Path] = []
+    for prefix in prefixes:
+        shutil.rmtree(out_dir / prefix, ignore_errors=True)
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            for entry in page.get("Contents", []):
+                if entry["Key"].endswith("/"):  # a folder marker from the console
+                    continue
+                target = (out_dir / entry["Key"]).resolve()
+                if not target.is_relative_to(root):
+                    raise ValueError(f"s3://{bucket}/{entry['Key']} has no place under {out_dir}")
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(s3.get_object(Bucket=bucket, Key=entry["Key"])["Body"].read())
+                written.append(target)
+    return written

@@ -8,7 +8,6 @@ wrote to `<out>/output/<lang>/<name>` and `<out>/failed/<name>` (+ `.error.json`
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 import time
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ from typing import Any, TextIO
 
 from localcloud.cloud import LocalCloud
 from localcloud.costs import local_run_cost
-from localcloud.demos import accounting
+from localcloud.demos import accounting, download
 from localcloud.iam_check import check
 
 STACK_PREFIX = "CaptionTranslation-"
@@ -102,7 +101,7 @@ def run(
             say(f"quarantined {failure['file']}: {failure['error']}: {failure['reason']}")
         for warning in summary["warnings"]:
             say(f"warning: {warning}")
-        _download(cloud, bucket, out_dir)
+        download(cloud.client("s3"), bucket, ("output/", "failed/"), out_dir)
         say(f"results copied to {out_dir}/output and {out_dir}/failed")
         names = [path.relative_to(input_dir).as_posix() for path in files]
         items = caption_accounting(out_dir, names, targets)
@@ -213,15 +212,3 @@ def _run_summary(cloud: LocalCloud, state_machine_arn: str) -> dict[str, Any]:
     for name in ("failures", "warnings"):
         combined[name] = [item for summary in with_files for item in summary.get(name, [])]
     return combined
-
-
-def _download(cloud: LocalCloud, bucket: str, out_dir: Path) -> None:
-    s3 = cloud.client("s3")
-    for prefix in ("output/", "failed/"):
-        shutil.rmtree(out_dir / prefix, ignore_errors=True)
-        paginator = s3.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
-            for entry in page.get("Contents", []):
-                target = out_dir / entry["Key"]
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(s3.get_object(Bucket=bucket, Key=entry["Key"])["Body"].read())

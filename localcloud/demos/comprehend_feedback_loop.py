@@ -26,6 +26,11 @@ from typing import Any, TextIO
 from localcloud.apigateway import LocalApiGateway
 from localcloud.cloud import REPO_ROOT, LocalCloud
 from localcloud.costs import local_run_cost
+from localcloud.demos.comprehend_model_lifecycle import (
+    csv_documents,
+    document_key,
+    training_data_accounting,
+)
 from localcloud.iam_check import check
 from localcloud.review import SAMPLES, OracleReviewer, labelled_rows, sample_truth
 
@@ -99,6 +104,34 @@ def synthesize(
     app.synth()
 
 
+def waiting_for_redrive(cloud: LocalCloud, stack: Any) -> list[str]:
+    """The documents of every human loop whose answers the transformer gave up on: its event
+    waits in the transformer's failure queue (with the error) and the answers in the review
+    output bucket, for an operator to send again. Read without taking the messages."""
+    (queue,) = [
+        state.attributes["QueueName"]
+        for logical_id, state in stack.resources_of_type("AWS::SQS::Queue").items()
+        if logical_id.startswith("TransformFailures")
+    ]
+    sqs = cloud.client("sqs")
+    url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
+    documents: list[str] = []
+    seen: set[str] = set()
+    while True:
+        messages = sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=900
+        ).get("Messages", [])
+        fresh = [m for m in messages if m["MessageId"] not in seen]
+        if not fresh:
+            return documents
+        for message in fresh:
+            seen.add(message["MessageId"])
+            event = json.loads(message["Body"]).get("requestPayload", {})
+            loop = cloud.a2i.state.loops.get(event.get("detail", {}).get("humanLoopName", ""))
+            if loop is not None:
+                documents += [document_key(item["text"]) for item in loop.input["items"]]
+
+
 def plot(accuracy: list[float], path: Path) -> Path:
     import matplotlib
 
@@ -120,14 +153,23 @@ def plot(accuracy: list[float], path: Path) -> Path:
     return path
 
 
-def run(out_dir: Path, rounds: int = 3, progress: TextIO = sys.stderr) -> dict[str, Any]:
+def run(
+    out_dir: Path,
+    rounds: int = 3,
+    progress: TextIO = sys.stderr,
+    assembly_dir: Path | None = None,
+    traffic: int | None = None,
+) -> dict[str, Any]:
+    """`assembly_dir`: where the two stacks are synthesized (default: under `out_dir`), kept
+    while the sources are unchanged. `traffic`: how many documents of the stream to classify
+    over all rounds (default: all 240)."""
     started = time.monotonic()
 
     def say(message: str) -> None:
         progress.write(f"[{time.monotonic() - started:6.2f}s] {message}\n")
         progress.flush()
 
-    assembly = synthesized(out_dir / ".assembly")
+    assembly = synthesized(assembly_dir or out_dir / ".assembly")
     say("synthesized ComprehendModelLifecycle + ComprehendFeedbackLoop (cdk-nag clean)")
     with LocalCloud(assembly, work_dir=out_dir / ".localcloud") as cloud:
         lifecycle = cloud.deploy(LIFECYCLE_STACK)
@@ -164,7 +206,7 @@ def run(out_dir: Path, rounds: int = 3, progress: TextIO = sys.stderr) -> dict[s
         history = [accuracy()]
         say(f"first model trained from initial.csv: accuracy {history[0]:.3f}")
         oracle = OracleReviewer(sample_truth())
-        stream = labelled_rows(SAMPLES / "improving.csv")
+        stream = labelled_rows(SAMPLES / "improving.csv")[:traffic]
         size = -(-len(stream) // rounds)
         loops = 0
         for number in range(rounds):
@@ -193,6 +235,19 @@ def run(out_dir: Path, rounds: int = 3, progress: TextIO = sys.stderr) -> dict[s
         if report.denied:
             raise RuntimeError("calls outside the deployed IAM policies:\n" + report.format())
         feedback_items = oracle.answered_items + oracle.skipped_items
+        # Every answer a reviewer gave, in part 1's training data once; the first model's rows
+        # come from initial.csv; a held-out document found there would be unexpected.
+        answered = [document_key(text) for text in oracle.answered_texts]
+        items = training_data_accounting(
+            cloud.client("s3"),
+            lifecycle.outputs["TrainingBucketName"],
+            answered,
+            others=frozenset(csv_documents((SAMPLES / "initial.csv").read_bytes())),
+            waiting=waiting_for_redrive(cloud, stack),
+        )
+        say(f"training data: {items['outputs']} of {items['itemsIn']} reviewed answers, "
+            f"{items['quarantined']} waiting in the transformer's failure queue, "
+            f"{items['lost']} lost, {items['duplicated']} duplicated")  # fmt: skip
         cost = local_run_cost(cloud)
     chart = plot(history, out_dir / "accuracy.png")
     say(f"plot written to {chart}")
@@ -201,6 +256,10 @@ def run(out_dir: Path, rounds: int = 3, progress: TextIO = sys.stderr) -> dict[s
         "accuracy_by_round": history,
         "feedback_items": feedback_items,
         "human_loops": loops,
+        "items": items,
+        # A document a reviewer labelled more than once: paid twice (loops batch feedback by
+        # arrival time, so the number of loops itself varies from run to run).
+        "answeredTwice": len(answered) - len(set(answered)),
         "plot": str(chart),
         "costUsd": cost,
     }

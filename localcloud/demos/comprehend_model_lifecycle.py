@@ -7,23 +7,77 @@ with mostly wrong labels (the live model is kept), each as a user would, under `
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
 from localcloud.alarms import is_alarm_notification
 from localcloud.cloud import REPO_ROOT, LocalCloud
 from localcloud.costs import local_run_cost
+from localcloud.demos import accounting, download
 from localcloud.demos.caption_translation import find_stack
 from localcloud.iam_check import check
 
 SAMPLES = REPO_ROOT / "samples" / "comprehend_model_lifecycle"
 UPLOADS = ("initial.csv", "improving.csv", "degrading.csv")
+SAMPLE_UPLOADS = tuple(SAMPLES / name for name in UPLOADS)
+# Where a training row ends up (lambdas/comprehend_model_lifecycle/layout.py): the ground truth
+# once a candidate trained on it wins, the carried rows while it waits for a better candidate.
+TRAINING_DATA = ("ground-truth/ground-truth.csv", "carried/carried.csv")
 
 
-def run(assembly_dir: Path, out_dir: Path, progress: TextIO = sys.stderr) -> dict[str, Any]:
+def document_key(text: str) -> str:
+    """A training document as Comprehend's CSV holds it, compared without case or spacing."""
+    return " ".join(text.split()).casefold()
+
+
+def csv_documents(data: bytes) -> list[str]:
+    """The document keys of a `label,text` CSV file (no header), one per row."""
+    rows = csv.reader(io.StringIO(data.decode("utf-8-sig", "replace")))
+    return [document_key(row[1]) for row in rows if len(row) == 2 and row[1].strip()]
+
+
+def training_data_accounting(
+    s3: Any,
+    bucket: str,
+    items_in: list[str],
+    others: frozenset[str] = frozenset(),
+    waiting: list[str] | None = None,
+) -> dict[str, int]:
+    """Each document of `items_in`, found in the training data: in the ground truth or the
+    carried rows once (duplicated if both hold it), or its upload quarantined under failed/,
+    or `waiting` in a failure queue with its reason. `others` are documents known to come from
+    elsewhere (not this run's items, not unexpected); anything else found is `unexpected`."""
+    found: list[str] = []
+    for key in TRAINING_DATA:
+        try:
+            body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        except s3.exceptions.NoSuchKey:
+            continue
+        found += csv_documents(body)
+    rejected: list[str] = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="failed/"):
+        for entry in page.get("Contents", []):
+            rejected += csv_documents(s3.get_object(Bucket=bucket, Key=entry["Key"])["Body"].read())
+    # A document waiting in a failure queue counts only if no other copy made it through.
+    rejected += sorted({k for k in waiting or [] if k in set(items_in)} - set(found))
+    return accounting(
+        items_in, [k for k in found if k not in others], [k for k in rejected if k not in others]
+    )
+
+
+def run(
+    assembly_dir: Path,
+    out_dir: Path,
+    uploads: Sequence[Path] = SAMPLE_UPLOADS,
+    progress: TextIO = sys.stderr,
+) -> dict[str, Any]:
+    """One training round per file of `uploads` (Comprehend's `label,text` CSV), in order."""
     started = time.monotonic()
 
     def say(message: str) -> None:
@@ -38,9 +92,10 @@ def run(assembly_dir: Path, out_dir: Path, progress: TextIO = sys.stderr) -> dic
         s3 = cloud.client("s3")
         rounds: list[dict[str, Any]] = []
         metric = "F1"
-        for name in UPLOADS:
+        for path in uploads:
+            name = path.name
             seen = len(cloud.notifications)
-            s3.put_object(Bucket=bucket, Key=f"train/{name}", Body=(SAMPLES / name).read_bytes())
+            s3.put_object(Bucket=bucket, Key=f"train/{name}", Body=path.read_bytes())
             say(f"uploaded train/{name}; a training round starts")
             cloud.settle(timeout=600)
             notices = [
@@ -79,9 +134,16 @@ def run(assembly_dir: Path, out_dir: Path, progress: TextIO = sys.stderr) -> dic
         )
         if report.denied:
             raise RuntimeError("calls outside the deployed IAM policies:\n" + report.format())
+        download(s3, bucket, ("ground-truth/", "carried/", "failed/", "error-reports/"), out_dir)
+        say(f"training data and quarantined uploads copied to {out_dir}")
+        uploaded = [k for path in uploads for k in csv_documents(path.read_bytes())]
+        items = training_data_accounting(s3, bucket, uploaded)
+        say(f"training data: {items['outputs']} of {items['itemsIn']} uploaded rows, "
+            f"{items['quarantined']} quarantined, {items['lost']} lost")  # fmt: skip
         return {
             "workflow": "comprehend_model_lifecycle",
             "metric": metric,
             "rounds": rounds,
+            "items": items,
             "costUsd": local_run_cost(cloud),
         }

@@ -17,7 +17,7 @@ from typing import Any, TextIO
 
 from localcloud.cloud import REPO_ROOT, LocalCloud
 from localcloud.costs import local_run_cost
-from localcloud.demos import accounting
+from localcloud.demos import accounting, download
 from localcloud.demos.caption_translation import find_stack
 from localcloud.iam_check import check
 
@@ -125,6 +125,8 @@ def run(
             [k.removeprefix("labels/").removesuffix(".json") for k in labelled],
             [k.removeprefix("failed/") for k in keys if k.startswith("failed/")],
         )
+        download(s3, final, ("labels/", "failed/", "error-reports/"), out_dir)
+        say(f"labels and quarantined images copied to {out_dir}")
         for key in labelled[:3]:
             record = json.loads(s3.get_object(Bucket=final, Key=key)["Body"].read())
             best = record["labels"][0] if record["labels"] else {"name": "-", "confidence": 0}

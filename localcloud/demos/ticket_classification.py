@@ -162,9 +162,36 @@ def deploy(cloud: LocalCloud, stack_name: str | None = None) -> TicketsStack:
     )
 
 
+def read_events(path: Path) -> list[Any]:
+    """Ticket events from a file: a JSON list, or one JSON object per line (JSON Lines)."""
+    text = path.read_text(encoding="utf-8")
+    try:
+        loaded = json.loads(text)
+    except json.JSONDecodeError:
+        loaded = None
+    if isinstance(loaded, list):
+        return loaded
+    if isinstance(loaded, dict):
+        return [loaded]
+    events = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.strip():
+            try:
+                events.append(json.loads(line))
+            except json.JSONDecodeError as error:
+                raise ValueError(f"{path} line {number}: not JSON: {error.msg}") from None
+    return events
+
+
 def run(
-    assembly_dir: Path, out_dir: Path, count: int = DEFAULT_COUNT, progress: TextIO = sys.stderr
+    assembly_dir: Path,
+    out_dir: Path,
+    count: int = DEFAULT_COUNT,
+    progress: TextIO = sys.stderr,
+    events: list[Any] | None = None,
 ) -> dict[str, Any]:
+    """Classify `count` generated tickets and one bad one, or the user's own `events`
+    (the classifier's event format), each as an invocation of TicketClassifier."""
     from localcloud.demos.ticket_classification_report import write_report
 
     started = time.monotonic()
@@ -173,24 +200,30 @@ def run(
         progress.write(f"[{time.monotonic() - started:6.2f}s] {message}\n")
         progress.flush()
 
+    tickets = [] if events is not None else sample_tickets(count)
+    if events is None:
+        # the samples, and a ticket without description or time
+        events = [t.event() for t in tickets] + [{"TicketId": "T-bad", "TicketTitle": "x"}]
     with LocalCloud(assembly_dir, work_dir=out_dir / ".localcloud") as cloud:
         stack = deploy(cloud)
         say(f"deployed {stack.stack.name}; the tickets table exists in the warehouse")
         train_endpoints(cloud, stack, say)
-        tickets = sample_tickets(count)
-        answers = {}
-        for ticket in tickets:
-            answer = stack.classify(ticket.event())
+        accepted: list[tuple[str, Any]] = []
+        rejected: list[str] = []
+        for number, event in enumerate(events, start=1):
+            ticket_id = event.get("TicketId") if isinstance(event, dict) else None
+            name = str(ticket_id) if ticket_id else f"ticket #{number}"
+            answer = stack.classify(event)
             if "Error" in answer:
-                raise RuntimeError(f"{ticket.ticket_id}: {answer['Error']}")
-            answers[ticket.ticket_id] = answer
-        repeats = tickets[: max(1, count // 10)]
-        for ticket in repeats:
-            if not stack.classify(ticket.event())["Duplicate"]:
-                raise RuntimeError(f"{ticket.ticket_id} was classified twice")
-        say(f"classified {len(tickets)} tickets, then sent {len(repeats)} of them again")
-        rejected = stack.classify({"TicketId": "T-bad", "TicketTitle": "x"})
-        say(f"a ticket without description or time: {rejected['Error']['Code']}")
+                rejected.append(name)  # answered with its error and written nowhere
+                say(f"{name}: {answer['Error']['Code']}: {answer['Error']['Message']}")
+            else:
+                accepted.append((name, event))
+        repeats = accepted[: max(1, len(accepted) // 10)]
+        for name, event in repeats:
+            if not stack.classify(event)["Duplicate"]:
+                raise RuntimeError(f"{name} was classified twice")
+        say(f"classified {len(accepted)} tickets, then sent {len(repeats)} of them again")
         cloud.settle(timeout=120)
         stack.wait_delivered()
         rows = stack.sql("SELECT id, operation, resource FROM tickets")
@@ -200,20 +233,17 @@ def run(
             f"warehouse: {len(rows)} rows in tickets, {duplicates} duplicate ids "
             f"({delivered} records loaded: Firehose delivers at least once)"
         )
-        rejected_id = "T-bad"
         items = accounting(
-            [t.ticket_id for t in tickets] + [rejected_id],
-            [row["id"] for row in rows],
-            # a rejected ticket is answered with its error and written nowhere
-            [rejected_id] if "Error" in rejected else [],
+            [name for name, _ in accepted] + rejected, [row["id"] for row in rows], rejected
         )
-        truth = {t.ticket_id: t for t in tickets}
+        truth = {t.ticket_id: t for t in tickets}  # known for the generated tickets only
         operation_hits = sum(
             1 for r in rows if r["id"] in truth and truth[r["id"]].operation == r["operation"]
         )
         resource_hits = sum(
             1 for r in rows if r["id"] in truth and truth[r["id"]].resource == r["resource"]
         )
+        scored = max(1, sum(1 for r in rows if r["id"] in truth))
         report = write_report(stack.sql, out_dir / "report")
         say(f"report written to {report}")
         iam_report = check(cloud)
@@ -225,12 +255,12 @@ def run(
             raise RuntimeError("calls outside the deployed IAM policies:\n" + iam_report.format())
         return {
             "workflow": "ticket_classification",
-            "tickets": len(tickets),
+            "tickets": len(accepted),
             "rows": len(rows),
             "duplicates": duplicates,
             "items": items,
-            "operation_accuracy": round(operation_hits / max(1, len(rows)), 3),
-            "resource_accuracy": round(resource_hits / max(1, len(rows)), 3),
+            "operation_accuracy": round(operation_hits / scored, 3) if truth else None,
+            "resource_accuracy": round(resource_hits / scored, 3) if truth else None,
             "report": str(report),
             "costUsd": local_run_cost(cloud),
         }

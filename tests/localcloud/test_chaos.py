@@ -548,7 +548,10 @@ def test_a_demo_line_reports_the_calls_chaos_failed() -> None:
     from localcloud.cli import _with_chaos_counts
 
     chaos_module.take_finished()
-    chaos_module.note_finished({"s3:PutObject": 2, "sqs:SendMessage": 1}, {"s3:PutObject": 1})
+    chaos_module.take_finished_repeats()
+    chaos_module.note_finished(
+        {"s3:PutObject": 2, "sqs:SendMessage": 1}, {"s3:PutObject": 1}, {"sqs:q": 2}
+    )
     line = _with_chaos_counts({"workflow": "w"}, ChaosSettings(0.05, 7, after_effect=0.5))
     assert line == {
         "workflow": "w",
@@ -556,6 +559,7 @@ def test_a_demo_line_reports_the_calls_chaos_failed() -> None:
         "callsFailedByChaos": 3,
         "callsFailedByChaosByOperation": {"s3:PutObject": 2, "sqs:SendMessage": 1},
         "callsFailedAfterTakingEffect": 1,
+        "deliveriesRepeatedByChaos": 2,
     }
     assert _with_chaos_counts({"workflow": "w"}, None) == {"workflow": "w"}
 
@@ -601,11 +605,13 @@ def _first_retrier(state: dict[str, Any], error: str) -> dict[str, Any] | None:
 
 
 @pytest.mark.parametrize("path", STATEMACHINES, ids=lambda path: path.name)
-def test_every_read_only_task_retries_a_call_whose_answer_was_lost(path: Path) -> None:
-    """A describe or poll call that timed out after taking effect (`--chaos-after-effect`)
-    fails the task with a client-side error no service model declares; the Step Functions guide
-    names it only for Lambda (Lambda.SdkClientException). States.TaskFailed matches it whatever
-    its name, and a read-only call is safe to send again."""
+def test_every_task_safe_to_repeat_retries_a_call_whose_answer_was_lost(path: Path) -> None:
+    """A describe or poll call, or an overwriting parameter write, that timed out after taking
+    effect (`--chaos-after-effect`) fails the task with a client-side error no service model
+    declares; the Step Functions guide names it only for Lambda (Lambda.SdkClientException).
+    States.TaskFailed matches it whatever its name, and a read-only or overwriting call is safe
+    to send again (a lost answer to `RecordLiveEndpoint` once failed a round whose endpoint was
+    deployed)."""
     import json
 
     from localcloud.patches import sdk_error_prefix
@@ -613,7 +619,10 @@ def test_every_read_only_task_retries_a_call_whose_answer_was_lost(path: Path) -
     missing = []
     for name, state in _task_states(json.loads(path.read_text())):
         integration, *rest = state.get("Resource", "").split(":::")[-1].split(":")
-        if integration == "aws-sdk" and rest[1].startswith(("describe", "get", "list")):
+        overwrites = rest[1:] == ["putParameter"] and state["Parameters"].get("Overwrite") is True
+        if integration == "aws-sdk" and (
+            rest[1].startswith(("describe", "get", "list")) or overwrites
+        ):
             error = f"{sdk_error_prefix(rest[0])}.SdkClientException"
         elif integration == "dynamodb" and rest[0] == "getItem":
             error = "DynamoDB.SdkClientException"
@@ -644,3 +653,43 @@ def test_the_accounting_finds_lost_and_duplicated_items_in_the_outputs(tmp_path:
         "itemsIn": 4, "outputs": 2, "quarantined": 1, "lost": 1, "duplicated": 1,
         "unexpected": 0,
     }  # fmt: skip
+
+
+def test_a_standard_queue_delivers_out_of_order_and_again_under_chaos(
+    probe_assembly_dir: Path, tmp_path: Path
+) -> None:
+    """SQS standard queues deliver in best-effort order and at least once: under chaos the
+    poller hands a function its messages shuffled, and some messages a second time although
+    they were handled."""
+    from tests.fixtures.probe_stack import PROBE_STACK
+
+    sent = [f"m{number:02d}" for number in range(60)]
+    with LocalCloud(probe_assembly_dir, work_dir=tmp_path, chaos=ChaosSettings(0.2, 5)) as cloud:
+        assert cloud.chaos is not None
+        with cloud.chaos.suspended():
+            stack = cloud.deploy(PROBE_STACK)
+            (queue,) = [
+                state.attributes["QueueName"]
+                for logical_id, state in stack.resources_of_type("AWS::SQS::Queue").items()
+                if logical_id.startswith("Work")
+            ]
+            sqs = cloud.client("sqs")
+            url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
+            for start in range(0, len(sent), 10):
+                sqs.send_message_batch(
+                    QueueUrl=url,
+                    Entries=[
+                        {"Id": body, "MessageBody": body} for body in sent[start : start + 10]
+                    ],
+                )
+        cloud.settle(timeout=300)
+        repeated = sum(cloud.chaos.repeated.values())
+        batches = [
+            [record["body"] for record in event["Records"]]
+            for name, event, _ in cloud.runtime.invocations
+            if cloud.runtime.functions[name].logical_id.startswith("Consumer")
+        ]
+    seen = [body for batch in batches for body in batch]
+    assert set(seen) == set(sent)  # nothing lost
+    assert repeated > 0 and len(seen) > len(sent)  # handled messages came again
+    assert any(batch != sorted(batch) for batch in batches)  # in best-effort order

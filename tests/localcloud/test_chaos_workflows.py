@@ -1,0 +1,228 @@
+"""Every workflow under chaos ends with the same outputs as without it.
+
+Each demo runs once calm and once per seed with a share of every AWS call failing (throttling,
+internal errors, and some failures after the call took effect); the outputs themselves (the
+files a person would open) are compared, not the workflows' counters. Inputs are small so the
+runs stay short; the caption and ticket workflows are covered in test_chaos.py.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from localcloud import chaos as chaos_module
+from localcloud.chaos import ChaosSettings
+from localcloud.cloud import REPO_ROOT
+
+pytestmark = [pytest.mark.workflow]
+
+SEEDS = [ChaosSettings(0.05, 3), ChaosSettings(0.05, 7), ChaosSettings(0.1, 11, after_effect=0.5)]
+SEED_IDS = ["0.05:3", "0.05:7", "0.1:11-after-effect"]
+# What differs between any two runs: when something happened, the run's id, S3 object versions,
+# and the Custom Labels model the demo trains each time (its version ARN holds its creation time,
+# and its held-out split, hence its confidences, is drawn from that ARN).
+VARYING = frozenset(
+    {"labelledAt", "uploadedAt", "quarantinedAt", "eventTime", "time", "run_id", "versionId",
+     "model", "confidence"}
+)  # fmt: skip
+
+
+# Calm runs, once per process: xdist may tear a module's fixtures down between two of its tests.
+_CALM: dict[str, Any] = {}
+
+
+def _calm(name: str, factory: pytest.TempPathFactory, run: Callable[[Path], Any]) -> Any:
+    if name not in _CALM:
+        calm, failures = run(factory.mktemp(f"calm-{name}"))
+        assert failures == {}
+        _CALM[name] = calm
+    return _CALM[name]
+
+
+def _under(chaos: ChaosSettings | None, run: Callable[[], Any]) -> tuple[Any, dict[str, int]]:
+    chaos_module.take_finished_counts()
+    chaos_module.set_default(chaos)
+    try:
+        result = run()
+    finally:
+        chaos_module.set_default(None)
+    return result, chaos_module.take_finished_counts()
+
+
+def _timeless(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _timeless(v) for k, v in value.items() if k not in VARYING}
+    if isinstance(value, list):
+        return [_timeless(v) for v in value]
+    return value
+
+
+def _tree(root: Path, skip: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Every file under `root` a person would open (JSON without what varies between runs)."""
+    tree: dict[str, Any] = {}
+    for path in sorted(root.rglob("*")):
+        relative = path.relative_to(root).as_posix()
+        if not path.is_file() or relative.startswith((".", *skip)) or "/." in relative:
+            continue
+        data = path.read_bytes()
+        tree[relative] = _timeless(json.loads(data)) if path.suffix == ".json" else data
+    return tree
+
+
+def _same_outputs(
+    calm: tuple[Any, dict[str, Any]], stormy: tuple[Any, dict[str, Any]], failures: dict[str, int]
+) -> None:
+    assert sum(failures.values()) > 0, "chaos failed no call"
+    assert stormy[0]["items"] == calm[0]["items"]
+    assert calm[0]["items"]["lost"] == calm[0]["items"]["duplicated"] == 0
+    assert calm[0]["items"]["unexpected"] == 0
+    assert stormy[1] == calm[1]
+
+
+# Custom Labels: a few images and two that cannot be labelled ------------------------------------
+LABEL_IMAGES = REPO_ROOT / "samples" / "custom_labels_batch"
+
+
+def _labels(assembly_dir: Path, out: Path, chaos: ChaosSettings | None) -> Any:
+    from localcloud.demos import custom_labels_batch as demo
+
+    images = out / "images"
+    images.mkdir(parents=True)
+    for name in ("incoming/bottle-01.jpeg", "incoming/mug-02.png", "incoming/plant-01.png",
+                 "poison/truncated.jpg", "poison/gif-named.png"):  # fmt: skip
+        shutil.copy(LABEL_IMAGES / name, images / Path(name).name)
+    result, failures = _under(chaos, lambda: demo.run(assembly_dir, out / "run", images, []))
+    return (result, _tree(out / "run")), failures
+
+
+@pytest.fixture(scope="module")
+def calm_labels(assembly_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    calm = _calm("labels", tmp_path_factory, lambda out: _labels(assembly_dir, out, None))
+    assert calm[0]["items"] == {
+        "itemsIn": 5, "outputs": 3, "quarantined": 2, "lost": 0, "duplicated": 0,
+        "unexpected": 0,
+    }  # fmt: skip
+    assert any(key.startswith("labels/") for key in calm[1])
+    return calm
+
+
+@pytest.mark.xdist_group("chaos-labels")
+@pytest.mark.parametrize("chaos", SEEDS, ids=SEED_IDS)
+def test_custom_labels_under_chaos_labels_every_image_once(
+    assembly_dir: Path, tmp_path: Path, calm_labels: Any, chaos: ChaosSettings
+) -> None:
+    stormy, failures = _labels(assembly_dir, tmp_path, chaos)
+    _same_outputs(calm_labels, stormy, failures)
+    assert stormy[0]["model_status_after"] == "STOPPED"  # nothing left billing
+
+
+# Model lifecycle: one training round ----------------------------------------------------------
+def _lifecycle(assembly_dir: Path, out: Path, chaos: ChaosSettings | None) -> Any:
+    from localcloud.demos import comprehend_model_lifecycle as demo
+
+    uploads = [demo.SAMPLES / "initial.csv"]
+    result, failures = _under(chaos, lambda: demo.run(assembly_dir, out, uploads))
+    return (result, _tree(out)), failures
+
+
+@pytest.fixture(scope="module")
+def calm_lifecycle(assembly_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    calm = _calm("lifecycle", tmp_path_factory, lambda out: _lifecycle(assembly_dir, out, None))
+    assert calm[0]["items"]["outputs"] == calm[0]["items"]["itemsIn"] == 320
+    assert [r["decision"] for r in calm[0]["rounds"]] == ["promoted"]
+    return calm
+
+
+@pytest.mark.xdist_group("chaos-lifecycle")
+@pytest.mark.parametrize("chaos", SEEDS, ids=SEED_IDS)
+def test_model_lifecycle_under_chaos_trains_on_every_row_once(
+    assembly_dir: Path, tmp_path: Path, calm_lifecycle: Any, chaos: ChaosSettings
+) -> None:
+    stormy, failures = _lifecycle(assembly_dir, tmp_path, chaos)
+    _same_outputs(calm_lifecycle, stormy, failures)
+    # The same data trains the same model: the round's evaluation is the same.
+    assert stormy[0]["rounds"] == calm_lifecycle[0]["rounds"]
+
+
+# Glue pipeline: the smallest run the 14 classes allow ------------------------------------------
+def _pipeline(assembly_dir: Path, out: Path, chaos: ChaosSettings | None) -> Any:
+    from localcloud.demos import glue_ml_pipeline as demo
+
+    result, failures = _under(chaos, lambda: demo.run(assembly_dir, out, rows=140))
+    return (result, _tree(out)), failures
+
+
+@pytest.fixture(scope="module")
+def calm_pipeline(assembly_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    calm = _calm("pipeline", tmp_path_factory, lambda out: _pipeline(assembly_dir, out, None))
+    assert calm[0]["items"] == {
+        "itemsIn": 143, "outputs": 140, "quarantined": 3, "lost": 0, "duplicated": 0,
+        "unexpected": 0,
+    }  # fmt: skip
+    assert set(calm[0]["jobs"].values()) == {"SUCCEEDED"}
+    return calm
+
+
+@pytest.mark.xdist_group("chaos-pipeline")
+@pytest.mark.parametrize("chaos", SEEDS, ids=SEED_IDS)
+def test_glue_pipeline_under_chaos_completes_with_the_same_channels(
+    assembly_dir: Path, tmp_path: Path, calm_pipeline: Any, chaos: ChaosSettings
+) -> None:
+    stormy, failures = _pipeline(assembly_dir, tmp_path, chaos)
+    _same_outputs(calm_pipeline, stormy, failures)
+    assert set(stormy[0]["jobs"].values()) == {"SUCCEEDED"}
+    assert stormy[0]["test_accuracy"] == calm_pipeline[0]["test_accuracy"]
+
+
+# Feedback loop: one round of classify traffic, feedback, human review and retraining ----------
+def _feedback(out: Path, chaos: ChaosSettings | None, assembly: Path) -> Any:
+    from localcloud.demos import comprehend_feedback_loop as demo
+
+    result, failures = _under(
+        chaos, lambda: demo.run(out, rounds=1, assembly_dir=assembly, traffic=60)
+    )
+    return (result, _tree(out, skip=("accuracy.png",))), failures
+
+
+@pytest.fixture(scope="module")
+def feedback_assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One synthesis for every run of this process (each xdist worker has its own)."""
+    return tmp_path_factory.getbasetemp() / "feedback-assembly"
+
+
+@pytest.fixture(scope="module")
+def calm_feedback(tmp_path_factory: pytest.TempPathFactory, feedback_assembly: Path) -> Any:
+    calm = _calm("feedback", tmp_path_factory, lambda out: _feedback(out, None, feedback_assembly))
+    assert calm[0]["items"]["itemsIn"] > 0
+    return calm
+
+
+@pytest.mark.xdist_group("chaos-feedback")
+@pytest.mark.parametrize("chaos", SEEDS, ids=SEED_IDS)
+def test_feedback_loop_under_chaos_trains_on_every_answer_once(
+    tmp_path: Path, calm_feedback: Any, feedback_assembly: Path, chaos: ChaosSettings
+) -> None:
+    stormy, failures = _feedback(tmp_path, chaos, feedback_assembly)
+    items, calm_items = stormy[0]["items"], calm_feedback[0]["items"]
+    assert calm_items["quarantined"] == 0
+    if chaos.after_effect and items["quarantined"]:
+        # A lost answer to the transformer's idempotency write leaves its record in progress;
+        # AWS retries the event a minute later, after the record's in-progress time (the
+        # function's timeout) has passed, and the retry takes it over. The local cloud's
+        # compressed clock retries within milliseconds of real time, which Powertools measures
+        # it by, so all three attempts fail and the event waits in the failure queue: nothing
+        # lost, but not in this round's training data.
+        assert sum(failures.values()) > 0
+        assert (items["lost"], items["duplicated"], items["unexpected"]) == (0, 0, 0)
+        assert items["outputs"] + items["quarantined"] == calm_items["outputs"]
+        return
+    _same_outputs(calm_feedback, stormy, failures)
+    # The same answers train the same model: the API answers the held-out documents alike.
+    assert stormy[0]["accuracy_by_round"] == calm_feedback[0]["accuracy_by_round"]
+    assert stormy[0]["answeredTwice"] == calm_feedback[0]["answeredTwice"] == 0
