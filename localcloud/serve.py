@@ -113,10 +113,13 @@ def run(
             restored = import_state(cloud, state_dir)
             if restored:
                 say(f"state restored from {state_dir}: {restored}")
-        server = LocalCloudServer(cloud, health=lambda: _health(cloud, url))
+        server = LocalCloudServer(
+            cloud,
+            health=lambda: _health(cloud, url),
+            index_cache=REPO_ROOT / ".localcloud" / "service-signing-names.json",
+        )
         endpoint = HttpEndpoint(server, host, port)
         url = endpoint.url
-        server.index.warm()
         endpoint.start()
         say(f"endpoint: {url} (region {cloud.region}, account {cloud.account_id})")
         for name, deployed in cloud.stacks.items():

@@ -37,11 +37,13 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -117,32 +119,64 @@ def _rest_route(operation: OperationModel) -> _RestRoute:
 
 
 class ServiceIndex:
-    """The botocore services the local cloud answers, by signing name, with their routes."""
+    """The botocore services the local cloud answers, by signing name, with their routes.
 
-    def __init__(self, service_names: Iterable[str]) -> None:
+    Loading every model to read its signing name takes seconds, so a signing name is first
+    looked up among the services whose names start with it (`sagemaker` -> `sagemaker`,
+    `sagemaker-runtime`, ...). A signing name none of those has (`states`, `monitoring`) needs
+    the whole index, built once per botocore version and kept in `cache` (a JSON file).
+    """
+
+    def __init__(self, service_names: Iterable[str], cache: Path | None = None) -> None:
         self._session = botocore.session.get_session()
         self._names = sorted(set(service_names))
+        self._cache = cache
         self._lock = threading.Lock()
-        self._by_signing_name: dict[str, list[ServiceModel]] | None = None
+        self._models: dict[str, ServiceModel] = {}
+        self._signing_names: dict[str, str] | None = None
         self._routes: dict[str, list[_RestRoute]] = {}
 
-    def warm(self) -> None:
-        """Load the service models now (a few seconds) rather than on the first request."""
-        self._index()
+    def _model(self, name: str) -> ServiceModel:
+        model = self._models.get(name)
+        if model is None:
+            model = self._models[name] = self._session.get_service_model(name)
+        return model
 
-    def _index(self) -> dict[str, list[ServiceModel]]:
-        with self._lock:
-            if self._by_signing_name is None:
-                index: dict[str, list[ServiceModel]] = {}
-                for name in self._names:
-                    model = self._session.get_service_model(name)
-                    signing = model.metadata.get("signingName") or model.endpoint_prefix
-                    index.setdefault(signing, []).append(model)
-                self._by_signing_name = index
-            return self._by_signing_name
+    @staticmethod
+    def _signing_name(model: ServiceModel) -> str:
+        return str(model.metadata.get("signingName") or model.endpoint_prefix)
+
+    def _all_signing_names(self) -> dict[str, str]:
+        """Service name -> signing name, for every service answered (call with the lock)."""
+        if self._signing_names is not None:
+            return self._signing_names
+        key = f"{botocore.__version__}:{','.join(self._names)}"
+        if self._cache is not None and self._cache.is_file():
+            try:
+                cached = json.loads(self._cache.read_text(encoding="utf-8"))
+                if cached.get("key") == key:
+                    self._signing_names = dict(cached["signingNames"])
+                    return self._signing_names
+            except (ValueError, KeyError, TypeError):
+                pass  # rebuilt below
+        names = {name: self._signing_name(self._model(name)) for name in self._names}
+        if self._cache is not None:
+            self._cache.parent.mkdir(parents=True, exist_ok=True)
+            partial = self._cache.with_name(f"{self._cache.name}.{os.getpid()}")
+            partial.write_text(json.dumps({"key": key, "signingNames": names}), "utf-8")
+            partial.replace(self._cache)  # whole, even with two servers starting at once
+        self._signing_names = names
+        return names
 
     def services_signed_as(self, signing_name: str) -> list[ServiceModel]:
-        return self._index().get(signing_name, [])
+        with self._lock:
+            if self._signing_names is None:
+                named = [self._model(n) for n in self._names if n.startswith(signing_name)]
+                likely = [model for model in named if self._signing_name(model) == signing_name]
+                if likely:
+                    return likely
+            every = self._all_signing_names()
+            return [self._model(name) for name, signing in every.items() if signing == signing_name]
 
     def rest_routes(self, model: ServiceModel) -> list[_RestRoute]:
         with self._lock:
@@ -246,9 +280,14 @@ def _virtual_host_bucket(host: str) -> str | None:
 class LocalCloudServer:
     """A WSGI application answering AWS requests with a running `LocalCloud`."""
 
-    def __init__(self, cloud: LocalCloud, health: Callable[[], dict[str, Any]] | None = None):
+    def __init__(
+        self,
+        cloud: LocalCloud,
+        health: Callable[[], dict[str, Any]] | None = None,
+        index_cache: Path | None = None,
+    ) -> None:
         self.cloud = cloud
-        self.index = ServiceIndex(served_service_names(cloud))
+        self.index = ServiceIndex(served_service_names(cloud), index_cache)
         self._health = health or (lambda: {"status": "running"})
         self._gateway: Any = None
 

@@ -94,7 +94,8 @@ def export_state(cloud: LocalCloud, state_dir: Path) -> dict[str, int]:
         elif target.exists():
             target.unlink()
         state_dir.mkdir(parents=True, exist_ok=True)
-        (staging / name).rename(target)
+        if (staging / name).exists():
+            (staging / name).rename(target)
     shutil.rmtree(staging, ignore_errors=True)
     return counts
 
