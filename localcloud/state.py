@@ -18,7 +18,7 @@ consumer). Resource names are deterministic, so the same stacks find their data 
 Not kept: Step Functions executions and their history, the engines' state (Comprehend
 classifiers and endpoints, the Custom Labels model, A2I human loops, Glue runs, SageMaker models
 and endpoints, the DuckDB warehouse behind Redshift Data, Firehose buffers), Lambda logs, API
-Gateway ids and API key values (both new after a restart; `describe-stacks` shows the new ones),
+Gateway key values (new after a restart; `GetApiKey` shows them),
 object versions other than the latest, and messages in flight (received, not yet deleted) at the
 stop, which are kept as waiting messages.
 """

@@ -342,6 +342,13 @@ def _api(server: Server) -> tuple[str, str]:
     return f"{server.url}/restapis/{api_id}/v1/_user_request_", key
 
 
+def test_the_readme_names_the_classify_url_the_server_serves(server: Server) -> None:
+    base, _ = _api(server)
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+
+    assert base.replace(server.url, "$E") + "/classify" in readme
+
+
 def test_classify_and_feedback_need_the_api_key(server: Server) -> None:
     base, _ = _api(server)
     body = json.dumps({"classifier": "news", "text": "The match ended in a draw."}).encode()
