@@ -79,15 +79,23 @@ class _RestRoute:
     operation: OperationModel
     method: str
     path: re.Pattern[str]
-    query: tuple[tuple[str, str | None], ...]  # literal query members the URI template requires
+    # query members the request must have: the URI template's literals and required members
+    query: tuple[tuple[str, str | None], ...]
+    headers: tuple[str, ...]  # required members bound to headers (lower case)
     literal_length: int
 
     @property
-    def specificity(self) -> tuple[int, int]:
-        return (len(self.query), self.literal_length)
+    def specificity(self) -> tuple[int, int, int, bool]:
+        # Between equals, the current operation rather than the one it replaced.
+        deprecated = bool(getattr(self.operation, "deprecated", False))
+        return (len(self.query), len(self.headers), self.literal_length, not deprecated)
 
-    def matches(self, method: str, path: str, query: dict[str, list[str]]) -> bool:
+    def matches(
+        self, method: str, path: str, query: dict[str, list[str]], headers: HTTPHeaders
+    ) -> bool:
         if method != self.method or not self.path.fullmatch(path):
+            return False
+        if not all(headers.get(name) is not None for name in self.headers):
             return False
         return all(
             name in query and (value is None or value in query[name]) for name, value in self.query
@@ -111,11 +119,20 @@ def _rest_route(operation: OperationModel) -> _RestRoute:
         # out, so it is not required to match.
         if name != "x-id":
             query.append((name, value if equals else None))
+    headers: list[str] = []
+    shape = operation.input_shape
+    for member_name in shape.required_members if shape is not None else ():
+        member = shape.members[member_name]
+        location = member.serialization.get("location")
+        wire_name = member.serialization.get("name", member_name)
+        if location == "querystring" and wire_name not in dict(query):
+            query.append((wire_name, None))
+        elif location == "header":
+            headers.append(wire_name.lower())
     # A template path with no trailing label also matches the path with a trailing slash.
     compiled = re.compile(pattern.rstrip("/") + "/?" if pattern != "/" else "/")
-    return _RestRoute(
-        operation, operation.http.get("method", "POST"), compiled, tuple(query), literal_length
-    )
+    method = operation.http.get("method", "POST")
+    return _RestRoute(operation, method, compiled, tuple(query), tuple(headers), literal_length)
 
 
 class ServiceIndex:
@@ -207,17 +224,15 @@ def served_service_names(cloud: LocalCloud) -> set[str]:
 @dataclass
 class IncomingRequest:
     method: str
-    raw_path: str  # percent-encoded, as sent
+    path: str  # percent-encoded, as sent
     query: str
     headers: HTTPHeaders
     body: bytes
 
-    @cached_property
-    def path(self) -> str:
-        return self.raw_path
-
     def header(self, name: str) -> str:
         value = self.headers.get(name)
+        if isinstance(value, bytes):
+            return value.decode("latin-1")
         return str(value) if value is not None else ""
 
     @cached_property
@@ -228,7 +243,7 @@ class IncomingRequest:
         return {}
 
 
-def _operation_of(
+def operation_of(
     index: ServiceIndex, request: IncomingRequest, candidates: list[ServiceModel], path: str
 ) -> tuple[ServiceModel, OperationModel]:
     target = request.header("X-Amz-Target")
@@ -250,12 +265,12 @@ def _operation_of(
             if action in model.operation_names:
                 return model, model.operation_model(action)
         raise RoutingError(400, "InvalidAction", f"The action {action} is not valid.")
-    best: tuple[tuple[int, int], ServiceModel, OperationModel] | None = None
+    best: tuple[tuple[int, int, int, bool], ServiceModel, OperationModel] | None = None
     for model in candidates:
         if model.protocol not in ("rest-json", "rest-xml"):
             continue
         for route in index.rest_routes(model):
-            if route.matches(request.method, path, query):
+            if route.matches(request.method, path, query, request.headers):
                 if best is None or route.specificity > best[0]:
                     best = (route.specificity, model, route.operation)
                 break  # routes are sorted, most specific first
@@ -390,7 +405,7 @@ class LocalCloudServer:
             bucket = _virtual_host_bucket(host)
             if bucket is not None:
                 path = f"/{bucket}{path}" if path != "/" else f"/{bucket}"
-        model, operation = _operation_of(self.index, request, candidates, unquote(path))
+        model, operation = operation_of(self.index, request, candidates, unquote(path))
         client = self.cloud.client(model.service_name)
         endpoint = urlsplit(client.meta.endpoint_url)
         url = f"{endpoint.scheme}://{endpoint.netloc}{path}"
