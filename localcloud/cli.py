@@ -375,13 +375,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "serve":
         from localcloud import serve
 
-        return serve.run(
-            Path(args.assembly),
-            host=args.host,
-            port=args.port,
-            state_dir=Path(args.state) if args.state else None,
-            stacks=args.stack,
-        )
+        try:
+            return serve.run(
+                Path(args.assembly),
+                host=args.host,
+                port=args.port,
+                state_dir=Path(args.state) if args.state else None,
+                stacks=args.stack,
+            )
+        except KeyboardInterrupt:  # during the deployment, before the server was up
+            print("interrupted before the server was ready", file=sys.stderr)
+            return 130
     if args.command == "report":
         print(json.dumps(_ticket_report(args)))
         return 0

@@ -92,9 +92,6 @@ def run(
 
     assembly = ensure_assembly(assembly, sys.stderr)
     stop = stop or threading.Event()
-    if threading.current_thread() is threading.main_thread():
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(signum, lambda *_: stop.set())
     work_dir = (state_dir or REPO_ROOT / ".localcloud" / "serve") / "work"
     cloud = LocalCloud(assembly, work_dir=work_dir)
     cloud.start()
@@ -118,7 +115,10 @@ def run(
             health=lambda: _health(cloud, url),
             index_cache=REPO_ROOT / ".localcloud" / "service-signing-names.json",
         )
-        endpoint = HttpEndpoint(server, host, port)
+        try:
+            endpoint = HttpEndpoint(server, host, port)
+        except OSError as error:
+            raise SystemExit(f"cannot listen on {host}:{port}: {error}") from None
         url = endpoint.url
         endpoint.start()
         say(f"endpoint: {url} (region {cloud.region}, account {cloud.account_id})")
@@ -129,6 +129,10 @@ def run(
                 local = local_api_url(str(value), url) if isinstance(value, str) else None
                 if local:
                     say(f"  {key} (on this endpoint): {local}")
+        # Ctrl-C before this point interrupts the deployment; from here on it stops cleanly.
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(signum, lambda *_: stop.set())
         say(f"ready: {url}")
         stop.wait()
         say("stopping...")
