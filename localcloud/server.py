@@ -383,18 +383,22 @@ class LocalCloudServer:
 
     def _aws_request(self, request: IncomingRequest) -> tuple[int, dict[str, str], bytes]:
         authorization = request.header("Authorization")
-        scope = _CREDENTIAL_SCOPE.search(authorization)
-        if scope is None:
-            scope = _CREDENTIAL_SCOPE.search(
-                "Credential=" + unquote(parse_qs(request.query).get("X-Amz-Credential", [""])[0])
-            )
-        if scope is None:
+        query = parse_qs(request.query)
+        scope = _CREDENTIAL_SCOPE.search(authorization) or _CREDENTIAL_SCOPE.search(
+            "Credential=" + unquote(query.get("X-Amz-Credential", [""])[0])
+        )
+        if scope is not None:
+            access_key, signing_name = scope.group(1), scope.group(4)
+        elif authorization.startswith("AWS ") or "AWSAccessKeyId" in query:
+            # Signature Version 2, which only S3 still takes (the aws CLI v1's `s3 presign`).
+            access_key = authorization[4:].split(":", 1)[0] or query["AWSAccessKeyId"][0]
+            signing_name = "s3"
+        else:
             raise RoutingError(
                 403,
                 "MissingAuthenticationToken",
                 "Requests must be signed with AWS Signature Version 4 (any access key works).",
             )
-        signing_name = scope.group(4)
         candidates = self.index.services_signed_as(signing_name)
         if not candidates:
             message = f"The local cloud does not serve {signing_name}."
@@ -419,10 +423,10 @@ class LocalCloudServer:
         headers["Host"] = endpoint.netloc
         headers["Content-Length"] = str(len(request.body))
         # A key the local cloud did not issue is the account's user.
-        if self.cloud.principals.principal_of(scope.group(1)) is None and authorization:
+        if self.cloud.principals.principal_of(access_key) is None and scope and authorization:
             user_key = self.cloud.principals.user.access_key
             headers["Authorization"] = authorization.replace(
-                f"Credential={scope.group(1)}/", f"Credential={user_key}/", 1
+                f"Credential={access_key}/", f"Credential={user_key}/", 1
             )
         prepared = AWSPreparedRequest(
             method=request.method,

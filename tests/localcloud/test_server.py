@@ -241,6 +241,17 @@ def test_s3_answers_virtual_hosted_style_requests(server: Server) -> None:
     assert stored["Body"].read() == b"hosted"
 
 
+def test_a_url_the_cli_presigns_downloads_the_object(server: Server) -> None:
+    bucket = outputs(server, "CaptionTranslation-test")["BucketName"]
+    client(server, "s3").put_object(Bucket=bucket, Key="shared/note.txt", Body=b"presigned")
+
+    url = aws(server, "s3", "presign", f"s3://{bucket}/shared/note.txt").strip()
+
+    assert "Signature=" in url
+    with urllib.request.urlopen(url, timeout=60) as response:
+        assert response.read() == b"presigned"
+
+
 # --- Lambda with the committed events -----------------------------------------------------------
 # The events that run as committed on a fresh server; the others need what an earlier step
 # of their workflow leaves (a batch, a round, a trained endpoint) or a reachable
