@@ -13,11 +13,17 @@ STACKS ?= --all
 CONTEXT ?=
 STAGE ?= dev
 SMOKE_ARGS ?=
+# `make up`: the local cloud as a server on PORT (UP_ARGS adds options, e.g. --state .localcloud/state).
+PORT ?= 4566
+UP_ARGS ?=
+# The aws CLI the server's tests drive, in its own environment: awscli v1 pins botocore exactly.
+AWSCLI_VENV := .venv-awscli
+AWSCLI_STAMP := $(AWSCLI_VENV)/.installed
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 20,21
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20,21
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install prerequisites test-prerequisites demo test lint synth deploy smoke bench clean
+.PHONY: install prerequisites test-prerequisites demo test lint synth deploy smoke bench up awscli clean
 
 # What the machine must have; each missing piece stops here with the command that installs it
 # (Debian/Ubuntu package names).
@@ -49,13 +55,26 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+$(AWSCLI_STAMP): requirements-awscli.txt
+	@echo "Installing the aws CLI into $(AWSCLI_VENV) (the server tests drive it)..."
+	$(PYTHON) -m venv $(AWSCLI_VENV)
+	$(AWSCLI_VENV)/bin/python -m pip install --quiet --progress-bar off -r requirements-awscli.txt
+	touch $@
+
+awscli: $(AWSCLI_STAMP)
+
 synth: install
 	$(CDK) synth --quiet
 
 demo: synth
 	$(PY) -m localcloud demo all --out demo-output
 
-test: test-prerequisites install lint
+# The local cloud on one endpoint for the aws CLI and boto3, with the stage the events/ name.
+up: install
+	$(CDK) synth --quiet -c stage=test
+	$(PY) -m localcloud serve --port $(PORT) $(UP_ARGS)
+
+test: test-prerequisites install awscli lint
 	$(PY) -m pytest -n 2 --dist loadgroup
 
 lint: install
@@ -75,4 +94,4 @@ bench: synth
 	$(PY) -m benchmarks
 
 clean:
-	rm -rf cdk.out build .localcloud demo-output
+	rm -rf cdk.out build .localcloud demo-output $(AWSCLI_VENV)

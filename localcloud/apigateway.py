@@ -34,6 +34,7 @@ Gateway invoke it.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import time
 import uuid
@@ -44,6 +45,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import jsonschema
 
+from localcloud.patches import fixed_rest_api_id
 from localcloud.provision import ProvisionRequest, _state, provisioner
 from localcloud.template import ResourceState
 
@@ -68,7 +70,13 @@ def _rest_api(request: ProvisionRequest) -> ResourceState:
         arguments["description"] = props["Description"]
     if "ApiKeySourceType" in props:
         arguments["apiKeySource"] = props["ApiKeySourceType"]
-    api = _client(request).create_rest_api(**arguments)
+    # API Gateway's ids are ten lowercase letters and digits; a deterministic one gives the API
+    # the same URL on every start of the local cloud (events and documentation can name it).
+    seed = f"{request.ctx.stack_name}/{request.logical_id}".encode()
+    api_id = hashlib.sha256(seed).hexdigest()[:10]
+    ctx = request.ctx
+    with fixed_rest_api_id(ctx.account_id, ctx.region, arguments["name"], api_id):
+        api = _client(request).create_rest_api(**arguments)
     resources = _client(request).get_resources(restApiId=api["id"])["items"]
     root = next(item["id"] for item in resources if item["path"] == "/")
     return _state(request, api["id"], RootResourceId=root)

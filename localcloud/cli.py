@@ -12,8 +12,14 @@
     python -m localcloud review-portal [--port 8085]
     python -m localcloud cost [--stage dev] [--json | --markdown | --update-readme]
     python -m localcloud event events/<slug>/<module>/<case>.json --stage dev [--region R]
+    python -m localcloud serve [--port 4566] [--host 127.0.0.1] [--state DIR] [--stack NAME]
 
-`demo` and `review-portal` take `--chaos RATE[:SEED]`: each AWS call fails with probability
+`serve` deploys every stack of the assembly (synthesized for stage `test` when missing) and
+answers the AWS APIs on one HTTP endpoint for the `aws` CLI and boto3 (`--endpoint-url`) until
+Ctrl-C (`localcloud.serve`, `localcloud.server`); `--state DIR` keeps the stacks' data across
+restarts (`localcloud.state`).
+
+`demo`, `review-portal` and `serve` take `--chaos RATE[:SEED]`: each AWS call fails with probability
 RATE (0 to 1) with the throttling or internal error AWS answers that operation with, drawn from
 SEED so a run can be replayed (`localcloud.chaos`); `--chaos-after-effect SHARE` makes that
 share of the failures happen after the call took effect. A demo's JSON line then reports
@@ -372,6 +378,19 @@ def parser() -> argparse.ArgumentParser:
     event.add_argument("--stage", default="dev", help="the deployed stage (default dev)")
     event.add_argument("--region", default=None, help="the stack's region (default: your AWS's)")
 
+    serve = commands.add_parser(
+        "serve", help="every stack deployed, served on one endpoint for the aws CLI and boto3"
+    )
+    serve.add_argument("--port", type=int, default=4566, help="the port (default 4566; 0: any)")
+    serve.add_argument("--host", default="127.0.0.1", help="the address to listen on")
+    serve.add_argument(
+        "--state", default=None, metavar="DIR", help="keep the stacks' data in DIR across restarts"
+    )
+    serve.add_argument(
+        "--stack", action="append", default=None, help="deploy only this stack (repeatable)"
+    )
+    _chaos_options(serve)
+
     report = commands.add_parser("report", help="render a workflow's analysis report")
     reports = report.add_subparsers(dest="report", required=True)
     ticket_report = reports.add_parser(
@@ -405,6 +424,20 @@ def main(argv: list[str] | None = None) -> int:
     take_finished()
     if args.command == "review-portal":
         return _review_portal(args)
+    if args.command == "serve":
+        from localcloud import serve
+
+        try:
+            return serve.run(
+                Path(args.assembly),
+                host=args.host,
+                port=args.port,
+                state_dir=Path(args.state) if args.state else None,
+                stacks=args.stack,
+            )
+        except KeyboardInterrupt:  # during the deployment, before the server was up
+            print("interrupted before the server was ready", file=sys.stderr)
+            return 130
     if args.command == "report":
         print(json.dumps(_ticket_report(args)))
         return 0

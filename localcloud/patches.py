@@ -7,6 +7,7 @@ faithful payloads, and running waits and timeouts on the compressible local cloc
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import datetime
 import io
@@ -18,7 +19,7 @@ import threading
 import time
 import types
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -49,6 +50,21 @@ class Patches:
     def undo(self) -> None:
         while self._undo:
             self._undo.pop()()
+
+
+@contextlib.contextmanager
+def fixed_rest_api_id(account_id: str, region: str, name: str, api_id: str) -> Iterator[None]:
+    """The REST API named `name` created meanwhile gets the id `api_id` instead of moto's random
+    one (moto's registry of custom ids), so its URL is the same on every start."""
+    from moto.apigateway.utils import ApigwRestApiIdentifier
+    from moto.utilities.id_generator import moto_id_manager
+
+    identifier = ApigwRestApiIdentifier(account_id, region, name)
+    moto_id_manager.set_custom_id(identifier, api_id)
+    try:
+        yield
+    finally:
+        moto_id_manager.unset_custom_id(identifier)
 
 
 def access_key_of(request: Any) -> str | None:
