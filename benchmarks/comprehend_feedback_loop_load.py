@@ -212,9 +212,11 @@ def markdown(result: dict[str, Any]) -> list[str]:
     lines += [
         "",
         "The local Lambda runtime runs one invocation at a time, so calls/s is the in-process "
-        "handler's rate, not a deployed API's. Under chaos the API keeps "
+        "handler's rate, not a deployed API's, and latency is mostly the wait for a turn. "
+        "Under chaos the API keeps "
         f"{result['throughput_ratio']}x the throughput: the function's SDK clients retry "
-        "failed AWS calls inside the invocation.",
+        "failed AWS calls inside the invocation, so a caller sees chaos as latency (retried: "
+        "calls a caller had to send again after a 429 or 5xx).",
         "",
     ]
     return lines
