@@ -225,4 +225,8 @@ def test_feedback_loop_under_chaos_trains_on_every_answer_once(
     _same_outputs(calm_feedback, stormy, failures)
     # The same answers train the same model: the API answers the held-out documents alike.
     assert stormy[0]["accuracy_by_round"] == calm_feedback[0]["accuracy_by_round"]
-    assert stormy[0]["answeredTwice"] == calm_feedback[0]["answeredTwice"] == 0
+    assert calm_feedback[0]["answeredTwice"] == 0
+    if not chaos.after_effect:
+        # Firehose delivers at least once: a PutRecord whose answer was lost stores a feedback
+        # item twice, and a reviewer may see it twice (the training data keeps it once).
+        assert stormy[0]["answeredTwice"] == 0
