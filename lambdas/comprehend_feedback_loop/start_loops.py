@@ -19,7 +19,9 @@ kit = HandlerKit(FeedbackSettings)
 
 def items_of(data: bytes) -> list[FeedbackItem]:
     """The feedback stream writes one JSON object per line; a line that is not one is kept
-    in the object (it stays in the feedback bucket) and reported."""
+    in the object (it stays in the feedback bucket) and reported. A line repeated in one
+    object is reviewed once: Firehose delivers at least once, so a record whose PutRecord
+    answer was lost is written twice, and each object reviewed costs."""
     items = []
     for number, line in enumerate(data.decode("utf-8").splitlines(), start=1):
         if not line.strip():
@@ -29,7 +31,7 @@ def items_of(data: bytes) -> list[FeedbackItem]:
         except (ValueError, KeyError, TypeError):
             kit.logger.error("unreadable feedback line", line=number)
             kit.count("UnreadableFeedbackLines")
-    return items
+    return list(dict.fromkeys(items))
 
 
 @kit.sqs_records

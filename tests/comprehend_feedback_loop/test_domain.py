@@ -187,3 +187,12 @@ def test_the_task_ui_offers_exactly_the_configured_categories() -> None:
     assert "<crowd-form>" in template and 'name="label-{{ item.index }}"' in template
     assert '<option value="Alpha">' in template and '<option value="Beta">' in template
     assert "World" not in template
+
+
+def test_a_feedback_line_firehose_wrote_twice_is_reviewed_once() -> None:
+    from lambdas.comprehend_feedback_loop.start_loops import items_of
+
+    one = b'{"classifier": "news", "text": "Rates rise", "source": "implicit", "score": 0.4}\n'
+    other = b'{"classifier": "news", "text": "Rates fall", "source": "explicit"}\n'
+    items = items_of(one + other + one + b"not json\n")
+    assert [item.text for item in items] == ["Rates rise", "Rates fall"]
