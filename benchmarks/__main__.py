@@ -24,6 +24,7 @@ from benchmarks import (
     cold_start,
     comprehend_feedback_loop_api,
     custom_labels_batch_cost,
+    endpoint_lifecycle_cost,
     glue_ml_pipeline_processing,
     ticket_classification_latency,
 )
@@ -75,6 +76,7 @@ def main() -> None:
         "asset_sizes": assets.run(assembly),
         "alignment_repair_cost": caption_translation_cost.run(assembly),
         "custom_labels_batch_cost": custom_labels_batch_cost.run(assembly),
+        "endpoint_lifecycle_cost": endpoint_lifecycle_cost.run(),
         "ticket_classification_latency": ticket_classification_latency.run(assembly),
         "glue_ml_pipeline_processing": glue_ml_pipeline_processing.run(),
         "comprehend_feedback_loop_api": comprehend_feedback_loop_api.run(),
@@ -154,6 +156,7 @@ def render(r: dict[str, Any]) -> str:
     lines += caption_translation_speed.markdown(r["caption_speed_vs_published_sample"])
     lines += caption_translation_load.markdown(r["caption_load_under_chaos"])
     lines += custom_labels_batch_cost.markdown(r["custom_labels_batch_cost"])
+    lines += endpoint_lifecycle_cost.markdown(r["endpoint_lifecycle_cost"])
     lines += ticket_classification_latency.markdown(r["ticket_classification_latency"])
     lines += glue_ml_pipeline_processing.markdown(r["glue_ml_pipeline_processing"])
     lines += comprehend_feedback_loop_api.markdown(r["comprehend_feedback_loop_api"])
