@@ -110,7 +110,9 @@ def classify_ticket(event: Any, settings: ClassifierSettings, request_id: str) -
 
 def _is_queue_batch(event: Any) -> bool:
     records = event.get("Records") if isinstance(event, dict) else None
-    return bool(records) and all(r.get("eventSource") == "aws:sqs" for r in records)
+    if not isinstance(records, list) or not records:
+        return False
+    return all(isinstance(r, dict) and r.get("eventSource") == "aws:sqs" for r in records)
 
 
 @kit.handler()

@@ -97,6 +97,9 @@ def test_an_idle_endpoint_is_deleted_and_a_call_wakes_it_once(loop: FeedbackLoop
     first = loop.post("classify", {"classifier": "news", "text": text})
     second = loop.post("classify", {"classifier": "news", "text": text})
     for response in (first, second):
+        if response.status != 503:
+            log = cloud.runtime.logs[loop.function_name("ApiHandler")]
+            print("APILOG", "".join(log.lines)[-4000:])
         assert response.status == 503, response.body
         assert "starting" in response.json()["message"]
         assert int(response.headers["Retry-After"]) >= 30
