@@ -85,8 +85,9 @@ class EndpointKeeper(Construct):
             description="Deletes idle Comprehend endpoints and recreates them on demand",
             environment=environment,
             timeout=Duration.seconds(60),
-            # One keeper at a time: runs never race each other over an endpoint.
-            reserved_concurrent_executions=1,
+            # No reserved concurrency (a new account's quota leaves none to reserve): two runs
+            # at once are harmless, as a create carries a token and a busy endpoint is left
+            # to the next run.
             function_name=self.name,
         )
         self.function.add_to_policy(
