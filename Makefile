@@ -66,8 +66,14 @@ awscli: $(AWSCLI_STAMP)
 synth: install
 	$(CDK) synth --quiet
 
-demo: synth
-	$(PY) -m localcloud demo all --out demo-output
+# The demos show each step's result at once, so their endpoints stay on; the endpoint
+# lifecycle (scale-to-zero is the dev default) runs in its own tests and benchmark.
+DEMO_CONTEXT = -c comprehend_model_lifecycle:endpointPolicy=always-on \
+	-c ticket_classification:endpointPolicy=always-on
+
+demo: install
+	$(CDK) synth --quiet $(DEMO_CONTEXT) --output build/demo-assembly
+	$(PY) -m localcloud --assembly build/demo-assembly demo all --out demo-output
 
 # The local cloud on one endpoint for the aws CLI and boto3, with the stage the events/ name.
 up: install

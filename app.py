@@ -71,6 +71,7 @@ def build_app(app: App | None = None) -> App:
         training_bucket=lifecycle.training_bucket,
         endpoint_parameter=lifecycle.endpoint_parameter,
         endpoint_name=lifecycle.endpoint_name,
+        endpoint_keeper=lifecycle.endpoint_keeper,
         description="Comprehend active learning: classify API, feedback, human review, retraining",
         synthesizer=DefaultStackSynthesizer(**synthesizer_options),
         env=env,

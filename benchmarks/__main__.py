@@ -33,6 +33,7 @@ from benchmarks import (
     comprehend_feedback_loop_load,
     custom_labels_batch_cost,
     custom_labels_batch_load,
+    endpoint_lifecycle_cost,
     glue_ml_pipeline_processing,
     ticket_classification_latency,
 )
@@ -98,6 +99,7 @@ def benchmarks(assembly: Path) -> dict[str, tuple[str, Callable[[], Any]]]:
             "custom_labels_batch_cost",
             lambda: custom_labels_batch_cost.run(assembly),
         ),
+        "endpoint_lifecycle_cost": ("endpoint_lifecycle_cost", endpoint_lifecycle_cost.run),
         "custom_labels_batch_load": (
             "custom_labels_load_under_chaos",
             lambda: custom_labels_batch_load.run(assembly),
@@ -215,6 +217,7 @@ def render(r: dict[str, Any]) -> str:
     lines += caption_translation_load.markdown(r["caption_load_under_chaos"])
     lines += custom_labels_batch_cost.markdown(r["custom_labels_batch_cost"])
     lines += custom_labels_batch_load.markdown(r["custom_labels_load_under_chaos"])
+    lines += endpoint_lifecycle_cost.markdown(r["endpoint_lifecycle_cost"])
     lines += ticket_classification_latency.markdown(r["ticket_classification_latency"])
     lines += glue_ml_pipeline_processing.markdown(r["glue_ml_pipeline_processing"])
     lines += comprehend_feedback_loop_api.markdown(r["comprehend_feedback_loop_api"])

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lambdas.shared.endpoint_policy import ALWAYS_ON, SCHEDULE, EndpointPolicy
 from localcloud.prices import PriceList, PriceListError, load
 from stacks import WORKFLOWS
 
@@ -236,6 +237,14 @@ class Template:
                 return value
         raise CostModelError(f"{self.name}: no Lambda function sets {name}")
 
+    def endpoint_policy(self) -> EndpointPolicy | None:
+        """The lifecycle policy the stack's endpoint keeper applies, if it has one."""
+        for _, properties in self.of_type("AWS::Lambda::Function"):
+            value = properties.get("Environment", {}).get("Variables", {}).get("ENDPOINT_POLICY")
+            if isinstance(value, str):
+                return EndpointPolicy.from_json(value)
+        return None
+
     def glue_argument(self, name: str) -> str:
         for _, properties in self.of_type("AWS::Glue::Job"):
             value = properties.get("DefaultArguments", {}).get(f"--{name}")
@@ -277,28 +286,52 @@ def _common_fixed(template: Template, prices: PriceList) -> list[Charge]:
 
 def _endpoints_fixed(
     template: Template, names: list[str], prices: PriceList
-) -> tuple[list[Charge], list[str]]:
+) -> tuple[list[Charge], list[str], list[ItemRate]]:
+    """The endpoints' fixed monthly cost under the stack's lifecycle policy, notes, and what
+    an hour of serving costs where the endpoints exist only on demand."""
     if not names:
-        return [], []
+        return [], [], []
     units = template.number_after("DesiredInferenceUnits")
     per_second = prices.usd("comprehend.customEndpointInferenceUnitSecond")
-    charges = [
-        Charge(
-            "comprehend",
-            f"{plural(len(names), 'custom classifier endpoint')} ({', '.join(names)}) with "
-            f"{plural(units, 'inference unit')} each, provisioned all month",
-            len(names) * units * per_second * SECONDS_PER_MONTH,
-        ),
-        Charge(
-            "comprehend",
-            f"custom model management, {plural(len(names), 'model')} in service",
-            len(names) * prices.usd("comprehend.customModelMonth"),
-        ),
-    ]
-    return charges, [
+    policy = template.endpoint_policy() or EndpointPolicy(ALWAYS_ON)
+    endpoints = f"{plural(len(names), 'custom classifier endpoint')} ({', '.join(names)}) with "
+    endpoints += f"{plural(units, 'inference unit')} each"
+    management = Charge(
+        "comprehend",
+        f"custom model management, {plural(len(names), 'model')} in service",
+        len(names) * prices.usd("comprehend.customModelMonth"),
+    )
+    billing = (
         "each endpoint bills per inference-unit-second from creation until it is deleted, "
         "whether or not it is called; requests to it add nothing"
-    ]
+    )
+    if policy.mode == ALWAYS_ON:
+        month = Charge(
+            "comprehend",
+            f"{endpoints}, provisioned all month (endpointPolicy always-on)",
+            len(names) * units * per_second * SECONDS_PER_MONTH,
+        )
+        return [month, management], [billing], []
+    hour = ItemRate(
+        "hour the endpoints serve on demand",
+        (Charge("comprehend", endpoints, len(names) * units * per_second * 3600),),
+    )
+    on_demand = (
+        f"deleted after at most {policy.idle_minutes} idle minutes (fewer when the callers' "
+        "pauses are long) and recreated on demand, so idle hours bill nothing; each "
+        "recreation bills its creation time, and the first request waits for it"
+    )
+    if policy.mode == SCHEDULE:
+        hours = policy.hours
+        weekly = len(hours.days) * (hours.end_hour - hours.start_hour)
+        month = Charge(
+            "comprehend",
+            f"{endpoints}, in service {weekly} hours a week (endpointPolicy schedule, "
+            f"{hours.start_hour:02d}:00-{hours.end_hour:02d}:00 {hours.time_zone})",
+            len(names) * units * per_second * 3600 * weekly * HOURS_PER_MONTH / 168,
+        )
+        return [month, management], [billing, f"outside business hours: {on_demand}"], [hour]
+    return [management], [billing, f"endpointPolicy scale-to-zero: {on_demand}"], [hour]
 
 
 def _lambda_invocation(
@@ -383,12 +416,13 @@ def _custom_labels_batch(
 def _comprehend_model_lifecycle(
     t: Template, others: Mapping[str, Template], prices: PriceList, a: Assumptions
 ) -> WorkflowCost:
-    fixed, notes = _endpoints_fixed(t, t.comprehend_endpoints(), prices)
+    fixed, notes, serving = _endpoints_fixed(t, t.comprehend_endpoints(), prices)
     return WorkflowCost(
         "comprehend_model_lifecycle",
         t.name,
         tuple(_common_fixed(t, prices) + fixed),
         (
+            *serving,
             ItemRate(
                 "training hour",
                 (
@@ -402,8 +436,7 @@ def _comprehend_model_lifecycle(
         ),
         (
             *notes,
-            "the endpoint stays up between rounds (always-on); each retained older model "
-            "version adds its model management fee",
+            "each retained older model version adds its model management fee",
         ),
     )
 
@@ -417,7 +450,7 @@ def _comprehend_feedback_loop(
         if not any(name in other.comprehend_endpoints() for other in others.values())
     ]
     shared = sorted(set(t.comprehend_endpoints()) - set(owned))
-    fixed, notes = _endpoints_fixed(t, owned, prices)
+    fixed, notes, serving = _endpoints_fixed(t, owned, prices)
     call = (
         Charge("apigateway", "REST API request", prices.usd("apigateway.restRequest")),
         _lambda_invocation(t, "ApiHandlerFunction", prices, a),
@@ -427,6 +460,7 @@ def _comprehend_feedback_loop(
         t.name,
         tuple(_common_fixed(t, prices) + fixed),
         (
+            *serving,
             ItemRate("classify call", call),
             ItemRate(
                 "item a person reviews",
@@ -449,7 +483,7 @@ def _comprehend_feedback_loop(
 def _ticket_classification(
     t: Template, others: Mapping[str, Template], prices: PriceList, a: Assumptions
 ) -> WorkflowCost:
-    fixed, notes = _endpoints_fixed(t, t.comprehend_endpoints(), prices)
+    fixed, notes, serving = _endpoints_fixed(t, t.comprehend_endpoints(), prices)
     record_gb = FIREHOSE_RECORD_BYTES / 1024**3
     ticket = (
         _lambda_invocation(t, "TicketClassifierFunction", prices, a),
@@ -459,7 +493,7 @@ def _ticket_classification(
             record_gb * prices.usd("firehose.directPutGb"),
         ),
     )
-    items = [ItemRate("ticket", ticket)]
+    items = [*serving, ItemRate("ticket", ticket)]
     workgroups = t.of_type("AWS::RedshiftServerless::Workgroup")
     for _, workgroup in workgroups:
         rpus = int(workgroup.get("BaseCapacity", 8))
@@ -477,7 +511,8 @@ def _ticket_classification(
         tuple(items),
         (
             *notes,
-            "two ClassifyDocument calls per ticket, free on a provisioned endpoint",
+            "two ClassifyDocument calls per ticket, free on a provisioned endpoint; tickets "
+            "that arrive while the endpoints are deleted wait in the ticket queue",
             f"{a.lambda_seconds_per_invocation:g} s per Lambda invocation",
             *(
                 [
@@ -496,11 +531,26 @@ def _glue_ml_pipeline(
 ) -> WorkflowCost:
     inference = t.glue_argument("INFERENCE_INSTANCE_TYPE")
     training = t.glue_argument("TRAINING_INSTANCE_TYPE")
-    endpoint = Charge(
-        "sagemaker",
-        f"endpoint {t.glue_argument('ENDPOINT_NAME')} on 1 x {inference}, always running",
-        prices.usd(f"sagemaker.hostingHour.{inference}") * HOURS_PER_MONTH,
-    )
+    try:
+        serverless_memory = int(t.glue_argument("SERVERLESS_MEMORY_MIB"))
+    except CostModelError:  # a template from before serverless endpoints: one instance
+        serverless_memory = 0
+    endpoint_name = t.glue_argument("ENDPOINT_NAME")
+    endpoint = [
+        Charge(
+            "sagemaker",
+            f"endpoint {endpoint_name} on 1 x {inference}, always running",
+            prices.usd(f"sagemaker.hostingHour.{inference}") * HOURS_PER_MONTH,
+        )
+    ]
+    hosting = "the model endpoint is deployed by the training job and stays up (1 instance)"
+    if serverless_memory:
+        endpoint = []
+        hosting = (
+            f"the model endpoint {endpoint_name} is serverless ({serverless_memory} MB, "
+            "endpointPolicy scale-to-zero): it bills each request's compute time and nothing "
+            "while idle (SageMaker serverless inference rates, not in the price list)"
+        )
     dpu_minute = prices.usd("glue.dpuHour") / 60
     minimum: list[Charge] = []
     spark: list[Charge] = []
@@ -530,10 +580,10 @@ def _glue_ml_pipeline(
     return WorkflowCost(
         "glue_ml_pipeline",
         t.name,
-        tuple([*_common_fixed(t, prices), endpoint]),
+        tuple([*_common_fixed(t, prices), *endpoint]),
         tuple(items),
         (
-            "the model endpoint is deployed by the training job and stays up (1 instance)",
+            hosting,
             "a run costs the lower bound plus its Spark and training minutes; batch transform "
             "instance time is not counted",
             (

@@ -636,7 +636,14 @@ class Delivery:
     def _fire_schedules(self) -> bool:
         now = self.cloud.clock.time()
         worked = False
-        for rule in self._scheduled_rules():
+        rules = self._scheduled_rules()
+        with self._lock:
+            # A disabled rule's schedule starts counting again when it is enabled, as
+            # EventBridge's does: no catching up on the periods it was off.
+            enabled = {rule.arn for rule in rules}
+            for arn in [arn for arn in self._schedule_next if arn not in enabled]:
+                del self._schedule_next[arn]
+        for rule in rules:
             expression = rule.scheduled_expression
             key = rule.arn
             with self._lock:

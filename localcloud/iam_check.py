@@ -212,6 +212,9 @@ def _request_values(call: RecordedCall, action: Action) -> list[Values]:
             model = str(p.get("ModelArn", ""))
             kind = "EntityRecognizer" if ":entity-recognizer/" in model else "DocumentClassifier"
             base[f"{kind}EndpointName"] = str(p["EndpointName"])
+    elif service == "events" and "Name" in p:
+        # DescribeRule, EnableRule, DisableRule, PutRule, ...: the rule's name as `Name`.
+        base.setdefault("RuleName", str(p["Name"]))
     elif service == "redshift-data" and "ClusterIdentifier" in p:
         base["ClusterName"] = str(p["ClusterIdentifier"])
     elif service == "translate":

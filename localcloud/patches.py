@@ -81,6 +81,7 @@ def apply(cloud: LocalCloud) -> Patches:
     patches = Patches()
     _patch_dispatch(cloud, patches)
     _patch_sdk_retry_sleep(cloud, patches)
+    _patch_endpoint_clocks(cloud, patches)
     _patch_step_functions(cloud, patches)
     _patch_sqs(cloud, patches)
     _patch_s3_notifications(cloud, patches)
@@ -232,6 +233,16 @@ def _patch_sdk_retry_sleep(cloud: LocalCloud, patches: Patches) -> None:
     from botocore import endpoint
 
     patches.set(endpoint, "time", types.SimpleNamespace(sleep=cloud.clock.sleep, time=time.time))
+
+
+# Endpoint keepers and their callers ------------------------------------------------------------
+def _patch_endpoint_clocks(cloud: LocalCloud, patches: Patches) -> None:
+    """The keeper compares its callers' last use with the endpoint's own timestamps, which
+    the local engines take from the local clock: both read that clock here, as on AWS both
+    read the same real time. (Each function imports its own copy of the modules.)"""
+    clock = types.SimpleNamespace(time=cloud.clock.time)
+    for module in ("lambdas.endpoint_keeper.keeper", "lambdas.shared.endpoint_usage"):
+        cloud.runtime.module_overrides.append((module, "time", clock))
 
 
 # aws-sdk integration names that differ from botocore's service names.

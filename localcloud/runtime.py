@@ -209,6 +209,9 @@ class LambdaRuntime:
         self._modules: dict[str, dict[str, ModuleType]] = {}
         self._handlers: dict[str, Callable[..., Any]] = {}
         self._library_state: dict[tuple[str, str, str], dict[str, Any]] = {}
+        # (module, attribute, value) set in every function's own copy of the module once it
+        # is imported: how the local cloud hands handler code its clock.
+        self.module_overrides: list[tuple[str, str, Any]] = []
         self._lock = threading.RLock()
 
     # lifecycle ---------------------------------------------------------------------------
@@ -381,6 +384,9 @@ class LambdaRuntime:
             module = importlib.import_module(module_name)
         finally:
             sys.path.remove(code_dir)
+        for name, attribute, value in self.module_overrides:
+            if name in sys.modules:
+                setattr(sys.modules[name], attribute, value)
         handler = getattr(module, function_name)
         self._handlers[config.name] = handler
         return handler

@@ -45,6 +45,7 @@ from stacks.constructs import (
 )
 from stacks.constructs.acknowledge import acknowledge, acknowledge_bucket_notifications_handler
 from stacks.constructs.deploy_input import deploy_input
+from stacks.constructs.endpoint_keeper import EndpointKeeper
 
 WORKFLOW = "comprehend_feedback_loop"
 STATUS_EVENT = "SageMaker A2I HumanLoop Status Change"
@@ -61,6 +62,7 @@ class ComprehendFeedbackLoopStack(Stack):
         training_bucket: s3.IBucket | None = None,
         endpoint_parameter: str | None = None,
         endpoint_name: str | None = None,
+        endpoint_keeper: EndpointKeeper | None = None,
         **kwargs: object,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
@@ -235,6 +237,9 @@ class ComprehendFeedbackLoopStack(Stack):
                 actions=["firehose:PutRecord"], resources=[feedback_stream.attr_arn]
             ),
         )
+        if endpoint_keeper is not None:
+            # A deleted (idle) endpoint: the API asks part 1's keeper for it and answers 503.
+            endpoint_keeper.grant_caller(api_fn)
         self.api = self._rest_api(api_fn, settings)
 
         # Where the dead-letter alarms notify (subscribe an operator to AlarmTopicArn).

@@ -30,6 +30,7 @@ from stacks.constructs import (
 )
 from stacks.constructs.acknowledge import acknowledge, acknowledge_bucket_notifications_handler
 from stacks.constructs.alarms import workflow_failure_alarm
+from stacks.constructs.endpoint_keeper import EndpointKeeper
 from stacks.constructs.runtime_cleanup import RuntimeCleanup
 
 WORKFLOW = "comprehend_model_lifecycle"
@@ -184,6 +185,21 @@ class ComprehendModelLifecycleStack(Stack):
             "This workflow's classifier versions; a version is named by its training round.",
         )
 
+        # The endpoint's lifecycle policy: deleted while idle, recreated on demand (the
+        # classify API of ComprehendFeedbackLoop is its caller).
+        self.endpoint_keeper = EndpointKeeper(
+            self,
+            "EndpointKeeper",
+            policy=settings.endpoint_policy,
+            endpoint_arns=[endpoint_arn],
+            model_arns=classifier_arns,
+        )
+        acknowledge(
+            self.endpoint_keeper.function.role.node.find_child("DefaultPolicy"),
+            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:comprehend:<AWS::Region>:"
+            f"<AWS::AccountId>:document-classifier/{classifier_name}/version/*]",
+            "The keeper recreates the endpoint with whichever version the rounds promoted.",
+        )
         train_polls = settings.max_training_minutes * 60 // settings.poll_interval_seconds
         workflow = AslStateMachine(
             self,
@@ -214,6 +230,7 @@ class ComprehendModelLifecycleStack(Stack):
                 "InferenceUnits": settings.inference_units,
                 "StateTableName": table.table_name,
                 "StackName": Aws.STACK_NAME,
+                "KeeperFunctionArn": self.endpoint_keeper.function_arn,
             },
             sdk_resources={
                 "ssm:GetParameter": parameter_arns,
@@ -258,7 +275,7 @@ class ComprehendModelLifecycleStack(Stack):
             "RuntimeCleanup",
             comprehend_endpoint_arns=[endpoint_arn],
             comprehend_classifier_names=[classifier_name],
-            protects=[workflow, intake],
+            protects=[workflow, intake, self.endpoint_keeper],
         )
         acknowledge(
             workflow.role.node.find_child("DefaultPolicy"),

@@ -8,12 +8,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from constructs import Node
 
 from lambdas.caption_translation.captions.reading import ReadingProfile, ReadingProfileError
+from lambdas.shared.endpoint_policy import (
+    ALWAYS_ON,
+    SCALE_TO_ZERO,
+    EndpointPolicy,
+    PolicyError,
+)
 from lambdas.shared.errors import ConfigurationError
 from lambdas.shared.languages import check_languages
 
@@ -58,6 +64,25 @@ def stage(node: Node) -> str:
     if not STAGE_PATTERN.match(value):
         raise ConfigurationError(f"stage must match {STAGE_PATTERN.pattern}, got {value!r}")
     return value
+
+
+def endpoint_policy(node: Node, prefix: str) -> EndpointPolicy:
+    """The stack's endpoint lifecycle policy: `<prefix>endpointPolicy` (`always-on`,
+    `scale-to-zero` or `schedule`; `scale-to-zero` for the `dev` stage, `always-on` for any
+    other), `<prefix>idleMinutes` and, for `schedule`, `<prefix>businessDays`,
+    `<prefix>businessStartHour`, `<prefix>businessEndHour` and `<prefix>businessTimeZone`."""
+    default = SCALE_TO_ZERO if stage(node) == "dev" else ALWAYS_ON
+    try:
+        return EndpointPolicy.parse(
+            str(_get(node, prefix + "endpointPolicy", default)),
+            idle_minutes=_get(node, prefix + "idleMinutes", 15),
+            days=_get(node, prefix + "businessDays", "MON-FRI"),
+            start_hour=_get(node, prefix + "businessStartHour", 8),
+            end_hour=_get(node, prefix + "businessEndHour", 18),
+            time_zone=_get(node, prefix + "businessTimeZone", "UTC"),
+        )
+    except PolicyError as error:
+        raise ConfigurationError(f"{prefix}{error}") from None
 
 
 @dataclass(frozen=True)
@@ -207,6 +232,7 @@ class ComprehendLifecycleSettings:
     max_endpoint_minutes: int
     max_rounds: int
     notification_email: str | None
+    endpoint_policy: EndpointPolicy = field(default_factory=EndpointPolicy)
 
     @classmethod
     def from_context(cls, node: Node) -> ComprehendLifecycleSettings:
@@ -259,6 +285,7 @@ class ComprehendLifecycleSettings:
             max_endpoint_minutes=number("maxEndpointMinutes", 60, 10, 180),
             max_rounds=number("maxRounds", 3, 1, 10),
             notification_email=str(email) if email else None,
+            endpoint_policy=endpoint_policy(node, prefix),
         )
 
 
@@ -284,6 +311,8 @@ class TicketSettings:
     warehouse: str = "serverless"
     node_type: str = "ra3.xlplus"
     number_of_nodes: int = 1
+    # For the endpoints the stack trains (not for endpoints given by ARN: not the stack's).
+    endpoint_policy: EndpointPolicy = field(default_factory=EndpointPolicy)
 
     @classmethod
     def from_context(cls, node: Node) -> TicketSettings:
@@ -329,6 +358,7 @@ class TicketSettings:
             buffer_seconds=number("bufferSeconds", 60, 0, 900),
             buffer_megabytes=number("bufferMegabytes", 5, 1, 128),
             retry_seconds=number("retrySeconds", 3600, 0, 7200),
+            endpoint_policy=endpoint_policy(node, prefix),
             **_ticket_warehouse(node, prefix),
         )
 

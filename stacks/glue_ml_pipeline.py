@@ -194,6 +194,11 @@ class GlueMlPipelineStack(Stack):
                 **{f"--{k}": str(max(1, v)) for k, v in polls.items()},
                 "--MAX_RUNTIME_SECONDS": str(settings.max_training_minutes * 60),
                 "--STACK_NAME": Aws.STACK_NAME,
+                # scale-to-zero: a serverless endpoint (nothing billed while idle).
+                "--SERVERLESS_MEMORY_MIB": str(
+                    settings.serverless_memory_mib if settings.serverless else 0
+                ),
+                "--SERVERLESS_MAX_CONCURRENCY": str(settings.serverless_max_concurrency),
             },
             "MessagingQueueJob": {"--QUEUE_URL": messages.queue.queue_url},
         }

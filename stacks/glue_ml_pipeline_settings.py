@@ -10,8 +10,9 @@ from dataclasses import dataclass
 
 from constructs import Node
 
+from lambdas.shared.endpoint_policy import ALWAYS_ON, SCALE_TO_ZERO, SCHEDULE
 from lambdas.shared.errors import ConfigurationError
-from stacks.config import _get, number_reader
+from stacks.config import _get, number_reader, stage
 
 # The built-in BlazingText image: one registry account per region (SageMaker developer guide,
 # "Docker registry paths and example code"), tag 1. Regions missing here can name the image with
@@ -72,6 +73,15 @@ class GluePipelineSettings:
     max_training_minutes: int
     max_transform_minutes: int
     max_endpoint_minutes: int
+    # `scale-to-zero`: a serverless endpoint (billed per request, nothing while idle);
+    # `always-on`: one `inference_instance_type` instance, billed every hour.
+    endpoint_policy: str = ALWAYS_ON
+    serverless_memory_mib: int = 2048
+    serverless_max_concurrency: int = 5
+
+    @property
+    def serverless(self) -> bool:
+        return self.endpoint_policy == SCALE_TO_ZERO
 
     @classmethod
     def from_context(cls, node: Node) -> GluePipelineSettings:
@@ -121,4 +131,31 @@ class GluePipelineSettings:
             max_training_minutes=number("maxTrainingMinutes", 120, 5, 1440),
             max_transform_minutes=number("maxTransformMinutes", 60, 5, 600),
             max_endpoint_minutes=number("maxEndpointMinutes", 30, 5, 180),
+            endpoint_policy=_endpoint_policy(node, prefix),
+            serverless_memory_mib=_serverless_memory(node, prefix),
+            serverless_max_concurrency=number("serverlessMaxConcurrency", 5, 1, 200),
         )
+
+
+def _endpoint_policy(node: Node, prefix: str) -> str:
+    default = SCALE_TO_ZERO if stage(node) == "dev" else ALWAYS_ON
+    policy = str(_get(node, prefix + "endpointPolicy", default))
+    if policy == SCHEDULE:
+        raise ConfigurationError(
+            f"{prefix}endpointPolicy: the pipeline's endpoint is serverless under "
+            "scale-to-zero (billed per request, nothing while idle), so a schedule would only "
+            f"add cost; use {SCALE_TO_ZERO} or {ALWAYS_ON}"
+        )
+    if policy not in (SCALE_TO_ZERO, ALWAYS_ON):
+        raise ConfigurationError(
+            f"{prefix}endpointPolicy must be {SCALE_TO_ZERO} or {ALWAYS_ON}, got {policy!r}"
+        )
+    return policy
+
+
+def _serverless_memory(node: Node, prefix: str) -> int:
+    # ServerlessConfig.MemorySizeInMB: 1024, 2048, 3072, 4096, 5120 or 6144 (the API reference).
+    memory = number_reader(node, prefix)("serverlessMemoryMiB", 2048, 1024, 6144)
+    if memory % 1024:
+        raise ConfigurationError(f"{prefix}serverlessMemoryMiB must be a multiple of 1024")
+    return memory

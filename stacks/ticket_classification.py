@@ -51,6 +51,7 @@ from stacks.constructs import (
     SecureBucket,
 )
 from stacks.constructs.acknowledge import acknowledge
+from stacks.constructs.endpoint_keeper import EndpointKeeper
 from stacks.constructs.runtime_cleanup import RuntimeCleanup
 
 WORKFLOW = "ticket_classification"
@@ -350,8 +351,9 @@ class TicketClassificationStack(Stack):
             endpoint_arns = [settings.operation_endpoint_arn, settings.resource_endpoint_arn]
         else:
             endpoint_arns = self._training_workflow(
-                warehouse_name, construct_id, access_logs, endpoint_parameters
-            )
+                warehouse_name, construct_id, access_logs, endpoint_parameters, classifier,
+                alarms, settings,
+            )  # fmt: skip
         classifier.add_to_policy(
             iam.PolicyStatement(actions=["comprehend:ClassifyDocument"], resources=endpoint_arns)
         )
@@ -505,9 +507,13 @@ class TicketClassificationStack(Stack):
         construct_id: str,
         access_logs: s3.IBucket,
         endpoint_parameters: dict[str, ssm.StringParameter],
+        classifier: PythonFunction,
+        alarms: NotificationTopic,
+        settings: TicketSettings,
     ) -> list[str]:
         """The state machine that trains both classifiers from `training/<role>.csv` and
-        deploys (or updates) their endpoints; the endpoint ARNs it creates."""
+        deploys (or updates) their endpoints, and the keeper that deletes them while idle;
+        the endpoint ARNs it creates."""
         comprehend = f"arn:{Aws.PARTITION}:comprehend:{Aws.REGION}:{Aws.ACCOUNT_ID}"
         roles = ("operation", "resource")
         versions = [f"{comprehend}:document-classifier/{prefix}-{role}/version/*" for role in roles]
@@ -528,6 +534,43 @@ class TicketClassificationStack(Stack):
         )
         bucket.grant_prefix(data_access, ["s3:GetObject"], "training/*")
         bucket.grant_list(data_access, ["s3:ListBucket"], "training/*")
+        # Tickets that arrive while the endpoints are deleted (idle) wait in this queue. Under
+        # a scaling policy the keeper feeds it to the classifier only while both endpoints
+        # serve, so a ticket is never received, retried or dead-lettered because of a
+        # scaled-down endpoint; always-on, the feed stays on (an endpoint is missing only if
+        # deleted by hand) and a ticket is retried for 20 x 3 minutes before it is
+        # dead-lettered (nothing is lost: the dead-letter queue alarms and can be redriven).
+        managed = settings.endpoint_policy.scales_down
+        tickets = QueueWithDlq(
+            self,
+            "TicketQueue",
+            visibility_timeout=Duration.seconds(6 * 30),
+            max_receive_count=20,
+            retention=Duration.days(14),
+            alarm_topic=alarms,
+        )
+        feed = classifier.add_queue_trigger(tickets.queue, batch_size=10, enabled=not managed)
+        classifier.function.add_environment("TICKET_QUEUE_URL", tickets.queue.queue_url)
+        classifier.add_to_policy(
+            iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[tickets.queue.queue_arn])
+        )
+        keeper = EndpointKeeper(
+            self,
+            "EndpointKeeper",
+            policy=settings.endpoint_policy,
+            endpoint_arns=endpoints,
+            model_arns=versions,
+            queue=tickets.queue if managed else None,
+            queue_feed=feed if managed else None,
+        )
+        keeper.grant_caller(classifier)
+        for version in versions:
+            acknowledge(
+                keeper.function.role.node.find_child("DefaultPolicy"),
+                f"AwsSolutions-IAM5[Resource::{_nag_arn(version)}]",
+                "The keeper recreates an endpoint with whichever version the training promoted.",
+            )
+        CfnOutput(self, "TicketQueueUrl", value=tickets.queue.queue_url)
         poll_seconds = 60
         workflow = AslStateMachine(
             self,
@@ -543,6 +586,7 @@ class TicketClassificationStack(Stack):
                 "MaxEndpointPolls": 3600 // poll_seconds,
                 "InferenceUnits": 1,
                 "StackName": Aws.STACK_NAME,
+                "KeeperFunctionArn": keeper.function_arn,
             },
             sdk_resources={
                 "comprehend:CreateDocumentClassifier": versions,
@@ -575,7 +619,7 @@ class TicketClassificationStack(Stack):
             "RuntimeCleanup",
             comprehend_endpoint_arns=endpoints,
             comprehend_classifier_names=[f"{prefix}-{role}" for role in roles],
-            protects=[workflow],
+            protects=[workflow, keeper],
         )
         CfnOutput(self, "TrainingBucketName", value=bucket.bucket_name)
         CfnOutput(self, "TrainingStateMachineArn", value=workflow.state_machine_arn)

@@ -44,6 +44,9 @@ class TrainingSettings:
     max_runtime_seconds: int
     # Every SageMaker resource the job creates is tagged with it, so strays can be found.
     stack_name: str = ""
+    # A serverless endpoint of this much memory (0: one `inference_instance_type` instance).
+    serverless_memory_mib: int = 0
+    serverless_max_concurrency: int = 5
 
     def tags(self) -> dict[str, Any]:
         """The `Tags` argument of a SageMaker create call."""
@@ -308,16 +311,7 @@ class Trainer:
         s = self.settings
         try:
             self.sagemaker.create_endpoint_config(
-                EndpointConfigName=name,
-                ProductionVariants=[
-                    {
-                        "VariantName": "AllTraffic",
-                        "ModelName": name,
-                        "InitialInstanceCount": 1,
-                        "InstanceType": s.inference_instance_type,
-                    }
-                ],
-                **s.tags(),
+                EndpointConfigName=name, ProductionVariants=[self._variant(name)], **s.tags()
             )
         except ClientError as exc:
             if "already exist" not in _message(exc).lower():
@@ -346,6 +340,35 @@ class Trainer:
         self.ssm.put_parameter(
             Name=s.accuracy_parameter, Value=f"{accuracy:.4f}", Type="String", Overwrite=True
         )
+
+    def _variant(self, model: str) -> dict[str, Any]:
+        """The endpoint's one variant. Serverless inference bills per request (compute time
+        and data) and nothing while no request arrives, so an endpoint called now and then
+        costs nothing idle; its exclusions (GPUs, Marketplace model packages, private
+        registries, VPC, multiple variants, data capture) leave out nothing this CPU-served
+        BlazingText text classifier needs
+        (https://docs.aws.amazon.com/sagemaker/latest/dg/serverless-endpoints.html, "Feature
+        exclusions"; BlazingText's inference containers serve text classification on CPU
+        instances, https://docs.aws.amazon.com/sagemaker/latest/dg/blazingtext.html). AWS does
+        not convert an instance-based endpoint to a serverless one (or back) by UpdateEndpoint:
+        changing `glue_ml_pipeline:endpointPolicy` of a deployed stack needs its endpoint
+        deleted first."""
+        s = self.settings
+        if s.serverless_memory_mib:
+            return {
+                "VariantName": "AllTraffic",
+                "ModelName": model,
+                "ServerlessConfig": {
+                    "MemorySizeInMB": s.serverless_memory_mib,
+                    "MaxConcurrency": s.serverless_max_concurrency,
+                },
+            }
+        return {
+            "VariantName": "AllTraffic",
+            "ModelName": model,
+            "InitialInstanceCount": 1,
+            "InstanceType": s.inference_instance_type,
+        }
 
     def _endpoint_status(self) -> str | None:
         try:

@@ -24,7 +24,8 @@ def main(argv: list[str]) -> None:
          "TRAINING_INSTANCE_TYPE", "INFERENCE_INSTANCE_TYPE", "HYPERPARAMETERS",
          "ENDPOINT_NAME", "ACCURACY_PARAMETER", "MODEL_PARAMETER", "MIN_IMPROVEMENT",
          "POLL_SECONDS", "MAX_TRAINING_POLLS", "MAX_TRANSFORM_POLLS", "MAX_ENDPOINT_POLLS",
-         "MAX_RUNTIME_SECONDS", "STACK_NAME"],
+         "MAX_RUNTIME_SECONDS", "STACK_NAME", "SERVERLESS_MEMORY_MIB",
+         "SERVERLESS_MAX_CONCURRENCY"],
     )  # fmt: skip
 
     def work(properties: RunProperties) -> None:
@@ -51,6 +52,8 @@ def main(argv: list[str]) -> None:
             max_endpoint_polls=int(args["MAX_ENDPOINT_POLLS"]),
             max_runtime_seconds=int(args["MAX_RUNTIME_SECONDS"]),
             stack_name=args["STACK_NAME"],
+            serverless_memory_mib=int(args["SERVERLESS_MEMORY_MIB"]),
+            serverless_max_concurrency=int(args["SERVERLESS_MAX_CONCURRENCY"]),
         )
         channels = report["channels"]
         trainer = Trainer(

@@ -4,6 +4,10 @@
 Every failure answers with its HTTP status and `{"message": ...}`, never 200. The endpoint ARN
 comes from part 1's SSM parameter, cached for `PARAMETER_MAX_AGE_SECONDS` (one SSM call per
 warm execution environment per period, not one per request).
+
+Part 1's endpoint may be deleted while idle (its lifecycle policy): every classify call
+records its use for part 1's keeper, and a call that finds the endpoint gone or still starting
+asks the keeper for it (once for all callers) and answers 503 with `Retry-After`.
 """
 
 from __future__ import annotations
@@ -22,7 +26,13 @@ from lambdas.comprehend_feedback_loop.feedback import (
     parse_feedback,
 )
 from lambdas.comprehend_feedback_loop.settings import FeedbackSettings
+from lambdas.shared.endpoint_usage import (
+    ENDPOINT_DOWN_ERRORS,
+    EndpointAsleepError,
+    EndpointUsage,
+)
 from lambdas.shared.kit import HandlerKit
+from lambdas.shared.s3 import error_code
 
 kit = HandlerKit(FeedbackSettings)
 app = APIGatewayRestResolver()
@@ -68,10 +78,27 @@ def _record(settings: FeedbackSettings, item: FeedbackItem) -> None:
     )
 
 
+def _usage(settings: FeedbackSettings) -> EndpointUsage:
+    return EndpointUsage(
+        kit.clients("dynamodb") if settings.keeper_table else None,
+        kit.clients("lambda") if settings.keeper_table else None,
+        settings.keeper_table,
+        settings.keeper_function,
+        settings.warm_up_seconds,
+    )
+
+
 def classify(settings: FeedbackSettings, text: str, classifier: str) -> dict[str, Any]:
     """The model's answer; an answer below the confidence threshold becomes implicit feedback."""
     endpoint = _endpoint_arn(settings)
-    answer = kit.clients("comprehend").classify_document(Text=text, EndpointArn=endpoint)
+    usage = _usage(settings)
+    usage.record_use(endpoint)
+    try:
+        answer = kit.clients("comprehend").classify_document(Text=text, EndpointArn=endpoint)
+    except ClientError as error:
+        if usage.enabled and error_code(error) in ENDPOINT_DOWN_ERRORS:
+            raise EndpointAsleepError(endpoint, usage.wake(endpoint)) from None
+        raise
     labels = [
         {"name": c["Name"], "score": round(float(c["Score"]), 6)}
         for c in answer.get("Classes") or answer.get("Labels") or []
@@ -121,6 +148,21 @@ def request_error(error: RequestError) -> Response[Any]:
 def no_model(error: NoModelError) -> Response[Any]:
     kit.logger.warning("no model deployed", error=str(error))
     return _json(503, {"message": "no model is deployed yet; try again after training"})
+
+
+@app.exception_handler(EndpointAsleepError)
+def endpoint_asleep(error: EndpointAsleepError) -> Response[Any]:
+    kit.count("EndpointWakeUps")
+    return Response(
+        status_code=503,
+        content_type=content_types.APPLICATION_JSON,
+        body={
+            "message": "the classifier's endpoint is starting (it is deleted while idle and "
+            f"recreated on demand); retry in {error.retry_after} seconds",
+            "retryAfterSeconds": error.retry_after,
+        },
+        headers={"Retry-After": str(error.retry_after)},
+    )
 
 
 @app.exception_handler(ClientError)

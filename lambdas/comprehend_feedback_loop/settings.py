@@ -23,6 +23,10 @@ class FeedbackSettings(FromEnvironment):
     flow_definition_arn: str = env("FLOW_DEFINITION_ARN", "")
     max_items_per_loop: int = env("MAX_ITEMS_PER_LOOP", 10)
     table: str = env("STATE_TABLE", "")
+    # Part 1's endpoint keeper (empty: the endpoint is not kept by this app).
+    keeper_table: str = env("KEEPER_TABLE", "")
+    keeper_function: str = env("KEEPER_FUNCTION", "")
+    warm_up_seconds: int = env("WARM_UP_SECONDS", 600)
 
     @property
     def confidence_threshold(self) -> float:

@@ -16,6 +16,12 @@ class ClassifierSettings(FromEnvironment):
     resource_parameter: str = env("RESOURCE_ENDPOINT_PARAMETER")
     parameter_cache_seconds: int = env("PARAMETER_CACHE_SECONDS", 300)
     lease_seconds: int = env("LEASE_SECONDS", 60)
+    # The endpoints' keeper and the queue tickets wait in while the endpoints are deleted
+    # (empty: endpoints given by ARN, not kept by the stack).
+    keeper_table: str = env("KEEPER_TABLE", "")
+    keeper_function: str = env("KEEPER_FUNCTION", "")
+    warm_up_seconds: int = env("WARM_UP_SECONDS", 600)
+    ticket_queue_url: str = env("TICKET_QUEUE_URL", "")
 
 
 @dataclass(frozen=True)

@@ -99,6 +99,7 @@ def synthesize(
         training_bucket=lifecycle.training_bucket,
         endpoint_parameter=lifecycle.endpoint_parameter,
         endpoint_name=lifecycle.endpoint_name,
+        endpoint_keeper=lifecycle.endpoint_keeper,
     )
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     app.synth()

@@ -61,7 +61,9 @@ What it emulates, through real boto3 clients (see `localcloud.protocol`):
   or used (or on `poll()`); data is read, models trained and outputs written exactly once.
 * Billing (`usage`): training seconds (TRAINING until TRAINED or STOPPED), endpoint
   inference-unit-seconds from `CreateEndpoint` until `DeleteEndpoint` (a failed endpoint stops
-  counting when it fails), and characters classified, real-time and by jobs apart.
+  counting when it fails), in all and per endpoint lifetime (`billed_inference_unit_seconds`
+  applies the 60-second minimum to each), and characters classified, real-time and by jobs
+  apart.
 * Faults on purpose: `fail_next_training`, `fail_next_classification_job`, `fail_next_endpoint`
   and `throttle_next`.
 
@@ -118,6 +120,7 @@ DOCUMENTS_PER_SECOND_PER_UNIT: Final = 2
 MAX_UNITS_PER_ENDPOINT: Final = 10
 MAX_UNITS_PER_ACCOUNT: Final = 100
 MAX_TAGS: Final = 50
+ENDPOINT_MINIMUM_SECONDS: Final = 60
 METRIC_DIGITS: Final = 4
 
 FINISHED_CLASSIFIER_STATUSES: Final = frozenset(
@@ -157,14 +160,39 @@ class UsageMeter:
         self.documents_classified = 0
         # Asynchronous classification bills units of 100 characters, at least 3 per document.
         self.async_units = 0
+        # Inference-unit seconds of each endpoint (by ARN and creation time), from
+        # CreateEndpoint until DeleteEndpoint (or failure): one entry per endpoint lifetime.
+        self.endpoint_unit_seconds: dict[tuple[str, float], float] = {}
+        self.endpoint_units: dict[tuple[str, float], int] = {}
 
     def record_training(self, seconds: float) -> None:
         with self._lock:
             self.training_seconds += seconds
 
-    def record_inference_units(self, unit_seconds: float) -> None:
+    def record_inference_units(
+        self, unit_seconds: float, endpoint: tuple[str, float] | None = None, units: int = 1
+    ) -> None:
         with self._lock:
             self.inference_unit_seconds += unit_seconds
+            if endpoint is not None:
+                self.endpoint_unit_seconds[endpoint] = (
+                    self.endpoint_unit_seconds.get(endpoint, 0.0) + unit_seconds
+                )
+                self.endpoint_units[endpoint] = units
+
+    @property
+    def endpoints_created(self) -> int:
+        return len(self.endpoint_unit_seconds)
+
+    def billed_inference_unit_seconds(self) -> float:
+        """What the endpoints bill: each endpoint's inference-unit seconds, at least 60 seconds'
+        worth of its units (Comprehend bills endpoints per second with a 60-second minimum,
+        https://aws.amazon.com/comprehend/pricing/)."""
+        with self._lock:
+            return sum(
+                max(seconds, ENDPOINT_MINIMUM_SECONDS * self.endpoint_units.get(key, 1))
+                for key, seconds in self.endpoint_unit_seconds.items()
+            )
 
     def record_characters(self, operation: str, characters: int, documents: int) -> None:
         with self._lock:
@@ -1417,7 +1445,9 @@ class ComprehendEngine(LocalEngine):
     def _accrue(self, endpoint: _Endpoint, until: float) -> None:
         if endpoint.billing and until > endpoint.billed_until:
             self.usage.record_inference_units(
-                endpoint.billed_units * (until - endpoint.billed_until)
+                endpoint.billed_units * (until - endpoint.billed_until),
+                (endpoint.arn, endpoint.created_at),
+                endpoint.billed_units,
             )
             endpoint.billed_until = until
 

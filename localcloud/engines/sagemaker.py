@@ -39,8 +39,15 @@ moto (or other engines).
 
 What it does not do: no other algorithms, framework containers or custom images; no Word2Vec
 modes, Pipe mode, distributed training, spot training, hyperparameter tuning, early stopping or
-subword embeddings; no instances (types and counts are recorded, billed time is not metered);
-no multi-model, serverless or asynchronous endpoints, data capture or autoscaling. Scores are
+subword embeddings; no instances (types and counts are recorded); no multi-model or
+asynchronous endpoints, data capture or autoscaling. A serverless endpoint (`ServerlessConfig`
+in its config's variant) is accepted and served like any other.
+
+Billing (`usage`): instance-seconds of every instance-based endpoint (its config's
+`InitialInstanceCount`) from `CreateEndpoint` until `DeleteEndpoint`, and for serverless
+endpoints the requests and the GB-seconds of compute (configured memory x the time the local
+model took to answer, as serverless inference bills by the millisecond); nothing for a
+serverless endpoint while no request arrives. Scores are
 fastText's on the given data (BlazingText's GPU implementation differs in its numbers).
 """
 
@@ -53,6 +60,7 @@ import re
 import tarfile
 import tempfile
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -94,6 +102,25 @@ class _TrainingJob:
     model_data: str | None = None
     metrics: list[dict[str, Any]] = field(default_factory=list)
     fault: str | None = None
+
+
+class SageMakerUsage:
+    """What SageMaker hosting bills, counted as the engine runs."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.instance_seconds: dict[str, float] = {}  # per endpoint name (ended lifetimes)
+        self.serverless_requests = 0
+        self.serverless_gb_seconds = 0.0
+
+    def record_instances(self, endpoint: str, seconds: float) -> None:
+        with self._lock:
+            self.instance_seconds[endpoint] = self.instance_seconds.get(endpoint, 0.0) + seconds
+
+    def record_serverless(self, memory_mib: int, seconds: float) -> None:
+        with self._lock:
+            self.serverless_requests += 1
+            self.serverless_gb_seconds += memory_mib / 1024 * seconds
 
 
 @dataclass
@@ -169,6 +196,7 @@ class SageMakerEngine(LocalEngine):
         self._loaded: dict[str, FastTextModel] = {}
         self._training_faults: list[str] = []
         self._endpoint_faults: list[str] = []
+        self.usage = SageMakerUsage()
         self.operations: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
             "CreateTrainingJob": self._create_training_job,
             "DescribeTrainingJob": self._describe_training_job,
@@ -547,8 +575,30 @@ class SageMakerEngine(LocalEngine):
             data["FailureReason"] = endpoint.failure
         return data
 
+    def _variant(self, config_name: str) -> dict[str, Any]:
+        variant: dict[str, Any] = self._configs.get(config_name, {}).get(
+            "ProductionVariants", [{}]
+        )[0]
+        return variant
+
+    def instance_seconds(self) -> float:
+        """Instance-seconds billed so far: ended endpoints and the live ones up to now."""
+        now = self.clock.time()
+        live = sum(
+            (now - e.created) * self._variant(e.config).get("InitialInstanceCount", 0)
+            for e in self._endpoints.values()
+            if "ServerlessConfig" not in self._variant(e.config)
+        )
+        return sum(self.usage.instance_seconds.values()) + live
+
     def _delete_endpoint(self, p: dict[str, Any]) -> dict[str, Any]:
-        self._endpoint(p["EndpointName"])
+        endpoint = self._endpoint(p["EndpointName"])
+        variant = self._variant(endpoint.config)
+        if "ServerlessConfig" not in variant:
+            self.usage.record_instances(
+                endpoint.name,
+                (self.clock.time() - endpoint.created) * variant.get("InitialInstanceCount", 0),
+            )
         del self._endpoints[p["EndpointName"]]
         return {}
 
@@ -583,7 +633,13 @@ class SageMakerEngine(LocalEngine):
                 f"Received client error (400) from model: invalid request: {exc}",
                 424,
             ) from exc
+        started = time.perf_counter()
         predictions = [model.predict(text, k) for text in instances]
+        serverless = self._variant(endpoint.config).get("ServerlessConfig")
+        if serverless:
+            self.usage.record_serverless(
+                int(serverless["MemorySizeInMB"]), time.perf_counter() - started
+            )
         return "AllTraffic", json.dumps(predictions).encode()
 
     # -- batch transform --------------------------------------------------------------------------

@@ -56,6 +56,7 @@ class PythonFunction(Construct):
         memory_size: int = 256,
         reserved_concurrent_executions: int | None = None,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
+        function_name: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.log_group = logs.LogGroup(
@@ -77,6 +78,7 @@ class PythonFunction(Construct):
             self,
             "Function",
             description=description,
+            function_name=function_name,
             runtime=RUNTIME,
             architecture=ARCHITECTURE,
             handler=f"lambdas.{workflow}.{handler}",

@@ -159,6 +159,10 @@ def _check_sqs(entry: Entry, event: dict[str, Any], resources: dict[str, Any]) -
                 for c in r["Properties"]["NotificationConfiguration"].get("QueueConfigurations", [])
             )
         ]
+        if not notifying:
+            # A queue no bucket notifies carries the function's own messages (queued tickets).
+            assert isinstance(body, dict) and body
+            continue
         s3 = S3Event(body)
         for s3_record in s3.records:
             assert s3_record.event_name.startswith("ObjectCreated:")
@@ -177,7 +181,7 @@ def test_event_has_the_shape_its_trigger_delivers(assembly_dir: Path, path: Path
     entry = entries(assembly_dir)[(path.parent.parent.name, path.parent.name)]
     event: dict[str, Any] = json.loads(path.read_text())
     resources = json.loads((assembly_dir / f"{entry.stack}.template.json").read_text())["Resources"]
-    if entry.queues:
+    if entry.queues and "Records" in event:
         _check_sqs(entry, event, resources)
     elif entry.api:
         api = APIGatewayProxyEvent(event)

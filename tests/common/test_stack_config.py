@@ -68,3 +68,63 @@ def test_stage_names_are_short_lowercase_words() -> None:
     assert stage(FakeNode(stage="prod")) == "prod"  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError, match="stage must match"):
         stage(FakeNode(stage="Prod_1"))  # type: ignore[arg-type]
+
+
+def test_endpoints_scale_to_zero_on_the_dev_stage_and_stay_on_elsewhere() -> None:
+    from stacks.config import ComprehendLifecycleSettings, TicketSettings
+    from stacks.glue_ml_pipeline_settings import GluePipelineSettings
+
+    def lifecycle(**context: Any) -> ComprehendLifecycleSettings:
+        return ComprehendLifecycleSettings.from_context(FakeNode(**context))  # type: ignore[arg-type]
+
+    assert lifecycle().endpoint_policy.mode == "scale-to-zero"  # no stage: dev
+    assert lifecycle(stage="prod").endpoint_policy.mode == "always-on"
+    chosen = lifecycle(
+        stage="prod",
+        **{
+            "comprehend_model_lifecycle:endpointPolicy": "schedule",
+            "comprehend_model_lifecycle:businessDays": "MON-THU",
+            "comprehend_model_lifecycle:businessTimeZone": "Europe/Paris",
+        },
+    ).endpoint_policy
+    assert (chosen.mode, chosen.hours.days, chosen.hours.time_zone) == (
+        "schedule",
+        (0, 1, 2, 3),
+        "Europe/Paris",
+    )
+    tickets = TicketSettings.from_context(FakeNode(stage="dev"))  # type: ignore[arg-type]
+    assert tickets.endpoint_policy.mode == "scale-to-zero"
+    glue = GluePipelineSettings.from_context(FakeNode(stage="dev"))  # type: ignore[arg-type]
+    assert glue.serverless and glue.serverless_memory_mib == 2048
+    assert not GluePipelineSettings.from_context(FakeNode(stage="test")).serverless  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("context", "message"),
+    [
+        ({"comprehend_model_lifecycle:endpointPolicy": "sometimes"},
+         "comprehend_model_lifecycle:endpointPolicy must be one of"),
+        ({"comprehend_model_lifecycle:idleMinutes": 0},
+         "comprehend_model_lifecycle:idleMinutes must be between 1 and 1440"),
+        ({"comprehend_model_lifecycle:businessStartHour": 18,
+          "comprehend_model_lifecycle:businessEndHour": 9}, "must be after businessStartHour"),
+    ],
+)  # fmt: skip
+def test_a_bad_endpoint_policy_fails_synth_naming_the_key(
+    context: dict[str, Any], message: str
+) -> None:
+    from stacks.config import ComprehendLifecycleSettings
+
+    with pytest.raises(ConfigurationError, match=message):
+        ComprehendLifecycleSettings.from_context(FakeNode(**context))  # type: ignore[arg-type]
+
+
+def test_the_pipeline_offers_no_schedule_for_its_serverless_endpoint() -> None:
+    from stacks.glue_ml_pipeline_settings import GluePipelineSettings
+
+    node = FakeNode(**{"glue_ml_pipeline:endpointPolicy": "schedule"})
+    with pytest.raises(ConfigurationError, match="serverless under scale-to-zero"):
+        GluePipelineSettings.from_context(node)  # type: ignore[arg-type]
+    memory = FakeNode(**{"glue_ml_pipeline:serverlessMemoryMiB": 1500})
+    with pytest.raises(ConfigurationError, match="multiple of 1024"):
+        GluePipelineSettings.from_context(memory)  # type: ignore[arg-type]

@@ -199,6 +199,10 @@ def test_reviewed_feedback_retrains_the_model_and_every_call_is_within_its_grant
         ("ReviewWorkflow", "sagemaker:DeleteFlowDefinition"),
         # Granted by CDK with the failure destination; Lambda sends with the queue's URL.
         ("TransformAnswers", "sqs:GetQueueAttributes"),
+        # Asking part 1's keeper for a deleted endpoint (always-on here; the scale-to-zero
+        # path runs in test_endpoint_lifecycle.py).
+        ("ApiHandler", "dynamodb:GetItem"),
+        ("ApiHandler", "lambda:InvokeFunction"),
         # Firehose's multipart and listing permissions (large objects, retries).
         *{(role, action) for role in ("FeedbackStream", "TrainingStream")
           for action in ("s3:AbortMultipartUpload", "s3:GetObject", "s3:GetBucketLocation",

@@ -168,6 +168,7 @@ def test_functions_use_the_project_defaults(template: dict[str, Any]) -> None:
     functions = {
         k: f for k, f in resources(template, "AWS::Lambda::Function").items()
         if not k.startswith("BucketNotificationsHandler")
+        and not k.startswith("EndpointKeeper")  # its own settings: tests/common
     }  # fmt: skip
     handlers = {f["Properties"]["Handler"] for f in functions.values()}
     assert handlers == {
@@ -190,7 +191,9 @@ def test_functions_use_the_project_defaults(template: dict[str, Any]) -> None:
 
 
 def test_the_state_table_recovers_and_expires_consumed_uploads(template: dict[str, Any]) -> None:
-    (table,) = resources(template, "AWS::DynamoDB::Table").values()
+    (table,) = [
+        t for k, t in resources(template, "AWS::DynamoDB::Table").items() if k.startswith("State")
+    ]
     props = table["Properties"]
     assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
     assert props["TimeToLiveSpecification"] == {"AttributeName": "expiresAt", "Enabled": True}
@@ -348,6 +351,10 @@ def test_every_failure_is_caught_and_ends_in_a_failure_notification(
             continue
         if name in lock_releases:
             continue  # after the notification; a lock left behind is taken over as stale
+        if name == "WakeKeeper":
+            # The promoted model serves; telling the keeper is best effort after retries.
+            assert catches == {state["Next"]}
+            continue
         assert catches, f"{name} has no catch-all"
         for target in catches:
             failure_catches += 1

@@ -95,7 +95,7 @@ class FakeSageMaker:
         return {"TransformJobStatus": "Completed"}
 
     def create_endpoint_config(self, **request: Any) -> None:
-        pass
+        self.configs = [*getattr(self, "configs", []), request]
 
     def describe_endpoint(self, EndpointName: str) -> dict[str, Any]:  # noqa: N803
         if self.endpoint_config is None:
@@ -194,3 +194,26 @@ def test_a_live_model_that_no_longer_exists_fails_the_job_with_the_way_out(
 ) -> None:
     with pytest.raises(PipelineError, match=r"set the SSM parameter .* to 'none'"):
         _run(aws, {CANDIDATE: 9}, live="gmp-deleted")
+
+
+def test_scale_to_zero_deploys_a_serverless_endpoint_that_sagemaker_accepts(
+    aws: tuple[Any, Any],
+) -> None:
+    import botocore.session
+    from botocore.validate import validate_parameters
+
+    s3, ssm = aws
+    sagemaker = FakeSageMaker(s3, {CANDIDATE: 6})
+    settings = replace(SETTINGS, serverless_memory_mib=2048, serverless_max_concurrency=5)
+    Trainer(sagemaker, s3, ssm, settings, lambda _: None).run(
+        "run-2", CHANNELS, S3Location("pipeline", "training/run-2")
+    )
+    (request,) = sagemaker.configs
+    (variant,) = request["ProductionVariants"]
+    assert variant["ServerlessConfig"] == {"MemorySizeInMB": 2048, "MaxConcurrency": 5}
+    assert "InstanceType" not in variant and "InitialInstanceCount" not in variant
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    validate_parameters(request, model.operation_model("CreateEndpointConfig").input_shape)
+    # Always-on (the default settings): one instance.
+    always = Trainer(sagemaker, s3, ssm, SETTINGS, lambda _: None)._variant(CANDIDATE)
+    assert always["InitialInstanceCount"] == 1 and "ServerlessConfig" not in always

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from lambdas.shared.endpoint_policy import SCALE_TO_ZERO, SCHEDULE, EndpointPolicy
 from localcloud import cli, costs
 from localcloud.cloud import REPO_ROOT
 from localcloud.engines.comprehend import UsageMeter as ComprehendUsage
@@ -152,6 +153,45 @@ def test_endpoint_fixed_cost_follows_the_inference_units_in_the_template():
     assert endpoints[0].usd == pytest.approx(2 * per_second * SECONDS_PER_MONTH)
     assert two.fixed_usd - one.fixed_usd == pytest.approx(2 * per_second * SECONDS_PER_MONTH)
     assert any(c.service == "secretsmanager" for c in one.fixed)
+
+
+def _with_keeper(policy: EndpointPolicy) -> dict[str, dict[str, Any]]:
+    stacks = templates()
+    resources = stacks["ticket_classification"]["Resources"]
+    resources["KeeperFunction1"] = _function(256, {"ENDPOINT_POLICY": policy.as_json()})
+    return stacks
+
+
+def test_scale_to_zero_endpoints_bill_nothing_idle_but_each_serving_hour():
+    per_second = load().usd("comprehend.customEndpointInferenceUnitSecond")
+    kept = costs.workflow_cost(
+        "ticket_classification", _with_keeper(EndpointPolicy.parse(SCALE_TO_ZERO))
+    )
+    assert not any("inference unit" in c.what for c in kept.fixed)
+    assert any(c.what.startswith("custom model management") for c in kept.fixed)
+    hour = _rate(kept, "hour the endpoints serve on demand")
+    assert hour == pytest.approx(2 * per_second * 3600)
+    assert any("recreated on demand" in a for a in kept.assumptions)
+
+
+def test_a_business_hours_schedule_bills_those_hours_each_month():
+    per_second = load().usd("comprehend.customEndpointInferenceUnitSecond")
+    policy = EndpointPolicy.parse(SCHEDULE, days="MON-FRI", start_hour=9, end_hour=17)
+    kept = costs.workflow_cost("ticket_classification", _with_keeper(policy))
+    (endpoints,) = [c for c in kept.fixed if "inference unit" in c.what]
+    assert "40 hours a week" in endpoints.what
+    assert endpoints.usd == pytest.approx(2 * per_second * 3600 * 40 * 730 / 168)
+
+
+def test_a_serverless_pipeline_endpoint_has_no_fixed_cost():
+    stacks = templates()
+    job = stacks["glue_ml_pipeline"]["Resources"]["TrainingJob"]["Properties"]
+    job["DefaultArguments"]["--SERVERLESS_MEMORY_MIB"] = "2048"
+    serverless = costs.workflow_cost("glue_ml_pipeline", stacks)
+    assert not any(c.service == "sagemaker" for c in serverless.fixed)
+    assert any("serverless (2048 MB" in a for a in serverless.assumptions)
+    instance = costs.workflow_cost("glue_ml_pipeline", templates())
+    assert any(c.service == "sagemaker" for c in instance.fixed)
 
 
 def test_an_endpoint_shared_with_another_stack_is_counted_once():

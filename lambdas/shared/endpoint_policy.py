@@ -1,0 +1,285 @@
+"""When an endpoint that bills while it exists should exist: the endpoint lifecycle policy.
+
+Comprehend custom endpoints bill per inference-unit second from creation to deletion, whether
+or not anyone calls them. A keeper (`lambdas/endpoint_keeper`) runs every minute and on every
+wake-up request, observes the endpoint and its callers' last use, and applies `decide`:
+
+* `always-on`: never deleted; recreated only when a caller asks for it (it was deleted by
+  hand, say).
+* `scale-to-zero`: deleted once idle for the idle timeout; recreated when a caller asks for it
+  or work waits in a queue for it.
+* `schedule`: kept (or created) during business hours; outside them, `scale-to-zero`.
+
+The idle timeout adapts to the callers (`idle_timeout`): it is the shortest candidate that,
+judged by the recent pauses between uses, rarely deletes an endpoint that a caller wants again
+within a warm-up time (when keeping it would have been cheaper than recreating it); with no
+history it is the configured `idleMinutes`, which is also its upper bound.
+
+Pure functions of (observation, policy, clock): the keeper, the tests and the simulation
+benchmark (`benchmarks/endpoint_lifecycle_cost.py`) use the same code.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Final
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+ALWAYS_ON: Final = "always-on"
+SCALE_TO_ZERO: Final = "scale-to-zero"
+SCHEDULE: Final = "schedule"
+MODES: Final = (ALWAYS_ON, SCALE_TO_ZERO, SCHEDULE)
+DAY_NAMES: Final = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
+
+# Endpoint statuses, as the keeper reports them whatever the service spells.
+MISSING: Final = "MISSING"
+CREATING: Final = "CREATING"
+IN_SERVICE: Final = "IN_SERVICE"
+UPDATING: Final = "UPDATING"
+DELETING: Final = "DELETING"
+FAILED: Final = "FAILED"
+
+# Pauses shorter than this are the callers' own write throttle (one write a minute), not idle.
+MIN_GAP_SECONDS: Final = 90.0
+MAX_GAPS: Final = 50
+CANDIDATE_MINUTES: Final = (1, 2, 5, 10, 15, 20, 30, 45, 60, 90, 120, 240, 480, 720, 1440)
+# A candidate timeout is kept when at most this share of the pauses that outlast it end
+# within a warm-up after it (a deletion that a quick recreation would regret).
+REGRET_SHARE: Final = 0.2
+
+
+class PolicyError(ValueError):
+    """A lifecycle policy setting is invalid."""
+
+
+@dataclass(frozen=True)
+class BusinessHours:
+    days: tuple[int, ...] = (0, 1, 2, 3, 4)  # 0 is Monday
+    start_hour: int = 8
+    end_hour: int = 18
+    time_zone: str = "UTC"
+
+    def contains(self, epoch: float) -> bool:
+        local = datetime.fromtimestamp(epoch, ZoneInfo(self.time_zone))
+        return local.weekday() in self.days and self.start_hour <= local.hour < self.end_hour
+
+
+@dataclass(frozen=True)
+class EndpointPolicy:
+    mode: str = ALWAYS_ON
+    idle_minutes: int = 15
+    hours: BusinessHours = field(default_factory=BusinessHours)
+
+    @classmethod
+    def parse(
+        cls,
+        mode: str,
+        *,
+        idle_minutes: Any = 15,
+        days: Any = "MON-FRI",
+        start_hour: Any = 8,
+        end_hour: Any = 18,
+        time_zone: Any = "UTC",
+    ) -> EndpointPolicy:
+        """A validated policy; every bad value is a `PolicyError` naming it."""
+        if mode not in MODES:
+            raise PolicyError(f"endpointPolicy must be one of {', '.join(MODES)}, got {mode!r}")
+        idle = _integer("idleMinutes", idle_minutes, 1, 1440)
+        start = _integer("businessStartHour", start_hour, 0, 23)
+        end = _integer("businessEndHour", end_hour, 1, 24)
+        if end <= start:
+            raise PolicyError(f"businessEndHour ({end}) must be after businessStartHour ({start})")
+        zone = str(time_zone)
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise PolicyError(f"businessTimeZone {zone!r} is not an IANA time zone") from None
+        return cls(mode, idle, BusinessHours(parse_days(days), start, end, zone))
+
+    def as_json(self) -> str:
+        return json.dumps(
+            {
+                "mode": self.mode,
+                "idleMinutes": self.idle_minutes,
+                "days": [DAY_NAMES[d] for d in self.hours.days],
+                "startHour": self.hours.start_hour,
+                "endHour": self.hours.end_hour,
+                "timeZone": self.hours.time_zone,
+            },
+            separators=(",", ":"),
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> EndpointPolicy:
+        try:
+            value = json.loads(text)
+        except ValueError:
+            raise PolicyError(f"the endpoint policy is not JSON: {text!r}") from None
+        if not isinstance(value, dict):
+            raise PolicyError("the endpoint policy must be a JSON object")
+        return cls.parse(
+            str(value.get("mode")),
+            idle_minutes=value.get("idleMinutes", 15),
+            days=value.get("days", "MON-FRI"),
+            start_hour=value.get("startHour", 8),
+            end_hour=value.get("endHour", 18),
+            time_zone=value.get("timeZone", "UTC"),
+        )
+
+    @property
+    def scales_down(self) -> bool:
+        return self.mode != ALWAYS_ON
+
+
+def _integer(name: str, value: Any, minimum: int, maximum: int) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise PolicyError(f"{name} must be an integer, got {value!r}") from None
+    if not minimum <= number <= maximum:
+        raise PolicyError(f"{name} must be between {minimum} and {maximum}, got {number}")
+    return number
+
+
+def parse_days(value: Any) -> tuple[int, ...]:
+    """`MON-FRI`, `MON,WED,FRI`, `SAT-SUN` or a list of day names: weekday numbers (Monday 0)."""
+    items = value if isinstance(value, list | tuple) else str(value).split(",")
+    days: set[int] = set()
+    for item in (str(i).strip().upper() for i in items):
+        first, _, last = item.partition("-")
+        if first not in DAY_NAMES or (last and last not in DAY_NAMES):
+            raise PolicyError(
+                f"businessDays: {item!r} is not a day ({', '.join(DAY_NAMES)}) or a range of days"
+            )
+        start, end = DAY_NAMES.index(first), DAY_NAMES.index(last or first)
+        if end < start:
+            raise PolicyError(f"businessDays: the range {item!r} runs backwards")
+        days.update(range(start, end + 1))
+    if not days:
+        raise PolicyError("businessDays names no day")
+    return tuple(sorted(days))
+
+
+# --- what the keeper observes and remembers ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Memory:
+    """What the keeper keeps between runs: the last use it saw and the recent pauses between
+    uses (the first use is measured from when the keeper began watching)."""
+
+    last_seen_use: float | None = None
+    gaps: tuple[float, ...] = ()
+    watching_since: float | None = None
+
+    def observe(self, last_used: float | None, ready_at: float | None, now: float) -> Memory:
+        """Record the pause that ended with a newer use. Time the endpoint spent warming up
+        for a waiting caller is no pause, and pauses under a minute and a half are the
+        callers' write throttle, not idle time."""
+        since = self.watching_since if self.watching_since is not None else now
+        if last_used is None or (
+            self.last_seen_use is not None and last_used <= self.last_seen_use
+        ):
+            return replace(self, watching_since=since)
+        start = max(t for t in (self.last_seen_use, since, ready_at) if t is not None)
+        gaps = self.gaps
+        if last_used - start >= MIN_GAP_SECONDS:
+            gaps = (*gaps, last_used - start)[-MAX_GAPS:]
+        return Memory(last_used, gaps, since)
+
+    def as_json(self) -> str:
+        return json.dumps(
+            {"lastSeenUse": self.last_seen_use, "gaps": [round(g) for g in self.gaps],
+             "watchingSince": self.watching_since},
+            separators=(",", ":"),
+        )  # fmt: skip
+
+    @classmethod
+    def from_json(cls, text: str | None) -> Memory:
+        if not text:
+            return cls()
+        value = json.loads(text)
+        return cls(
+            value.get("lastSeenUse"),
+            tuple(float(g) for g in value.get("gaps", ())),
+            value.get("watchingSince"),
+        )
+
+
+@dataclass(frozen=True)
+class Observation:
+    status: str  # one of MISSING, CREATING, IN_SERVICE, UPDATING, DELETING, FAILED
+    ready_at: float | None = None  # when the endpoint last became IN_SERVICE
+    last_used: float | None = None  # the callers' latest use (any request, served or not)
+    wake_requested: float | None = None  # a caller's pending request for the endpoint
+    waiting: int = 0  # work queued until the endpoint serves (tickets)
+
+
+class Action(StrEnum):
+    KEEP = "keep"
+    CREATE = "create"
+    DELETE = "delete"
+
+
+@dataclass(frozen=True)
+class Decision:
+    action: Action
+    reason: str
+    idle_timeout_seconds: float | None = None
+
+
+def idle_timeout(policy: EndpointPolicy, gaps: tuple[float, ...], warm_up_seconds: float) -> float:
+    """Seconds of idleness after which the endpoint is deleted (see the module docstring)."""
+    limit = policy.idle_minutes * 60.0
+    if not gaps:
+        return limit
+    for minutes in CANDIDATE_MINUTES:
+        timeout = minutes * 60.0
+        if timeout >= limit:
+            break
+        # Pauses near the timeout (within a minute: the measurement's resolution) up to a
+        # warm-up beyond it would be deleted and then wanted again soon.
+        regretted = sum(1 for g in gaps if timeout - 60.0 < g < timeout + warm_up_seconds)
+        outlasting = sum(1 for g in gaps if g >= timeout + warm_up_seconds)
+        if regretted <= REGRET_SHARE * (regretted + outlasting):
+            return timeout
+    return limit
+
+
+def decide(
+    observation: Observation,
+    policy: EndpointPolicy,
+    now: float,
+    memory: Memory = Memory(),
+    warm_up_seconds: float = 600.0,
+) -> Decision:
+    """What the keeper does now to the endpoint."""
+    o = observation
+    wanted = o.wake_requested is not None or o.waiting > 0
+    in_hours = policy.mode == SCHEDULE and policy.hours.contains(now)
+    if o.status == MISSING:
+        if in_hours:
+            return Decision(Action.CREATE, "business hours")
+        if wanted:
+            reason = "a caller asked for it" if o.wake_requested is not None else "work waits"
+            return Decision(Action.CREATE, reason)
+        return Decision(Action.KEEP, "no endpoint and nothing wants one")
+    if o.status == FAILED:
+        return Decision(Action.DELETE, "the endpoint failed; a new one is created on demand")
+    if o.status != IN_SERVICE:
+        return Decision(Action.KEEP, f"the endpoint is {o.status}")
+    if not policy.scales_down:
+        return Decision(Action.KEEP, "always-on")
+    if in_hours:
+        return Decision(Action.KEEP, "business hours")
+    if o.waiting > 0:
+        return Decision(Action.KEEP, f"{o.waiting} item(s) wait for the endpoint")
+    timeout = idle_timeout(policy, memory.gaps, warm_up_seconds)
+    # Idle since the latest of: serving began, a caller used it, a caller asked for it.
+    idle = now - max(t for t in (o.ready_at, o.last_used, o.wake_requested, 0.0) if t is not None)
+    if idle >= timeout:
+        return Decision(Action.DELETE, f"idle for {idle:.0f} s", timeout)
+    return Decision(Action.KEEP, f"idle for {idle:.0f} s of {timeout:.0f} s", timeout)

@@ -1,0 +1,155 @@
+"""The endpoint lifecycle policy: parsing, business hours, the keeper's decisions and the
+adaptive idle timeout (pure functions, no AWS)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from lambdas.shared.endpoint_policy import (
+    ALWAYS_ON,
+    CREATING,
+    DELETING,
+    FAILED,
+    IN_SERVICE,
+    MISSING,
+    SCALE_TO_ZERO,
+    SCHEDULE,
+    Action,
+    EndpointPolicy,
+    Memory,
+    Observation,
+    PolicyError,
+    decide,
+    idle_timeout,
+    parse_days,
+)
+
+MONDAY_NOON = datetime(2024, 5, 6, 12, tzinfo=UTC).timestamp()
+SATURDAY_NOON = datetime(2024, 5, 11, 12, tzinfo=UTC).timestamp()
+MINUTE, HOUR, DAY = 60.0, 3600.0, 86400.0
+SCALE = EndpointPolicy.parse(SCALE_TO_ZERO, idle_minutes=15)
+
+
+def test_days_accept_ranges_lists_and_names() -> None:
+    assert parse_days("MON-FRI") == (0, 1, 2, 3, 4)
+    assert parse_days("mon,wed, fri") == (0, 2, 4)
+    assert parse_days(["SAT", "SUN"]) == (5, 6)
+    assert parse_days("MON-TUE,THU") == (0, 1, 3)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"mode": "sometimes"}, "endpointPolicy must be one of"),
+        ({"idle_minutes": 0}, "idleMinutes must be between 1 and 1440"),
+        ({"idle_minutes": "soon"}, "idleMinutes must be an integer"),
+        ({"days": "FRI-MON"}, "runs backwards"),
+        ({"days": "MONDAY"}, "is not a day"),
+        ({"start_hour": 18, "end_hour": 8}, "must be after businessStartHour"),
+        ({"time_zone": "Mars/Olympus"}, "is not an IANA time zone"),
+    ],
+)
+def test_a_bad_setting_is_refused_by_name(kwargs: dict[str, object], message: str) -> None:
+    arguments: dict[str, object] = {"mode": SCHEDULE, **kwargs}
+    mode = str(arguments.pop("mode"))
+    with pytest.raises(PolicyError, match=message):
+        EndpointPolicy.parse(mode, **arguments)  # type: ignore[arg-type]
+
+
+def test_a_policy_survives_its_json_form() -> None:
+    policy = EndpointPolicy.parse(SCHEDULE, idle_minutes=20, days="MON,WED", start_hour=7,
+                                  end_hour=19, time_zone="Europe/Paris")  # fmt: skip
+    assert EndpointPolicy.from_json(policy.as_json()) == policy
+
+
+def test_business_hours_follow_the_time_zone() -> None:
+    paris = EndpointPolicy.parse(SCHEDULE, start_hour=9, end_hour=17, time_zone="Europe/Paris")
+    utc_8 = datetime(2024, 5, 6, 8, tzinfo=UTC).timestamp()  # 10:00 in Paris (summer time)
+    utc_16 = datetime(2024, 5, 6, 16, tzinfo=UTC).timestamp()  # 18:00 in Paris
+    assert paris.hours.contains(utc_8)
+    assert not paris.hours.contains(utc_16)
+    assert not paris.hours.contains(SATURDAY_NOON)
+
+
+def test_always_on_never_deletes_and_recreates_only_when_asked() -> None:
+    policy = EndpointPolicy.parse(ALWAYS_ON)
+    idle = Observation(IN_SERVICE, ready_at=MONDAY_NOON - 30 * DAY)
+    assert decide(idle, policy, MONDAY_NOON).action is Action.KEEP
+    assert decide(Observation(MISSING), policy, MONDAY_NOON).action is Action.KEEP
+    asked = Observation(MISSING, wake_requested=MONDAY_NOON)
+    assert decide(asked, policy, MONDAY_NOON).action is Action.CREATE
+
+
+def test_scale_to_zero_deletes_after_the_idle_minutes_without_history() -> None:
+    used = MONDAY_NOON - 14 * MINUTE
+    serving = Observation(IN_SERVICE, ready_at=MONDAY_NOON - HOUR, last_used=used)
+    assert decide(serving, SCALE, MONDAY_NOON).action is Action.KEEP
+    later = decide(serving, SCALE, MONDAY_NOON + 2 * MINUTE)
+    assert later.action is Action.DELETE and later.idle_timeout_seconds == 15 * MINUTE
+
+
+def test_idle_time_counts_from_when_the_endpoint_began_serving() -> None:
+    # Created for a caller long ago but serving only now: not idle yet.
+    fresh = Observation(IN_SERVICE, ready_at=MONDAY_NOON - MINUTE, last_used=MONDAY_NOON - HOUR)
+    assert decide(fresh, SCALE, MONDAY_NOON).action is Action.KEEP
+
+
+def test_a_wanted_endpoint_is_created_and_waiting_work_keeps_it() -> None:
+    asked = Observation(MISSING, wake_requested=MONDAY_NOON)
+    assert decide(asked, SCALE, MONDAY_NOON).action is Action.CREATE
+    queued = Observation(MISSING, waiting=3)
+    assert decide(queued, SCALE, MONDAY_NOON).action is Action.CREATE
+    assert decide(Observation(MISSING), SCALE, MONDAY_NOON).action is Action.KEEP
+    busy = Observation(IN_SERVICE, ready_at=MONDAY_NOON - DAY, waiting=1)
+    assert decide(busy, SCALE, MONDAY_NOON).action is Action.KEEP
+
+
+@pytest.mark.parametrize("status", [CREATING, DELETING, "UPDATING"])
+def test_an_endpoint_in_transition_is_left_alone(status: str) -> None:
+    observation = Observation(status, last_used=MONDAY_NOON - DAY, wake_requested=MONDAY_NOON)
+    assert decide(observation, SCALE, MONDAY_NOON).action is Action.KEEP
+
+
+def test_a_failed_endpoint_is_deleted_so_it_can_be_recreated() -> None:
+    assert decide(Observation(FAILED), SCALE, MONDAY_NOON).action is Action.DELETE
+
+
+def test_schedule_serves_in_business_hours_and_scales_to_zero_outside() -> None:
+    policy = EndpointPolicy.parse(SCHEDULE, idle_minutes=15, start_hour=8, end_hour=18)
+    assert decide(Observation(MISSING), policy, MONDAY_NOON).action is Action.CREATE
+    idle = Observation(IN_SERVICE, ready_at=MONDAY_NOON - 3 * HOUR)
+    assert decide(idle, policy, MONDAY_NOON).action is Action.KEEP
+    assert decide(Observation(MISSING), policy, SATURDAY_NOON).action is Action.KEEP
+    weekend = Observation(IN_SERVICE, ready_at=SATURDAY_NOON - HOUR)
+    assert decide(weekend, policy, SATURDAY_NOON).action is Action.DELETE
+
+
+def test_long_pauses_shorten_the_idle_timeout_to_a_minute() -> None:
+    daily = (DAY - 10 * MINUTE,) * 5
+    assert idle_timeout(SCALE, daily, warm_up_seconds=600) == MINUTE
+
+
+def test_pauses_shorter_than_a_warm_up_keep_the_endpoint_longer() -> None:
+    # Pauses of 4 minutes: deleting after 1, 2 or 5 minutes would often be regretted.
+    busy = (4 * MINUTE,) * 20 + (DAY,) * 2
+    assert idle_timeout(SCALE, busy, warm_up_seconds=600) == 5 * MINUTE
+    # Pauses spread up to the configured limit: the limit.
+    spread = tuple(m * MINUTE for m in range(2, 30))
+    assert idle_timeout(SCALE, spread, warm_up_seconds=600) == 15 * MINUTE
+
+
+def test_memory_records_pauses_but_not_write_throttle_or_warm_up() -> None:
+    start = MONDAY_NOON
+    memory = Memory().observe(None, None, start)  # the keeper begins watching
+    memory = memory.observe(start + 5 * HOUR, None, start + 5 * HOUR)
+    assert memory.gaps == (5 * HOUR,)
+    # One write a minute during steady use: no pause.
+    memory = memory.observe(start + 5 * HOUR + 61, None, start + 5 * HOUR + 61)
+    assert memory.gaps == (5 * HOUR,)
+    # The caller waited for a warm-up: measured from when the endpoint began serving.
+    ready = start + 5 * HOUR + 661
+    memory = memory.observe(ready + 10, ready, ready + 30)
+    assert memory.gaps == (5 * HOUR,)
+    assert Memory.from_json(memory.as_json()) == memory

@@ -1,0 +1,134 @@
+"""End to end on the local cloud (compressed clock), the endpoints under `scale-to-zero`: idle,
+the keeper deletes both; tickets sent then are queued, the keeper recreates the endpoints and
+feeds the queue, and every ticket is classified exactly once; nothing is dead-lettered."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from localcloud.cloud import LocalCloud
+from localcloud.demos.ticket_classification import (
+    TicketsStack,
+    deploy,
+    sample_tickets,
+    train_endpoints,
+)
+from localcloud.iam_check import check
+from tests.conftest import _synthesized
+from tests.ticket_classification.helpers import REPO_ROOT, SOURCES
+
+pytestmark = [pytest.mark.workflow, pytest.mark.xdist_group("tickets-lifecycle")]
+
+ASSEMBLY = REPO_ROOT / "build" / "test-tickets-lifecycle-assembly"
+STACK = "TicketClassification-eptest"
+
+
+def synthesize(outdir: Path) -> None:
+    from aws_cdk import App, Validations
+    from cdk_nag import AwsSolutionsChecks
+
+    from app import cdk_json_context
+    from stacks.config import TicketSettings
+    from stacks.ticket_classification import TicketClassificationStack
+
+    context = {
+        **cdk_json_context(),
+        "stage": "eptest",
+        "ticket_classification:endpointPolicy": "scale-to-zero",
+        "ticket_classification:idleMinutes": 2,
+    }
+    app = App(outdir=str(outdir), context=context)
+    TicketClassificationStack(app, STACK, settings=TicketSettings.from_context(app.node))
+    Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    app.synth()
+
+
+@pytest.fixture(scope="module")
+def tickets(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TicketsStack]:
+    assembly_dir = _synthesized(ASSEMBLY, synthesize, SOURCES)
+    work_dir = tmp_path_factory.mktemp("tickets-lifecycle") / "localcloud"
+    # 100x: the keeper's one-minute schedule leaves the local cloud quiet between runs.
+    with LocalCloud(assembly_dir, work_dir=work_dir, clock_speed=100) as cloud:
+        stack = deploy(cloud, STACK)
+        train_endpoints(cloud, stack)
+        yield stack
+
+
+def _statuses(stack: TicketsStack, arns: list[str]) -> list[str | None]:
+    comprehend = stack.cloud.client("comprehend")
+    found: list[str | None] = []
+    for arn in arns:
+        try:
+            found.append(
+                comprehend.describe_endpoint(EndpointArn=arn)["EndpointProperties"]["Status"]
+            )
+        except ClientError as error:
+            assert error.response["Error"]["Code"] == "ResourceNotFoundException"
+            found.append(None)
+    return found
+
+
+def _wait_for(condition: Any, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def _done(stack: TicketsStack, ticket_id: str) -> bool:
+    item = (
+        stack.cloud.client("dynamodb")
+        .get_item(
+            TableName=stack.output("TicketTableName"),
+            Key={"ticketId": {"S": ticket_id}},
+            ConsistentRead=True,
+        )
+        .get("Item")
+    )
+    return item is not None and item["stage"]["S"] == "done"
+
+
+def test_tickets_sent_while_the_endpoints_are_deleted_are_classified_once_later(
+    tickets: TicketsStack,
+) -> None:
+    cloud = tickets.cloud
+    ssm = cloud.client("ssm")
+    arns = [
+        ssm.get_parameter(Name=tickets.output(f"{role}EndpointParameterName"))["Parameter"]["Value"]
+        for role in ("Operation", "Resource")
+    ]
+    # Idle: the keeper deletes both endpoints.
+    _wait_for(lambda: _statuses(tickets, arns) == [None, None], 60)
+
+    events = [ticket.event() for ticket in sample_tickets(3, seed=77)]
+    for event in events:
+        answer = tickets.classify(event)
+        assert answer["Queued"] is True and answer["TicketId"] == event["TicketId"], answer
+        assert answer["RetryAfterSeconds"] >= 30
+        assert not _done(tickets, event["TicketId"])
+
+    # The endpoints come back, the queue is fed to the classifier, every ticket is classified.
+    _wait_for(lambda: all(_done(tickets, e["TicketId"]) for e in events), 90)
+    assert cloud.comprehend.usage.endpoints_created == 4  # trained, then recreated: 2 + 2
+    classifier = tickets.output("ClassifierFunctionName")
+    answers = [
+        payload
+        for name, event, result in cloud.runtime.invocations
+        if name == classifier and "Records" in event
+        for payload in [result.payload]
+    ]
+    assert answers and all(a == {"batchItemFailures": []} for a in answers), answers
+    sqs = cloud.client("sqs")
+    for url in sqs.list_queues()["QueueUrls"]:
+        if STACK in url and "TicketQueue" in url:
+            attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])
+            assert attributes["Attributes"]["ApproximateNumberOfMessages"] == "0", url
+
+    report = check(cloud)
+    assert report.denied == [] and report.unverifiable == [], report.format()
