@@ -133,7 +133,11 @@ class LifecycleStack:
 
     @property
     def table(self) -> str:
-        (state,) = self.stack.resources_of_type("AWS::DynamoDB::Table").values()
+        (state,) = [
+            state
+            for logical_id, state in self.stack.resources_of_type("AWS::DynamoDB::Table").items()
+            if logical_id.startswith("StateTable")
+        ]
         return str(state.ref)
 
     def client(self, service: str) -> Any:
