@@ -24,6 +24,7 @@ import codecs
 import functools
 import re
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
 from webvtt.models import CueSettings
@@ -58,9 +59,28 @@ _SRT_TIMESTAMP = r"([0-9]+):([0-9]{2}):([0-9]{2})[,.]([0-9]{3})"
 _SRT_TIMING = re.compile(
     rf"[ \t]*{_SRT_TIMESTAMP}[ \t]*-->[ \t]*{_SRT_TIMESTAMP}(?:[ \t]+(.*?))?[ \t]*"
 )
+# groups: (the whole cue with the empty lines after it, number, start, end, settings, text
+# lines each after a line break); the timing line as `_SRT_TIMING` reads it
+_SRT_BODY_CUE = re.compile(
+    rf"(([0-9]+)\n[ \t]*{_SRT_TIMESTAMP}[ \t]*-->[ \t]*{_SRT_TIMESTAMP}"
+    r"(?:[ \t]+([^\n]*?))?[ \t]*((?:\n[^\S\n]*+[^\s][^\n]*+)*)(?:\n\n+|\Z))"
+)
 _VTT_TIMESTAMP = r"(?:([0-9]{2,10}):)?([0-9]{2}):([0-9]{2})\.([0-9]{3})"
 _VTT_TIMING = re.compile(
     rf"[ \t\f]*{_VTT_TIMESTAMP}[ \t\f]*-->[ \t\f]*{_VTT_TIMESTAMP}(?=[ \t\f]|$)"
+)
+_RUN = re.compile("[^\n]+(?:\n[^\n]+)*")
+# a block that is one cue: identifier line (optional), timing line (with the settings after
+# the timings, as `_VTT_TIMING` reads it) and text lines
+_VTT_CUE_BLOCK = re.compile(
+    rf"(?:([^\n]*)\n)?[ \t\f]*{_VTT_TIMESTAMP}[ \t\f]*-->[ \t\f]*{_VTT_TIMESTAMP}"
+    r"(?=[ \t\f\n]|\Z)([^\n]*)(?:\n([\s\S]*))?"
+)
+# groups: (the whole cue with the empty lines before it, identifier, start, end, settings,
+# text lines each after a line break)
+_VTT_BODY_CUE = re.compile(
+    rf"(\n\n+(?:([^\n]+)\n)?[ \t\f]*{_VTT_TIMESTAMP}[ \t\f]*-->[ \t\f]*{_VTT_TIMESTAMP}"
+    r"(?=[ \t\f\n]|\Z)([^\n]*)((?:\n[^\n]++)*))"
 )
 _VTT_EXPECTED = "'hh:mm:ss.ttt --> hh:mm:ss.ttt' (hours optional, at most 59 minutes and seconds)"
 _SRT_EXPECTED = "'hh:mm:ss,ttt --> hh:mm:ss,ttt' (at most 59 minutes and seconds)"
@@ -349,6 +369,14 @@ class _VttReader:
 
     def read(self) -> tuple[list[Cue], str, list[str], list[Block]]:
         """Return the cues, signature line, metadata lines and non-cue blocks."""
+        plain = _plain_vtt("\n".join(self.lines))
+        if plain is not None:
+            self.cues, header = plain
+            return self.cues, header[0], header[1:], self.blocks
+        return self.read_blocks()
+
+    def read_blocks(self) -> tuple[list[Cue], str, list[str], list[Block]]:
+        """`read` for any file, block by block."""
         header: list[str] = []
         for number, block in self._blocks():
             if not header:
@@ -357,30 +385,19 @@ class _VttReader:
                 self._read_block(number, block)
         return self.cues, header[0], header[1:], self.blocks
 
-    def _blocks(self) -> list[tuple[int, list[str]]]:
+    def _blocks(self) -> Iterator[tuple[int, list[str]]]:
         # The same rule as webvtt-py: an empty line ends a block, and a line with "-->" that
-        # cannot be the timing line of the current block starts a new one.
-        blocks: list[tuple[int, list[str]]] = []
-        current: list[str] = []
-        start = 1
+        # cannot be the timing line of the current block starts a new one. Runs of non-empty
+        # lines are found in the joined text, then split by that rule.
+        text = "\n".join(self.lines)
+        counted_to, line_number = 0, 1
         in_header = True
-        for number, line in enumerate(self.lines, 1):
-            ends_block = not line or (
-                bool(current)
-                and "-->" in line
-                and (in_header or len(current) > 1 or "-->" in current[0])
-            )
-            if current and ends_block:
-                blocks.append((start, current))
-                current = []
-                in_header = False
-            if line:
-                if not current:
-                    start = number
-                current.append(line)
-        if current:
-            blocks.append((start, current))
-        return blocks
+        for run in _RUN.finditer(text):
+            value = run.group()
+            line_number += text.count("\n", counted_to, run.start())
+            counted_to = run.start()
+            yield from _split_run(line_number, value.split("\n"), in_header)
+            in_header = False
 
     def _read_block(self, number: int, block: list[str]) -> None:
         if "-->" in block[0]:
@@ -420,6 +437,64 @@ class _VttReader:
                 text="\n".join(block[arrow + 1 :]),
             )
         )
+
+
+def _plain_vtt(text: str) -> tuple[list[Cue], list[str]] | None:
+    """The cues and header lines of a file that is a header and cues only, each cue with an
+    identifier (or none), a well-formed timing line and text lines without "-->"; None for
+    any other file, which is read block by block. One search finds every cue."""
+    header_end = text.find("\n\n")
+    header = text if header_end < 0 else text[:header_end]
+    if "-->" in header:
+        return None
+    body = text[len(header) :].rstrip("\n")
+    cues: list[Cue] = []
+    covered = 0
+    for whole, identifier, h1, m1, s1, f1, h2, m2, s2, f2, settings, lines in _VTT_BODY_CUE.findall(
+        body
+    ):
+        covered += len(whole)
+        if m1 > "59" or s1 > "59" or m2 > "59" or s2 > "59" or "-->" in lines:
+            return None
+        if "-->" in identifier:
+            return None
+        # mmssttt read at once: minutes, then the milliseconds within the minute
+        start = int(m1 + s1 + f1)
+        end = int(m2 + s2 + f2)
+        start_ms = ((int(h1) if h1 else 0) * 60 + start // 100_000) * 60_000 + start % 100_000
+        end_ms = ((int(h2) if h2 else 0) * 60 + end // 100_000) * 60_000 + end % 100_000
+        if end_ms < start_ms:
+            return None
+        cues.append(
+            Cue(
+                len(cues),
+                identifier or None,
+                start_ms,
+                end_ms,
+                _normalized_settings(settings),
+                lines[1:],
+            )
+        )
+    # `findall` skips what no cue matches: a gap means the file holds something else
+    return (cues, header.split("\n")) if covered == len(body) else None
+
+
+def _split_run(number: int, lines: list[str], in_header: bool) -> Iterator[tuple[int, list[str]]]:
+    """The blocks of a run of non-empty lines starting at line `number`: a line with "-->"
+    starts a new block unless it can be the timing line of the current one (in the header
+    block, it always does)."""
+    current: list[str] = []
+    start = number
+    for line in lines:
+        if current and "-->" in line and (in_header or len(current) > 1 or "-->" in current[0]):
+            yield start, current
+            current = []
+            in_header = False
+            start = number
+        current.append(line)
+        number += 1
+    if current:
+        yield start, current
 
 
 @functools.lru_cache(maxsize=1024)
@@ -492,6 +567,13 @@ class _SrtReader:
 
     def read(self) -> tuple[list[Cue], str, list[str], list[Block]]:
         """Return the cues; SRT has no header, metadata or other blocks."""
+        plain = _plain_srt("\n".join(self.lines))
+        if plain is not None:
+            return plain, "", [], []
+        return self.read_lines()
+
+    def read_lines(self) -> tuple[list[Cue], str, list[str], list[Block]]:
+        """`read` for any file, line by line."""
         pending: list[_PendingCue] = []
         preamble: list[str] = []
         blank = 0
@@ -526,6 +608,31 @@ class _SrtReader:
             for index, item in enumerate(pending)
         ]
         return cues, "", [], []
+
+
+def _plain_srt(text: str) -> list[Cue] | None:
+    """The cues of a file that is numbered cues only, one or more empty lines apart, each with
+    a well-formed timing line and text lines that are not blank and have no "-->"; None for
+    any other file, which is read line by line. One search finds every cue."""
+    body = text.rstrip("\n")
+    cues: list[Cue] = []
+    covered = 0
+    for whole, number, h1, m1, s1, f1, h2, m2, s2, f2, settings, lines in _SRT_BODY_CUE.findall(
+        body
+    ):
+        covered += len(whole)
+        if m1 > "59" or s1 > "59" or m2 > "59" or s2 > "59" or "-->" in lines:
+            return None
+        # ssttt read at once: seconds, then the milliseconds within the second
+        start = int(s1 + f1)
+        end = int(s2 + f2)
+        start_ms = (int(h1) * 60 + int(m1)) * 60_000 + start
+        end_ms = (int(h2) * 60 + int(m2)) * 60_000 + end
+        if end_ms < start_ms:
+            return None
+        cues.append(Cue(len(cues), number, start_ms, end_ms, settings, lines[1:]))
+    # `findall` skips what no cue matches: a gap means the file holds something else
+    return cues if covered == len(body) else None
 
 
 def _srt_cue(number: int, line: str, identifier: str | None) -> _PendingCue:
