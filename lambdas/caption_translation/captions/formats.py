@@ -133,8 +133,7 @@ def parse_captions(data: bytes, name: str) -> CaptionFile:
 
 def render_captions(doc: CaptionFile) -> bytes:
     """Write the file back in its own format, BOM and line endings, ending with a line break."""
-    lines = _vtt_lines(doc) if doc.format == "vtt" else _srt_lines(doc)
-    text = "\n".join(lines) + "\n"
+    text = _vtt_text(doc) if doc.format == "vtt" else _srt_text(doc)
     if doc.newline != "\n":
         # cue texts hold "\n" between their lines, so line endings are converted once, here
         text = text.replace("\n", doc.newline)
@@ -519,26 +518,23 @@ def _block_kind(block: list[str]) -> BlockKind:
     return "other"
 
 
-def _vtt_lines(doc: CaptionFile) -> list[str]:
-    lines = [doc.header or "WEBVTT", *doc.metadata]
+def _vtt_text(doc: CaptionFile) -> str:
+    """The file's text with "\n" line endings: header, then each cue and block after an empty
+    line (blocks before the cue they preceded), ending with a line break."""
+    parts = ["\n".join((doc.header or "WEBVTT", *doc.metadata))]
     blocks = iter(doc.blocks)
     pending = next(blocks, None)
+    timing = _TIMING_FORMATS["vtt"]
     for cue in doc.cues:
         while pending is not None and pending.before_cue <= cue.index:
-            lines.append("")
-            lines.extend(pending.lines)
+            parts.append("\n\n" + "\n".join(pending.lines))
             pending = next(blocks, None)
-        lines.append("")
-        if cue.identifier:
-            lines.append(cue.identifier)
-        lines.append(_timing_line(cue, "vtt"))
-        if cue.text:
-            lines.append(cue.text)
+        parts.append(_cue_text(cue, timing, "\n\n", cue.identifier or None))
     while pending is not None:
-        lines.append("")
-        lines.extend(pending.lines)
+        parts.append("\n\n" + "\n".join(pending.lines))
         pending = next(blocks, None)
-    return lines
+    parts.append("\n")
+    return "".join(parts)
 
 
 # --- SRT --------------------------------------------------------------------------------------
@@ -654,19 +650,40 @@ def _srt_cue(number: int, line: str, identifier: str | None) -> _PendingCue:
     return _PendingCue(number, identifier, start_ms, end_ms, match.group(9) or "", [])
 
 
-def _srt_lines(doc: CaptionFile) -> list[str]:
-    lines: list[str] = []
-    for cue in doc.cues:
-        if lines:
-            lines.append("")
-        if cue.identifier is not None:
-            lines.append(cue.identifier)
-        lines.append(_timing_line(cue, "srt"))
-        if cue.text:
-            lines.append(cue.text)
-    return lines
+def _srt_text(doc: CaptionFile) -> str:
+    """The file's text with "\n" line endings: each cue, an empty line between two, ending
+    with a line break."""
+    timing = _TIMING_FORMATS["srt"]
+    parts = [
+        _cue_text(cue, timing, "\n\n" if position else "", cue.identifier)
+        for position, cue in enumerate(doc.cues)
+    ]
+    parts.append("\n")
+    return "".join(parts)
 
 
-def _timing_line(cue: Cue, fmt: CaptionFormat) -> str:
-    timing = f"{format_timestamp(cue.start_ms, fmt)} --> {format_timestamp(cue.end_ms, fmt)}"
-    return f"{timing} {cue.settings}" if cue.settings else timing
+# both timestamps of a timing line: hours (two digits at least), minutes, seconds, milliseconds
+_TIMING_FORMATS = {
+    "vtt": "%02d:%02d:%02d.%03d --> %02d:%02d:%02d.%03d",
+    "srt": "%02d:%02d:%02d,%03d --> %02d:%02d:%02d,%03d",
+}
+
+
+def _cue_text(cue: Cue, timing_format: str, before: str, identifier: str | None) -> str:
+    """A cue block as written: identifier line (if any), timing line with its settings, text."""
+    start, end = cue.start_ms, cue.end_ms
+    timing = timing_format % (
+        start // 3_600_000,
+        start // 60_000 % 60,
+        start // 1000 % 60,
+        start % 1000,
+        end // 3_600_000,
+        end // 60_000 % 60,
+        end // 1000 % 60,
+        end % 1000,
+    )
+    if cue.settings:
+        timing = f"{timing} {cue.settings}"
+    if identifier is not None:
+        timing = f"{identifier}\n{timing}"
+    return f"{before}{timing}\n{cue.text}" if cue.text else before + timing

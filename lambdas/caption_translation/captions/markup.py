@@ -67,6 +67,8 @@ _MAY_NEED_MARKUP = re.compile("[<&{:\u266a\u266b]")
 _SIMPLE_VTT = re.compile("(?:[^<&{:\u266a\u266b]++|</?[ibu]>|&(?:amp|lt|gt|nbsp|lrm|rlm);)*")
 _SIMPLE_SRT = re.compile("(?:[^<>{:\u266a\u266b]++|</?[ibu]>)*")
 _SIMPLE_TAG = re.compile("<(/?)([ibu])>")
+# a WebVTT voice written canonically (`<v Name>`), leading the cue; the name needs no escaping
+_LEADING_VOICE = re.compile(r"""<v ([^\s<>&"'][^<>&"'\n]*)>""")
 _TAG_SPACE = re.compile(r"[ \t\f]")
 _REFERENCE = re.compile(r"&(?:#[0-9]+;|#[xX][0-9a-fA-F]+;|([A-Za-z][A-Za-z0-9]*;))")
 _SRT_MARKUP = re.compile(
@@ -232,7 +234,28 @@ def cue_text_to_html(text: str, fmt: CaptionFormat) -> str:
         if fmt == "srt" and "&" in text:
             text = text.replace("&", "&amp;")
         return text.replace("\n", "<br>")
+    if fmt == "vtt" and text.startswith("<v "):
+        voiced = _voiced_html(text)
+        if voiced is not None:
+            return voiced
     return _cue_text_to_html_tokens(text, fmt)
+
+
+def _voiced_html(text: str) -> str | None:
+    """The HTML of `<v Name>` and simple text, closed by `</v>` at its end or never."""
+    voice = _LEADING_VOICE.match(text)
+    if voice is None:
+        return None
+    name = voice.group(1)
+    rest = text[voice.end() :]
+    closed = rest.endswith("</v>")
+    if closed:
+        rest = rest[: -len("</v>")]
+    if name[-1] in " \t\f" or not _SIMPLE_VTT.fullmatch(rest) or not simple_tags_pair(rest):
+        return None
+    never_closed = "" if closed else ' data-e=""'
+    content = rest.replace("\n", "<br>")
+    return f'<span data-vtt="v" data-voice="{name}"{never_closed}>{content}</span>'
 
 
 def simple_tags_pair(text: str) -> bool:

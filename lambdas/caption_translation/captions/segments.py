@@ -35,7 +35,14 @@ from .markup import (
     tidy_translated_text,
 )
 from .model import CaptionFile, CaptionFormat, Cue, format_timestamp
-from .shaped import DOCUMENT_END, DOCUMENT_START, Content, shaped_elements, simple_cue_text
+from .shaped import (
+    DOCUMENT_END,
+    DOCUMENT_START,
+    Content,
+    shaped_elements,
+    simple_cue_text,
+    voiced_cue_text,
+)
 
 _WRAPPER_BYTES = len((DOCUMENT_START + DOCUMENT_END).encode("utf-8"))
 _CUE_ID = re.compile(r"c(0|[1-9][0-9]*)")
@@ -416,6 +423,8 @@ def _read_documents(documents: Sequence[str], *, fast: bool) -> _Contents:
 def _content_text(content: Content, fmt: CaptionFormat) -> str:
     if isinstance(content, str):
         return tidy_translated_text(simple_cue_text(content, fmt), fmt)
+    if isinstance(content, tuple):
+        return tidy_translated_text(voiced_cue_text(content, fmt), fmt)
     return tidy_translated_text(cue_text_from_events(content, fmt), fmt)
 
 

@@ -10,7 +10,7 @@ most cues are text and `<br>` only, and their cue text is read straight from the
 
 For such a document the general reader (`parse_translated_html`) finds exactly the same: no
 cue element inside another, no text outside a marker, each cue's content read as the same
-parser events. Cue markers of a sentence may hold spans of their own one level deep, and
+parser events. Cue markers of a sentence may hold spans of their own two levels deep, and
 their tags must nest properly, so that the marker's `</span>` is the one the parser closes it
 with. Any other document (and anything the expression does not prove) returns None, and the
 caller reads it with the general reader. A property test compares both on generated and
@@ -44,8 +44,9 @@ _INLINE = "(?:i|b|u|ruby|rt)"
 _FLAT = rf"(?:[^<&]++|<br>|{_REFERENCE}|<{_INLINE}{_ATTRIBUTES}>|</{_INLINE}>)"
 # a cue paragraph's content: no `</p>` (which would close it) and no element with an id
 _IN_PARAGRAPH = rf"(?:{_FLAT}|<span{_ATTRIBUTES}>|</span>)*"
-# a cue marker's content: its own spans one level deep, so its `</span>` is found
-_IN_MARKER = rf"(?:{_FLAT}|<span{_ATTRIBUTES}>{_FLAT}*</span>)*"
+# a cue marker's content: its own spans up to two levels deep, so its `</span>` is found
+_IN_SPAN = rf"(?:{_FLAT}|<span{_ATTRIBUTES}>{_FLAT}*</span>)*"
+_IN_MARKER = rf"(?:{_FLAT}|<span{_ATTRIBUTES}>{_IN_SPAN}</span>)*"
 _NUMBER_SHAPE = "(?:0|[1-9][0-9]*)"
 _MARKER_SHAPE = rf'{_SPACE}<span id="c{_NUMBER_SHAPE}">{_IN_MARKER}</span>'
 # groups: (whole block, cue id, cue content, the markers of a sentence)
@@ -59,6 +60,11 @@ _EDGE_SPACE = " \t\n\r\f"
 # content read without events: text, `<br>`, paired `<i>`, `<b>`, `<u>` and the references
 # WebVTT players know
 _SIMPLE = re.compile(r"(?:[^<&]++|<br>|</?[ibu]>|&(?:amp|lt|gt|nbsp|lrm|rlm);)*")
+# a WebVTT voice around simple content, as `cue_text_to_html` writes `<v Name>`
+_VOICED = re.compile(
+    '<span data-vtt="v" data-voice="([^"&<>]+)"( data-e="")?>'
+    r"((?:[^<&]++|<br>|</?[ibu]>|&(?:amp|lt|gt|nbsp|lrm|rlm);)*)</span>"
+)
 _SRT_REFERENCES = (
     ("&lt;", "<"),
     ("&gt;", ">"),
@@ -69,8 +75,9 @@ _SRT_REFERENCES = (
 )
 _HTML_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
-Content = str | list[HtmlEvent]
-"""A cue's content: the HTML itself when `simple_cue_text` reads it, else its parser events."""
+Content = str | tuple[str, bool, str] | list[HtmlEvent]
+"""A cue's content: the HTML itself when `simple_cue_text` reads it; a voice's name, whether
+the source never closed it, and its HTML for `voiced_cue_text`; else its parser events."""
 
 
 def shaped_elements(document: str) -> list[tuple[int, Content]] | None:
@@ -107,6 +114,11 @@ def _content(inner: str, nested_check: bool) -> Content | None:
         return inner
     if _SIMPLE.fullmatch(inner) and simple_tags_pair(inner):
         return inner
+    if inner.startswith('<span data-vtt="v" '):
+        voiced = _VOICED.fullmatch(inner)
+        if voiced is not None and simple_tags_pair(voiced.group(3)):
+            name, never_closed, content = voiced.groups()
+            return name, bool(never_closed), content
     found = tokens(inner)
     if found is None:  # not reachable for text the expression accepted; read generally
         return None
@@ -157,3 +169,13 @@ def simple_cue_text(content: str, fmt: CaptionFormat) -> str:
         for reference, character in _SRT_REFERENCES:
             text = text.replace(reference, character)
     return text
+
+
+def voiced_cue_text(voiced: tuple[str, bool, str], fmt: CaptionFormat) -> str:
+    """The cue text (before tidying) of a voice `shaped_elements` found: `<v Name>`, the text
+    and `</v>` unless the source never closed it; in SRT, which has no voices, the text."""
+    name, never_closed, content = voiced
+    text = simple_cue_text(content, fmt)
+    if fmt == "srt":
+        return text
+    return f"<v {name}>{text}" if never_closed else f"<v {name}>{text}</v>"
