@@ -457,11 +457,13 @@ def _plain_vtt(text: str) -> tuple[list[Cue], list[str]] | None:
             return None
         if "-->" in identifier:
             return None
-        # mmssttt read at once: minutes, then the milliseconds within the minute
-        start = int(m1 + s1 + f1)
-        end = int(m2 + s2 + f2)
-        start_ms = ((int(h1) if h1 else 0) * 60 + start // 100_000) * 60_000 + start % 100_000
-        end_ms = ((int(h2) if h2 else 0) * 60 + end // 100_000) * 60_000 + end % 100_000
+        # each timestamp read as one number, hhmmssttt (any number of hours)
+        start = int(h1 + m1 + s1 + f1)
+        end = int(h2 + m2 + s2 + f2)
+        start_ms = (
+            start // 10_000_000 * 3_600_000 + start // 100_000 % 100 * 60_000 + start % 100_000
+        )
+        end_ms = end // 10_000_000 * 3_600_000 + end // 100_000 % 100 * 60_000 + end % 100_000
         if end_ms < start_ms:
             return None
         cues.append(
@@ -619,11 +621,13 @@ def _plain_srt(text: str) -> list[Cue] | None:
         covered += len(whole)
         if m1 > "59" or s1 > "59" or m2 > "59" or s2 > "59" or "-->" in lines:
             return None
-        # ssttt read at once: seconds, then the milliseconds within the second
-        start = int(s1 + f1)
-        end = int(s2 + f2)
-        start_ms = (int(h1) * 60 + int(m1)) * 60_000 + start
-        end_ms = (int(h2) * 60 + int(m2)) * 60_000 + end
+        # each timestamp read as one number, hhmmssttt (any number of hours)
+        start = int(h1 + m1 + s1 + f1)
+        end = int(h2 + m2 + s2 + f2)
+        start_ms = (
+            start // 10_000_000 * 3_600_000 + start // 100_000 % 100 * 60_000 + start % 100_000
+        )
+        end_ms = end // 10_000_000 * 3_600_000 + end // 100_000 % 100 * 60_000 + end % 100_000
         if end_ms < start_ms:
             return None
         cues.append(Cue(len(cues), number, start_ms, end_ms, settings, lines[1:]))

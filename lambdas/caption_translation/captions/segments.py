@@ -147,7 +147,18 @@ def to_html_documents(doc: CaptionFile, max_bytes: int) -> list[str]:
     documents: list[str] = []
     current: list[str] = []
     used = 0
+    fmt = doc.format
     for group in sentence_groups(doc):
+        if len(group) == 1:  # the most common paragraph: one cue, which fits
+            element = cue_element(doc.cues[group[0]], fmt)
+            size = len(element) if element.isascii() else len(element.encode("utf-8"))
+            if size <= room:
+                if used + size > room:
+                    documents.append(wrap_document(current))
+                    current, used = [], 0
+                current.append(element)
+                used += size
+                continue
         cues = [doc.cues[index] for index in group]
         element = sentence_element(cues, doc.format)
         size = len(element.encode("utf-8"))
