@@ -4,10 +4,11 @@ Each cue with something to translate becomes `<p id="c{index}">...</p>`; cues wi
 or digit (empty, only tags, only music notes) are not sent and keep their text. A sentence that
 runs over several cues is sent as one paragraph, `<p id="s{first}">`, with each cue's part
 marked `<span id="c{index}">`, so Translate sees the whole sentence (word order, agreement) and
-the markers bring each part back to its own cue. Translated documents are parsed with
-`html.parser`, never split on strings; text Translate moved outside the markers is attached to
-the neighbouring cue, and every cue whose translation cannot be trusted (lost or duplicated
-marker, nesting, empty) is reported as a suspect to re-translate on its own.
+the markers bring each part back to its own cue. Translated documents that kept the shape they
+were sent in are read by one regular expression that proves that shape (`shaped`), any other
+with `html.parser`'s callbacks, never split on strings; text Translate moved outside the
+markers is attached to the neighbouring cue, and every cue whose translation cannot be trusted
+(lost or duplicated marker, nesting, empty) is reported as a suspect to re-translate on its own.
 """
 
 from __future__ import annotations
