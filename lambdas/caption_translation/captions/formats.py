@@ -60,9 +60,10 @@ _SRT_TIMING = re.compile(
     rf"[ \t]*{_SRT_TIMESTAMP}[ \t]*-->[ \t]*{_SRT_TIMESTAMP}(?:[ \t]+(.*?))?[ \t]*"
 )
 # groups: (the whole cue with the empty lines after it, number, start, end, settings, text
-# lines each after a line break); the timing line as `_SRT_TIMING` reads it
+# lines each after a line break); the timing line as `_SRT_TIMING` reads it. A cue starts a
+# line, so a search never retries inside a line (which would take quadratic time)
 _SRT_BODY_CUE = re.compile(
-    rf"(([0-9]+)\n[ \t]*{_SRT_TIMESTAMP}[ \t]*-->[ \t]*{_SRT_TIMESTAMP}"
+    rf"(?<![^\n])(([0-9]+)\n[ \t]*{_SRT_TIMESTAMP}[ \t]*-->[ \t]*{_SRT_TIMESTAMP}"
     r"(?:[ \t]+([^\n]*?))?[ \t]*((?:\n[^\S\n]*+[^\s][^\n]*+)*)(?:\n\n+|\Z))"
 )
 _VTT_TIMESTAMP = r"(?:([0-9]{2,10}):)?([0-9]{2}):([0-9]{2})\.([0-9]{3})"
@@ -77,9 +78,10 @@ _VTT_CUE_BLOCK = re.compile(
     r"(?=[ \t\f\n]|\Z)([^\n]*)(?:\n([\s\S]*))?"
 )
 # groups: (the whole cue with the empty lines before it, identifier, start, end, settings,
-# text lines each after a line break)
+# text lines each after a line break); the empty lines are taken from the first, so a search
+# never retries inside them (which would take quadratic time)
 _VTT_BODY_CUE = re.compile(
-    rf"(\n\n+(?:([^\n]+)\n)?[ \t\f]*{_VTT_TIMESTAMP}[ \t\f]*-->[ \t\f]*{_VTT_TIMESTAMP}"
+    rf"(?<!\n)(\n\n+(?:([^\n]+)\n)?[ \t\f]*{_VTT_TIMESTAMP}[ \t\f]*-->[ \t\f]*{_VTT_TIMESTAMP}"
     r"(?=[ \t\f\n]|\Z)([^\n]*)((?:\n[^\n]++)*))"
 )
 _VTT_EXPECTED = "'hh:mm:ss.ttt --> hh:mm:ss.ttt' (hours optional, at most 59 minutes and seconds)"

@@ -49,13 +49,14 @@ _IN_SPAN = rf"(?:{_FLAT}|<span{_ATTRIBUTES}>{_FLAT}*</span>)*"
 _IN_MARKER = rf"(?:{_FLAT}|<span{_ATTRIBUTES}>{_IN_SPAN}</span>)*"
 _NUMBER_SHAPE = "(?:0|[1-9][0-9]*)"
 _MARKER_SHAPE = rf'{_SPACE}<span id="c{_NUMBER_SHAPE}">{_IN_MARKER}</span>'
-# groups: (whole block, cue id, cue content, the markers of a sentence)
+# groups: (whole block, cue id, cue content, the markers of a sentence); whitespace is taken
+# from its first character, so a search never retries inside it (quadratic time)
 _BLOCK = re.compile(
-    rf'({_SPACE}(?:<p id="c{_NUMBER}">({_IN_PARAGRAPH})</p>'
+    rf'(?<![ \t\n\r\f])({_SPACE}(?:<p id="c{_NUMBER}">({_IN_PARAGRAPH})</p>'
     rf'|<p id="s{_NUMBER_SHAPE}">((?:{_MARKER_SHAPE})+){_SPACE}</p>))'
 )
 # groups: (cue id, cue content)
-_MARKERS = re.compile(rf'{_SPACE}<span id="c{_NUMBER}">({_IN_MARKER})</span>')
+_MARKERS = re.compile(rf'(?<![ \t\n\r\f]){_SPACE}<span id="c{_NUMBER}">({_IN_MARKER})</span>')
 _EDGE_SPACE = " \t\n\r\f"
 # content read without events: text, `<br>`, paired `<i>`, `<b>`, `<u>` and the references
 # WebVTT players know
