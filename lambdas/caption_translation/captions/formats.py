@@ -24,6 +24,7 @@ import codecs
 import functools
 import re
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
 from webvtt.models import CueSettings
@@ -58,9 +59,30 @@ _SRT_TIMESTAMP = r"([0-9]+):([0-9]{2}):([0-9]{2})[,.]([0-9]{3})"
 _SRT_TIMING = re.compile(
     rf"[ \t]*{_SRT_TIMESTAMP}[ \t]*-->[ \t]*{_SRT_TIMESTAMP}(?:[ \t]+(.*?))?[ \t]*"
 )
+# groups: (the whole cue with the empty lines after it, number, start, end, settings, text
+# lines each after a line break); the timing line as `_SRT_TIMING` reads it. A cue starts a
+# line, so a search never retries inside a line (which would take quadratic time)
+_SRT_BODY_CUE = re.compile(
+    rf"(?<![^\n])(([0-9]+)\n[ \t]*{_SRT_TIMESTAMP}[ \t]*-->[ \t]*{_SRT_TIMESTAMP}"
+    r"(?:[ \t]+([^\n]*?))?[ \t]*((?:\n[^\S\n]*+[^\s][^\n]*+)*)(?:\n\n+|\Z))"
+)
 _VTT_TIMESTAMP = r"(?:([0-9]{2,10}):)?([0-9]{2}):([0-9]{2})\.([0-9]{3})"
 _VTT_TIMING = re.compile(
     rf"[ \t\f]*{_VTT_TIMESTAMP}[ \t\f]*-->[ \t\f]*{_VTT_TIMESTAMP}(?=[ \t\f]|$)"
+)
+_RUN = re.compile("[^\n]+(?:\n[^\n]+)*")
+# a block that is one cue: identifier line (optional), timing line (with the settings after
+# the timings, as `_VTT_TIMING` reads it) and text lines
+_VTT_CUE_BLOCK = re.compile(
+    rf"(?:([^\n]*)\n)?[ \t\f]*{_VTT_TIMESTAMP}[ \t\f]*-->[ \t\f]*{_VTT_TIMESTAMP}"
+    r"(?=[ \t\f\n]|\Z)([^\n]*)(?:\n([\s\S]*))?"
+)
+# groups: (the whole cue with the empty lines before it, identifier, start, end, settings,
+# text lines each after a line break); the empty lines are taken from the first, so a search
+# never retries inside them (which would take quadratic time)
+_VTT_BODY_CUE = re.compile(
+    rf"(?<!\n)(\n\n+(?:([^\n]+)\n)?[ \t\f]*{_VTT_TIMESTAMP}[ \t\f]*-->[ \t\f]*{_VTT_TIMESTAMP}"
+    r"(?=[ \t\f\n]|\Z)([^\n]*)((?:\n[^\n]++)*))"
 )
 _VTT_EXPECTED = "'hh:mm:ss.ttt --> hh:mm:ss.ttt' (hours optional, at most 59 minutes and seconds)"
 _SRT_EXPECTED = "'hh:mm:ss,ttt --> hh:mm:ss,ttt' (at most 59 minutes and seconds)"
@@ -113,8 +135,7 @@ def parse_captions(data: bytes, name: str) -> CaptionFile:
 
 def render_captions(doc: CaptionFile) -> bytes:
     """Write the file back in its own format, BOM and line endings, ending with a line break."""
-    lines = _vtt_lines(doc) if doc.format == "vtt" else _srt_lines(doc)
-    text = "\n".join(lines) + "\n"
+    text = _vtt_text(doc) if doc.format == "vtt" else _srt_text(doc)
     if doc.newline != "\n":
         # cue texts hold "\n" between their lines, so line endings are converted once, here
         text = text.replace("\n", doc.newline)
@@ -349,6 +370,14 @@ class _VttReader:
 
     def read(self) -> tuple[list[Cue], str, list[str], list[Block]]:
         """Return the cues, signature line, metadata lines and non-cue blocks."""
+        plain = _plain_vtt("\n".join(self.lines))
+        if plain is not None:
+            self.cues, header = plain
+            return self.cues, header[0], header[1:], self.blocks
+        return self.read_blocks()
+
+    def read_blocks(self) -> tuple[list[Cue], str, list[str], list[Block]]:
+        """`read` for any file, block by block."""
         header: list[str] = []
         for number, block in self._blocks():
             if not header:
@@ -357,30 +386,19 @@ class _VttReader:
                 self._read_block(number, block)
         return self.cues, header[0], header[1:], self.blocks
 
-    def _blocks(self) -> list[tuple[int, list[str]]]:
+    def _blocks(self) -> Iterator[tuple[int, list[str]]]:
         # The same rule as webvtt-py: an empty line ends a block, and a line with "-->" that
-        # cannot be the timing line of the current block starts a new one.
-        blocks: list[tuple[int, list[str]]] = []
-        current: list[str] = []
-        start = 1
+        # cannot be the timing line of the current block starts a new one. Runs of non-empty
+        # lines are found in the joined text, then split by that rule.
+        text = "\n".join(self.lines)
+        counted_to, line_number = 0, 1
         in_header = True
-        for number, line in enumerate(self.lines, 1):
-            ends_block = not line or (
-                bool(current)
-                and "-->" in line
-                and (in_header or len(current) > 1 or "-->" in current[0])
-            )
-            if current and ends_block:
-                blocks.append((start, current))
-                current = []
-                in_header = False
-            if line:
-                if not current:
-                    start = number
-                current.append(line)
-        if current:
-            blocks.append((start, current))
-        return blocks
+        for run in _RUN.finditer(text):
+            value = run.group()
+            line_number += text.count("\n", counted_to, run.start())
+            counted_to = run.start()
+            yield from _split_run(line_number, value.split("\n"), in_header)
+            in_header = False
 
     def _read_block(self, number: int, block: list[str]) -> None:
         if "-->" in block[0]:
@@ -422,6 +440,66 @@ class _VttReader:
         )
 
 
+def _plain_vtt(text: str) -> tuple[list[Cue], list[str]] | None:
+    """The cues and header lines of a file that is a header and cues only, each cue with an
+    identifier (or none), a well-formed timing line and text lines without "-->"; None for
+    any other file, which is read block by block. One search finds every cue."""
+    header_end = text.find("\n\n")
+    header = text if header_end < 0 else text[:header_end]
+    if "-->" in header:
+        return None
+    body = text[len(header) :].rstrip("\n")
+    cues: list[Cue] = []
+    covered = 0
+    for whole, identifier, h1, m1, s1, f1, h2, m2, s2, f2, settings, lines in _VTT_BODY_CUE.findall(
+        body
+    ):
+        covered += len(whole)
+        if m1 > "59" or s1 > "59" or m2 > "59" or s2 > "59" or "-->" in lines:
+            return None
+        if "-->" in identifier:
+            return None
+        # each timestamp read as one number, hhmmssttt (any number of hours)
+        start = int(h1 + m1 + s1 + f1)
+        end = int(h2 + m2 + s2 + f2)
+        start_ms = (
+            start // 10_000_000 * 3_600_000 + start // 100_000 % 100 * 60_000 + start % 100_000
+        )
+        end_ms = end // 10_000_000 * 3_600_000 + end // 100_000 % 100 * 60_000 + end % 100_000
+        if end_ms < start_ms:
+            return None
+        cues.append(
+            Cue(
+                len(cues),
+                identifier or None,
+                start_ms,
+                end_ms,
+                _normalized_settings(settings),
+                lines[1:],
+            )
+        )
+    # `findall` skips what no cue matches: a gap means the file holds something else
+    return (cues, header.split("\n")) if covered == len(body) else None
+
+
+def _split_run(number: int, lines: list[str], in_header: bool) -> Iterator[tuple[int, list[str]]]:
+    """The blocks of a run of non-empty lines starting at line `number`: a line with "-->"
+    starts a new block unless it can be the timing line of the current one (in the header
+    block, it always does)."""
+    current: list[str] = []
+    start = number
+    for line in lines:
+        if current and "-->" in line and (in_header or len(current) > 1 or "-->" in current[0]):
+            yield start, current
+            current = []
+            in_header = False
+            start = number
+        current.append(line)
+        number += 1
+    if current:
+        yield start, current
+
+
 @functools.lru_cache(maxsize=1024)
 def _normalized_settings(settings: str) -> str:
     """Cue settings separated by single spaces, read like webvtt-py's `CueSettings`.
@@ -444,26 +522,23 @@ def _block_kind(block: list[str]) -> BlockKind:
     return "other"
 
 
-def _vtt_lines(doc: CaptionFile) -> list[str]:
-    lines = [doc.header or "WEBVTT", *doc.metadata]
+def _vtt_text(doc: CaptionFile) -> str:
+    """The file's text with "\n" line endings: header, then each cue and block after an empty
+    line (blocks before the cue they preceded), ending with a line break."""
+    parts = ["\n".join((doc.header or "WEBVTT", *doc.metadata))]
     blocks = iter(doc.blocks)
     pending = next(blocks, None)
+    timing = _TIMING_FORMATS["vtt"]
     for cue in doc.cues:
         while pending is not None and pending.before_cue <= cue.index:
-            lines.append("")
-            lines.extend(pending.lines)
+            parts.append("\n\n" + "\n".join(pending.lines))
             pending = next(blocks, None)
-        lines.append("")
-        if cue.identifier:
-            lines.append(cue.identifier)
-        lines.append(_timing_line(cue, "vtt"))
-        if cue.text:
-            lines.append(cue.text)
+        parts.append(_cue_text(cue, timing, "\n\n", cue.identifier or None))
     while pending is not None:
-        lines.append("")
-        lines.extend(pending.lines)
+        parts.append("\n\n" + "\n".join(pending.lines))
         pending = next(blocks, None)
-    return lines
+    parts.append("\n")
+    return "".join(parts)
 
 
 # --- SRT --------------------------------------------------------------------------------------
@@ -492,6 +567,13 @@ class _SrtReader:
 
     def read(self) -> tuple[list[Cue], str, list[str], list[Block]]:
         """Return the cues; SRT has no header, metadata or other blocks."""
+        plain = _plain_srt("\n".join(self.lines))
+        if plain is not None:
+            return plain, "", [], []
+        return self.read_lines()
+
+    def read_lines(self) -> tuple[list[Cue], str, list[str], list[Block]]:
+        """`read` for any file, line by line."""
         pending: list[_PendingCue] = []
         preamble: list[str] = []
         blank = 0
@@ -528,6 +610,33 @@ class _SrtReader:
         return cues, "", [], []
 
 
+def _plain_srt(text: str) -> list[Cue] | None:
+    """The cues of a file that is numbered cues only, one or more empty lines apart, each with
+    a well-formed timing line and text lines that are not blank and have no "-->"; None for
+    any other file, which is read line by line. One search finds every cue."""
+    body = text.rstrip("\n")
+    cues: list[Cue] = []
+    covered = 0
+    for whole, number, h1, m1, s1, f1, h2, m2, s2, f2, settings, lines in _SRT_BODY_CUE.findall(
+        body
+    ):
+        covered += len(whole)
+        if m1 > "59" or s1 > "59" or m2 > "59" or s2 > "59" or "-->" in lines:
+            return None
+        # each timestamp read as one number, hhmmssttt (any number of hours)
+        start = int(h1 + m1 + s1 + f1)
+        end = int(h2 + m2 + s2 + f2)
+        start_ms = (
+            start // 10_000_000 * 3_600_000 + start // 100_000 % 100 * 60_000 + start % 100_000
+        )
+        end_ms = end // 10_000_000 * 3_600_000 + end // 100_000 % 100 * 60_000 + end % 100_000
+        if end_ms < start_ms:
+            return None
+        cues.append(Cue(len(cues), number, start_ms, end_ms, settings, lines[1:]))
+    # `findall` skips what no cue matches: a gap means the file holds something else
+    return cues if covered == len(body) else None
+
+
 def _srt_cue(number: int, line: str, identifier: str | None) -> _PendingCue:
     match = _SRT_TIMING.fullmatch(line)
     fields = [int(value) for value in match.groups()[:8]] if match else []
@@ -547,19 +656,40 @@ def _srt_cue(number: int, line: str, identifier: str | None) -> _PendingCue:
     return _PendingCue(number, identifier, start_ms, end_ms, match.group(9) or "", [])
 
 
-def _srt_lines(doc: CaptionFile) -> list[str]:
-    lines: list[str] = []
-    for cue in doc.cues:
-        if lines:
-            lines.append("")
-        if cue.identifier is not None:
-            lines.append(cue.identifier)
-        lines.append(_timing_line(cue, "srt"))
-        if cue.text:
-            lines.append(cue.text)
-    return lines
+def _srt_text(doc: CaptionFile) -> str:
+    """The file's text with "\n" line endings: each cue, an empty line between two, ending
+    with a line break."""
+    timing = _TIMING_FORMATS["srt"]
+    parts = [
+        _cue_text(cue, timing, "\n\n" if position else "", cue.identifier)
+        for position, cue in enumerate(doc.cues)
+    ]
+    parts.append("\n")
+    return "".join(parts)
 
 
-def _timing_line(cue: Cue, fmt: CaptionFormat) -> str:
-    timing = f"{format_timestamp(cue.start_ms, fmt)} --> {format_timestamp(cue.end_ms, fmt)}"
-    return f"{timing} {cue.settings}" if cue.settings else timing
+# both timestamps of a timing line: hours (two digits at least), minutes, seconds, milliseconds
+_TIMING_FORMATS = {
+    "vtt": "%02d:%02d:%02d.%03d --> %02d:%02d:%02d.%03d",
+    "srt": "%02d:%02d:%02d,%03d --> %02d:%02d:%02d,%03d",
+}
+
+
+def _cue_text(cue: Cue, timing_format: str, before: str, identifier: str | None) -> str:
+    """A cue block as written: identifier line (if any), timing line with its settings, text."""
+    start, end = cue.start_ms, cue.end_ms
+    timing = timing_format % (
+        start // 3_600_000,
+        start // 60_000 % 60,
+        start // 1000 % 60,
+        start % 1000,
+        end // 3_600_000,
+        end // 60_000 % 60,
+        end // 1000 % 60,
+        end % 1000,
+    )
+    if cue.settings:
+        timing = f"{timing} {cue.settings}"
+    if identifier is not None:
+        timing = f"{identifier}\n{timing}"
+    return f"{before}{timing}\n{cue.text}" if cue.text else before + timing

@@ -62,6 +62,13 @@ _SPEAKER_LABEL = re.compile(
 _MUSIC = re.compile("[\u266a\u266b]+")
 # characters without which cue text is plain text, the same in HTML (but `>` in SRT)
 _MAY_NEED_MARKUP = re.compile("[<&{:\u266a\u266b]")
+# cue text whose only markup is `<i>`, `<b>`, `<u>` (and in WebVTT the common references): its
+# HTML is itself, once escaped, when those tags pair up
+_SIMPLE_VTT = re.compile("(?:[^<&{:\u266a\u266b]++|</?[ibu]>|&(?:amp|lt|gt|nbsp|lrm|rlm);)*")
+_SIMPLE_SRT = re.compile("(?:[^<>{:\u266a\u266b]++|</?[ibu]>)*")
+_SIMPLE_TAG = re.compile("<(/?)([ibu])>")
+# a WebVTT voice written canonically (`<v Name>`), leading the cue; the name needs no escaping
+_LEADING_VOICE = re.compile(r"""<v ([^\s<>&"'][^<>&"'\n]*)>""")
 _TAG_SPACE = re.compile(r"[ \t\f]")
 _REFERENCE = re.compile(r"&(?:#[0-9]+;|#[xX][0-9a-fA-F]+;|([A-Za-z][A-Za-z0-9]*;))")
 _SRT_MARKUP = re.compile(
@@ -72,6 +79,9 @@ _HTML_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _VTT_MARKUP = re.compile(r"<[^>\n]*(?:>|$)", re.MULTILINE)
 _ALPHANUMERIC = re.compile(r"[^\W_]")
 _CONTROL_CHARACTER = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f]")
+# control characters, line breaks but "\n" and ASCII whitespace but " " and "\t"
+_CONTROL_OR_BREAK = re.compile("[\x00-\x08\x0b-\x1f\x7f]")
+_WHITESPACE_LINE = re.compile(r"^\s+$", re.MULTILINE)
 
 
 class _Token(NamedTuple):
@@ -220,6 +230,48 @@ def cue_text_to_html(text: str, fmt: CaptionFormat) -> str:
     """Write cue text as an HTML fragment (the inside of a cue's `<p>`)."""
     if not _MAY_NEED_MARKUP.search(text) and (fmt == "vtt" or ">" not in text):
         return text.replace("\n", "<br>")  # plain text: nothing to escape, tag or protect
+    if (_SIMPLE_VTT if fmt == "vtt" else _SIMPLE_SRT).fullmatch(text) and simple_tags_pair(text):
+        if fmt == "srt" and "&" in text:
+            text = text.replace("&", "&amp;")
+        return text.replace("\n", "<br>")
+    if fmt == "vtt" and text.startswith("<v "):
+        voiced = _voiced_html(text)
+        if voiced is not None:
+            return voiced
+    return _cue_text_to_html_tokens(text, fmt)
+
+
+def _voiced_html(text: str) -> str | None:
+    """The HTML of `<v Name>` and simple text, closed by `</v>` at its end or never."""
+    voice = _LEADING_VOICE.match(text)
+    if voice is None:
+        return None
+    name = voice.group(1)
+    rest = text[voice.end() :]
+    closed = rest.endswith("</v>")
+    if closed:
+        rest = rest[: -len("</v>")]
+    if name[-1] in " \t\f" or not _SIMPLE_VTT.fullmatch(rest) or not simple_tags_pair(rest):
+        return None
+    never_closed = "" if closed else ' data-e=""'
+    content = rest.replace("\n", "<br>")
+    return f'<span data-vtt="v" data-voice="{name}"{never_closed}>{content}</span>'
+
+
+def simple_tags_pair(text: str) -> bool:
+    """Whether every `<i>`, `<b>`, `<u>` in the text is closed, in order, and every end tag
+    closes one."""
+    open_tags: list[str] = []
+    for end, name in _SIMPLE_TAG.findall(text):
+        if not end:
+            open_tags.append(name)
+        elif not open_tags or open_tags.pop() != name:
+            return False
+    return not open_tags
+
+
+def _cue_text_to_html_tokens(text: str, fmt: CaptionFormat) -> str:
+    """`cue_text_to_html` for any cue text, token by token."""
     tokens = _tokens(text, fmt)
     ends, closes_first = _pair(tokens, fmt)
     out: list[str] = []
@@ -490,8 +542,8 @@ def plain_text(text: str, fmt: CaptionFormat) -> str:
 def _without_markup(text: str, fmt: CaptionFormat) -> str:
     """The same text as `plain_text` up to line breaks, faster: tags removed by one regex."""
     if fmt == "srt":
-        return _SRT_MARKUP.sub("", text)
-    visible = _VTT_MARKUP.sub("", text)
+        return _SRT_MARKUP.sub("", text) if "<" in text or "{" in text else text
+    visible = _VTT_MARKUP.sub("", text) if "<" in text else text
     return html.unescape(visible) if "&" in visible else visible
 
 
@@ -518,6 +570,31 @@ def tidy_translated_text(text: str, fmt: CaptionFormat) -> str:
     blank lines inside a cue, as its reader does); control characters, which no caption file
     holds, are dropped.
     """
+    if _is_tidy(text, fmt):  # the common case: nothing to change
+        return text
+    return _tidied(text, fmt)
+
+
+def _is_tidy(text: str, fmt: CaptionFormat) -> bool:
+    """Whether `_tidied` leaves the text as it is, proved without splitting it: no control
+    character or carriage return, no "-->", no space or tab at a line's edge, no empty line
+    and, in SRT, no line of only whitespace."""
+    return not (
+        not text
+        or _CONTROL_OR_BREAK.search(text)
+        or "-->" in text
+        or text[0] in " \t\n"
+        or text[-1] in " \t\n"
+        or "\n\n" in text
+        or " \n" in text
+        or "\t\n" in text
+        or "\n " in text
+        or "\n\t" in text
+        or (fmt == "srt" and not text.isascii() and _WHITESPACE_LINE.search(text))
+    )
+
+
+def _tidied(text: str, fmt: CaptionFormat) -> str:
     if _CONTROL_CHARACTER.search(text):
         text = _CONTROL_CHARACTER.sub("", text)
     lines = [line.strip(" \t") for line in _HTML_LINE_BREAK.split(text)]

@@ -13,6 +13,8 @@ CaptionFormat = Literal["vtt", "srt"]
 # reads as binary data
 _CONTROL = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f]")
 BlockKind = Literal["note", "style", "region", "other"]
+_CONTROL_OR_CR = re.compile("[\r\x00-\x08\x0b\x0e-\x1f\x7f]")
+_WHITESPACE_LINE = re.compile(r"^\s+$", re.MULTILINE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +104,12 @@ def text_problem(text: str, fmt: CaptionFormat) -> str | None:
     WebVTT no empty line (it ends the cue); in SRT no line of only whitespace and no empty last
     line (both read back as the cue's end).
     """
+    if _surely_writable(text, fmt):
+        return None  # the common case, proved without splitting the text
+    return _text_problem(text, fmt)
+
+
+def _text_problem(text: str, fmt: CaptionFormat) -> str | None:
     if "\r" in text:
         return "it contains a carriage return"
     if _CONTROL.search(text):
@@ -122,6 +130,24 @@ def text_problem(text: str, fmt: CaptionFormat) -> str | None:
     return None
 
 
+def _surely_writable(text: str, fmt: CaptionFormat) -> bool:
+    """True only for text `text_problem` accepts: no carriage return or control character,
+    no "-->", and no empty line (WebVTT) or no line of only whitespace and no empty last line
+    (SRT, where a whitespace line ends with a space, a tab, a form feed or, outside ASCII,
+    another space)."""
+    if not text or _CONTROL_OR_CR.search(text) or "-->" in text:
+        return False
+    if fmt == "vtt":
+        return not (text[0] == "\n" or text[-1] == "\n" or "\n\n" in text)
+    return not (
+        text[-1] in " \t\f\n"
+        or " \n" in text
+        or "\t\n" in text
+        or "\f\n" in text
+        or (not text.isascii() and _WHITESPACE_LINE.search(text))
+    )
+
+
 def with_texts(doc: CaptionFile, texts: Mapping[int, str]) -> CaptionFile:
     """Return `doc` with every cue's text replaced, keeping identifiers, settings and timings.
 
@@ -137,12 +163,18 @@ def with_texts(doc: CaptionFile, texts: Mapping[int, str]) -> CaptionFile:
             f"missing {missing[:10]}, unknown {extra[:10]}"
         )
     cues = []
+    fmt = doc.format
     for cue in doc.cues:
         text = texts[cue.index]
-        problem = text_problem(text, doc.format)
+        problem = text_problem(text, fmt)
         if problem is not None:
             raise ValueError(f"cue {cue.index}: the new text cannot be written because {problem}")
-        cues.append(cue if text == cue.text else dataclasses.replace(cue, text=text))
+        if text == cue.text:
+            cues.append(cue)
+        else:
+            cues.append(
+                Cue(cue.index, cue.identifier, cue.start_ms, cue.end_ms, cue.settings, text)
+            )
     return dataclasses.replace(doc, cues=tuple(cues))
 
 
@@ -153,6 +185,8 @@ def same_structure(a: CaptionFile, b: CaptionFile) -> str | None:
     if len(a.cues) != len(b.cues):
         return f"{len(a.cues)} cues != {len(b.cues)} cues"
     for x, y in zip(a.cues, b.cues, strict=True):
+        if x is y:
+            continue
         if (x.index, x.identifier, x.start_ms, x.end_ms, x.settings) != (
             y.index,
             y.identifier,

@@ -190,8 +190,35 @@ def measure(cue: Cue, fmt: CaptionFormat) -> CueReading:
     return CueReading(lengths, round(sum(lengths) / seconds, 1))
 
 
+def _within_by_raw_text(text: str, fmt: CaptionFormat, max_lines: int, max_chars: int) -> bool:
+    """Whether the written text proves the cue fits `max_lines` lines of `max_chars`
+    characters without measuring it: tags and references only shorten what a viewer reads and
+    the stripped lines are no longer than the written ones. In WebVTT a reference may decode
+    to a line break, so text with references is measured."""
+    if fmt == "vtt" and "&" in text:
+        return False
+    if "\n" not in text:
+        return len(text) <= max_chars
+    lines = text.split("\n")
+    return len(lines) <= max_lines and max(map(len, lines)) <= max_chars
+
+
 def check_cue(cue: Cue, fmt: CaptionFormat, profile: ReadingProfile) -> dict[str, Any] | None:
     """The report entry of a cue over the profile's limits, or None when it reads well."""
+    text = cue.text
+    duration = cue.end_ms - cue.start_ms
+    if (
+        duration >= profile.min_duration_ms
+        and _within_by_raw_text(text, fmt, profile.max_lines, profile.max_chars_per_line)
+        # the written characters bound those read, so their rate bounds the reading rate
+        and round((len(text) - text.count("\n")) / (max(duration, 1) / 1000), 1)
+        <= profile.max_chars_per_second
+    ):
+        return None
+    return _measured_check(cue, fmt, profile)
+
+
+def _measured_check(cue: Cue, fmt: CaptionFormat, profile: ReadingProfile) -> dict[str, Any] | None:
     reading = measure(cue, fmt)
     reasons = []
     longest = max(reading.chars_per_line, default=0)
@@ -416,6 +443,12 @@ def rewrap(text: str, fmt: CaptionFormat, profile: ReadingProfile) -> str:
     spaces they replace) move. A dialogue cue keeps one line per speaker, each re-broken on
     its own only when it is too long.
     """
+    if _within_by_raw_text(text, fmt, profile.max_lines, profile.max_chars_per_line):
+        return text
+    return _measured_rewrap(text, fmt, profile)
+
+
+def _measured_rewrap(text: str, fmt: CaptionFormat, profile: ReadingProfile) -> str:
     lines = text.split("\n")
     widths = [visible_length(line.strip()) for line in plain_text(text, fmt).split("\n")]
     if len(lines) <= profile.max_lines and all(w <= profile.max_chars_per_line for w in widths):

@@ -4,10 +4,11 @@ Each cue with something to translate becomes `<p id="c{index}">...</p>`; cues wi
 or digit (empty, only tags, only music notes) are not sent and keep their text. A sentence that
 runs over several cues is sent as one paragraph, `<p id="s{first}">`, with each cue's part
 marked `<span id="c{index}">`, so Translate sees the whole sentence (word order, agreement) and
-the markers bring each part back to its own cue. Translated documents are parsed with
-`html.parser`, never split on strings; text Translate moved outside the markers is attached to
-the neighbouring cue, and every cue whose translation cannot be trusted (lost or duplicated
-marker, nesting, empty) is reported as a suspect to re-translate on its own.
+the markers bring each part back to its own cue. Translated documents that kept the shape they
+were sent in are read by one regular expression that proves that shape (`shaped`), any other
+with `html.parser`'s callbacks, never split on strings; text Translate moved outside the
+markers is attached to the neighbouring cue, and every cue whose translation cannot be trusted
+(lost or duplicated marker, nesting, empty) is reported as a suspect to re-translate on its own.
 """
 
 from __future__ import annotations
@@ -35,9 +36,15 @@ from .markup import (
     tidy_translated_text,
 )
 from .model import CaptionFile, CaptionFormat, Cue, format_timestamp
+from .shaped import (
+    DOCUMENT_END,
+    DOCUMENT_START,
+    Content,
+    shaped_elements,
+    simple_cue_text,
+    voiced_cue_text,
+)
 
-DOCUMENT_START = "<html><body>"
-DOCUMENT_END = "</body></html>"
 _WRAPPER_BYTES = len((DOCUMENT_START + DOCUMENT_END).encode("utf-8"))
 _CUE_ID = re.compile(r"c(0|[1-9][0-9]*)")
 _SENTENCE_ID = re.compile(r"s(0|[1-9][0-9]*)")
@@ -70,7 +77,7 @@ def _ends_sentence(cue: Cue, fmt: CaptionFormat) -> bool:
 
 
 def _voice(cue: Cue) -> str | None:
-    match = _VOICE.search(cue.text)
+    match = _VOICE.search(cue.text) if "<v" in cue.text else None
     return match.group(1).strip() if match else None
 
 
@@ -84,27 +91,37 @@ def sentence_groups(doc: CaptionFile) -> list[list[int]]:
     or a title, not dialogue); a group holds at most
     `MAX_SENTENCE_CUES` cues.
     """
+    fmt = doc.format
+    cues = doc.cues
     groups: list[list[int]] = []
-    previous: Cue | None = None
+    group: list[int] = []
+    # what the next cue needs to know of the previous one: whether a sentence may run on
+    # from it, and its voice and settings
+    previous_index = -2
+    runs_on = False
+    previous_voice: str | None = None
+    previous_settings = ""
     for index in translatable_indices(doc):
-        cue = doc.cues[index]
-        joins = (
-            previous is not None
-            and previous.index == index - 1
-            and len(groups[-1]) < MAX_SENTENCE_CUES
-            and not _ends_sentence(previous, doc.format)
-            and not _DIALOGUE_LINE.search(previous.text)
-            and not _DIALOGUE_LINE.search(cue.text)
-            and _voice(previous) == _voice(cue)
-            and previous.settings == cue.settings
-            and "{\\" not in previous.text
-            and "{\\" not in cue.text
-        )
-        if joins:
-            groups[-1].append(index)
+        cue = cues[index]
+        text = cue.text
+        alone = _DIALOGUE_LINE.search(text) is not None or "{\\" in text
+        voice = _voice(cue)
+        if (
+            runs_on
+            and previous_index == index - 1
+            and len(group) < MAX_SENTENCE_CUES
+            and not alone
+            and previous_voice == voice
+            and previous_settings == cue.settings
+        ):
+            group.append(index)
         else:
-            groups.append([index])
-        previous = cue
+            group = [index]
+            groups.append(group)
+        previous_index = index
+        runs_on = not alone and not _ends_sentence(cue, fmt)
+        previous_voice = voice
+        previous_settings = cue.settings
     return groups
 
 
@@ -115,7 +132,8 @@ def wrap_document(elements: Sequence[str]) -> str:
 
 def translatable_indices(doc: CaptionFile) -> list[int]:
     """Indices of the cues sent for translation, in order."""
-    return [cue.index for cue in doc.cues if has_translatable_text(cue.text, doc.format)]
+    fmt = doc.format
+    return [cue.index for cue in doc.cues if has_translatable_text(cue.text, fmt)]
 
 
 def to_html_documents(doc: CaptionFile, max_bytes: int) -> list[str]:
@@ -130,7 +148,18 @@ def to_html_documents(doc: CaptionFile, max_bytes: int) -> list[str]:
     documents: list[str] = []
     current: list[str] = []
     used = 0
+    fmt = doc.format
     for group in sentence_groups(doc):
+        if len(group) == 1:  # the most common paragraph: one cue, which fits
+            element = cue_element(doc.cues[group[0]], fmt)
+            size = len(element) if element.isascii() else len(element.encode("utf-8"))
+            if size <= room:
+                if used + size > room:
+                    documents.append(wrap_document(current))
+                    current, used = [], 0
+                current.append(element)
+                used += size
+                continue
         cues = [doc.cues[index] for index in group]
         element = sentence_element(cues, doc.format)
         size = len(element.encode("utf-8"))
@@ -372,36 +401,67 @@ class Alignment:
     attached: frozenset[int] = frozenset()
 
 
-def merge_translated(documents: Sequence[str]) -> TranslatedElements:
-    """Parse several translated documents and merge what they hold."""
-    merged = TranslatedElements()
+@dataclass
+class _Contents:
+    """Every cue element's content across the documents, read the fast way where possible."""
+
+    contents: dict[int, list[Content]] = field(default_factory=dict)
+    nested: set[int] = field(default_factory=set)
+    attached: set[int] = field(default_factory=set)
+    strayed: set[int] = field(default_factory=set)
+
+
+def _read_documents(documents: Sequence[str], *, fast: bool) -> _Contents:
+    read = _Contents()
+    contents = read.contents
     for document in documents:
+        shaped = shaped_elements(document) if fast else None
+        if shaped is not None:
+            for index, content in shaped:
+                if index in contents:
+                    contents[index].append(content)
+                else:
+                    contents[index] = [content]
+            continue
         found = parse_translated_html(document)
-        for index, fragments in found.fragments.items():
-            merged.fragments.setdefault(index, []).extend(fragments)
-            merged.events.setdefault(index, []).extend(found.events[index])
-        merged.containing_nested |= found.containing_nested
-        merged.nested |= found.nested
-        merged.attached |= found.attached
-        merged.strayed |= found.strayed
-    return merged
+        for index, events in found.events.items():
+            contents.setdefault(index, []).extend(events)
+        read.nested |= found.containing_nested | found.nested
+        read.attached |= found.attached
+        read.strayed |= found.strayed
+    return read
 
 
-def align_documents(doc: CaptionFile, translated_documents: Sequence[str]) -> Alignment:
-    """Match translated documents back to the cues of `doc` by element id."""
+def _content_text(content: Content, fmt: CaptionFormat) -> str:
+    if isinstance(content, str):
+        return tidy_translated_text(simple_cue_text(content, fmt), fmt)
+    if isinstance(content, tuple):
+        return tidy_translated_text(voiced_cue_text(content, fmt), fmt)
+    return tidy_translated_text(cue_text_from_events(content, fmt), fmt)
+
+
+def align_documents(
+    doc: CaptionFile, translated_documents: Sequence[str], *, fast: bool = True
+) -> Alignment:
+    """Match translated documents back to the cues of `doc` by element id.
+
+    Documents that kept the shape they were sent in are read by `shaped_elements`, others by
+    the general reader; `fast=False` reads every document generally (the results are equal).
+    """
     fmt = doc.format
     sent = translatable_indices(doc)
     sent_set = set(sent)
-    found = merge_translated(translated_documents)
-    missing = {index for index in sent if index not in found.fragments}
-    duplicated = {index for index in sent if len(found.fragments.get(index, ())) > 1}
-    nested = (found.containing_nested | found.nested) & sent_set
+    found = _read_documents(translated_documents, fast=fast)
+    contents = found.contents
+    missing = {index for index in sent if index not in contents}
+    duplicated = {index for index in sent if len(contents.get(index, ())) > 1}
+    nested = found.nested & sent_set
     texts: dict[int, str] = {cue.index: cue.text for cue in doc.cues if cue.index not in sent_set}
     empty: set[int] = set()
     for index in sent:
         if index in missing or index in duplicated or index in nested:
             continue
-        text = found.text_of(index, fmt)
+        text = _content_text(contents[index][0], fmt)
         if has_visible_text(text, fmt):
             texts[index] = text
         else:
@@ -420,7 +480,7 @@ def align_documents(doc: CaptionFile, translated_documents: Sequence[str]) -> Al
         nested=frozenset(nested),
         empty=frozenset(empty),
         neighbours=frozenset(neighbours),
-        unexpected_ids=tuple(sorted(set(found.fragments) - sent_set)),
+        unexpected_ids=tuple(sorted(set(contents) - sent_set)),
         attached=frozenset(found.attached & sent_set - suspects),
     )
 

@@ -156,8 +156,8 @@ def _complete(
         if wrapped != text:
             rewrapped.append(index)
             texts[index] = wrapped
-        elif _INDENTED.search(source):
-            texts[index] = _indented_as(source, text)
+        elif source[:1] in (" ", "\t") or "\n " in source or "\n\t" in source:
+            texts[index] = _indented_as(source, text)  # a line starts with a space or a tab
     try:
         result = with_texts(doc, texts)
     except ValueError as error:
@@ -227,9 +227,7 @@ def _terms_not_kept(
     """Each cue whose source holds a never-translate term its translation lacks."""
     if not terms:
         return []
-    patterns = [
-        (term, re.compile(rf"(?<!\w){re.escape(term)}(?!\w)", re.IGNORECASE)) for term in terms
-    ]
+    patterns = [(term, _term_pattern(term)) for term in terms]
     missing = []
     for before, after in zip(source.cues, result.cues, strict=True):
         original = plain_text(before.text, source.format)
@@ -245,6 +243,16 @@ def _terms_not_kept(
                     }
                 )
     return missing
+
+
+def _term_pattern(term: str) -> re.Pattern[str]:
+    """The term as a word of its own, in any case: `(?<!\\w)term(?!\\w)`, with the
+    look-behind written after the first character, so the search can skip ahead to it."""
+    if not term:
+        return re.compile(r"(?<!\w)(?!\w)", re.IGNORECASE)
+    return re.compile(
+        rf"{re.escape(term[0])}(?<!\w(?s:.)){re.escape(term[1:])}(?!\w)", re.IGNORECASE
+    )
 
 
 def _indented_as(source: str, text: str) -> str:
