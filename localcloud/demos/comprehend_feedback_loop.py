@@ -107,30 +107,31 @@ def synthesize(
 
 def waiting_for_redrive(cloud: LocalCloud, stack: Any) -> list[str]:
     """The documents of every human loop whose answers the transformer gave up on: its event
-    waits in the transformer's failure queue (with the error) and the answers in the review
-    output bucket, for an operator to send again. Read without taking the messages."""
-    (queue,) = [
-        state.attributes["QueueName"]
-        for logical_id, state in stack.resources_of_type("AWS::SQS::Queue").items()
-        if logical_id.startswith("TransformFailures")
-    ]
+    waits in the transformer's failure queue (or that queue's dead letters) with the error, and
+    the answers in the review output bucket, for an operator to send again. Read without taking
+    the messages."""
     sqs = cloud.client("sqs")
-    url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
     documents: list[str] = []
-    seen: set[str] = set()
-    while True:
-        messages = sqs.receive_message(
-            QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=900
-        ).get("Messages", [])
-        fresh = [m for m in messages if m["MessageId"] not in seen]
-        if not fresh:
-            return documents
-        for message in fresh:
-            seen.add(message["MessageId"])
-            event = json.loads(message["Body"]).get("requestPayload", {})
-            loop = cloud.a2i.state.loops.get(event.get("detail", {}).get("humanLoopName", ""))
-            if loop is not None:
-                documents += [document_key(item["text"]) for item in loop.input["items"]]
+    for logical_id, state in stack.resources_of_type("AWS::SQS::Queue").items():
+        if not logical_id.startswith("TransformFailures"):
+            continue
+        url = sqs.get_queue_url(QueueName=state.attributes["QueueName"])["QueueUrl"]
+        seen: set[str] = set()
+        while True:
+            messages = sqs.receive_message(
+                QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=900
+            ).get("Messages", [])
+            fresh = [m for m in messages if m["MessageId"] not in seen]
+            if not fresh:
+                break
+            for message in fresh:
+                seen.add(message["MessageId"])
+                event = json.loads(message["Body"]).get("requestPayload", {})
+                name = event.get("detail", {}).get("humanLoopName", "")
+                loop = cloud.a2i.state.loops.get(name)
+                if loop is not None:
+                    documents += [document_key(item["text"]) for item in loop.input["items"]]
+    return documents
 
 
 def plot(accuracy: list[float], path: Path) -> Path:
