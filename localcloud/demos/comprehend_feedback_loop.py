@@ -28,11 +28,10 @@ from localcloud.cloud import REPO_ROOT, LocalCloud
 from localcloud.costs import local_run_cost
 from localcloud.demos.comprehend_model_lifecycle import (
     csv_documents,
-    document_key,
     training_data_accounting,
 )
 from localcloud.iam_check import check
-from localcloud.review import SAMPLES, OracleReviewer, labelled_rows, sample_truth
+from localcloud.review import SAMPLES, OracleReviewer, labelled_rows, sample_truth, text_key
 
 LIFECYCLE_STACK = "ComprehendModelLifecycle-demo"
 FEEDBACK_STACK = "ComprehendFeedbackLoop-demo"
@@ -130,7 +129,7 @@ def waiting_for_redrive(cloud: LocalCloud, stack: Any) -> list[str]:
                 name = event.get("detail", {}).get("humanLoopName", "")
                 loop = cloud.a2i.state.loops.get(name)
                 if loop is not None:
-                    documents += [document_key(item["text"]) for item in loop.input["items"]]
+                    documents += [text_key(item["text"]) for item in loop.input["items"]]
     return documents
 
 
@@ -239,7 +238,7 @@ def run(
         feedback_items = oracle.answered_items + oracle.skipped_items
         # Every answer a reviewer gave, in part 1's training data once; the first model's rows
         # come from initial.csv; a held-out document found there would be unexpected.
-        answered = [document_key(text) for text in oracle.answered_texts]
+        answered = [text_key(text) for text in oracle.answered_texts]
         items = training_data_accounting(
             cloud.client("s3"),
             lifecycle.outputs["TrainingBucketName"],

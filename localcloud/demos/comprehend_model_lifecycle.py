@@ -22,6 +22,7 @@ from localcloud.costs import local_run_cost
 from localcloud.demos import accounting, download
 from localcloud.demos.caption_translation import find_stack
 from localcloud.iam_check import check
+from localcloud.review import text_key
 
 SAMPLES = REPO_ROOT / "samples" / "comprehend_model_lifecycle"
 UPLOADS = ("initial.csv", "improving.csv", "degrading.csv")
@@ -31,15 +32,10 @@ SAMPLE_UPLOADS = tuple(SAMPLES / name for name in UPLOADS)
 TRAINING_DATA = ("ground-truth/ground-truth.csv", "carried/carried.csv")
 
 
-def document_key(text: str) -> str:
-    """A training document as Comprehend's CSV holds it, compared without case or spacing."""
-    return " ".join(text.split()).casefold()
-
-
 def csv_documents(data: bytes) -> list[str]:
     """The document keys of a `label,text` CSV file (no header), one per row."""
     rows = csv.reader(io.StringIO(data.decode("utf-8-sig", "replace")))
-    return [document_key(row[1]) for row in rows if len(row) == 2 and row[1].strip()]
+    return [text_key(row[1]) for row in rows if len(row) == 2 and row[1].strip()]
 
 
 def training_data_accounting(
