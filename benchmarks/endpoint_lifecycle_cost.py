@@ -16,7 +16,9 @@ each endpoint at least 60 seconds (`UsageMeter.billed_inference_unit_seconds`).
   then.
 * The keeper behaves as `lambdas/endpoint_keeper/keeper.py` does, every minute and on each
   wake-up request: it describes the endpoint, updates its memory of pauses and applies
-  `lambdas.shared.endpoint_policy.decide` (the same function), creating or deleting.
+  `lambdas.shared.endpoint_policy.decide` (the same function), creating or deleting; an idle
+  endpoint whose timeout falls within `RECHECK_WITHIN_SECONDS` of a run is looked at again at
+  that moment, as the keeper waits for it within the run.
 * Always-on: the endpoint is in service from the start and never deleted.
 * Lower bound: an oracle that knows every arrival and makes no request wait longer than it
   waited under scale-to-zero (the same latency allowance: a request served at once there is
@@ -45,6 +47,7 @@ from typing import Any, Final
 
 import numpy as np
 
+from lambdas.endpoint_keeper.keeper import RECHECK_WITHIN_SECONDS
 from lambdas.shared.endpoint_policy import (
     ALWAYS_ON,
     IN_SERVICE,
@@ -235,9 +238,9 @@ def simulate(pattern: Pattern, policy: EndpointPolicy, warm_up: float, period: f
     woke: set[int] = set()
     keeper_runs = 0
 
-    def keeper(now: float) -> None:
+    def keeper(now: float, recheck: bool = False) -> None:
         nonlocal keeper_runs
-        keeper_runs += 1
+        keeper_runs += 0 if recheck else 1
         status, ready = describe()
         if status == IN_SERVICE:
             store.wake_requested = None  # the wake-up is answered
@@ -249,14 +252,22 @@ def simulate(pattern: Pattern, policy: EndpointPolicy, warm_up: float, period: f
             create(now)
         elif decision.action is Action.DELETE:
             call("DeleteEndpoint", EndpointArn=arn)
+        elif (
+            not recheck
+            and decision.due_in_seconds is not None
+            and decision.due_in_seconds <= RECHECK_WITHIN_SECONDS
+        ):  # the run waits for the idle deadline and looks again
+            heapq.heappush(
+                events, (now + max(0.0, decision.due_in_seconds), next(order), "recheck", -1)
+            )
 
     while events:
         now, _, kind, index = heapq.heappop(events)
         if now > START + period:
             break
         clock.set(now)
-        if kind == "tick":
-            keeper(now)
+        if kind in ("tick", "recheck"):
+            keeper(now, recheck=kind == "recheck")
             continue
         if now - last_write >= USE_WRITE_SECONDS:
             store.last_used, last_write = now, now

@@ -82,6 +82,7 @@ def apply(cloud: LocalCloud) -> Patches:
     _patch_dispatch(cloud, patches)
     _patch_sdk_retry_sleep(cloud, patches)
     _patch_endpoint_clocks(cloud, patches)
+    _patch_idempotency_clock(cloud, patches)
     _patch_step_functions(cloud, patches)
     _patch_sqs(cloud, patches)
     _patch_s3_notifications(cloud, patches)
@@ -240,9 +241,37 @@ def _patch_endpoint_clocks(cloud: LocalCloud, patches: Patches) -> None:
     """The keeper compares its callers' last use with the endpoint's own timestamps, which
     the local engines take from the local clock: both read that clock here, as on AWS both
     read the same real time. (Each function imports its own copy of the modules.)"""
-    clock = types.SimpleNamespace(time=cloud.clock.time)
+    clock = types.SimpleNamespace(time=cloud.clock.time, sleep=cloud.clock.sleep)
     for module in ("lambdas.endpoint_keeper.keeper", "lambdas.shared.endpoint_usage"):
         cloud.runtime.module_overrides.append((module, "time", clock))
+
+
+# Powertools idempotency --------------------------------------------------------------------------
+def _patch_idempotency_clock(cloud: LocalCloud, patches: Patches) -> None:
+    """Idempotency records expire, and an attempt's in-progress claim lapses, on the local
+    clock, which Lambda's asynchronous retries (1 and 2 minutes later) and SQS redeliveries are
+    timed by. On AWS a retry a minute after an attempt whose function timed out (30 s) takes
+    the claim over; measured in real time, the compressed retry came within milliseconds and
+    found the claim still held, so the event ended in the failure queue. The claim's length is
+    still the invocation's real remaining time, which bounds how long its code may run."""
+    import datetime as real
+
+    from aws_lambda_powertools.utilities.idempotency.persistence import base, datarecord, dynamodb
+
+    clock = cloud.clock
+
+    class ClockDatetime(real.datetime):
+        @classmethod
+        def now(cls, tz: real.tzinfo | None = None) -> ClockDatetime:
+            return cls.fromtimestamp(clock.time(), tz)
+
+    on_clock = types.ModuleType("datetime")
+    on_clock.__dict__.update({k: v for k, v in vars(real).items() if not k.startswith("__")})
+    on_clock.datetime = ClockDatetime  # type: ignore[attr-defined]
+    for module in (base, datarecord, dynamodb):
+        if getattr(module, "dt", None) is not real:
+            raise RuntimeError(f"{module.__name__} no longer reads the time as `dt`: re-check")
+        patches.set(module, "dt", on_clock)
 
 
 # aws-sdk integration names that differ from botocore's service names.

@@ -10,7 +10,8 @@ wake-up request from its table, describes the endpoint and lets
   access role) in the table;
 * create: `CreateEndpoint` from that spec, tagged with the stack name, with a client request
   token derived from the wake-up request (a duplicate run creates nothing twice);
-* keep: nothing.
+* keep: nothing. An idle endpoint whose timeout falls before the next scheduled run is looked
+  at again at that moment, within this run, so it bills no idle minute beyond its timeout.
 
 With a queue (tickets), work waiting in it wakes the endpoints, and the queue's event source
 mapping is enabled only while every endpoint serves, so tickets wait in the queue (never
@@ -50,9 +51,18 @@ from lambdas.shared.s3 import error_code
 kit = HandlerKit(KeeperSettings)
 
 
+# A deadline this soon is met within the run; later ones fall to the next scheduled run (every
+# 60 s), so two runs never overlap.
+RECHECK_WITHIN_SECONDS = 50.0
+
+
 def _now() -> float:
     # The module's `time` at call time (the local cloud hands it its clock).
     return time.time()
+
+
+def _sleep(seconds: float) -> None:
+    time.sleep(seconds)
 
 
 @dataclass(frozen=True)
@@ -86,6 +96,7 @@ class Keeper:
         settings: KeeperSettings,
         clock: Callable[[], float] | None = None,
         sqs: Any = None,
+        sleep: Callable[[float], None] | None = None,
         lambda_client: Any = None,
         events: Any = None,
     ) -> None:
@@ -97,10 +108,20 @@ class Keeper:
         self.settings = settings
         self.policy = EndpointPolicy.from_json(settings.policy)
         self.clock = clock or _now
+        self.sleep = sleep or _sleep
 
     def run(self) -> dict[str, Any]:
         waiting = self._waiting()
         results = {arn: self.keep(arn, waiting) for arn in self.settings.endpoint_arns}
+        due = {
+            arn: result["dueIn"]
+            for arn, result in results.items()
+            if result["dueIn"] is not None and result["dueIn"] <= RECHECK_WITHIN_SECONDS
+        }
+        if due:
+            self.sleep(max(0.0, min(due.values())))
+            waiting = self._waiting()
+            results.update({arn: self.keep(arn, waiting) for arn in due})
         if self.settings.event_source_mapping:
             serving = all(r["status"] == IN_SERVICE for r in results.values())
             self._feed_queue(serving)
@@ -158,6 +179,7 @@ class Keeper:
             "action": decision.action.value,
             "acted": acted,
             "reason": decision.reason,
+            "dueIn": decision.due_in_seconds,
         }
 
     def _describe(self, arn: str) -> dict[str, Any] | None:

@@ -176,15 +176,24 @@ class Memory:
     watching_since: float | None = None
 
     def observe(self, last_used: float | None, ready_at: float | None, now: float) -> Memory:
-        """Record the pause that ended with a newer use. Time the endpoint spent warming up
-        for a waiting caller is no pause, and pauses under a minute and a half are the
-        callers' write throttle, not idle time."""
+        """Record the pause that ended with a newer use, measured from the use before it:
+        the interval between two arrivals, which is what keeping the endpoint across it
+        costs whether or not it was deleted in between. A use within a minute and a half of
+        a recreated endpoint becoming ready is the retry of callers that waited for the
+        warm-up, not an arrival (measured from it, a steady cadence would look a warm-up
+        shorter after each recreation); pauses under a minute and a half are the callers'
+        write throttle, not idle time."""
         since = self.watching_since if self.watching_since is not None else now
-        if last_used is None or (
-            self.last_seen_use is not None and last_used <= self.last_seen_use
-        ):
+        last = self.last_seen_use
+        if last_used is None or (last is not None and last_used <= last):
             return replace(self, watching_since=since)
-        start = max(t for t in (self.last_seen_use, since, ready_at) if t is not None)
+        if (
+            ready_at is not None
+            and last is not None
+            and last < ready_at <= last_used <= ready_at + MIN_GAP_SECONDS
+        ):
+            return replace(self, watching_since=since)  # the woken callers' retry
+        start = max(t for t in (last, since) if t is not None)
         gaps = self.gaps
         if last_used - start >= MIN_GAP_SECONDS:
             gaps = (*gaps, last_used - start)[-MAX_GAPS:]
@@ -229,6 +238,8 @@ class Decision:
     action: Action
     reason: str
     idle_timeout_seconds: float | None = None
+    # Kept while idle: seconds until the idle timeout is reached (the keeper looks again then).
+    due_in_seconds: float | None = None
 
 
 def idle_timeout(policy: EndpointPolicy, gaps: tuple[float, ...], warm_up_seconds: float) -> float:
@@ -282,4 +293,6 @@ def decide(
     idle = now - max(t for t in (o.ready_at, o.last_used, o.wake_requested, 0.0) if t is not None)
     if idle >= timeout:
         return Decision(Action.DELETE, f"idle for {idle:.0f} s", timeout)
-    return Decision(Action.KEEP, f"idle for {idle:.0f} s of {timeout:.0f} s", timeout)
+    return Decision(
+        Action.KEEP, f"idle for {idle:.0f} s of {timeout:.0f} s", timeout, timeout - idle
+    )

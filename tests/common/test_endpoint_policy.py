@@ -148,8 +148,40 @@ def test_memory_records_pauses_but_not_write_throttle_or_warm_up() -> None:
     # One write a minute during steady use: no pause.
     memory = memory.observe(start + 5 * HOUR + 61, None, start + 5 * HOUR + 61)
     assert memory.gaps == (5 * HOUR,)
-    # The caller waited for a warm-up: measured from when the endpoint began serving.
-    ready = start + 5 * HOUR + 661
+    # The endpoint was recreated for a caller who waited for the warm-up: the caller's retry
+    # once it serves is no arrival of its own.
+    woken_by = start + 5 * HOUR + 61
+    ready = woken_by + 600
     memory = memory.observe(ready + 10, ready, ready + 30)
     assert memory.gaps == (5 * HOUR,)
+    # The next arrival, ten minutes after the one that woke it: a pause of ten minutes (the
+    # interval between arrivals), not the five since the endpoint began serving.
+    memory = memory.observe(woken_by + 900, ready, woken_by + 930)
+    assert memory.gaps == (5 * HOUR, 900.0)
     assert Memory.from_json(memory.as_json()) == memory
+
+
+def test_a_steady_cadence_between_one_and_two_warm_ups_settles_on_deleting() -> None:
+    """Every 10 minutes with a 5-minute warm-up: deleting after a minute and recreating on
+    the next call (6 billed minutes a call) beats keeping it (10); measured from when the
+    recreated endpoint began serving, each pause after a recreation looked 5 minutes long,
+    too short to delete across, and the policy alternated."""
+    memory, ready = Memory().observe(None, None, MONDAY_NOON), None
+    for call in range(1, 40):
+        arrival = MONDAY_NOON + call * 10 * MINUTE
+        memory = memory.observe(arrival, ready, arrival)  # the call that wakes it
+        ready = arrival + 5 * MINUTE
+        memory = memory.observe(ready, ready, ready)  # its retry once it serves
+    assert set(memory.gaps) == {10 * MINUTE}
+    assert idle_timeout(SCALE, memory.gaps, warm_up_seconds=5 * MINUTE) == MINUTE
+
+
+def test_an_idle_endpoint_is_due_for_deletion_when_its_timeout_is_reached() -> None:
+    served = MONDAY_NOON
+    decision = decide(Observation(IN_SERVICE, ready_at=served), SCALE, served + 14 * MINUTE + 20)
+    assert decision.action is Action.KEEP
+    assert decision.due_in_seconds == pytest.approx(40.0)
+    assert (
+        decide(Observation(IN_SERVICE, ready_at=served), SCALE, served + 15 * MINUTE).action
+        is Action.DELETE
+    )

@@ -606,7 +606,8 @@ def _first_retrier(state: dict[str, Any], error: str) -> dict[str, Any] | None:
 
 @pytest.mark.parametrize("path", STATEMACHINES, ids=lambda path: path.name)
 def test_every_task_safe_to_repeat_retries_a_call_whose_answer_was_lost(path: Path) -> None:
-    """A describe or poll call, or an overwriting parameter write, that timed out after taking
+    """A describe or poll call, or a write that sets a value (an overwriting parameter, a
+    mapping switched on or off), that timed out after taking
     effect (`--chaos-after-effect`) fails the task with a client-side error no service model
     declares; the Step Functions guide names it only for Lambda (Lambda.SdkClientException).
     States.TaskFailed matches it whatever its name, and a read-only or overwriting call is safe
@@ -619,7 +620,13 @@ def test_every_task_safe_to_repeat_retries_a_call_whose_answer_was_lost(path: Pa
     missing = []
     for name, state in _task_states(json.loads(path.read_text())):
         integration, *rest = state.get("Resource", "").split(":::")[-1].split(":")
-        overwrites = rest[1:] == ["putParameter"] and state["Parameters"].get("Overwrite") is True
+        parameters = state.get("Parameters", {})
+        # Writes that set a value whatever the current one: an overwriting parameter, an
+        # event source mapping switched on or off (a lost answer to `StopProcessing` once
+        # failed a Custom Labels run whose images were all labelled).
+        overwrites = (rest[1:] == ["putParameter"] and parameters.get("Overwrite") is True) or (
+            rest[1:] == ["updateEventSourceMapping"] and set(parameters) == {"UUID", "Enabled"}
+        )
         if integration == "aws-sdk" and (
             rest[1].startswith(("describe", "get", "list")) or overwrites
         ):
@@ -693,3 +700,35 @@ def test_a_standard_queue_delivers_out_of_order_and_again_under_chaos(
     assert set(seen) == set(sent)  # nothing lost
     assert repeated > 0 and len(seen) > len(sent)  # handled messages came again
     assert any(batch != sorted(batch) for batch in batches)  # in best-effort order
+
+
+def test_an_idempotency_claim_lapses_on_the_local_clock_as_an_async_retry_expects(
+    empty_assembly: Path,
+) -> None:
+    """Lambda retries a failed asynchronous event a minute later; an attempt whose in-progress
+    claim outlived its 30-second invocation is then taken over (the Powertools idempotency
+    guide, "Handling concurrent executions with the same payload")."""
+    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
+    from aws_lambda_powertools.utilities.idempotency.exceptions import (
+        IdempotencyItemAlreadyExistsError,
+    )
+    from aws_lambda_powertools.utilities.idempotency.persistence.dynamodb import (
+        DynamoDBPersistenceLayer,
+    )
+
+    with LocalCloud(empty_assembly) as cloud:
+        dynamodb = cloud.client("dynamodb")
+        dynamodb.create_table(
+            TableName="state",
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        layer = DynamoDBPersistenceLayer("state", boto3_client=dynamodb)
+        layer.configure(IdempotencyConfig(), function_name="transform")
+        layer.save_inprogress({"loop": "a"}, remaining_time_in_millis=30_000)
+        cloud.clock.advance(20)  # a retry while the first attempt may still run: refused
+        with pytest.raises(IdempotencyItemAlreadyExistsError):
+            layer.save_inprogress({"loop": "a"}, remaining_time_in_millis=30_000)
+        cloud.clock.advance(40)  # Lambda's first retry, a minute on: the claim has lapsed
+        layer.save_inprogress({"loop": "a"}, remaining_time_in_millis=30_000)

@@ -209,19 +209,10 @@ def test_feedback_loop_under_chaos_trains_on_every_answer_once(
     tmp_path: Path, calm_feedback: Any, feedback_assembly: Path, chaos: ChaosSettings
 ) -> None:
     stormy, failures = _feedback(tmp_path, chaos, feedback_assembly)
-    items, calm_items = stormy[0]["items"], calm_feedback[0]["items"]
-    assert calm_items["quarantined"] == 0
-    if chaos.after_effect and items["quarantined"]:
-        # A lost answer to the transformer's idempotency write leaves its record in progress;
-        # AWS retries the event a minute later, after the record's in-progress time (the
-        # function's timeout) has passed, and the retry takes it over. The local cloud's
-        # compressed clock retries within milliseconds of real time, which Powertools measures
-        # it by, so all three attempts fail and the event waits in the failure queue: nothing
-        # lost, but not in this round's training data.
-        assert sum(failures.values()) > 0
-        assert (items["lost"], items["duplicated"], items["unexpected"]) == (0, 0, 0)
-        assert items["outputs"] + items["quarantined"] == calm_items["outputs"]
-        return
+    assert calm_feedback[0]["items"]["quarantined"] == 0
+    # With after-effect failures too: a transformer attempt whose idempotency claim was
+    # written though its answer was lost fails, and Lambda's retry a minute later takes the
+    # lapsed claim over, so the answers reach this round's training data.
     _same_outputs(calm_feedback, stormy, failures)
     # The same answers train the same model: the API answers the held-out documents alike.
     assert stormy[0]["accuracy_by_round"] == calm_feedback[0]["accuracy_by_round"]

@@ -84,6 +84,9 @@ def test_threads_reading_the_environment_never_see_an_invocation_swap_it_half_wa
             role_arn="arn:aws:iam::123456789012:role/Env",
             code_dir=tmp_path,
             environment={},
+            # Switching threads every microsecond on a loaded machine can stretch an
+            # invocation past Lambda's default 3 s; timeouts are not what this tests.
+            timeout_seconds=120,
         )
     )
     runtime.start()
