@@ -30,6 +30,7 @@ from localcloud.delivery import Delivery
 from localcloud.identity import ACCOUNT_ID, REGION, CallRecorder, Principals
 from localcloud.provision import ProvisionRequest, provision
 from localcloud.runtime import LambdaRuntime
+from localcloud.sessions import new_session
 from localcloud.template import NO_VALUE, StackContext, deployment_order, resolve
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -295,7 +296,7 @@ class LocalCloud:
                 credentials = self.principals.credentials_for(principal_arn)
                 if self._session is None:
                     # One session for every principal's clients: its model cache is shared.
-                    self._session = boto3.session.Session()
+                    self._session = new_session()
                 client = self._session.client(
                     service,
                     region_name=self.region,

@@ -451,8 +451,6 @@ def patch_task_error_names(patches: Patches) -> None:
 
 # Step Functions: credentials per execution role, waits on the local clock ---------------------
 def _patch_step_functions(cloud: LocalCloud, patches: Patches) -> None:
-    import boto3
-
     # Import every module that calls boto_client_for, then point each at ours.
     import moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils
     import moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_factory  # noqa: F401,E501
@@ -460,18 +458,32 @@ def _patch_step_functions(cloud: LocalCloud, patches: Patches) -> None:
     from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
     from moto.stepfunctions.parser.asl.component.state.wait.wait_function import wait_function
 
+    from localcloud.sessions import new_session
+
+    # One client per role, service and region, made from one session: a new session loads
+    # and parses botocore's endpoint and service data again, which took 40% of the CPU time
+    # of a workflow's tests. Clients are thread-safe; making them from a session is not.
+    session = new_session()
+    clients: dict[tuple[str, str, str], Any] = {}
+    clients_lock = threading.Lock()
+
     def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
         role = getattr(state_credentials, "role_arn", None) or ""
-        credentials = cloud.principals.credentials_for(role)
-        return boto3.session.Session().client(
-            service_name=service,
-            region_name=region,
-            config=Config(
-                parameter_validation=False,  # as moto's executor: the service validates
-                retries={"max_attempts": 0, "total_max_attempts": 1},
-            ),
-            **credentials.as_client_kwargs(),
-        )
+        with clients_lock:
+            client = clients.get((role, service, region))
+            if client is None:
+                credentials = cloud.principals.credentials_for(role)
+                client = session.client(
+                    service_name=service,
+                    region_name=region,
+                    config=Config(
+                        parameter_validation=False,  # as moto's executor: the service validates
+                        retries={"max_attempts": 0, "total_max_attempts": 1},
+                    ),
+                    **credentials.as_client_kwargs(),
+                )
+                clients[(role, service, region)] = client
+        return client
 
     for module in list(sys.modules.values()):
         name = getattr(module, "__name__", "")

@@ -35,6 +35,7 @@ from typing import Any
 import boto3
 
 from localcloud.identity import Principals
+from localcloud.sessions import new_session
 
 RUNTIME_NAME = "python3.14"
 
@@ -268,7 +269,8 @@ class LambdaRuntime:
             log.write(f"START RequestId: {request_id}\n")
             try:
                 _replace_environment(self._environment(config, saved_env))
-                boto3.DEFAULT_SESSION = None  # clients made now sign with this role's key
+                # Clients made now sign with this role's key (from the environment).
+                boto3.DEFAULT_SESSION = new_session()
                 handler = self._handler(config)
                 context = LambdaContext(config, request_id, started)
                 payload = handler(event, context)

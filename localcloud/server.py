@@ -22,7 +22,9 @@ S3 takes path-style (`http://localhost:4566/<bucket>/<key>`) and virtual-hosted-
 (`http://<bucket>.s3.localhost:4566/<key>` or `http://<bucket>.localhost:4566/<key>`) requests.
 API Gateway REST APIs answer at `http://localhost:4566/restapis/<api-id>/<stage>/_user_request_/
 <path>` (`localcloud.apigateway.LocalApiGateway`: API keys, request validation, Lambda proxy).
-`GET /_localcloud/health` answers JSON.
+`GET /_localcloud/health` answers JSON. `/_localcloud/cloudformation-responses/<request id>` is
+where the committed custom-resource events (events/) have the function answer: a `PUT` there is
+kept and a `GET` reads it back, as CloudFormation's pre-signed `ResponseURL` takes the answer.
 
 Callers: a request signed with an access key the local cloud did not issue is the account's user
 (`localcloud.identity.USER_PRINCIPAL`), whatever key and secret the client has; signatures are
@@ -58,6 +60,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 HEALTH_PATH = "/_localcloud/health"
+RESPONSES_PATH = "/_localcloud/cloudformation-responses/"
 USER_REQUEST_MARKER = "_user_request_"
 # Hop-by-hop headers and those the server computes itself.
 _NOT_FORWARDED = frozenset({"connection", "keep-alive", "transfer-encoding", "content-length"})
@@ -305,6 +308,7 @@ class LocalCloudServer:
         self.index = ServiceIndex(served_service_names(cloud), index_cache)
         self._health = health or (lambda: {"status": "running"})
         self._gateway: Any = None
+        self._responses: dict[str, bytes] = {}
 
     # WSGI ------------------------------------------------------------------------------------
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
@@ -348,6 +352,8 @@ class LocalCloudServer:
         if request.path == HEALTH_PATH and request.method == "GET":
             body = json.dumps(self._health()).encode()
             return 200, {"Content-Type": "application/json"}, body
+        if request.path.startswith(RESPONSES_PATH):
+            return self._custom_resource_response(request, request.path[len(RESPONSES_PATH) :])
         segments = request.path.split("/")
         if (
             len(segments) >= 4
@@ -360,6 +366,16 @@ class LocalCloudServer:
             stage, _, rest = request.path.lstrip("/").partition("/")
             return self._api_request(request, host_api.group(1), stage, rest)
         return self._aws_request(request)
+
+    def _custom_resource_response(
+        self, request: IncomingRequest, key: str
+    ) -> tuple[int, dict[str, str], bytes]:
+        if request.method == "PUT":
+            self._responses[key] = request.body
+            return 200, {}, b""
+        if request.method == "GET" and key in self._responses:
+            return 200, {"Content-Type": "application/json"}, self._responses[key]
+        raise RoutingError(404, "NotFound", f"No custom resource response at {key!r}.")
 
     def _api_request(
         self, request: IncomingRequest, api_id: str, stage: str, path: str

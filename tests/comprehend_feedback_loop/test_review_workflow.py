@@ -100,6 +100,9 @@ def _run(monkeypatch: pytest.MonkeyPatch, statuses: list[str]) -> tuple[dict[str
         return Answer()
 
     monkeypatch.setattr(review_workflow.kit, "clients", lambda service: sagemaker)
+    # The namespace the stack gives the function in POWERTOOLS_METRICS_NAMESPACE, read when
+    # the module was first imported, perhaps without it.
+    monkeypatch.setattr(review_workflow.kit.metrics, "namespace", "ServerlessMlWorkflows")
     monkeypatch.setattr(review_workflow.time, "sleep", clock.sleep)
     monkeypatch.setattr(custom_resource.urllib.request, "urlopen", urlopen)
     review_workflow.handler(_event(), Context(clock))

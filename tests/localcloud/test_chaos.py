@@ -716,7 +716,8 @@ def test_an_idempotency_claim_lapses_on_the_local_clock_as_an_async_retry_expect
         DynamoDBPersistenceLayer,
     )
 
-    with LocalCloud(empty_assembly) as cloud:
+    # A clock at real speed: only `advance` moves it noticeably while DynamoDB answers.
+    with LocalCloud(empty_assembly, clock_speed=1.0) as cloud:
         dynamodb = cloud.client("dynamodb")
         dynamodb.create_table(
             TableName="state",
