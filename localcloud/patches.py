@@ -241,7 +241,7 @@ def _patch_endpoint_clocks(cloud: LocalCloud, patches: Patches) -> None:
     """The keeper compares its callers' last use with the endpoint's own timestamps, which
     the local engines take from the local clock: both read that clock here, as on AWS both
     read the same real time. (Each function imports its own copy of the modules.)"""
-    clock = types.SimpleNamespace(time=cloud.clock.time, sleep=cloud.clock.sleep)
+    clock = types.SimpleNamespace(time=cloud.clock.time)
     for module in ("lambdas.endpoint_keeper.keeper", "lambdas.shared.endpoint_usage"):
         cloud.runtime.module_overrides.append((module, "time", clock))
 

@@ -327,6 +327,13 @@ class LocalCloudServer:
             status, out_headers, body = self.handle(request)
         except RoutingError as error:
             status, out_headers, body = self._error(request, error)
+        except NotImplementedError as error:
+            # An operation neither moto nor a local engine emulates: 501, which SDKs do not
+            # retry (they retry 500, 502, 503 and 504), with the operation named.
+            message = f"The local cloud does not emulate this operation: {error}"
+            status, out_headers, body = self._error(
+                request, RoutingError(501, "NotImplemented", message)
+            )
         except Exception:
             logger.exception("the local cloud failed on %s %s", request.method, raw_path)
             status, out_headers, body = self._error(

@@ -10,8 +10,7 @@ wake-up request from its table, describes the endpoint and lets
   access role) in the table;
 * create: `CreateEndpoint` from that spec, tagged with the stack name, with a client request
   token derived from the wake-up request (a duplicate run creates nothing twice);
-* keep: nothing. An idle endpoint whose timeout falls before the next scheduled run is looked
-  at again at that moment, within this run, so it bills no idle minute beyond its timeout.
+* keep: nothing.
 
 With a queue (tickets), work waiting in it wakes the endpoints, and the queue's event source
 mapping is enabled only while every endpoint serves, so tickets wait in the queue (never
@@ -34,6 +33,7 @@ from botocore.exceptions import ClientError
 
 from lambdas.endpoint_keeper.settings import KeeperSettings
 from lambdas.shared.endpoint_policy import (
+    CREATING,
     IN_SERVICE,
     MISSING,
     SCALE_TO_ZERO,
@@ -51,18 +51,9 @@ from lambdas.shared.s3 import error_code
 kit = HandlerKit(KeeperSettings)
 
 
-# A deadline this soon is met within the run; later ones fall to the next scheduled run (every
-# 60 s), so two runs never overlap.
-RECHECK_WITHIN_SECONDS = 50.0
-
-
 def _now() -> float:
     # The module's `time` at call time (the local cloud hands it its clock).
     return time.time()
-
-
-def _sleep(seconds: float) -> None:
-    time.sleep(seconds)
 
 
 @dataclass(frozen=True)
@@ -96,7 +87,6 @@ class Keeper:
         settings: KeeperSettings,
         clock: Callable[[], float] | None = None,
         sqs: Any = None,
-        sleep: Callable[[float], None] | None = None,
         lambda_client: Any = None,
         events: Any = None,
     ) -> None:
@@ -108,20 +98,10 @@ class Keeper:
         self.settings = settings
         self.policy = EndpointPolicy.from_json(settings.policy)
         self.clock = clock or _now
-        self.sleep = sleep or _sleep
 
     def run(self) -> dict[str, Any]:
         waiting = self._waiting()
         results = {arn: self.keep(arn, waiting) for arn in self.settings.endpoint_arns}
-        due = {
-            arn: result["dueIn"]
-            for arn, result in results.items()
-            if result["dueIn"] is not None and result["dueIn"] <= RECHECK_WITHIN_SECONDS
-        }
-        if due:
-            self.sleep(max(0.0, min(due.values())))
-            waiting = self._waiting()
-            results.update({arn: self.keep(arn, waiting) for arn in due})
         if self.settings.event_source_mapping:
             serving = all(r["status"] == IN_SERVICE for r in results.values())
             self._feed_queue(serving)
@@ -153,7 +133,7 @@ class Keeper:
                     else {}
                 ),
             }
-        memory = record.memory.observe(record.last_used, ready_at, now)
+        memory = record.memory.observe(record.last_used, ready_at, now, warming=status == CREATING)
         wake = record.wake_requested
         decision = decide(
             Observation(status, ready_at, record.last_used, wake, waiting),
@@ -179,7 +159,6 @@ class Keeper:
             "action": decision.action.value,
             "acted": acted,
             "reason": decision.reason,
-            "dueIn": decision.due_in_seconds,
         }
 
     def _describe(self, arn: str) -> dict[str, Any] | None:

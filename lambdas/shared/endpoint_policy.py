@@ -168,41 +168,48 @@ def parse_days(value: Any) -> tuple[int, ...]:
 
 @dataclass(frozen=True)
 class Memory:
-    """What the keeper keeps between runs: the last use it saw and the recent pauses between
-    uses (the first use is measured from when the keeper began watching)."""
+    """What the keeper keeps between runs: the last use it saw, the last arrival (a use that
+    was not a retry), and the recent pauses between arrivals (the first measured from when the
+    keeper began watching)."""
 
     last_seen_use: float | None = None
     gaps: tuple[float, ...] = ()
     watching_since: float | None = None
+    last_arrival: float | None = None
 
-    def observe(self, last_used: float | None, ready_at: float | None, now: float) -> Memory:
-        """Record the pause that ended with a newer use, measured from the use before it:
+    def observe(
+        self, last_used: float | None, ready_at: float | None, now: float, warming: bool = False
+    ) -> Memory:
+        """Record the pause that ended with a newer use, measured from the arrival before it:
         the interval between two arrivals, which is what keeping the endpoint across it
-        costs whether or not it was deleted in between. A use within a minute and a half of
-        a recreated endpoint becoming ready is the retry of callers that waited for the
-        warm-up, not an arrival (measured from it, a steady cadence would look a warm-up
-        shorter after each recreation); pauses under a minute and a half are the callers'
-        write throttle, not idle time."""
+        costs whether or not it was deleted in between. A use during a recreated endpoint's
+        warm-up, or within a minute and a half of its becoming ready, is callers who waited for
+        it (their retries), not an arrival: measured from it, a steady cadence would look a
+        warm-up shorter after each recreation. Pauses under a minute and a half are the
+        callers' write throttle, not idle time. `warming`: the endpoint is being created."""
         since = self.watching_since if self.watching_since is not None else now
-        last = self.last_seen_use
-        if last_used is None or (last is not None and last_used <= last):
-            return replace(self, watching_since=since)
-        if (
-            ready_at is not None
-            and last is not None
-            and last < ready_at <= last_used <= ready_at + MIN_GAP_SECONDS
+        if last_used is None or (
+            self.last_seen_use is not None and last_used <= self.last_seen_use
         ):
-            return replace(self, watching_since=since)  # the woken callers' retry
-        start = max(t for t in (last, since) if t is not None)
+            return replace(self, watching_since=since)
+        arrival = self.last_arrival
+        if (arrival is not None and warming) or (
+            ready_at is not None
+            and arrival is not None
+            and arrival < ready_at
+            and last_used <= ready_at + MIN_GAP_SECONDS
+        ):  # callers who wait or waited for the warm-up: seen, and no arrival
+            return replace(self, last_seen_use=last_used, watching_since=since)
+        start = max(t for t in (arrival, since) if t is not None)
         gaps = self.gaps
         if last_used - start >= MIN_GAP_SECONDS:
             gaps = (*gaps, last_used - start)[-MAX_GAPS:]
-        return Memory(last_used, gaps, since)
+        return Memory(last_used, gaps, since, last_used)
 
     def as_json(self) -> str:
         return json.dumps(
             {"lastSeenUse": self.last_seen_use, "gaps": [round(g) for g in self.gaps],
-             "watchingSince": self.watching_since},
+             "watchingSince": self.watching_since, "lastArrival": self.last_arrival},
             separators=(",", ":"),
         )  # fmt: skip
 
@@ -215,6 +222,7 @@ class Memory:
             value.get("lastSeenUse"),
             tuple(float(g) for g in value.get("gaps", ())),
             value.get("watchingSince"),
+            value.get("lastArrival", value.get("lastSeenUse")),  # a keeper's earlier memory
         )
 
 
@@ -238,8 +246,6 @@ class Decision:
     action: Action
     reason: str
     idle_timeout_seconds: float | None = None
-    # Kept while idle: seconds until the idle timeout is reached (the keeper looks again then).
-    due_in_seconds: float | None = None
 
 
 def idle_timeout(policy: EndpointPolicy, gaps: tuple[float, ...], warm_up_seconds: float) -> float:
@@ -293,6 +299,4 @@ def decide(
     idle = now - max(t for t in (o.ready_at, o.last_used, o.wake_requested, 0.0) if t is not None)
     if idle >= timeout:
         return Decision(Action.DELETE, f"idle for {idle:.0f} s", timeout)
-    return Decision(
-        Action.KEEP, f"idle for {idle:.0f} s of {timeout:.0f} s", timeout, timeout - idle
-    )
+    return Decision(Action.KEEP, f"idle for {idle:.0f} s of {timeout:.0f} s", timeout)

@@ -84,8 +84,7 @@ class EndpointKeeper(Construct):
             handler="keeper.handler",
             description="Deletes idle Comprehend endpoints and recreates them on demand",
             environment=environment,
-            # A run may wait up to 50 s for an idle endpoint's deadline (keeper.py).
-            timeout=Duration.seconds(90),
+            timeout=Duration.seconds(60),
             # No reserved concurrency (a new account's quota leaves none to reserve): two runs
             # at once are harmless, as a create carries a token and a busy endpoint is left
             # to the next run.

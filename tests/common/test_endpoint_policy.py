@@ -176,12 +176,15 @@ def test_a_steady_cadence_between_one_and_two_warm_ups_settles_on_deleting() -> 
     assert idle_timeout(SCALE, memory.gaps, warm_up_seconds=5 * MINUTE) == MINUTE
 
 
-def test_an_idle_endpoint_is_due_for_deletion_when_its_timeout_is_reached() -> None:
-    served = MONDAY_NOON
-    decision = decide(Observation(IN_SERVICE, ready_at=served), SCALE, served + 14 * MINUTE + 20)
-    assert decision.action is Action.KEEP
-    assert decision.due_in_seconds == pytest.approx(40.0)
-    assert (
-        decide(Observation(IN_SERVICE, ready_at=served), SCALE, served + 15 * MINUTE).action
-        is Action.DELETE
-    )
+def test_callers_arriving_during_a_warm_up_are_no_arrivals() -> None:
+    """A burst that wakes the endpoint: the calls that come while it is being created wait
+    for it as the first did; the next pause is measured from the call that woke it."""
+    woke = MONDAY_NOON
+    before = woke - DAY
+    memory = Memory(before, (), before - DAY, before).observe(woke, None, woke)
+    assert memory.gaps == (DAY,)
+    for minute in range(1, 5):  # the keeper's runs while the endpoint is CREATING
+        memory = memory.observe(woke + minute * MINUTE, None, woke + minute * MINUTE, True)
+    assert memory.last_arrival == woke and memory.gaps == (DAY,)
+    memory = memory.observe(woke + DAY, None, woke + DAY)
+    assert memory.gaps == (DAY, DAY)

@@ -295,11 +295,12 @@ def test_aws_lambda_invoke_runs_a_handler_with_a_committed_event(
 
 
 def test_a_handler_error_comes_back_as_a_function_error(server: Server, tmp_path: Path) -> None:
-    out = tmp_path / "out.json"
+    out, event = tmp_path / "out.json", tmp_path / "event.json"
+    batch = "20240101T000000Z-0000000000"  # a batch never started
+    event.write_text(json.dumps({"batchId": batch, "executionName": batch}))
     answer = aws(server, "lambda", "invoke", "--function-name",
                  "CaptionTranslation-test-PrepareBatchFunction08812F1-E67C99CB889E",
-                 "--payload", "fileb://events/caption_translation/prepare_batch/batch.json",
-                 str(out))  # fmt: skip
+                 "--payload", f"fileb://{event}", str(out))  # fmt: skip
 
     assert answer["FunctionError"] == "Unhandled"
     assert json.loads(out.read_text())["errorType"] == "BatchNotFoundError"

@@ -160,3 +160,27 @@ def test_an_api_stage_url_maps_to_the_servers_url() -> None:
         "http://127.0.0.1:4566/restapis/ea653a7a84/v1/_user_request_/"
     )
     assert local_api_url("https://example.com/v1/", "http://127.0.0.1:4566") is None
+
+
+def test_an_operation_nothing_emulates_answers_501_naming_it() -> None:
+    """SDKs retry 500 (four times, for the aws CLI); 501 they report at once."""
+    import io
+
+    from localcloud.server import LocalCloudServer
+
+    server = object.__new__(LocalCloudServer)
+
+    def handle(request: IncomingRequest) -> Any:
+        raise NotImplementedError("The list_human_task_uis action has not been implemented")
+
+    server.handle = handle  # type: ignore[method-assign]
+    answered: list[str] = []
+    environ = {
+        "REQUEST_METHOD": "POST", "PATH_INFO": "/", "QUERY_STRING": "", "SERVER_NAME": "x",
+        "SERVER_PORT": "4566", "wsgi.input": io.BytesIO(b"{}"), "wsgi.url_scheme": "http",
+        "CONTENT_LENGTH": "2", "HTTP_X_AMZ_TARGET": "SageMaker.ListHumanTaskUis",
+        "CONTENT_TYPE": "application/x-amz-json-1.1",
+    }  # fmt: skip
+    body = b"".join(server(environ, lambda status, headers: answered.append(status)))
+    assert answered == ["501 Not Implemented"]
+    assert b"list_human_task_uis" in body and b"NotImplemented" in body
