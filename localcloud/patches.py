@@ -252,8 +252,9 @@ def _patch_idempotency_clock(cloud: LocalCloud, patches: Patches) -> None:
     clock, which Lambda's asynchronous retries (1 and 2 minutes later) and SQS redeliveries are
     timed by. On AWS a retry a minute after an attempt whose function timed out (30 s) takes
     the claim over; measured in real time, the compressed retry came within milliseconds and
-    found the claim still held, so the event ended in the failure queue. The claim's length is
-    still the invocation's real remaining time, which bounds how long its code may run."""
+    found the claim still held, so the event ended in the failure queue. The claim lasts the
+    invocation's remaining time read as virtual seconds, which a slow invocation outlives; the
+    runtime runs one invocation at a time, so no duplicate takes the claim over meanwhile."""
     import datetime as real
 
     from aws_lambda_powertools.utilities.idempotency.persistence import base, datarecord, dynamodb
