@@ -93,6 +93,7 @@ class Quarantine:
         *,
         copy_from: ObjectRef | None = None,
         content: bytes | None = None,
+        keep: bool = True,
         now: datetime | None = None,
     ) -> dict[str, Any]:
         """Keep the input and write its report; return the report.
@@ -100,11 +101,15 @@ class Quarantine:
         `source` is the upload as the user made it. Its bytes are copied from `copy_from`
         (by default `source` itself), or `content` is kept instead (the rejected part of an
         input whose other parts were accepted). An input already gone is reported with no
-        copy. The copy is made first, so a report never names a copy that does not exist."""
+        copy, as is one the workflow could not read (`keep=False`). The copy is made first, so a
+        report never names a copy that does not exist."""
         key = failed_key(name)
-        if content is not None:
+        kept: ObjectRef | None = None
+        if not keep:
+            pass
+        elif content is not None:
             written = self.s3.put_object(Bucket=self.bucket, Key=key, Body=content)
-            kept: ObjectRef | None = ObjectRef(self.bucket, key, written.get("VersionId"))
+            kept = ObjectRef(self.bucket, key, written.get("VersionId"))
         else:
             kept = self._copy(copy_from or source, key)
         report = {

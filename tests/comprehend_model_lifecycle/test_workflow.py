@@ -398,3 +398,39 @@ def test_every_grant_is_used_and_no_call_is_denied(cloud: LocalCloud) -> None:
     assert {a for p, a, _ in unused if p.startswith("EndpointKeeper")} <= {
         "comprehend:CreateEndpoint", "comprehend:DeleteEndpoint", "comprehend:TagResource",
     }  # fmt: skip
+
+
+def test_an_upload_gone_before_its_round_is_reported_and_blocks_no_later_round(
+    cloud: LocalCloud,
+) -> None:
+    """The committed intake event names a version of train/training.csv this cloud never
+    stored, as an upload deleted before its round would be: the round reports it unreadable
+    and takes it, and the next upload trains as usual (a pending upload that could not be
+    read used to fail every later round)."""
+    import json
+
+    stack = deploy(cloud)
+    (intake,) = [
+        name
+        for name in cloud.runtime.functions
+        if name.startswith(stack.stack.name) and "-IntakeFunction" in name
+    ]
+    event = json.loads(
+        (
+            Path(__file__).parents[2]
+            / "events/comprehend_model_lifecycle/intake/training_upload.json"
+        ).read_text()
+    )
+    cloud.client("lambda").invoke(FunctionName=intake, Payload=json.dumps(event))
+    cloud.settle(timeout=300)
+    (notice,) = stack.new_notifications()
+    assert notice["Subject"] == REJECTED
+    (entry,) = summary(notice)["rejected"]
+    assert entry["file"] == "training.csv" and entry["error"] == "unreadable-upload"
+    assert "could not be read" in entry["reason"] and "upload it again" in entry["reason"]
+    report = stack.read_json("error-reports/training.csv.json")
+    assert report["quarantined"] is None and report["error"] == "unreadable-upload"
+
+    (trained,) = stack.run("initial.csv", sample("initial.csv"))
+    assert summary(trained)["decision"] == "promoted"
+    assert all(e["status"] == "SUCCEEDED" for e in stack.executions())
