@@ -12,6 +12,7 @@ prefixes are the workflow's own and are not read as feedback.
 from __future__ import annotations
 
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from botocore.exceptions import ClientError
 
 from lambdas.comprehend_feedback_loop.feedback import (
     BatchFileError,
@@ -26,10 +27,12 @@ from lambdas.shared.kit import HandlerKit
 from lambdas.shared.quarantine import (
     FAILED_PREFIX,
     REPORTS_PREFIX,
+    UNREADABLE,
     ObjectRef,
     Quarantine,
     Rejection,
 )
+from lambdas.shared.s3 import error_code
 
 kit = HandlerKit(FeedbackSettings)
 WORKFLOW = "comprehend_feedback_loop"
@@ -65,6 +68,15 @@ def take_feedback(event: S3ObjectEvent, settings: FeedbackSettings) -> None:
     except (BatchFileError, UnsafeKeyError) as error:
         kit.logger.warning("batch feedback rejected", key=event.key, reason=error.reason)
         quarantine.file(event.key, source, Rejection.of(error))
+        kit.count("BatchFilesRejected")
+        return
+    except ClientError as error:
+        # The upload's version is gone (deleted, or its event forged): a retry cannot read
+        # it either, so it is reported rather than retried into the dead-letter queue.
+        if error_code(error) not in UNREADABLE:
+            raise
+        reason = quarantine.file_unreadable(event.key, source, error_code(error), "it was read")
+        kit.logger.warning("batch feedback unreadable", key=event.key, reason=reason)
         kit.count("BatchFilesRejected")
         return
     if batch.rejected:

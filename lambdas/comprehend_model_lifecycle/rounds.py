@@ -21,15 +21,17 @@ from lambdas.comprehend_model_lifecycle import dataset, layout
 from lambdas.comprehend_model_lifecycle.settings import LifecycleSettings
 from lambdas.shared.errors import InputError
 from lambdas.shared.keys import check_name
-from lambdas.shared.quarantine import ObjectRef, Quarantine, Rejection
+from lambdas.shared.quarantine import (
+    UNREADABLE,
+    UNREADABLE_UPLOAD,
+    ObjectRef,
+    Quarantine,
+    Rejection,
+)
 from lambdas.shared.s3 import ObjectStore, error_code
 
 _deserialize = TypeDeserializer().deserialize
 WORKFLOW = "comprehend_model_lifecycle"
-UNREADABLE_UPLOAD = "unreadable-upload"
-# What S3 answers for an object version that no longer exists: 404 with s3:ListBucket, 403
-# without it (the functions have none), 400 for a version id it never issued.
-UNREADABLE = frozenset({"NoSuchKey", "NoSuchVersion", "AccessDenied", "InvalidArgument"})
 # SQS keeps an upload event at most 14 days; after that no redelivery can bring it back.
 CONSUMED_RECORD_SECONDS = 14 * 24 * 3600
 
@@ -119,14 +121,8 @@ def prepare_round(
             # fail every later round.
             if error_code(error) not in UNREADABLE:
                 raise
-            reason = (
-                f"{name} (version {upload.version_id or 'none'}) could not be read: "
-                f"{error_code(error)}; it was deleted before its round, or the workflow's role "
-                "may not read it; upload it again"
-            )
             source = ObjectRef(store.bucket, upload.key, upload.version_id)
-            rejection = Rejection(UNREADABLE_UPLOAD, reason, details={"roundId": round_id})
-            quarantine.file(name, source, rejection, keep=False)
+            reason = quarantine.file_unreadable(name, source, error_code(error), "its round")
             plan.rejected.append({"file": name, "error": UNREADABLE_UPLOAD, "reason": reason})
     ground_truth = _stored_rows(store, layout.GROUND_TRUTH, settings)
     carried = _stored_rows(store, layout.CARRIED, settings)

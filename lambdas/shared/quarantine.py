@@ -29,6 +29,10 @@ FAILED_PREFIX = "failed/"
 REPORTS_PREFIX = "error-reports/"
 # What S3 answers when the object or version to copy no longer exists.
 GONE = frozenset({"NoSuchKey", "NoSuchVersion", "404"})
+# What S3 answers a read of an object version that no longer exists: 404 with s3:ListBucket,
+# 403 without it (the workflows' functions have none), 400 for a version id it never issued.
+UNREADABLE = frozenset({"NoSuchKey", "NoSuchVersion", "AccessDenied", "InvalidArgument"})
+UNREADABLE_UPLOAD = "unreadable-upload"
 
 
 def failed_key(name: str) -> str:
@@ -130,6 +134,16 @@ class Quarantine:
             ContentType="application/json",
         )
         return report
+
+    def file_unreadable(self, name: str, source: ObjectRef, code: str, when: str) -> str:
+        """Report an input whose version S3 could not read (`code` in UNREADABLE), with no
+        copy; the reason."""
+        reason = (
+            f"{name} (version {source.version_id or 'none'}) could not be read: {code}; it was "
+            f"deleted before {when}, or the workflow's role may not read it; upload it again"
+        )
+        self.file(name, source, Rejection(UNREADABLE_UPLOAD, reason), keep=False)
+        return reason
 
     def _copy(self, origin: ObjectRef, key: str) -> ObjectRef | None:
         copy_source = {"Bucket": origin.bucket, "Key": origin.key}

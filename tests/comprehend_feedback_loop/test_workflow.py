@@ -28,6 +28,8 @@ from tests.comprehend_feedback_loop.helpers import (
 )
 from tests.conftest import _synthesized
 
+EVENTS = Path(__file__).resolve().parents[2] / "events"
+
 pytestmark = [pytest.mark.workflow, pytest.mark.xdist_group("feedback-loop")]
 
 
@@ -120,6 +122,17 @@ def test_reviewed_feedback_retrains_the_model_and_every_call_is_within_its_grant
     assert error["error"] == "invalid-batch-feedback" and "not valid JSON" in error["reason"]
     assert loop.read(batch, "failed/batches/broken.json") == b'{"classifier": "news"'
     assert "batches/broken.json" in loop.keys(batch, "batches/")
+    # An upload gone before it was read (deleted, or its event forged) is reported, not
+    # retried into the dead-letter queue: a retry could not read it either.
+    committed = EVENTS / "comprehend_feedback_loop/batch_feedback/feedback_upload.json"
+    uploaded = json.loads(json.loads(committed.read_text())["Records"][0]["body"])["Records"][0]
+    gone = committed.read_text().replace(uploaded["s3"]["bucket"]["name"], batch)
+    gone = gone.replace(uploaded["s3"]["object"]["key"], "batches/gone.json")
+    answer = cloud.runtime.invoke(loop.function_name("BatchFeedback"), json.loads(gone))
+    assert not answer.failed and answer.payload == {"batchItemFailures": []}
+    error = json.loads(loop.read(batch, "error-reports/batches/gone.json.json"))
+    assert error["error"] == "unreadable-upload" and error["quarantined"] is None
+    assert "could not be read" in error["reason"] and "upload it again" in error["reason"]
 
     # Every feedback item waits in exactly one loop of at most MAX_ITEMS_PER_LOOP items.
     pending = cloud.a2i.pending()
