@@ -881,3 +881,16 @@ def test_a_document_the_job_could_not_translate_is_quarantined_with_its_error(
         "es",
         "fr",
     ]
+
+
+def test_a_task_input_without_a_field_the_state_machine_sends_is_named() -> None:
+    """Invoked by hand without `executionName`, a task says what its input lacks rather
+    than failing with a bare KeyError."""
+    from lambdas.caption_translation.tasks import BatchTask, TaskInputError
+
+    task = BatchTask({"batchId": "20240101T000000Z-0000000000"})
+    assert task.batch_id == "20240101T000000Z-0000000000"
+    with pytest.raises(TaskInputError, match="no 'executionName' \\(it has \\['batchId'\\]\\)"):
+        _ = task.execution_name
+    with pytest.raises(TaskInputError, match="no 'jobs'"):
+        _ = task.jobs
