@@ -36,6 +36,8 @@ from localcloud.template import NO_VALUE, StackContext, deployment_order, resolv
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEPLOYER_PRINCIPAL = f"arn:aws:iam::{ACCOUNT_ID}:role/localcloud-cloudformation"
 BOOTSTRAP_VERSION_PARAMETER = "/cdk-bootstrap/hnb659fds/version"
+# The clients of the person using the account and of the emulated services acting for it.
+CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3})
 
 
 class SettleTimeoutError(TimeoutError):
@@ -103,7 +105,7 @@ class LocalCloud:
         self.notifications: list[dict[str, Any]] = []
         self.dropped_async: list[tuple[str, Any, Any]] = []
         self.undelivered_events: list[tuple[str, str, Any]] = []
-        self._clients: dict[tuple[str, str], Any] = {}
+        self._clients: dict[tuple[str, str, str, Config], Any] = {}
         self._clients_lock = threading.Lock()
         self._mock: Any = None
         self._session: Any = None
@@ -287,9 +289,17 @@ class LocalCloud:
         )
 
     # clients -----------------------------------------------------------------------------------
-    def client_as(self, principal_arn: str, service: str) -> Any:
-        """A boto3 client signing as an IAM principal (its calls are attributed to it)."""
-        key = (principal_arn, service)
+    def client_as(
+        self,
+        principal_arn: str,
+        service: str,
+        region: str | None = None,
+        config: Config = CLIENT_CONFIG,
+    ) -> Any:
+        """A boto3 client signing as an IAM principal (its calls are attributed to it), made
+        once per principal, service, region and configuration: a client is thread-safe, and
+        making one costs botocore's model loading."""
+        key = (principal_arn, service, region or self.region, config)
         with self._clients_lock:
             client = self._clients.get(key)
             if client is None:
@@ -299,8 +309,8 @@ class LocalCloud:
                     self._session = new_session()
                 client = self._session.client(
                     service,
-                    region_name=self.region,
-                    config=Config(retries={"mode": "standard", "max_attempts": 3}),
+                    region_name=region or self.region,
+                    config=config,
                     **credentials.as_client_kwargs(),
                 )
                 self._clients[key] = client

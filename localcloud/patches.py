@@ -255,22 +255,20 @@ def _patch_idempotency_clock(cloud: LocalCloud, patches: Patches) -> None:
     found the claim still held, so the event ended in the failure queue. The claim lasts the
     invocation's remaining time read as virtual seconds, which a slow invocation outlives; the
     runtime runs one invocation at a time, so no duplicate takes the claim over meanwhile."""
-    import datetime as real
-
     from aws_lambda_powertools.utilities.idempotency.persistence import base, datarecord, dynamodb
 
     clock = cloud.clock
 
-    class ClockDatetime(real.datetime):
+    class ClockDatetime(datetime.datetime):
         @classmethod
-        def now(cls, tz: real.tzinfo | None = None) -> ClockDatetime:
+        def now(cls, tz: datetime.tzinfo | None = None) -> ClockDatetime:
             return cls.fromtimestamp(clock.time(), tz)
 
     on_clock = types.ModuleType("datetime")
-    on_clock.__dict__.update({k: v for k, v in vars(real).items() if not k.startswith("__")})
+    on_clock.__dict__.update({k: v for k, v in vars(datetime).items() if not k.startswith("__")})
     on_clock.datetime = ClockDatetime  # type: ignore[attr-defined]
     for module in (base, datarecord, dynamodb):
-        if getattr(module, "dt", None) is not real:
+        if getattr(module, "dt", None) is not datetime:
             raise RuntimeError(f"{module.__name__} no longer reads the time as `dt`: re-check")
         patches.set(module, "dt", on_clock)
 
@@ -459,32 +457,15 @@ def _patch_step_functions(cloud: LocalCloud, patches: Patches) -> None:
     from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
     from moto.stepfunctions.parser.asl.component.state.wait.wait_function import wait_function
 
-    from localcloud.sessions import new_session
-
-    # One client per role, service and region, made from one session: a new session loads
-    # and parses botocore's endpoint and service data again, which took 40% of the CPU time
-    # of a workflow's tests. Clients are thread-safe; making them from a session is not.
-    session = new_session()
-    clients: dict[tuple[str, str, str], Any] = {}
-    clients_lock = threading.Lock()
+    # As moto's executor: no client-side validation (the service validates) and no SDK retries
+    # (the state's Retry decides). One client per role, service and region (`client_as`).
+    task_config = Config(
+        parameter_validation=False, retries={"max_attempts": 0, "total_max_attempts": 1}
+    )
 
     def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
         role = getattr(state_credentials, "role_arn", None) or ""
-        with clients_lock:
-            client = clients.get((role, service, region))
-            if client is None:
-                credentials = cloud.principals.credentials_for(role)
-                client = session.client(
-                    service_name=service,
-                    region_name=region,
-                    config=Config(
-                        parameter_validation=False,  # as moto's executor: the service validates
-                        retries={"max_attempts": 0, "total_max_attempts": 1},
-                    ),
-                    **credentials.as_client_kwargs(),
-                )
-                clients[(role, service, region)] = client
-        return client
+        return cloud.client_as(role, service, region=region, config=task_config)
 
     for module in list(sys.modules.values()):
         name = getattr(module, "__name__", "")

@@ -11,6 +11,7 @@ import struct
 import zlib
 from typing import Any
 
+from lambdas.shared.aws import queue_depth
 from smoke.core import (
     Environment,
     Result,
@@ -177,12 +178,4 @@ def _reason(run: dict[str, Any]) -> str:
 
 def _queue_depth(env: Environment, queue: str) -> int:
     """Messages waiting, in flight or delayed (the processor reads the queue only during runs)."""
-    attributes = env.client("sqs").get_queue_attributes(
-        QueueUrl=queue,
-        AttributeNames=[
-            "ApproximateNumberOfMessages",
-            "ApproximateNumberOfMessagesNotVisible",
-            "ApproximateNumberOfMessagesDelayed",
-        ],
-    )["Attributes"]
-    return sum(int(value) for value in attributes.values())
+    return queue_depth(env.client("sqs"), queue)

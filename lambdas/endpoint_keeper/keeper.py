@@ -32,6 +32,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from lambdas.endpoint_keeper.settings import KeeperSettings
+from lambdas.shared.aws import queue_depth
 from lambdas.shared.endpoint_policy import (
     CREATING,
     IN_SERVICE,
@@ -246,15 +247,7 @@ class Keeper:
     def _waiting(self) -> int:
         if not self.settings.queue_url or self.sqs is None:
             return 0
-        attributes = self.sqs.get_queue_attributes(
-            QueueUrl=self.settings.queue_url,
-            AttributeNames=[
-                "ApproximateNumberOfMessages",
-                "ApproximateNumberOfMessagesNotVisible",
-                "ApproximateNumberOfMessagesDelayed",
-            ],
-        )["Attributes"]
-        return sum(int(value) for value in attributes.values())
+        return queue_depth(self.sqs, self.settings.queue_url)
 
     def _schedule(self, enabled: bool) -> None:
         """Run every minute while an endpoint exists or work waits; rest otherwise."""

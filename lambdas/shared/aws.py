@@ -31,3 +31,19 @@ class ClientCache:
 
     def clear(self) -> None:
         self._clients.clear()
+
+
+# Waiting, in flight and delayed: every message a queue still holds.
+QUEUE_DEPTH_ATTRIBUTES = (
+    "ApproximateNumberOfMessages",
+    "ApproximateNumberOfMessagesNotVisible",
+    "ApproximateNumberOfMessagesDelayed",
+)
+
+
+def queue_depth(sqs: Any, queue_url: str) -> int:
+    """The messages a queue holds, whatever their state (`sqs` is a boto3 SQS client)."""
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=queue_url, AttributeNames=list(QUEUE_DEPTH_ATTRIBUTES)
+    )["Attributes"]
+    return sum(int(attributes.get(name, 0)) for name in QUEUE_DEPTH_ATTRIBUTES)

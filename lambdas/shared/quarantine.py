@@ -109,12 +109,10 @@ class Quarantine:
         report never names a copy that does not exist."""
         key = failed_key(name)
         kept: ObjectRef | None = None
-        if not keep:
-            pass
-        elif content is not None:
+        if content is not None:
             written = self.s3.put_object(Bucket=self.bucket, Key=key, Body=content)
             kept = ObjectRef(self.bucket, key, written.get("VersionId"))
-        else:
+        elif keep:
             kept = self._copy(copy_from or source, key)
         report = {
             "schemaVersion": SCHEMA_VERSION,

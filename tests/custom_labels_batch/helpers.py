@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lambdas.shared.aws import queue_depth
 from localcloud.alarms import is_alarm_notification
 from localcloud.cloud import DeployedStack, LocalCloud
 from localcloud.demos.custom_labels_batch import train_sample_model
@@ -125,15 +126,7 @@ class LabelsStack:
         return self.queue_url.rsplit("/", 1)[1]
 
     def queue_depth(self, url: str | None = None) -> int:
-        attributes = self.cloud.client("sqs").get_queue_attributes(
-            QueueUrl=url or self.queue_url,
-            AttributeNames=[
-                "ApproximateNumberOfMessages",
-                "ApproximateNumberOfMessagesNotVisible",
-                "ApproximateNumberOfMessagesDelayed",
-            ],
-        )["Attributes"]
-        return sum(int(value) for value in attributes.values())
+        return queue_depth(self.cloud.client("sqs"), url or self.queue_url)
 
     def dead_letter_depth(self) -> int:
         sqs = self.cloud.client("sqs")

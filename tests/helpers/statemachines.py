@@ -164,16 +164,17 @@ class Executor:
         )
 
 
-class _NoCredentials:
-    def as_client_kwargs(self) -> dict[str, str]:
-        return {}  # moto's environment credentials
+def _client_as(principal: str, service: str, region: str | None = None, config: Any = None) -> Any:
+    import boto3
+
+    return boto3.client(service, region_name=region, config=config)  # moto's credentials
 
 
 def _local_cloud_stand_in() -> Any:
-    """What the local cloud's Step Functions hooks ask of it: credentials per execution role,
+    """What the local cloud's Step Functions hooks ask of it: a client per execution role,
     and a clock, here one on which waits and retry intervals take no time."""
     return types.SimpleNamespace(
-        principals=types.SimpleNamespace(credentials_for=lambda role: _NoCredentials()),
+        client_as=_client_as,
         clock=types.SimpleNamespace(speed=1e9, sleep=lambda seconds: None),
     )
 

@@ -21,7 +21,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.localcloud.test_server import AWS_CLI, EVENTS, REPO_ROOT, Server, start_server
+from tests.localcloud.test_server import (
+    AWS_CLI,
+    EVENTS,
+    REPO_ROOT,
+    Server,
+    cli_environment,
+    start_server,
+)
 
 README = EVENTS / "README.md"
 LOCAL_ENDPOINT = "http://localhost:4566"
@@ -81,15 +88,7 @@ def test_every_command_of_the_events_readme_runs_on_a_fresh_server(
     walk: tuple[Server, Path],
 ) -> None:
     server, work = walk
-    env = {
-        "PATH": f"{AWS_CLI.parent}{os.pathsep}{os.environ.get('PATH', '')}",
-        "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_CONFIG_FILE": "/nonexistent",
-        "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
-        "HOME": str(work),
-    }
+    env = cli_environment(work, f"{AWS_CLI.parent}{os.pathsep}{os.environ.get('PATH', '')}")
     failures = []
     for written in commands_in(README.read_text(encoding="utf-8"), "sh"):
         # The aws CLI here is v1 (PyPI's): as the README says, it takes no

@@ -104,21 +104,25 @@ def server(
     running.stop()
 
 
-def aws(server: Server, *args: str, home: Path | None = None) -> Any:
-    """Run the aws CLI against the server; its JSON output, parsed."""
-    env = {
-        "PATH": os.environ.get("PATH", ""),
+def cli_environment(home: Path, path: str = "") -> dict[str, str]:
+    """What the aws CLI runs with here: any key, the stacks' region, no user's config."""
+    return {
+        "PATH": path or os.environ.get("PATH", ""),
         "AWS_ACCESS_KEY_ID": "test",
         "AWS_SECRET_ACCESS_KEY": "test",
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_CONFIG_FILE": "/nonexistent",
         "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
-        "HOME": str(home or REPO_ROOT / "build"),
+        "HOME": str(home),
     }
+
+
+def aws(server: Server, *args: str, home: Path | None = None) -> Any:
+    """Run the aws CLI against the server; its JSON output, parsed."""
     completed = subprocess.run(
         [str(AWS_CLI), "--endpoint-url", server.url, "--output", "json", *args],
         cwd=REPO_ROOT,
-        env=env,
+        env=cli_environment(home or REPO_ROOT / "build"),
         capture_output=True,
         text=True,
         timeout=120,
