@@ -23,6 +23,7 @@ off, so its conversion alone is timed, as generously as possible.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import logging
@@ -31,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tracemalloc
 import types
 from collections.abc import Callable
 from pathlib import Path
@@ -192,8 +194,24 @@ def _from_git(repository: Path) -> tuple[str | None, str]:
     return shown.stdout, f"{SAMPLE_REPOSITORY} at {commit}"
 
 
-def _best(action: Callable[[], Any]) -> float:
-    return min(_timed(action) for _ in range(ROUNDS))
+def _best_side_by_side(*actions: Callable[[], Any]) -> list[float]:
+    """Each action's best time of `ROUNDS`, the actions taking turns in every round, so that
+    load from elsewhere on the machine falls on both sides alike."""
+    best = [float("inf")] * len(actions)
+    for _ in range(ROUNDS):
+        for index, action in enumerate(actions):
+            best[index] = min(best[index], _timed(action))
+    return best
+
+
+def _peak_bytes(action: Callable[[], Any]) -> int:
+    """The most memory Python held at once during `action` (tracemalloc, untimed run)."""
+    tracemalloc.start()
+    try:
+        action()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
 
 
 def _timed(action: Callable[[], Any]) -> float:
@@ -211,11 +229,15 @@ def run() -> dict[str, Any]:
             data = generate(fmt, cues)
             name = f"bench-{cues}.{fmt}"
             row: dict[str, Any] = {"format": fmt, "cues": cues, "bytes": len(data)}
-            ours_s = _best(lambda d=data, n=name: ours(d, n))  # type: ignore[misc]
+            mine = functools.partial(ours, data, name)
+            actions = [mine] if sample is None else [mine, functools.partial(sample, data, name)]
+            times = _best_side_by_side(*actions)
+            ours_s = times[0]
             row["ours_s"] = round(ours_s, 3)
             row["ours_cues_per_s"] = round(cues / ours_s)
+            row["ours_peak_bytes_per_cue"] = round(_peak_bytes(mine) / cues)
             if sample is not None:
-                sample_s = _best(lambda d=data, n=name: sample(d, n))  # type: ignore[misc]
+                sample_s = times[1]
                 row["sample_s"] = round(sample_s, 3)
                 row["sample_cues_per_s"] = round(cues / sample_s)
                 row["speedup"] = round(sample_s / ours_s, 2)
@@ -235,20 +257,29 @@ def markdown(result: dict[str, Any]) -> list[str]:
         "The same generated files converted by both, as their workflows do (this project: parse "
         "twice, segment, align, re-wrap to the reading profile, check it, verify, render; the "
         "sample: parse twice with webvtt-py, join, split, write), around an identity "
-        f"translation; best of {result['rounds']} runs each, measured {result['measured']}. "
-        f"Sample code: {result['sample']}.",
+        f"translation; best of {result['rounds']} runs each, the two taking turns in every "
+        f"round, measured {result['measured']}. Sample code: {result['sample']}. Peak memory "
+        "is what Python held at once while this project converted the file (tracemalloc, in "
+        "a separate untimed run), per cue: the same for 10 times the cues means memory grows "
+        "linearly with the file.",
         "",
-        "| file | cues | this project cues/s | sample cues/s | speed-up |",
-        "| --- | ---: | ---: | ---: | ---: |",
+        "| file | cues | this project cues/s | sample cues/s | speed-up | this project's peak "
+        "memory per cue |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for row in result["files"]:
         sample = f"{row['sample_cues_per_s']:,}" if "sample_s" in row else "not measured"
         speedup = f"{row['speedup']}x" if "speedup" in row else "-"
         lines.append(
             f"| {row['format'].upper()} | {row['cues']:,} | {row['ours_cues_per_s']:,} | "
-            f"{sample} | {speedup} |"
+            f"{sample} | {speedup} | {_per_cue(row)} |"
         )
     return [*lines, ""]
+
+
+def _per_cue(row: dict[str, Any]) -> str:
+    peak = row.get("ours_peak_bytes_per_cue")
+    return "-" if peak is None else f"{peak:,} bytes"
 
 
 if __name__ == "__main__":
