@@ -30,6 +30,7 @@ from localcloud.delivery import Delivery
 from localcloud.identity import ACCOUNT_ID, REGION, CallRecorder, Principals
 from localcloud.provision import ProvisionRequest, provision
 from localcloud.runtime import LambdaRuntime
+from localcloud.s3_versions import VersionIds
 from localcloud.sessions import new_session
 from localcloud.template import NO_VALUE, StackContext, deployment_order, resolve
 
@@ -93,6 +94,8 @@ class LocalCloud:
             self.principals, self.region, self.work_dir / "logs" if self.work_dir else None
         )
         self.delivery = Delivery(self)
+        # Object version ids (derived, not random); `localcloud.state` keeps them across restarts.
+        self.s3_version_ids = VersionIds()
         self.engines: dict[str, Any] = {}
         # Engines answering only some operations of a service moto otherwise serves.
         self.operation_engines: dict[tuple[str, str], Any] = {}

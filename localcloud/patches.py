@@ -86,6 +86,7 @@ def apply(cloud: LocalCloud) -> Patches:
     _patch_step_functions(cloud, patches)
     _patch_sqs(cloud, patches)
     _patch_s3_notifications(cloud, patches)
+    _patch_s3_version_ids(cloud, patches)
     _patch_bucket_policies(patches)
     _patch_lambda(cloud, patches)
     _patch_sns(cloud, patches)
@@ -689,6 +690,50 @@ def _patch_s3_notifications(cloud: LocalCloud, patches: Patches) -> None:
             raise
 
     patches.set(FakeBucket, "set_notification_configuration", set_notification_configuration)
+
+
+# S3 version ids: derived from bucket, key and ordinal (localcloud.s3_versions) -----------------
+def require(owner: Any, name: str, parameters: tuple[str, ...] = ()) -> Any:
+    """`owner.name`, checked before it is patched: it exists and takes `parameters`. A moto
+    upgrade that renames or reshapes it fails the start, instead of a hook silently doing
+    nothing."""
+    import inspect
+
+    target = owner.__dict__.get(name) if isinstance(owner, type) else getattr(owner, name, None)
+    if target is None:
+        raise RuntimeError(f"{getattr(owner, '__name__', owner)}.{name} is gone: re-check the hook")
+    missing = [p for p in parameters if p not in inspect.signature(target).parameters]
+    if missing:
+        raise RuntimeError(
+            f"{owner.__name__}.{name} no longer takes {', '.join(missing)}: re-check the hook"
+        )
+    return target
+
+
+def _patch_s3_version_ids(cloud: LocalCloud, patches: Patches) -> None:
+    """moto gives each new version of a versioned bucket's key (and each delete marker) a
+    random uuid; here it gets the next id of that key from `cloud.s3_version_ids`."""
+    from moto.s3.models import FakeDeleteMarker, FakeKey
+
+    key_init = require(FakeKey, "__init__", ("name", "bucket_name", "version_id"))
+    marker_init = require(FakeDeleteMarker, "__init__", ("key",))
+    ids = cloud.s3_version_ids
+
+    def new_key(self: Any, *args: Any, **kwargs: Any) -> None:
+        key_init(self, *args, **kwargs)
+        # put_object passes a random version id to a versioned bucket's key, "null" otherwise;
+        # parts of multipart uploads get none.
+        if self._version_id not in (None, "null") and self.bucket_name:
+            self._version_id = ids.next_id(self.bucket_name, self.name)
+
+    def new_marker(self: Any, key: Any) -> None:
+        marker_init(self, key)
+        while isinstance(key, FakeDeleteMarker):  # a marker over a marker
+            key = key.key
+        self._version_id = ids.next_id(key.bucket_name, self.name)
+
+    patches.set(FakeKey, "__init__", new_key)
+    patches.set(FakeDeleteMarker, "__init__", new_marker)
 
 
 # Bucket policies: evaluated with the request's TLS context ---------------------------------------

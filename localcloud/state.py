@@ -3,7 +3,10 @@
 On a clean stop, `export_state` writes, for the resources of every deployed stack:
 
 * S3: every object (its latest version) of every `AWS::S3::Bucket`, with its content type and
-  user metadata, under `DIR/s3/<bucket>/` (the bytes, and `objects.json` naming each file's key);
+  user metadata, under `DIR/s3/<bucket>/` (the bytes, and `objects.json` naming each file's key),
+  and how many versions each key has had (`DIR/s3-versions.json`), so that version ids, which
+  the local cloud derives from the key and that count (`localcloud.s3_versions`), are never
+  given twice: a restored object is a new version with a new id;
 * DynamoDB: every item of every `AWS::DynamoDB::Table` (`DIR/dynamodb/<table>.json`);
 * SSM Parameter Store: every parameter of the account but the CDK bootstrap version, with its
   type and value (`DIR/ssm.json`);
@@ -85,9 +88,11 @@ def export_state(cloud: LocalCloud, state_dir: Path) -> dict[str, int]:
         "ssmParameters": _export_ssm(cloud, staging / "ssm.json"),
         "sqsMessages": _export_sqs(cloud, staging / "sqs"),
     }
+    buckets = list(_resources(cloud, "AWS::S3::Bucket"))
+    _write_json(staging / "s3-versions.json", cloud.s3_version_ids.ordinals(buckets))
     _write_json(staging / "summary.json", counts)
     # Lambda logs and other work files live beside the data; only the data is replaced.
-    for name in ("s3", "dynamodb", "ssm.json", "sqs", "summary.json"):
+    for name in ("s3", "s3-versions.json", "dynamodb", "ssm.json", "sqs", "summary.json"):
         target = state_dir / name
         if target.is_dir():
             shutil.rmtree(target)
@@ -192,6 +197,9 @@ def import_state(cloud: LocalCloud, state_dir: Path) -> dict[str, int]:
     """Put back what `export_state` wrote, for the resources deployed now; {} if nothing was."""
     if not (state_dir / "summary.json").is_file():
         return {}
+    versions = state_dir / "s3-versions.json"
+    if versions.is_file():
+        cloud.s3_version_ids.restore(_read_json(versions))
     return {
         "s3Objects": _import_s3(cloud, state_dir / "s3"),
         "dynamodbItems": _import_dynamodb(cloud, state_dir / "dynamodb"),

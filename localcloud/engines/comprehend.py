@@ -54,6 +54,8 @@ What it emulates, through real boto3 clients (see `localcloud.protocol`):
   following seconds. `throughput_limits=False` turns this off.
 * `ClientRequestToken` makes creates and job starts idempotent: the same token with the same
   request returns the first result, with a different request it is `InvalidRequestException`.
+  A classification job's id is derived from the account, region and that token (32 hex
+  digits, like the service's opaque ids), so its output lands under a known key.
 * Status follows the local clock (virtual time, `ComprehendTimings`): classifiers
   SUBMITTED -> TRAINING -> TRAINED (or IN_ERROR, STOP_REQUESTED -> STOPPED, DELETING -> gone),
   jobs SUBMITTED -> IN_PROGRESS -> COMPLETED or FAILED, endpoints CREATING -> IN_SERVICE ->
@@ -113,6 +115,8 @@ MAX_LABEL_LENGTH: Final = 5000
 AUTOSPLIT_TEST_FRACTION: Final = 0.1
 MAX_TEST_DOCUMENTS: Final = 10_000
 MULTI_LABEL_THRESHOLD: Final = 0.5
+# Classification job ids are uuid5 names in this namespace (see `ComprehendEngine.job_id_for`).
+_JOB_ID_NAMESPACE: Final = uuid.UUID("0c6f3d52-7a1e-4b8f-9e2d-5a4c3b1f8e67")
 JOB_OUTPUT_TOP: Final = 3
 MAX_TEXT_BYTES: Final = 10_000
 CHARACTERS_PER_SECOND_PER_UNIT: Final = 100
@@ -1156,7 +1160,7 @@ class ComprehendEngine(LocalEngine):
         self._check_tags(params)
         classifier = self._trained_model(classifier_arn)
         assert classifier.model is not None
-        job_id = uuid.uuid4().hex
+        job_id = self.job_id_for(params.get("ClientRequestToken"))
         now = self._now()
         output_bucket, prefix = _split_s3_uri(params["OutputDataConfig"]["S3Uri"])
         job = _Job(
@@ -1187,6 +1191,15 @@ class ComprehendEngine(LocalEngine):
             "JobStatus": job.status,
             "DocumentClassifierArn": job.classifier_arn,
         }
+
+    def job_id_for(self, client_request_token: str | None) -> str:
+        """A classification job's id: 32 hex digits like the service's, derived from the
+        account, region and ClientRequestToken (the service's ids are opaque), so a job started
+        with a known token has a known id, and its output a known key, on every fresh start."""
+        if not client_request_token:
+            return uuid.uuid4().hex
+        name = f"{self.account_id}/{self.region}/{client_request_token}"
+        return uuid.uuid5(_JOB_ID_NAMESPACE, name).hex
 
     def _job(self, job_id: str) -> _Job:
         job = self._jobs.get(job_id)

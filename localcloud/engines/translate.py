@@ -22,6 +22,9 @@ What it emulates, through real boto3 clients (see `localcloud.protocol`):
   the real file's names for errors are not documented). Error codes are `INVALID_UTF8`,
   `DOCUMENT_SIZE_LIMIT_EXCEEDED` (over 20 MB), `TEXT_SIZE_LIMIT_EXCEEDED` (a million characters
   of translatable text or more) and the S3 error code when the role cannot read or write it.
+* Job ids are 32 hex digits like the service's, derived from the account, region and
+  ClientToken (the service's ids are opaque), so a job started with a known token has the same
+  id on every fresh start; the token also makes `StartTextTranslationJob` idempotent.
 * Job status follows the local clock (virtual time): SUBMITTED for `queued_seconds`,
   IN_PROGRESS for `base_seconds + characters * seconds_per_character` (characters estimated
   from the input objects' sizes, listed when the job starts running), then COMPLETED,
@@ -163,6 +166,8 @@ MAX_TARGET_LANGUAGES: Final = 10
 MAX_BATCH_DOCUMENT_BYTES: Final = 20 * 1024 * 1024
 MAX_BATCH_DOCUMENT_CHARACTERS: Final = 1_000_000
 MIN_FAULT_ELEMENTS: Final = 3
+# Job ids are uuid5 names in this namespace (see `TranslateEngine.job_id_for`).
+_JOB_ID_NAMESPACE: Final = uuid.UUID("5e0a7a1c-9b4f-4c8e-8d3a-2f6b1c7e9a40")
 
 TEXT_CONTENT_TYPES: Final = ("text/plain", "text/html")
 DOCX: Final = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -1164,7 +1169,7 @@ class TranslateEngine(LocalEngine):
         with self._lock:
             previous = self._client_tokens.get(token)
             if previous is None:
-                job = self._new_job(request, fingerprint)
+                job = self._new_job(request, fingerprint, self.job_id_for(token))
                 self._jobs[job.job_id] = job
                 self._client_tokens[token] = job
                 return {"JobId": job.job_id, "JobStatus": job.status}
@@ -1177,7 +1182,14 @@ class TranslateEngine(LocalEngine):
         # Observed outside the engine lock: a job lock is never awaited while holding it.
         return {"JobId": previous.job_id, "JobStatus": self._observe(previous)}
 
-    def _new_job(self, request: dict[str, Any], fingerprint: str) -> _Job:
+    def job_id_for(self, client_token: str) -> str:
+        """The JobId a job started with `client_token` gets: 32 hex digits like the service's,
+        derived from the account, region and token (the service's are opaque), so a job started
+        with a known token has a known id on every fresh start."""
+        name = f"{self.account_id}/{self.region}/{client_token}"
+        return uuid.uuid5(_JOB_ID_NAMESPACE, name).hex
+
+    def _new_job(self, request: dict[str, Any], fingerprint: str, job_id: str) -> _Job:
         source: str = request["SourceLanguageCode"]
         targets = list(dict.fromkeys(request["TargetLanguageCodes"]))
         if len(targets) > MAX_TARGET_LANGUAGES:
@@ -1200,7 +1212,6 @@ class TranslateEngine(LocalEngine):
             raise ServiceError(
                 "ResourceNotFoundException", f"The parallel data {parallel_data[0]} does not exist."
             )
-        job_id = uuid.uuid4().hex
         input_uri: str = request["InputDataConfig"]["S3Uri"]
         input_bucket, input_prefix = _split_s3_uri(input_uri)
         output_bucket, output_prefix = _split_s3_uri(request["OutputDataConfig"]["S3Uri"])

@@ -625,6 +625,9 @@ def test_classification_job_writes_the_documented_output(
         ClientRequestToken="job-token",
     )
     assert again["JobId"] == job_id
+    # The id follows from the token (a fresh engine gives the same one), so the output's key
+    # is known before the job starts.
+    assert job_id == engine.job_id_for("job-token") != engine.job_id_for("other-token")
     output_uri = f"s3://out-bucket/jobs/{ACCOUNT}-CLN-{job_id}/output/output.tar.gz"
 
     submitted = _job(comprehend, job_id)

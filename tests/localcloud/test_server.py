@@ -25,6 +25,8 @@ from typing import Any
 import boto3
 import pytest
 
+from localcloud.s3_versions import version_id
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 AWS_CLI = REPO_ROOT / ".venv-awscli" / "bin" / "aws"
 EVENTS = REPO_ROOT / "events"
@@ -408,7 +410,7 @@ def test_state_survives_a_restart(
     ]  # fmt: skip
     (dead_letters,) = [url for url in sqs.list_queues()["QueueUrls"]
                        if "CaptionTranslation-test-TriggerQueueDeadLetters" in url]  # fmt: skip
-    s3.put_object(Bucket=bucket, Key="notes/kept.txt", Body=b"kept across restarts")
+    first = s3.put_object(Bucket=bucket, Key="notes/kept.txt", Body=b"kept across restarts")
     dynamodb.put_item(
         TableName=table,
         Item={"pk": {"S": "kept"}, "sk": {"S": "item"}, "blob": {"B": b"\x00\x01"}},
@@ -426,9 +428,11 @@ def test_state_survives_a_restart(
     try:
         assert any(line.startswith("state restored from ") for line in again.lines)
         s3 = client(again, "s3")
-        assert s3.get_object(Bucket=bucket, Key="notes/kept.txt")["Body"].read() == (
-            b"kept across restarts"
-        )
+        restored = s3.get_object(Bucket=bucket, Key="notes/kept.txt")
+        assert restored["Body"].read() == b"kept across restarts"
+        # The restored object is the key's second version: its id is new, and derived.
+        assert first["VersionId"] == version_id(bucket, "notes/kept.txt", 1)
+        assert restored["VersionId"] == version_id(bucket, "notes/kept.txt", 2)
         item = client(again, "dynamodb").get_item(
             TableName=table, Key={"pk": {"S": "kept"}, "sk": {"S": "item"}}
         )

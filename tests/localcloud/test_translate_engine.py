@@ -479,6 +479,19 @@ def test_client_token_makes_start_idempotent(translate: Any) -> None:
     assert _start(translate, token="other-token") != first
 
 
+def test_a_job_id_follows_from_the_client_token(
+    translate: Any, clock: LocalClock, s3: Any, roles: dict[str, Any]
+) -> None:
+    # A fresh engine (a fresh server) gives a job started with the same token the same id, so
+    # a committed event can name it; another account's job with that token gets another id.
+    first = _start(translate, token="batch-0")
+    assert re.fullmatch(r"[0-9a-f]{32}", first)
+    fresh = _engine(clock, s3, roles)
+    assert _start(_client(fresh), token="batch-0") == first == fresh.job_id_for("batch-0")
+    other = TranslateEngine(clock, lambda role: s3, account_id="210987654321")
+    assert other.job_id_for("batch-0") != first
+
+
 def test_start_validates_the_request(translate: Any) -> None:
     eleven = ["es", "fr", "de", "it", "ja", "ko", "pt", "ru", "zh", "ar", "hi"]
     with pytest.raises(translate.exceptions.InvalidRequestException, match="at most 10"):
