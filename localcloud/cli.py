@@ -4,7 +4,7 @@
         [--faults merge,drop,reorder,throttle,expand] [--out DIR]
     python -m localcloud demo custom_labels_batch [--images DIR] [--faults throttle,corrupt]
     python -m localcloud demo comprehend_model_lifecycle
-    python -m localcloud demo comprehend_feedback_loop [--rounds 3]
+    python -m localcloud demo comprehend_feedback_loop [--rounds 3] [--sentences CSV]
     python -m localcloud demo ticket_classification [--count 40]
     python -m localcloud demo glue_ml_pipeline [--rows N]
     python -m localcloud demo all [--out demo-output]
@@ -105,7 +105,13 @@ def comprehend_feedback_loop(args: argparse.Namespace) -> dict[str, object]:
 
     if not 1 <= args.rounds <= 10:
         raise SystemExit("--rounds must be between 1 and 10")
-    return demo.run(Path(args.out), rounds=args.rounds)
+    if args.sentences is None:
+        return demo.run(Path(args.out), rounds=args.rounds)
+    try:
+        stream = demo.read_sentences(Path(args.sentences))
+    except ValueError as error:
+        raise SystemExit(f"--sentences {args.sentences}: {error}") from None
+    return demo.run(Path(args.out), rounds=args.rounds, stream=stream)
 
 
 def ticket_classification(args: argparse.Namespace) -> dict[str, object]:
@@ -275,6 +281,14 @@ def _lifecycle_options(parser: argparse.ArgumentParser) -> None:
 
 def _feedback_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rounds", type=int, default=3, help="review and retraining rounds")
+    parser.add_argument(
+        "--sentences",
+        default=None,
+        metavar="CSV",
+        help="your own sentences to classify, flag and review, as label,text rows (the label is "
+        "the true one, which the reviewer answers with; labels of the first model: "
+        "World, Sports, Business, SciTech), instead of the sample stream",
+    )
 
 
 def _ticket_options(parser: argparse.ArgumentParser) -> None:

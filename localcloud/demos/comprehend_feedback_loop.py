@@ -1,13 +1,14 @@
-"""`python -m localcloud demo comprehend_feedback_loop [--rounds N]`: the whole active
-learning loop, offline.
+"""`python -m localcloud demo comprehend_feedback_loop [--rounds N] [--sentences CSV]`: the
+whole active learning loop, offline.
 
 Deploys ComprehendModelLifecycle and ComprehendFeedbackLoop wired together (as app.py wires
 them), trains the first model from `initial.csv`, then for each round sends a slice of a
-held-out stream (`improving.csv`: topics the first model never saw) through `POST /classify`
-with an API key. Unsure answers become implicit feedback; a user flags confident wrong answers
-through `POST /feedback`. The oracle reviewer answers the human loops with the samples' true
-labels, the answers reach part 1's `train/` as training rows, part 1 retrains and keeps the
-better model. Accuracy on `holdout.csv` (on which the oracle never answers) is measured through
+held-out stream (`improving.csv`: topics the first model never saw, or the user's own
+labelled sentences, `--sentences`) through `POST /classify` with an API key. Unsure answers
+become implicit feedback; a user flags confident wrong answers through `POST /feedback`. The
+oracle reviewer answers the human loops with the true labels, the answers reach part 1's
+`train/` as training rows, part 1 retrains and keeps the better model. Accuracy on
+`holdout.csv` (on which the oracle never answers) is measured through
 the API after every round and plotted.
 
 The stacks are synthesized with Firehose's longest buffer interval (900 s): the local clock runs
@@ -17,6 +18,8 @@ over many tiny objects, each its own training round, as a slow trickle would be 
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import sys
 import time
@@ -154,16 +157,48 @@ def plot(accuracy: list[float], path: Path) -> Path:
     return path
 
 
+def read_sentences(path: Path) -> list[tuple[str, str]]:
+    """A user's stream: (label, text) rows of a label,text CSV file, each label one the first
+    model knows (the reviewer answers with it). ValueError names what is wrong."""
+    if not path.is_file():
+        raise ValueError("no such file")
+    try:
+        parsed = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8"))))
+    except (UnicodeDecodeError, csv.Error) as error:
+        raise ValueError(f"not a UTF-8 label,text CSV file ({error})") from None
+    known = sorted({label for label, _ in labelled_rows(SAMPLES / "initial.csv")})
+    rows = []
+    for number, row in enumerate(parsed, start=1):
+        if not row:
+            continue
+        if len(row) != 2:
+            raise ValueError(
+                f"row {number}: {len(row)} fields where label,text has 2 (quote a text "
+                "holding a comma)"
+            )
+        label, text = row
+        rows.append((label, text))
+        if label not in known:
+            raise ValueError(f"row {number}: label {label!r} is not one of {', '.join(known)}")
+        if not text.strip():
+            raise ValueError(f"row {number}: the text is empty")
+    if not rows:
+        raise ValueError("no label,text rows")
+    return rows
+
+
 def run(
     out_dir: Path,
     rounds: int = 3,
     progress: TextIO = sys.stderr,
     assembly_dir: Path | None = None,
     traffic: int | None = None,
+    stream: list[tuple[str, str]] | None = None,
 ) -> dict[str, Any]:
     """`assembly_dir`: where the two stacks are synthesized (default: under `out_dir`), kept
     while the sources are unchanged. `traffic`: how many documents of the stream to classify
-    over all rounds (default: all 240)."""
+    over all rounds (default: all). `stream`: the (label, text) documents sent through the
+    API (default: `improving.csv`, 240 documents)."""
     started = time.monotonic()
 
     def say(message: str) -> None:
@@ -206,8 +241,11 @@ def run(
 
         history = [accuracy()]
         say(f"first model trained from initial.csv: accuracy {history[0]:.3f}")
-        oracle = OracleReviewer(sample_truth())
-        stream = labelled_rows(SAMPLES / "improving.csv")[:traffic]
+        truth = sample_truth()
+        if stream is not None:  # the reviewer answers the user's sentences with their labels
+            truth.update((text_key(text), label) for label, text in stream)
+        oracle = OracleReviewer(truth)
+        stream = (stream or labelled_rows(SAMPLES / "improving.csv"))[:traffic]
         size = -(-len(stream) // rounds)
         loops = 0
         for number in range(rounds):
