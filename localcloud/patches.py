@@ -31,8 +31,14 @@ class Patches:
         self._undo: list[Callable[[], None]] = []
 
     def set(self, owner: Any, name: str, value: Any) -> None:
+        """Replace `owner.name` (a module's or a class's own attribute) with `value`. A name
+        that is not there fails the start: a moto or botocore upgrade that renames what a hook
+        replaces must not leave the hook silently doing nothing."""
         missing = object()
         original = owner.__dict__.get(name, missing)
+        if original is missing:
+            where = getattr(owner, "__name__", repr(owner))
+            raise RuntimeError(f"{where}.{name} is gone: re-check the hook that replaces it")
         setattr(owner, name, value)
 
         def restore() -> None:
@@ -42,6 +48,17 @@ class Patches:
                 setattr(owner, name, original)
 
         self._undo.append(restore)
+
+    def shadow(self, owner: type, name: str, value: property) -> None:
+        """Put a class property over the instance attribute `name` that `owner.__init__` sets,
+        checked in its source: a rename upstream fails the start."""
+        import inspect
+
+        if f"self.{name}" not in inspect.getsource(vars(owner)["__init__"]):
+            where = f"{owner.__name__}.__init__"
+            raise RuntimeError(f"{where} no longer sets self.{name}: re-check the hook")
+        setattr(owner, name, value)
+        self._undo.append(lambda: delattr(owner, name))
 
     def on_undo(self, action: Callable[[], None]) -> None:
         """Run `action` when the patches are undone (e.g. stop an engine's worker thread)."""
@@ -553,7 +570,7 @@ def _patch_sqs(cloud: LocalCloud, patches: Patches) -> None:
     patches.set(sqs_models, "unix_time_millis", lambda *args: cloud.clock.time() * 1000)
     # moto invokes a mapped function synchronously inside SendMessage; the local pollers
     # deliver instead (batching, partial failures, visibility and redrive).
-    patches.set(
+    patches.shadow(
         sqs_models.Queue,
         "lambda_event_source_mappings",
         property(lambda self: {}, lambda self, value: None),
