@@ -17,7 +17,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
@@ -33,6 +33,9 @@ from localcloud.runtime import LambdaRuntime
 from localcloud.s3_versions import VersionIds
 from localcloud.sessions import new_session
 from localcloud.template import NO_VALUE, StackContext, deployment_order, resolve
+
+if TYPE_CHECKING:
+    from localcloud.firehose import Buffers
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEPLOYER_PRINCIPAL = f"arn:aws:iam::{ACCOUNT_ID}:role/localcloud-cloudformation"
@@ -113,7 +116,7 @@ class LocalCloud:
         self._mock: Any = None
         self._session: Any = None
         self._patches: Any = None
-        self._undo_firehose: Any = None
+        self.firehose_buffers: Buffers | None = None
         # Further work in flight for `settle` (e.g. records buffered by Firehose).
         self.busy_checks: list[Any] = []
         self._saved_handlers: list[Any] | None = None
@@ -152,7 +155,7 @@ class LocalCloud:
         # Their provisioners register on import.
         from localcloud import apigateway, custom_resources, firehose  # noqa: F401
 
-        self._undo_firehose = firehose.install(self)
+        self.firehose_buffers = firehose.install(self, self._patches)
         self._start_engines()
         from localcloud.engines import redshift
 
@@ -174,8 +177,6 @@ class LocalCloud:
             )
         self.delivery.stop()
         self.runtime.stop()
-        if self._undo_firehose is not None:
-            self._undo_firehose()
         if self._patches is not None:
             self._patches.undo()
         if self._mock is not None:

@@ -30,6 +30,7 @@ from localcloud.template import ResourceState
 
 if TYPE_CHECKING:
     from localcloud.cloud import LocalCloud
+    from localcloud.patches import Patches
 
 MIB = 1024 * 1024
 EXPRESSION = re.compile(r"!\{")
@@ -154,37 +155,30 @@ class Buffers:
         self._stop.set()
 
 
-_BUFFERS: dict[int, Buffers] = {}
-
-
 def buffers(cloud: LocalCloud) -> Buffers:
-    found = _BUFFERS.get(id(cloud))
-    if found is None or found.cloud is not cloud:
-        found = Buffers(cloud)
-        _BUFFERS[id(cloud)] = found
-        cloud.busy_checks.append(found.pending)
+    """The cloud's Firehose buffers (made when it starts, by `install`)."""
+    found = cloud.firehose_buffers
+    if found is None:
+        raise RuntimeError("the local cloud is not started: it has no Firehose buffers")
     return found
 
 
-def install(cloud: LocalCloud) -> Any:
-    """Route moto's Firehose S3 delivery through the buffers; returns an undo function."""
+def install(cloud: LocalCloud, patches: Patches) -> Buffers:
+    """Route moto's Firehose S3 delivery through buffers of the cloud's own; `patches.undo()`
+    stops their delivery thread and puts moto's back."""
     from moto.firehose.models import FirehoseBackend
 
-    original = FirehoseBackend.put_s3_records
+    found = Buffers(cloud)
+    cloud.busy_checks.append(found.pending)
+    original = vars(FirehoseBackend)["put_s3_records"]
 
     def put_s3_records(
         self: Any, stream: str, version: str, destination: dict[str, Any], records: list[Any]
     ) -> Any:
-        if not buffers(cloud).add(stream, [r["Data"] for r in records]):
+        if not found.add(stream, [r["Data"] for r in records]):
             return original(self, stream, version, destination, records)
         return [{"RecordId": str(uuid.uuid4())} for _ in records]
 
-    FirehoseBackend.put_s3_records = put_s3_records  # type: ignore[method-assign,assignment]
-
-    def undo() -> None:
-        FirehoseBackend.put_s3_records = original  # type: ignore[method-assign]
-        found = _BUFFERS.pop(id(cloud), None)
-        if found is not None:
-            found.stop()
-
-    return undo
+    patches.set(FirehoseBackend, "put_s3_records", put_s3_records)
+    patches.on_undo(found.stop)
+    return found
