@@ -197,24 +197,42 @@ def _within_by_raw_text(text: str, fmt: CaptionFormat, max_lines: int, max_chars
     to a line break, so text with references is measured."""
     if fmt == "vtt" and "&" in text:
         return False
+    return _lines_within(text, max_lines, max_chars)
+
+
+def _lines_within(text: str, max_lines: int, max_chars: int) -> bool:
+    """Whether `text` has at most `max_lines` lines of at most `max_chars` characters."""
     if "\n" not in text:
         return len(text) <= max_chars
     lines = text.split("\n")
     return len(lines) <= max_lines and max(map(len, lines)) <= max_chars
 
 
+def _rate_within(text: str, duration: int, profile: ReadingProfile) -> bool:
+    """Whether the characters of `text`, line breaks aside, read within the profile's rate
+    over `duration` ms: they bound the characters a viewer reads, and so the reading rate."""
+    characters = len(text) - text.count("\n")
+    return round(characters / (max(duration, 1) / 1000), 1) <= profile.max_chars_per_second
+
+
 def check_cue(cue: Cue, fmt: CaptionFormat, profile: ReadingProfile) -> dict[str, Any] | None:
     """The report entry of a cue over the profile's limits, or None when it reads well."""
     text = cue.text
     duration = cue.end_ms - cue.start_ms
-    if (
-        duration >= profile.min_duration_ms
-        and _within_by_raw_text(text, fmt, profile.max_lines, profile.max_chars_per_line)
-        # the written characters bound those read, so their rate bounds the reading rate
-        and round((len(text) - text.count("\n")) / (max(duration, 1) / 1000), 1)
-        <= profile.max_chars_per_second
-    ):
-        return None
+    if duration >= profile.min_duration_ms:
+        max_lines, max_chars = profile.max_lines, profile.max_chars_per_line
+        if _within_by_raw_text(text, fmt, max_lines, max_chars) and _rate_within(
+            text, duration, profile
+        ):
+            return None
+        if "<" in text or "&" in text or "{" in text:
+            # the same bounds on the text without tags and with references decoded, whose
+            # stripped lines are the ones measured
+            visible = plain_text(text, fmt)
+            if _lines_within(visible, max_lines, max_chars) and _rate_within(
+                visible, duration, profile
+            ):
+                return None
     return _measured_check(cue, fmt, profile)
 
 
