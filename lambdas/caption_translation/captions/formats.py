@@ -79,9 +79,11 @@ _VTT_CUE_BLOCK = re.compile(
 )
 # groups: (the whole cue with the empty lines before it, identifier, start, end, settings,
 # text lines each after a line break); the empty lines are taken from the first, so a search
-# never retries inside them (which would take quadratic time)
+# never retries inside them (which would take quadratic time). A first line with "-->" is
+# never tried as the identifier: a cue with such an identifier is read block by block anyway
 _VTT_BODY_CUE = re.compile(
-    rf"(?<!\n)(\n\n+(?:([^\n]+)\n)?[ \t\f]*{_VTT_TIMESTAMP}[ \t\f]*-->[ \t\f]*{_VTT_TIMESTAMP}"
+    rf"(?<!\n)(\n\n+(?:(?![^\n]*-->)([^\n]+)\n)?"
+    rf"[ \t\f]*{_VTT_TIMESTAMP}[ \t\f]*-->[ \t\f]*{_VTT_TIMESTAMP}"
     r"(?=[ \t\f\n]|\Z)([^\n]*)((?:\n[^\n]++)*))"
 )
 _VTT_EXPECTED = "'hh:mm:ss.ttt --> hh:mm:ss.ttt' (hours optional, at most 59 minutes and seconds)"
@@ -471,8 +473,6 @@ def _plain_vtt(text: str) -> tuple[list[Cue], list[str]] | None:
         covered += len(whole)
         if m1 > "59" or s1 > "59" or m2 > "59" or s2 > "59" or "-->" in lines:
             return None
-        if "-->" in identifier:
-            return None
         # each timestamp read as one number, hhmmssttt (any number of hours)
         start = int(h1 + m1 + s1 + f1)
         end = int(h2 + m2 + s2 + f2)
@@ -488,7 +488,7 @@ def _plain_vtt(text: str) -> tuple[list[Cue], list[str]] | None:
                 identifier or None,
                 start_ms,
                 end_ms,
-                _normalized_settings(settings),
+                settings and _normalized_settings(settings),
                 lines[1:],
             )
         )

@@ -99,8 +99,13 @@ def sentence_groups(doc: CaptionFile) -> list[list[int]]:
     or a title, not dialogue); a group holds at most
     `MAX_SENTENCE_CUES` cues.
     """
+    return list(_sentence_groups(doc))
+
+
+def _sentence_groups(doc: CaptionFile) -> Iterator[list[int]]:
+    """`sentence_groups` one at a time, each once it is complete (so a long file's groups
+    are not all kept)."""
     fmt = doc.format
-    groups: list[list[int]] = []
     group: list[int] = []
     # what the next cue needs to know of the previous one: whether a sentence may run on
     # from it, and its voice and settings
@@ -126,13 +131,15 @@ def sentence_groups(doc: CaptionFile) -> list[list[int]]:
         ):
             group.append(index)
         else:
+            if group:
+                yield group
             group = [index]
-            groups.append(group)
         previous_index = index
         runs_on = not alone and not _ends_sentence(visible)
         previous_voice = voice
         previous_settings = cue.settings
-    return groups
+    if group:
+        yield group
 
 
 def wrap_document(elements: Sequence[str]) -> str:
@@ -174,7 +181,7 @@ def _paragraphs(doc: CaptionFile, room: int, max_bytes: int) -> Iterator[tuple[s
     their own when it is over `room` bytes; `CueTooLargeError` for a cue over it alone."""
     fmt = doc.format
     cues = doc.cues
-    for group in sentence_groups(doc):
+    for group in _sentence_groups(doc):
         if len(group) == 1:
             element = cue_element(cues[group[0]], fmt)
         else:

@@ -231,11 +231,12 @@ def _terms_not_kept(
     missing = []
     for before, after in zip(source.cues, result.cues, strict=True):
         original = plain_text(before.text, source.format)
-        held = [(term, pattern) for term, pattern in patterns if pattern.search(original)]
-        if not held:
-            continue
-        translated = plain_text(after.text, result.format)
-        for term, pattern in held:
+        translated = None  # read once a term is found in the source
+        for term, pattern in patterns:
+            if not pattern.search(original):
+                continue
+            if translated is None:
+                translated = plain_text(after.text, result.format)
             if not pattern.search(translated):
                 missing.append(
                     {
