@@ -124,11 +124,11 @@ def test_a_file_read_at_once_reads_as_line_by_line(
     if not lines or (generated.format == "vtt" and not lines[0].startswith("WEBVTT")):
         return
     if generated.format == "vtt":
-        fast = _outcome(lambda: _VttReader(list(lines)).read())
-        general = _outcome(lambda: _VttReader(list(lines)).read_blocks())
+        fast = _outcome(lambda: _VttReader("\n".join(lines)).read())
+        general = _outcome(lambda: _VttReader("\n".join(lines)).read_blocks())
     else:
-        fast = _outcome(lambda: _SrtReader(list(lines)).read())
-        general = _outcome(lambda: _SrtReader(list(lines)).read_lines())
+        fast = _outcome(lambda: _SrtReader("\n".join(lines)).read())
+        general = _outcome(lambda: _SrtReader("\n".join(lines)).read_lines())
 
     assert fast == general
 

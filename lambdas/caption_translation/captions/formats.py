@@ -79,9 +79,11 @@ _VTT_CUE_BLOCK = re.compile(
 )
 # groups: (the whole cue with the empty lines before it, identifier, start, end, settings,
 # text lines each after a line break); the empty lines are taken from the first, so a search
-# never retries inside them (which would take quadratic time)
+# never retries inside them (which would take quadratic time). A first line with "-->" is
+# never tried as the identifier: a cue with such an identifier is read block by block anyway
 _VTT_BODY_CUE = re.compile(
-    rf"(?<!\n)(\n\n+(?:([^\n]+)\n)?[ \t\f]*{_VTT_TIMESTAMP}[ \t\f]*-->[ \t\f]*{_VTT_TIMESTAMP}"
+    rf"(?<!\n)(\n\n+(?:(?![^\n]*-->)([^\n]+)\n)?"
+    rf"[ \t\f]*{_VTT_TIMESTAMP}[ \t\f]*-->[ \t\f]*{_VTT_TIMESTAMP}"
     r"(?=[ \t\f\n]|\Z)([^\n]*)((?:\n[^\n]++)*))"
 )
 _VTT_EXPECTED = "'hh:mm:ss.ttt --> hh:mm:ss.ttt' (hours optional, at most 59 minutes and seconds)"
@@ -106,11 +108,13 @@ def parse_captions(data: bytes, name: str) -> CaptionFile:
     ending before it starts, and files without cues.
     """
     text, bom = _decode(data)
-    lines = text.split("\n") if "\r" not in text else _LINE_BREAK.split(text)
-    if lines and not lines[-1]:
-        lines.pop()
-    fmt = _detect_format(lines)
-    reader = _VttReader(lines) if fmt == "vtt" else _SrtReader(lines)
+    newline = _newline_style(text)
+    # the lines joined by "\n", without the line break that ends the last one
+    joined = text if "\r" not in text else _LINE_BREAK.sub("\n", text)
+    if joined.endswith("\n"):
+        joined = joined[:-1]
+    fmt = _detect_format(_leading_lines(joined))
+    reader = _VttReader(joined) if fmt == "vtt" else _SrtReader(joined)
     cues, header, metadata, blocks = reader.read()
     if not cues:
         raise NoCuesError(
@@ -129,7 +133,7 @@ def parse_captions(data: bytes, name: str) -> CaptionFile:
         metadata=tuple(metadata),
         blocks=tuple(blocks),
         bom=bom,
-        newline=_newline_style(text),
+        newline=newline,
     )
 
 
@@ -323,6 +327,8 @@ def _mostly_double_byte(sample: bytes) -> bool:
 
 def _newline_style(text: str) -> str:
     """The line ending used most often (LF when the file has a single line)."""
+    if "\r" not in text:
+        return "\n"
     crlf = text.count("\r\n")
     cr = text.count("\r") - crlf
     lf = text.count("\n") - crlf
@@ -331,6 +337,16 @@ def _newline_style(text: str) -> str:
     if cr > lf:
         return "\r"
     return "\n"
+
+
+def _leading_lines(text: str) -> list[str]:
+    """The lines of `text` up to the first with more than whitespace and the one after it:
+    all `_detect_format` reads, without splitting a whole file."""
+    visible = len(text) - len(text.lstrip())  # `strip` and `lstrip` take the same whitespace
+    end = text.find("\n", visible)
+    if end >= 0:
+        end = text.find("\n", end + 1)
+    return (text if end < 0 else text[:end]).split("\n")
 
 
 def _detect_format(lines: list[str]) -> CaptionFormat:
@@ -364,13 +380,13 @@ def _detect_format(lines: list[str]) -> CaptionFormat:
 class _VttReader:
     """Split WebVTT lines into blocks like webvtt-py, remembering line numbers and positions."""
 
-    lines: list[str]
+    text: str  # the file's lines joined by "\n"
     cues: list[Cue] = field(default_factory=list)
     blocks: list[Block] = field(default_factory=list)
 
     def read(self) -> tuple[list[Cue], str, list[str], list[Block]]:
         """Return the cues, signature line, metadata lines and non-cue blocks."""
-        plain = _plain_vtt("\n".join(self.lines))
+        plain = _plain_vtt(self.text)
         if plain is not None:
             self.cues, header = plain
             return self.cues, header[0], header[1:], self.blocks
@@ -390,7 +406,7 @@ class _VttReader:
         # The same rule as webvtt-py: an empty line ends a block, and a line with "-->" that
         # cannot be the timing line of the current block starts a new one. Runs of non-empty
         # lines are found in the joined text, then split by that rule.
-        text = "\n".join(self.lines)
+        text = self.text
         counted_to, line_number = 0, 1
         in_header = True
         for run in _RUN.finditer(text):
@@ -451,13 +467,11 @@ def _plain_vtt(text: str) -> tuple[list[Cue], list[str]] | None:
     body = text[len(header) :].rstrip("\n")
     cues: list[Cue] = []
     covered = 0
-    for whole, identifier, h1, m1, s1, f1, h2, m2, s2, f2, settings, lines in _VTT_BODY_CUE.findall(
-        body
-    ):
+    # one match at a time: a list of every cue's groups would keep the garbage collector busy
+    for match in _VTT_BODY_CUE.finditer(body):
+        whole, identifier, h1, m1, s1, f1, h2, m2, s2, f2, settings, lines = match.groups("")
         covered += len(whole)
         if m1 > "59" or s1 > "59" or m2 > "59" or s2 > "59" or "-->" in lines:
-            return None
-        if "-->" in identifier:
             return None
         # each timestamp read as one number, hhmmssttt (any number of hours)
         start = int(h1 + m1 + s1 + f1)
@@ -474,11 +488,11 @@ def _plain_vtt(text: str) -> tuple[list[Cue], list[str]] | None:
                 identifier or None,
                 start_ms,
                 end_ms,
-                _normalized_settings(settings),
+                settings and _normalized_settings(settings),
                 lines[1:],
             )
         )
-    # `findall` skips what no cue matches: a gap means the file holds something else
+    # the search skips what no cue matches: a gap means the file holds something else
     return (cues, header.split("\n")) if covered == len(body) else None
 
 
@@ -563,11 +577,11 @@ class _SrtReader:
     whose captions hold an empty line.
     """
 
-    lines: list[str]
+    text: str  # the file's lines joined by "\n"
 
     def read(self) -> tuple[list[Cue], str, list[str], list[Block]]:
         """Return the cues; SRT has no header, metadata or other blocks."""
-        plain = _plain_srt("\n".join(self.lines))
+        plain = _plain_srt(self.text)
         if plain is not None:
             return plain, "", [], []
         return self.read_lines()
@@ -577,7 +591,7 @@ class _SrtReader:
         pending: list[_PendingCue] = []
         preamble: list[str] = []
         blank = 0
-        for number, line in enumerate(self.lines, 1):
+        for number, line in enumerate(self.text.split("\n"), 1):
             target = pending[-1].lines if pending else preamble
             if "-->" in line:
                 identifier = None
@@ -617,9 +631,8 @@ def _plain_srt(text: str) -> list[Cue] | None:
     body = text.rstrip("\n")
     cues: list[Cue] = []
     covered = 0
-    for whole, number, h1, m1, s1, f1, h2, m2, s2, f2, settings, lines in _SRT_BODY_CUE.findall(
-        body
-    ):
+    for match in _SRT_BODY_CUE.finditer(body):  # one at a time, as in `_plain_vtt`
+        whole, number, h1, m1, s1, f1, h2, m2, s2, f2, settings, lines = match.groups("")
         covered += len(whole)
         if m1 > "59" or s1 > "59" or m2 > "59" or s2 > "59" or "-->" in lines:
             return None
@@ -633,7 +646,7 @@ def _plain_srt(text: str) -> list[Cue] | None:
         if end_ms < start_ms:
             return None
         cues.append(Cue(len(cues), number, start_ms, end_ms, settings, lines[1:]))
-    # `findall` skips what no cue matches: a gap means the file holds something else
+    # the search skips what no cue matches: a gap means the file holds something else
     return cues if covered == len(body) else None
 
 

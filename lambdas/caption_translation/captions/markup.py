@@ -549,7 +549,17 @@ def _without_markup(text: str, fmt: CaptionFormat) -> str:
 
 def has_translatable_text(text: str, fmt: CaptionFormat) -> bool:
     """Whether the cue holds a letter or digit to translate (not only tags, music notes, ...)."""
-    return _ALPHANUMERIC.search(_without_markup(text, fmt)) is not None
+    visible = _without_markup(text, fmt)
+    # `str.isalnum` takes the characters `_ALPHANUMERIC` matches; most cues start with one
+    return visible[:1].isalnum() or _ALPHANUMERIC.search(visible) is not None
+
+
+def translatable_plain_text(text: str, fmt: CaptionFormat) -> str | None:
+    """`plain_text` of a cue with something to translate (`has_translatable_text`), else None:
+    both at once, as for text without tags or references both read the text itself."""
+    if "<" in text or "&" in text or "{" in text:
+        return plain_text(text, fmt) if has_translatable_text(text, fmt) else None
+    return text if text[:1].isalnum() or _ALPHANUMERIC.search(text) is not None else None
 
 
 def has_visible_text(text: str, fmt: CaptionFormat) -> bool:

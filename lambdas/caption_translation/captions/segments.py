@@ -14,7 +14,7 @@ markers is attached to the neighbouring cue, and every cue whose translation can
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from .errors import CueTooLargeError
@@ -32,8 +32,8 @@ from .markup import (
     cue_text_to_html,
     has_translatable_text,
     has_visible_text,
-    plain_text,
     tidy_translated_text,
+    translatable_plain_text,
 )
 from .model import CaptionFile, CaptionFormat, Cue, format_timestamp
 from .shaped import (
@@ -66,18 +66,26 @@ def sentence_element(cues: Sequence[Cue], fmt: CaptionFormat) -> str:
     if len(cues) == 1:
         return cue_element(cues[0], fmt)
     parts = " ".join(
-        f'<span id="c{cue.index}">{cue_text_to_html(cue.text, fmt)}</span>' for cue in cues
+        [f'<span id="c{cue.index}">{cue_text_to_html(cue.text, fmt)}</span>' for cue in cues]
     )
     return f'<p id="s{cues[0].index}">{parts}</p>'
 
 
-def _ends_sentence(cue: Cue, fmt: CaptionFormat) -> bool:
-    text = plain_text(cue.text, fmt).rstrip(_TRAILING_CLOSERS)
+def _ends_sentence(visible: str) -> bool:
+    """Whether the text a viewer reads (`plain_text`) ends with sentence punctuation."""
+    text = visible.rstrip(_TRAILING_CLOSERS)
     return not text or text[-1] in _SENTENCE_END
 
 
-def _voice(cue: Cue) -> str | None:
-    match = _VOICE.search(cue.text) if "<v" in cue.text else None
+def _is_dialogue(text: str) -> bool:
+    """Whether a line starts with a dash (the search runs only when the text has one)."""
+    return (
+        "-" in text or "\u2010" in text or "\u2013" in text or "\u2014" in text
+    ) and _DIALOGUE_LINE.search(text) is not None
+
+
+def _voice(text: str) -> str | None:
+    match = _VOICE.search(text)
     return match.group(1).strip() if match else None
 
 
@@ -91,9 +99,13 @@ def sentence_groups(doc: CaptionFile) -> list[list[int]]:
     or a title, not dialogue); a group holds at most
     `MAX_SENTENCE_CUES` cues.
     """
+    return list(_sentence_groups(doc))
+
+
+def _sentence_groups(doc: CaptionFile) -> Iterator[list[int]]:
+    """`sentence_groups` one at a time, each once it is complete (so a long file's groups
+    are not all kept)."""
     fmt = doc.format
-    cues = doc.cues
-    groups: list[list[int]] = []
     group: list[int] = []
     # what the next cue needs to know of the previous one: whether a sentence may run on
     # from it, and its voice and settings
@@ -101,11 +113,14 @@ def sentence_groups(doc: CaptionFile) -> list[list[int]]:
     runs_on = False
     previous_voice: str | None = None
     previous_settings = ""
-    for index in translatable_indices(doc):
-        cue = cues[index]
+    for cue in doc.cues:
         text = cue.text
-        alone = _DIALOGUE_LINE.search(text) is not None or "{\\" in text
-        voice = _voice(cue)
+        visible = translatable_plain_text(text, fmt)
+        if visible is None:  # not sent
+            continue
+        index = cue.index
+        alone = _is_dialogue(text) or "{\\" in text
+        voice = _voice(text) if "<v" in text else None
         if (
             runs_on
             and previous_index == index - 1
@@ -116,13 +131,15 @@ def sentence_groups(doc: CaptionFile) -> list[list[int]]:
         ):
             group.append(index)
         else:
+            if group:
+                yield group
             group = [index]
-            groups.append(group)
         previous_index = index
-        runs_on = not alone and not _ends_sentence(cue, fmt)
+        runs_on = not alone and not _ends_sentence(visible)
         previous_voice = voice
         previous_settings = cue.settings
-    return groups
+    if group:
+        yield group
 
 
 def wrap_document(elements: Sequence[str]) -> str:
@@ -148,46 +165,45 @@ def to_html_documents(doc: CaptionFile, max_bytes: int) -> list[str]:
     documents: list[str] = []
     current: list[str] = []
     used = 0
+    for element, size in _paragraphs(doc, room, max_bytes):
+        if used + size > room:
+            documents.append(wrap_document(current))
+            current, used = [], 0
+        current.append(element)
+        used += size
+    if current:
+        documents.append(wrap_document(current))
+    return documents
+
+
+def _paragraphs(doc: CaptionFile, room: int, max_bytes: int) -> Iterator[tuple[str, int]]:
+    """Each paragraph to send and its UTF-8 size: a sentence's cues as one paragraph, or on
+    their own when it is over `room` bytes; `CueTooLargeError` for a cue over it alone."""
     fmt = doc.format
-    for group in sentence_groups(doc):
-        if len(group) == 1:  # the most common paragraph: one cue, which fits
-            element = cue_element(doc.cues[group[0]], fmt)
-            size = len(element) if element.isascii() else len(element.encode("utf-8"))
-            if size <= room:
-                if used + size > room:
-                    documents.append(wrap_document(current))
-                    current, used = [], 0
-                current.append(element)
-                used += size
-                continue
-        cues = [doc.cues[index] for index in group]
-        element = sentence_element(cues, doc.format)
-        size = len(element.encode("utf-8"))
-        elements = [(element, size)]
-        if size > room:
-            # too long as one paragraph: send its cues on their own
-            elements = []
-            for cue in cues:
-                alone = cue_element(cue, doc.format)
-                elements.append((alone, len(alone.encode("utf-8"))))
-        for (element, size), cue in zip(elements, cues, strict=False):
+    cues = doc.cues
+    for group in _sentence_groups(doc):
+        if len(group) == 1:
+            element = cue_element(cues[group[0]], fmt)
+        else:
+            element = sentence_element([cues[index] for index in group], fmt)
+        size = len(element) if element.isascii() else len(element.encode("utf-8"))
+        if size <= room:
+            yield element, size
+            continue
+        for index in group:  # too long as one paragraph: its cues on their own
+            cue = cues[index]
+            element = cue_element(cue, fmt)
+            size = len(element.encode("utf-8"))
             if size > room:
                 raise CueTooLargeError(
-                    f"cue {cue.index + 1} (starting {format_timestamp(cue.start_ms, doc.format)}) "
+                    f"cue {cue.index + 1} (starting {format_timestamp(cue.start_ms, fmt)}) "
                     f"is {size + _WRAPPER_BYTES} bytes as an HTML document, more than the "
                     f"{max_bytes}-byte limit of one translation request; split it into shorter "
                     "cues",
                     cue_index=cue.index,
                     size=size + _WRAPPER_BYTES,
                 )
-            if used + size > room:
-                documents.append(wrap_document(current))
-                current, used = [], 0
-            current.append(element)
-            used += size
-    if current:
-        documents.append(wrap_document(current))
-    return documents
+            yield element, size
 
 
 # --- reading translated HTML ------------------------------------------------------------------
@@ -403,9 +419,11 @@ class Alignment:
 
 @dataclass
 class _Contents:
-    """Every cue element's content across the documents, read the fast way where possible."""
+    """Every cue element's content across the documents, read the fast way where possible:
+    the first element with each id, and the ids found more than once."""
 
-    contents: dict[int, list[Content]] = field(default_factory=dict)
+    first: dict[int, Content] = field(default_factory=dict)
+    repeated: set[int] = field(default_factory=set)
     nested: set[int] = field(default_factory=set)
     attached: set[int] = field(default_factory=set)
     strayed: set[int] = field(default_factory=set)
@@ -413,19 +431,22 @@ class _Contents:
 
 def _read_documents(documents: Sequence[str], *, fast: bool) -> _Contents:
     read = _Contents()
-    contents = read.contents
+    first = read.first
+    repeated = read.repeated
     for document in documents:
         shaped = shaped_elements(document) if fast else None
         if shaped is not None:
             for index, content in shaped:
-                if index in contents:
-                    contents[index].append(content)
+                if index in first:
+                    repeated.add(index)
                 else:
-                    contents[index] = [content]
+                    first[index] = content
             continue
         found = parse_translated_html(document)
         for index, events in found.events.items():
-            contents.setdefault(index, []).extend(events)
+            if index in first or len(events) > 1:
+                repeated.add(index)
+            first.setdefault(index, events[0])
         read.nested |= found.containing_nested | found.nested
         read.attached |= found.attached
         read.strayed |= found.strayed
@@ -452,16 +473,17 @@ def align_documents(
     sent = translatable_indices(doc)
     sent_set = set(sent)
     found = _read_documents(translated_documents, fast=fast)
-    contents = found.contents
-    missing = {index for index in sent if index not in contents}
-    duplicated = {index for index in sent if len(contents.get(index, ())) > 1}
+    contents = found.first
+    missing = sent_set - contents.keys()
+    duplicated = found.repeated & sent_set
     nested = found.nested & sent_set
+    unread = missing | duplicated | nested
     texts: dict[int, str] = {cue.index: cue.text for cue in doc.cues if cue.index not in sent_set}
     empty: set[int] = set()
     for index in sent:
-        if index in missing or index in duplicated or index in nested:
+        if index in unread:
             continue
-        text = _content_text(contents[index][0], fmt)
+        text = _content_text(contents[index], fmt)
         if has_visible_text(text, fmt):
             texts[index] = text
         else:
@@ -488,6 +510,8 @@ def align_documents(
 def _present_neighbours(sent: Sequence[int], missing: set[int]) -> set[int]:
     """The nearest present cue before and after each run of missing cues, in document order."""
     neighbours: set[int] = set()
+    if not missing:
+        return neighbours
     run_start: int | None = None
     for position, index in enumerate([*sent, None]):
         if index is not None and index in missing:

@@ -231,9 +231,13 @@ def _terms_not_kept(
     missing = []
     for before, after in zip(source.cues, result.cues, strict=True):
         original = plain_text(before.text, source.format)
-        translated = plain_text(after.text, result.format)
+        translated = None  # read once a term is found in the source
         for term, pattern in patterns:
-            if pattern.search(original) and not pattern.search(translated):
+            if not pattern.search(original):
+                continue
+            if translated is None:
+                translated = plain_text(after.text, result.format)
+            if not pattern.search(translated):
                 missing.append(
                     {
                         "index": before.index,
