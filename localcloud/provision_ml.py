@@ -50,13 +50,12 @@ def _check_fresh(source: Path) -> None:
             }
     else:
         return
-    repo = Path(__file__).resolve().parents[1] / "glue_jobs" / "glue_ml_pipeline"
+    jobs = Path(__file__).resolve().parents[1] / "glue_jobs"
     for name, data in shipped.items():
-        original = repo / name
-        if original.is_file() and original.read_bytes() != data:
+        originals = list(jobs.rglob(name))
+        if originals and all(original.read_bytes() != data for original in originals):
             raise StaleAssemblyError(
-                f"{name} in {source.name} differs from glue_jobs/glue_ml_pipeline/: run "
-                "`make synth` (or "
+                f"{name} in {source.name} differs from glue_jobs/: run `make synth` (or "
                 "`cdk synth`) so the local cloud runs the job scripts that deploy"
             )
 

@@ -50,17 +50,9 @@ def ensure_assembly(assembly: Path, progress: TextIO) -> Path:
 
 def stack_parameters(cloud: LocalCloud, template: dict[str, Any]) -> dict[str, Any]:
     """Values for the parameters a user supplies at deployment (those without a default)."""
-    declared = template.get("Parameters", {})
-    given: dict[str, Any] = {}
-    if "ProjectArn" in declared and "ProjectVersionArn" in declared:
-        from localcloud.demos.custom_labels_batch import train_sample_model
+    from localcloud.demos import what_users_bring
 
-        given["ProjectArn"], given["ProjectVersionArn"] = train_sample_model(cloud)
-    if "WorkteamArn" in declared:
-        from localcloud.demos.comprehend_feedback_loop import WORKTEAM
-
-        given["WorkteamArn"] = WORKTEAM
-    return given
+    return what_users_bring(cloud, set(template.get("Parameters", {})))
 
 
 def local_api_url(url: str, endpoint: str) -> str | None:
