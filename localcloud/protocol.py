@@ -138,6 +138,14 @@ def internal_error_code(service_name: str) -> str:
     return str(shapes[faults[0]].get("error", {}).get("code", faults[0]))
 
 
+def token_derived_id(namespace: uuid.UUID, account_id: str, region: str, token: str) -> str:
+    """The id a job started with client token `token` gets: 32 hex digits like the services'
+    ids, derived from the account, region and token (AWS documents the ids as opaque), so a job
+    started with a known token has a known id, and its output a known key, on every fresh
+    start. `namespace` is the engine's own, so two services never share an id."""
+    return uuid.uuid5(namespace, f"{account_id}/{region}/{token}").hex
+
+
 class LocalEngine(abc.ABC):
     """A local implementation of one AWS service, driven through `answer`.
 

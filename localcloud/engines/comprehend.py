@@ -102,7 +102,13 @@ from typing import Any, Final
 from botocore.exceptions import ClientError
 
 from localcloud.clock import LocalClock
-from localcloud.protocol import CallContext, LocalEngine, ServiceError, page_by_key
+from localcloud.protocol import (
+    CallContext,
+    LocalEngine,
+    ServiceError,
+    page_by_key,
+    token_derived_id,
+)
 
 MULTI_CLASS: Final = "MULTI_CLASS"
 MULTI_LABEL: Final = "MULTI_LABEL"
@@ -1193,13 +1199,12 @@ class ComprehendEngine(LocalEngine):
         }
 
     def job_id_for(self, client_request_token: str | None) -> str:
-        """A classification job's id: 32 hex digits like the service's, derived from the
-        account, region and ClientRequestToken (the service's ids are opaque), so a job started
-        with a known token has a known id, and its output a known key, on every fresh start."""
+        """A classification job's id (`token_derived_id`; random without a token)."""
         if not client_request_token:
             return uuid.uuid4().hex
-        name = f"{self.account_id}/{self.region}/{client_request_token}"
-        return uuid.uuid5(_JOB_ID_NAMESPACE, name).hex
+        return token_derived_id(
+            _JOB_ID_NAMESPACE, self.account_id, self.region, client_request_token
+        )
 
     def _job(self, job_id: str) -> _Job:
         job = self._jobs.get(job_id)

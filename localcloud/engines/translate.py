@@ -75,7 +75,13 @@ from typing import Any, Final
 from botocore.exceptions import ClientError
 
 from localcloud.clock import LocalClock
-from localcloud.protocol import CallContext, LocalEngine, ServiceError, page_by_key
+from localcloud.protocol import (
+    CallContext,
+    LocalEngine,
+    ServiceError,
+    page_by_key,
+    token_derived_id,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -1183,11 +1189,8 @@ class TranslateEngine(LocalEngine):
         return {"JobId": previous.job_id, "JobStatus": self._observe(previous)}
 
     def job_id_for(self, client_token: str) -> str:
-        """The JobId a job started with `client_token` gets: 32 hex digits like the service's,
-        derived from the account, region and token (the service's are opaque), so a job started
-        with a known token has a known id on every fresh start."""
-        name = f"{self.account_id}/{self.region}/{client_token}"
-        return uuid.uuid5(_JOB_ID_NAMESPACE, name).hex
+        """The JobId a job started with `client_token` gets (`token_derived_id`)."""
+        return token_derived_id(_JOB_ID_NAMESPACE, self.account_id, self.region, client_token)
 
     def _new_job(self, request: dict[str, Any], fingerprint: str, job_id: str) -> _Job:
         source: str = request["SourceLanguageCode"]
