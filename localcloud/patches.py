@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import datetime
+import inspect
 import io
 import itertools
 import json
@@ -52,8 +53,6 @@ class Patches:
     def shadow(self, owner: type, name: str, value: property) -> None:
         """Put a class property over the instance attribute `name` that `owner.__init__` sets,
         checked in its source: a rename upstream fails the start."""
-        import inspect
-
         if f"self.{name}" not in inspect.getsource(vars(owner)["__init__"]):
             where = f"{owner.__name__}.__init__"
             raise RuntimeError(f"{where} no longer sets self.{name}: re-check the hook")
@@ -67,6 +66,21 @@ class Patches:
     def undo(self) -> None:
         while self._undo:
             self._undo.pop()()
+
+
+def require(owner: Any, name: str, parameters: tuple[str, ...] = ()) -> Any:
+    """`owner.name`, checked before it is patched: it exists and takes `parameters`. A moto
+    upgrade that renames or reshapes it fails the start, instead of a hook silently doing
+    nothing."""
+    target = owner.__dict__.get(name) if isinstance(owner, type) else getattr(owner, name, None)
+    if target is None:
+        raise RuntimeError(f"{getattr(owner, '__name__', owner)}.{name} is gone: re-check the hook")
+    missing = [p for p in parameters if p not in inspect.signature(target).parameters]
+    if missing:
+        raise RuntimeError(
+            f"{owner.__name__}.{name} no longer takes {', '.join(missing)}: re-check the hook"
+        )
+    return target
 
 
 @contextlib.contextmanager
@@ -710,23 +724,6 @@ def _patch_s3_notifications(cloud: LocalCloud, patches: Patches) -> None:
 
 
 # S3 version ids: derived from bucket, key and ordinal (localcloud.s3_versions) -----------------
-def require(owner: Any, name: str, parameters: tuple[str, ...] = ()) -> Any:
-    """`owner.name`, checked before it is patched: it exists and takes `parameters`. A moto
-    upgrade that renames or reshapes it fails the start, instead of a hook silently doing
-    nothing."""
-    import inspect
-
-    target = owner.__dict__.get(name) if isinstance(owner, type) else getattr(owner, name, None)
-    if target is None:
-        raise RuntimeError(f"{getattr(owner, '__name__', owner)}.{name} is gone: re-check the hook")
-    missing = [p for p in parameters if p not in inspect.signature(target).parameters]
-    if missing:
-        raise RuntimeError(
-            f"{owner.__name__}.{name} no longer takes {', '.join(missing)}: re-check the hook"
-        )
-    return target
-
-
 def _patch_s3_version_ids(cloud: LocalCloud, patches: Patches) -> None:
     """moto gives each new version of a versioned bucket's key (and each delete marker) a
     random uuid; here it gets the next id of that key from `cloud.s3_version_ids`."""
