@@ -34,7 +34,12 @@ from lambdas.shared.aws import STANDARD_RETRIES
 from localcloud.clock import LocalClock
 from localcloud.engines.translate import TranslateEngine
 from localcloud.protocol import register_on_client
-from tests.helpers.handlers import REGION, HandlerClients, call  # noqa: F401  (re-exported)
+from tests.helpers.handlers import (  # noqa: F401  (re-exported)
+    REGION,
+    HandlerClients,
+    call,
+    handler_environment,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 EVENTS = REPO_ROOT / "events" / "caption_translation"
@@ -244,25 +249,21 @@ class CaptionsAccount:
 
 @pytest.fixture
 def account(monkeypatch: pytest.MonkeyPatch) -> Iterator[CaptionsAccount]:
-    environment = {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-        "BUCKET_NAME": BUCKET,
-        "SOURCE_LANGUAGE": "en",
-        "TARGET_LANGUAGES": ",".join(TARGET_LANGUAGES),
-        "TERMINOLOGY_NAMES": "",
-        "TRIGGER_FILE": "triggerfile",
-        "REALTIME_MAX_BYTES": "200000",
-        "POLL_INTERVAL_SECONDS": "60",
-        "MAX_POLLS": "720",
-        "POWERTOOLS_SERVICE_NAME": "caption-translation",
-        "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
-        "POWERTOOLS_TRACE_DISABLED": "true",
-    }
-    for name, value in environment.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    handler_environment(
+        monkeypatch,
+        "caption-translation",
+        {
+            "BUCKET_NAME": BUCKET,
+            "SOURCE_LANGUAGE": "en",
+            "TARGET_LANGUAGES": ",".join(TARGET_LANGUAGES),
+            "TERMINOLOGY_NAMES": "",
+            "TRIGGER_FILE": "triggerfile",
+            "REALTIME_MAX_BYTES": "200000",
+            "POLL_INTERVAL_SECONDS": "60",
+            "MAX_POLLS": "720",
+        },
+        METRICS_NAMESPACE,
+    )
     with mock_aws(config={"stepfunctions": {"execute_state_machine": False}}):
         s3 = boto3.client("s3", region_name=REGION)
         s3.create_bucket(Bucket=BUCKET)

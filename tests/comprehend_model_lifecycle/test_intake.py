@@ -14,7 +14,7 @@ from moto import mock_aws
 
 from lambdas.comprehend_model_lifecycle import intake
 from lambdas.shared.events import s3_events_from_body
-from tests.helpers.handlers import ACCOUNT, REGION, HandlerClients, call
+from tests.helpers.handlers import ACCOUNT, REGION, HandlerClients, call, handler_environment
 
 BUCKET = "lifecycle-handler-training"
 TABLE = "lifecycle-handler-state"
@@ -107,20 +107,16 @@ def sqs_event(body: str) -> dict[str, Any]:
 
 @pytest.fixture
 def account(monkeypatch: pytest.MonkeyPatch) -> Iterator[Account]:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-        "BUCKET_NAME": BUCKET,
-        "STATE_TABLE": TABLE,
-        "CLASSIFIER_NAME": "rounds",
-        "STATE_MACHINE_ARN": STATE_MACHINE,
-        "POWERTOOLS_SERVICE_NAME": "comprehend-model-lifecycle",
-        "POWERTOOLS_METRICS_NAMESPACE": "ServerlessMlWorkflows",
-        "POWERTOOLS_TRACE_DISABLED": "true",
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    handler_environment(
+        monkeypatch,
+        "comprehend-model-lifecycle",
+        {
+            "BUCKET_NAME": BUCKET,
+            "STATE_TABLE": TABLE,
+            "CLASSIFIER_NAME": "rounds",
+            "STATE_MACHINE_ARN": STATE_MACHINE,
+        },
+    )
     with mock_aws():
         s3 = boto3.client("s3", region_name=REGION)
         s3.create_bucket(Bucket=BUCKET)

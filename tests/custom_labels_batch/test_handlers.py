@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from lambdas.custom_labels_batch import process_images
-from tests.helpers.handlers import REGION, HandlerClients, call
+from tests.helpers.handlers import REGION, HandlerClients, call, handler_environment
 
 SOURCE = "custom-labels-batch-handler-source"
 FINAL = "custom-labels-batch-handler-final"
@@ -133,22 +133,18 @@ class Account:
 
 @pytest.fixture
 def account(monkeypatch: pytest.MonkeyPatch) -> Iterator[Account]:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-        "FINAL_BUCKET": FINAL,
-        "PROJECT_VERSION_ARN": VERSION_ARN,
-        "MIN_CONFIDENCE": "70",
-        "LOCK_TABLE": TABLE,
-        "MAX_ATTEMPTS": "3",
-        "RETRY_DELAY_SECONDS": str(RETRY_DELAY),
-        "POWERTOOLS_SERVICE_NAME": "custom-labels-batch",
-        "POWERTOOLS_METRICS_NAMESPACE": "ServerlessMlWorkflows",
-        "POWERTOOLS_TRACE_DISABLED": "true",
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    handler_environment(
+        monkeypatch,
+        "custom-labels-batch",
+        {
+            "FINAL_BUCKET": FINAL,
+            "PROJECT_VERSION_ARN": VERSION_ARN,
+            "MIN_CONFIDENCE": "70",
+            "LOCK_TABLE": TABLE,
+            "MAX_ATTEMPTS": "3",
+            "RETRY_DELAY_SECONDS": str(RETRY_DELAY),
+        },
+    )
     with mock_aws():
         s3 = boto3.client("s3", region_name=REGION)
         for bucket in (SOURCE, FINAL):

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
+import pytest
+
 from lambdas.shared.aws import ClientCache
 
 REGION = "us-east-1"
@@ -40,3 +42,26 @@ class HandlerClients:
 def call(module: ModuleType, event: dict[str, Any]) -> Any:
     """Invoke a handler module's `handler` as Lambda would."""
     return module.handler(event, LambdaContext())
+
+
+def handler_environment(
+    monkeypatch: pytest.MonkeyPatch,
+    service: str,
+    settings: dict[str, str],
+    metrics_namespace: str = "ServerlessMlWorkflows",
+) -> None:
+    """The environment a handler module reads at import and call time, as its stack sets it
+    (`settings`), plus moto's credentials and region and Powertools' service, namespace and
+    tracing switch; no profile of the machine's user."""
+    environment = {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        **settings,
+        "POWERTOOLS_SERVICE_NAME": service,
+        "POWERTOOLS_METRICS_NAMESPACE": metrics_namespace,
+        "POWERTOOLS_TRACE_DISABLED": "true",
+    }
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)

@@ -11,9 +11,7 @@ request must have been answered SUCCESS at its ResponseURL.
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import subprocess
 import urllib.request
 from collections.abc import Iterator
@@ -24,14 +22,14 @@ import pytest
 from tests.localcloud.test_server import (
     AWS_CLI,
     EVENTS,
-    REPO_ROOT,
     Server,
+    as_run_here,
     cli_environment,
+    readme_folder,
     start_server,
 )
 
 README = EVENTS / "README.md"
-LOCAL_ENDPOINT = "http://localhost:4566"
 STACKS = [
     "CaptionTranslation-test",
     "CustomLabelsBatch-test",
@@ -72,11 +70,7 @@ def walk(
         pytest.fail(f"{AWS_CLI} is missing: `make awscli` installs it")
     base = tmp_path_factory.mktemp("events-walkthrough")
     server = start_server(assembly_dir, base / "state", STACKS, base / "server.log")
-    work = base / "work"
-    shutil.copytree(EVENTS, work / "events")
-    for event in (work / "events").rglob("*.json"):
-        event.write_text(event.read_text().replace(LOCAL_ENDPOINT, server.url))
-    (work / "samples").symlink_to(REPO_ROOT / "samples")
+    work = readme_folder(base / "work", server)
     try:
         yield server, work
     finally:
@@ -87,14 +81,10 @@ def test_every_command_of_the_events_readme_runs_on_a_fresh_server(
     walk: tuple[Server, Path],
 ) -> None:
     server, work = walk
-    env = cli_environment(work, f"{AWS_CLI.parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    env = cli_environment(work)
     failures = []
     for written in commands_in(README.read_text(encoding="utf-8"), "sh"):
-        # The aws CLI here is v1 (PyPI's): as the README says, it takes no
-        # --cli-binary-format and sends fileb:// payloads as they are.
-        command = written.replace(LOCAL_ENDPOINT, server.url).replace(
-            " --cli-binary-format raw-in-base64-out", ""
-        )
+        command = as_run_here(written, server)
         out = work / "out.json"
         out.unlink(missing_ok=True)
         completed = subprocess.run(

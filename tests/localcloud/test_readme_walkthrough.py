@@ -9,9 +9,7 @@ command added to the README is either run here or named here.
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,15 +18,15 @@ import pytest
 
 from tests.localcloud.test_server import (
     AWS_CLI,
-    EVENTS,
     REPO_ROOT,
     Server,
+    as_run_here,
     cli_environment,
+    readme_folder,
     start_server,
 )
 
 README = REPO_ROOT / "README.md"
-LOCAL_ENDPOINT = "http://localhost:4566"
 STACKS = [
     "CaptionTranslation-test",
     "CustomLabelsBatch-test",
@@ -96,17 +94,12 @@ def server(tmp_path_factory: pytest.TempPathFactory, assembly_dir: Path) -> Iter
 
 
 def test_the_offline_walkthrough_runs_on_a_fresh_server(server: Server, tmp_path: Path) -> None:
-    markdown = README.read_text(encoding="utf-8")
-    # The aws CLI here is v1, which, as the README says, takes no --cli-binary-format.
-    script = "\n".join(blocks(markdown, "sh"))
-    script = script.replace(LOCAL_ENDPOINT, server.url)
-    script = script.replace(" --cli-binary-format raw-in-base64-out", "")
-    shutil.copytree(EVENTS, tmp_path / "events")
-    (tmp_path / "samples").symlink_to(REPO_ROOT / "samples")
-    env = cli_environment(tmp_path, f"{AWS_CLI.parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    script = as_run_here("\n".join(blocks(README.read_text(encoding="utf-8"), "sh")), server)
+    work = readme_folder(tmp_path, server)
+    env = cli_environment(work)
 
     completed = subprocess.run(
-        ["bash", "-e", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True,
+        ["bash", "-e", "-c", script], cwd=work, env=env, capture_output=True, text=True,
         timeout=900,
     )  # fmt: skip
 

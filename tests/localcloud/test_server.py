@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -106,10 +107,11 @@ def server(
     running.stop()
 
 
-def cli_environment(home: Path, path: str = "") -> dict[str, str]:
-    """What the aws CLI runs with here: any key, the stacks' region, no user's config."""
+def cli_environment(home: Path) -> dict[str, str]:
+    """What the aws CLI runs with here: any key, the stacks' region, no user's config, and
+    `aws` on the PATH, for the READMEs' commands."""
     return {
-        "PATH": path or os.environ.get("PATH", ""),
+        "PATH": f"{AWS_CLI.parent}{os.pathsep}{os.environ.get('PATH', '')}",
         "AWS_ACCESS_KEY_ID": "test",
         "AWS_SECRET_ACCESS_KEY": "test",
         "AWS_DEFAULT_REGION": "us-east-1",
@@ -117,6 +119,29 @@ def cli_environment(home: Path, path: str = "") -> dict[str, str]:
         "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
         "HOME": str(home),
     }
+
+
+# What the READMEs' commands name, and how they run here --------------------------------------
+LOCAL_ENDPOINT = "http://localhost:4566"  # the address the READMEs and events name
+
+
+def readme_folder(work: Path, server: Server) -> Path:
+    """`work` laid out as the repository is for the READMEs' commands: `events/` (naming the
+    server's address where they name the documented one) and `samples/`."""
+    shutil.copytree(EVENTS, work / "events")
+    for event in (work / "events").rglob("*.json"):
+        event.write_text(event.read_text().replace(LOCAL_ENDPOINT, server.url))
+    (work / "samples").symlink_to(SAMPLES)
+    return work
+
+
+def as_run_here(command: str, server: Server) -> str:
+    """A README command as it runs here: against the server, and without
+    `--cli-binary-format` (the aws CLI here is v1, which, as the READMEs say, takes none and
+    sends fileb:// payloads as they are)."""
+    return command.replace(LOCAL_ENDPOINT, server.url).replace(
+        " --cli-binary-format raw-in-base64-out", ""
+    )
 
 
 def aws(server: Server, *args: str, home: Path | None = None) -> Any:
