@@ -547,11 +547,14 @@ def _without_markup(text: str, fmt: CaptionFormat) -> str:
     return html.unescape(visible) if "&" in visible else visible
 
 
-def has_translatable_text(text: str, fmt: CaptionFormat) -> bool:
-    """Whether the cue holds a letter or digit to translate (not only tags, music notes, ...)."""
-    visible = _without_markup(text, fmt)
+def _has_letter_or_digit(visible: str) -> bool:
     # `str.isalnum` takes the characters `_ALPHANUMERIC` matches; most cues start with one
     return visible[:1].isalnum() or _ALPHANUMERIC.search(visible) is not None
+
+
+def has_translatable_text(text: str, fmt: CaptionFormat) -> bool:
+    """Whether the cue holds a letter or digit to translate (not only tags, music notes, ...)."""
+    return _has_letter_or_digit(_without_markup(text, fmt))
 
 
 def translatable_plain_text(text: str, fmt: CaptionFormat) -> str | None:
@@ -559,7 +562,7 @@ def translatable_plain_text(text: str, fmt: CaptionFormat) -> str | None:
     both at once, as for text without tags or references both read the text itself."""
     if "<" in text or "&" in text or "{" in text:
         return plain_text(text, fmt) if has_translatable_text(text, fmt) else None
-    return text if text[:1].isalnum() or _ALPHANUMERIC.search(text) is not None else None
+    return text if _has_letter_or_digit(text) else None
 
 
 def has_visible_text(text: str, fmt: CaptionFormat) -> bool:
