@@ -87,6 +87,7 @@ lint: install
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy stacks lambdas localcloud smoke
+	$(VENV)/bin/lint-imports --no-cache
 
 deploy: install
 	$(CDK) synth --quiet $(CONTEXT)

@@ -7,7 +7,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from localcloud.assembly import CloudAssembly
+from localcloud.core.assembly import CloudAssembly
 
 RUNTIME_SDK = ("boto3", "botocore", "s3transfer")
 

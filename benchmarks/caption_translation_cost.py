@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from localcloud.cloud import LocalCloud
-from localcloud.demos.caption_translation import find_stack
-from localcloud.engines.translate import TranslateFaults
+from localcloud.demos.caption_translation import STACK_PREFIX
+from localcloud.demos.common import find_stack
+from localcloud.services.translate.engine import TranslateFaults
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples" / "caption_translation"
 
@@ -22,7 +23,7 @@ def _run_once(assembly_dir: Path, faults: frozenset[str]) -> dict[str, Any]:
         tempfile.TemporaryDirectory() as scratch,
         LocalCloud(assembly_dir, work_dir=Path(scratch)) as cloud,
     ):
-        stack = cloud.deploy(find_stack(cloud))
+        stack = cloud.deploy(find_stack(cloud, STACK_PREFIX))
         cloud.translate.faults = TranslateFaults(modes=faults)
         bucket = stack.outputs["BucketName"]
         s3 = cloud.client("s3")

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from lambdas.caption_translation.captions import format_timestamp
-from localcloud.chaos import ChaosSettings
 from localcloud.cloud import REPO_ROOT, LocalCloud
+from localcloud.core.chaos import ChaosSettings
 
 USERS = 10
 FILES_PER_USER = 100

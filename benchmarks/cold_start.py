@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from localcloud.assembly import CloudAssembly
+from localcloud.core.assembly import CloudAssembly
 
 RUNS = 7
 RUNTIME_SDK = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six")

@@ -30,10 +30,10 @@ REQUESTS = 400
 
 
 def run(requests: int = REQUESTS) -> dict[str, Any]:
-    from localcloud.apigateway import LocalApiGateway
     from localcloud.cloud import LocalCloud
     from localcloud.demos import comprehend_feedback_loop
-    from localcloud.review import SAMPLES, labelled_rows
+    from localcloud.demos.review import SAMPLES, labelled_rows
+    from localcloud.services.apigateway.gateway import LocalApiGateway
 
     inside: list[float] = []
     started: dict[str, float] = {}

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from localcloud.chaos import ChaosSettings
+from localcloud.core.chaos import ChaosSettings
 
 CALLS = 1_000
 CALLERS = 20
@@ -52,7 +52,7 @@ class Answer:
 
 
 def _texts(calls: int) -> list[str]:
-    from localcloud.review import SAMPLES, labelled_rows
+    from localcloud.demos.review import SAMPLES, labelled_rows
 
     stream = [text for _, text in labelled_rows(SAMPLES / "improving.csv")]
     stream += [text for _, text in labelled_rows(SAMPLES / "holdout.csv")]
@@ -71,10 +71,10 @@ def _lines(s3: Any, bucket: str, prefix: str) -> list[dict[str, Any]]:
 def run_once(
     assembly: Path, chaos: ChaosSettings | None, calls: int, callers: int
 ) -> dict[str, Any]:
-    from localcloud.apigateway import LocalApiGateway
     from localcloud.cloud import LocalCloud
     from localcloud.demos import comprehend_feedback_loop as demo
-    from localcloud.review import SAMPLES
+    from localcloud.demos.review import SAMPLES
+    from localcloud.services.apigateway.gateway import LocalApiGateway
 
     texts = _texts(calls)
     with (

@@ -52,10 +52,10 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from lambdas.custom_labels_batch.labelling import NOT_NOW_ERRORS, UNREADABLE_IMAGE_ERRORS
-from localcloud.assembly import CloudAssembly
-from localcloud.clock import LocalClock
-from localcloud.engines.rekognition import CustomLabelsTimings, RekognitionEngine
-from localcloud.protocol import register_on_client
+from localcloud.core.assembly import CloudAssembly
+from localcloud.core.clock import LocalClock
+from localcloud.core.protocol import register_on_client
+from localcloud.services.rekognition.engine import CustomLabelsTimings, RekognitionEngine
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "samples" / "custom_labels_batch"

@@ -36,8 +36,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from localcloud.chaos import ChaosSettings
 from localcloud.cloud import REPO_ROOT, LocalCloud
+from localcloud.core.chaos import ChaosSettings
 from localcloud.demos.custom_labels_batch import (
     CLOCK_SPEED,
     _samples_module,

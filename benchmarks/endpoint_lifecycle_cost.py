@@ -58,14 +58,14 @@ from lambdas.shared.endpoint_policy import (
     Observation,
     decide,
 )
-from localcloud.clock import LocalClock
-from localcloud.engines.comprehend import (
+from localcloud.core.clock import LocalClock
+from localcloud.core.protocol import CallContext, ServiceError
+from localcloud.services.comprehend.engine import (
     CHARACTERS_PER_SECOND_PER_UNIT,
     DOCUMENTS_PER_SECOND_PER_UNIT,
     ComprehendEngine,
     ComprehendTimings,
 )
-from localcloud.protocol import CallContext, ServiceError
 
 ROOT = Path(__file__).resolve().parents[1]
 TRAINING = ROOT / "samples" / "comprehend_model_lifecycle" / "initial.csv"

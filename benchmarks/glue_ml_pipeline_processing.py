@@ -51,7 +51,7 @@ def run() -> dict[str, Any]:
     from pipeline_spark import SplitFractions
 
     from localcloud.demos.glue_ml_pipeline import generator
-    from localcloud.engines.glue import spark_session
+    from localcloud.services.glue.engine import spark_session
 
     spark = spark_session()
     settings = ProcessingSettings(SplitFractions(0.1, 0.1), 42, 0.05, 14, 10)

@@ -21,7 +21,7 @@ restarts (`localcloud.state`).
 
 `demo`, `review-portal` and `serve` take `--chaos RATE[:SEED]`: each AWS call fails with probability
 RATE (0 to 1) with the throttling or internal error AWS answers that operation with, drawn from
-SEED so a run can be replayed (`localcloud.chaos`); `--chaos-after-effect SHARE` makes that
+SEED so a run can be replayed (`localcloud.core.chaos`); `--chaos-after-effect SHARE` makes that
 share of the failures happen after the call took effect. A demo's JSON line then reports
 `callsFailedByChaos` (per operation: `callsFailedByChaosByOperation`; of those, the calls that
 took effect: `callsFailedAfterTakingEffect`).
@@ -46,14 +46,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from localcloud.chaos import (
+from localcloud.cloud import REPO_ROOT
+from localcloud.core.chaos import (
     ChaosSettings,
     ChaosSpecError,
     set_default,
     take_finished,
     take_finished_repeats,
 )
-from localcloud.cloud import REPO_ROOT
 
 FAULT_MODES = ("merge", "drop", "reorder", "throttle", "expand")
 SAMPLES = REPO_ROOT / "samples"

@@ -2,7 +2,7 @@
 
 The committed events name the local cloud's resources (stage `test`, account 123456789012,
 us-east-1), whose names are deterministic: `<stack>-<logical id>-<12 hex digits>` (see
-`localcloud.provision.generated_name`). On AWS, CloudFormation generates other names, so
+`localcloud.core.provision.generated_name`). On AWS, CloudFormation generates other names, so
 
     python -m localcloud event events/ticket_classification/ticket_handler/ticket.json --stage dev
 
@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from localcloud.provision import generated_name
+from localcloud.core.provision import generated_name
 from stacks import WORKFLOWS, stack_id
 
 LOCAL_STAGE = "test"

@@ -50,7 +50,7 @@ def ensure_assembly(assembly: Path, progress: TextIO) -> Path:
 
 def stack_parameters(cloud: LocalCloud, template: dict[str, Any]) -> dict[str, Any]:
     """Values for the parameters a user supplies at deployment (those without a default)."""
-    from localcloud.demos import what_users_bring
+    from localcloud.demos.user_inputs import what_users_bring
 
     return what_users_bring(cloud, set(template.get("Parameters", {})))
 

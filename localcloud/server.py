@@ -5,7 +5,7 @@ endpoint_url=...)`) send their signed requests here. Each request is answered ex
 in-process client's request is: it becomes a botocore `AWSPreparedRequest` addressed to the
 service's AWS endpoint, and the `before-send.<service-id>.<Operation>` event runs on the handler
 chain every local cloud client has, so moto, the local engines, chaos and the wiring of
-`localcloud.patches` answer it. The response goes back to the caller as it came.
+`localcloud.core.moto_hooks` answer it. The response goes back to the caller as it came.
 
 Finding the service and the operation, as AWS's front ends do from the request:
 
@@ -21,13 +21,14 @@ Finding the service and the operation, as AWS's front ends do from the request:
 S3 takes path-style (`http://localhost:4566/<bucket>/<key>`) and virtual-hosted-style
 (`http://<bucket>.s3.localhost:4566/<key>` or `http://<bucket>.localhost:4566/<key>`) requests.
 API Gateway REST APIs answer at `http://localhost:4566/restapis/<api-id>/<stage>/_user_request_/
-<path>` (`localcloud.apigateway.LocalApiGateway`: API keys, request validation, Lambda proxy).
+<path>` (`localcloud.services.apigateway.gateway.LocalApiGateway`: API keys, request validation,
+Lambda proxy).
 `GET /_localcloud/health` answers JSON. `/_localcloud/cloudformation-responses/<request id>` is
 where the committed custom-resource events (events/) have the function answer: a `PUT` there is
 kept and a `GET` reads it back, as CloudFormation's pre-signed `ResponseURL` takes the answer.
 
 Callers: a request signed with an access key the local cloud did not issue is the account's user
-(`localcloud.identity.USER_PRINCIPAL`), whatever key and secret the client has; signatures are
+(`localcloud.core.identity.USER_PRINCIPAL`), whatever key and secret the client has; signatures are
 not verified. How it differs from AWS: one account (123456789012) and one region (us-east-1, the
 region of the deployed stacks: a request signed for another region is answered from that
 region's empty state), plain HTTP, no presigned-URL expiry checks, and calls arriving over HTTP
@@ -54,8 +55,10 @@ from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from botocore.compat import HTTPHeaders
 from botocore.model import OperationModel, ServiceModel
 
+from localcloud.core.moto_hooks import moto_service_names
+
 if TYPE_CHECKING:
-    from localcloud.cloud import LocalCloud
+    from localcloud.core.cloud import LocalCloud
 
 logger = logging.getLogger(__name__)
 
@@ -210,13 +213,8 @@ class ServiceIndex:
 
 def served_service_names(cloud: LocalCloud) -> set[str]:
     """botocore's names of the services moto implements plus those of the local engines."""
-    import moto.backend_index
-
     available = set(botocore.session.get_session().get_available_services())
-    # moto names its backends after botocore's service names without hyphens ("awslambda" for
-    # Lambda, whose module name would be the keyword).
-    moto_names = {name for name, _ in moto.backend_index.backend_url_patterns}
-    moto_names = {"lambda" if name == "awslambda" else name for name in moto_names}
+    moto_names = moto_service_names()
     names = {name for name in available if name.replace("-", "") in moto_names}
     # Engines are keyed by hyphenated service id, which for these services is botocore's name.
     names |= {getattr(engine, "service_name", key) for key, engine in cloud.engines.items()}
@@ -387,7 +385,7 @@ class LocalCloudServer:
     def _api_request(
         self, request: IncomingRequest, api_id: str, stage: str, path: str
     ) -> tuple[int, dict[str, str], bytes]:
-        from localcloud.apigateway import LocalApiGateway
+        from localcloud.services.apigateway.gateway import LocalApiGateway
 
         if self._gateway is None:
             self._gateway = LocalApiGateway(self.cloud)
@@ -474,7 +472,7 @@ class LocalCloudServer:
         """Emit what botocore's endpoint emits before sending; the first answer wins."""
         from botocore.hooks import first_non_none_response
 
-        from localcloud.patches import _current_operation
+        from localcloud.core.moto_hooks import _current_operation
 
         event = f"before-send.{model.service_id.hyphenize()}.{operation.name}"
         token = _current_operation.set(operation)

@@ -5,7 +5,7 @@ On a clean stop, `export_state` writes, for the resources of every deployed stac
 * S3: every object (its latest version) of every `AWS::S3::Bucket`, with its content type and
   user metadata, under `DIR/s3/<bucket>/` (the bytes, and `objects.json` naming each file's key),
   and how many versions each key has had (`DIR/s3-versions.json`), so that version ids, which
-  the local cloud derives from the key and that count (`localcloud.s3_versions`), are never
+  the local cloud derives from the key and that count (`localcloud.core.s3_versions`), are never
   given twice: a restored object is a new version with a new id;
 * DynamoDB: every item of every `AWS::DynamoDB::Table` (`DIR/dynamodb/<table>.json`);
 * SSM Parameter Store: every parameter of the account but the CDK bootstrap version, with its

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from localcloud.cloud import LocalCloud
+from localcloud.core.iam_check import check
 from localcloud.costs import local_run_cost
-from localcloud.demos import accounting, download
-from localcloud.iam_check import check
+from localcloud.demos.common import accounting, download, find_stack
 
 STACK_PREFIX = "CaptionTranslation-"
 
@@ -48,13 +48,6 @@ class CaptionDemoResult:
         }
 
 
-def find_stack(cloud: LocalCloud, prefix: str = STACK_PREFIX) -> str:
-    names = [s.stack_name for s in cloud.assembly.stacks() if s.stack_name.startswith(prefix)]
-    if not names:
-        raise SystemExit(f"no {prefix}* stack in {cloud.assembly.directory}: run `make synth`")
-    return sorted(names)[0]
-
-
 def run(
     input_dir: Path,
     out_dir: Path,
@@ -64,7 +57,7 @@ def run(
     assembly_dir: Path,
     progress: TextIO = sys.stderr,
 ) -> CaptionDemoResult:
-    from localcloud.engines.translate import TranslateFaults
+    from localcloud.services.translate.engine import TranslateFaults
 
     files = sorted(p for p in input_dir.rglob("*") if p.is_file() and not p.name.startswith("."))
     if not files:
@@ -76,7 +69,7 @@ def run(
         progress.flush()
 
     with LocalCloud(assembly_dir, work_dir=out_dir / ".localcloud") as cloud:
-        stack = cloud.deploy(find_stack(cloud))
+        stack = cloud.deploy(find_stack(cloud, STACK_PREFIX))
         say(f"deployed {stack.name} on the local cloud")
         if faults:
             cloud.translate.faults = TranslateFaults(modes=frozenset(faults))

@@ -26,15 +26,15 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
-from localcloud.apigateway import LocalApiGateway
 from localcloud.cloud import REPO_ROOT, LocalCloud
+from localcloud.core.iam_check import check
 from localcloud.costs import local_run_cost
 from localcloud.demos.comprehend_model_lifecycle import (
     csv_documents,
     training_data_accounting,
 )
-from localcloud.iam_check import check
-from localcloud.review import SAMPLES, OracleReviewer, labelled_rows, sample_truth, text_key
+from localcloud.demos.review import SAMPLES, OracleReviewer, labelled_rows, sample_truth, text_key
+from localcloud.services.apigateway.gateway import LocalApiGateway
 
 LIFECYCLE_STACK = "ComprehendModelLifecycle-demo"
 FEEDBACK_STACK = "ComprehendFeedbackLoop-demo"
@@ -308,7 +308,7 @@ def serve_portal(out_dir: Path, port: int, progress: TextIO = sys.stderr) -> int
     """`python -m localcloud review-portal`: deploy both stacks, train the first model, send a
     slice of the sample stream so human loops are pending, and serve the review portal until
     Ctrl-C. Each submission completes its loop; the answers flow on to part 1 as in AWS."""
-    from localcloud.review_portal import ReviewPortal
+    from localcloud.demos.review_portal import ReviewPortal
 
     assembly = synthesized(out_dir / ".assembly")
     with LocalCloud(assembly, work_dir=out_dir / ".localcloud") as cloud:

@@ -16,13 +16,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from localcloud.alarms import is_alarm_notification
 from localcloud.cloud import REPO_ROOT, LocalCloud
+from localcloud.core.alarms import is_alarm_notification
+from localcloud.core.iam_check import check
 from localcloud.costs import local_run_cost
-from localcloud.demos import accounting, download
-from localcloud.demos.caption_translation import find_stack
-from localcloud.iam_check import check
-from localcloud.review import text_key
+from localcloud.demos.common import accounting, download, find_stack
+from localcloud.demos.review import text_key
 
 SAMPLES = REPO_ROOT / "samples" / "comprehend_model_lifecycle"
 UPLOADS = ("initial.csv", "improving.csv", "degrading.csv")

@@ -16,10 +16,9 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from localcloud.cloud import REPO_ROOT, LocalCloud
+from localcloud.core.iam_check import check
 from localcloud.costs import local_run_cost
-from localcloud.demos import accounting, download
-from localcloud.demos.caption_translation import find_stack
-from localcloud.iam_check import check
+from localcloud.demos.common import accounting, download, find_stack
 
 SAMPLES = REPO_ROOT / "samples" / "custom_labels_batch"
 MODEL_BUCKET = "custom-labels-batch-models"

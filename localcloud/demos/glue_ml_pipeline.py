@@ -20,9 +20,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from localcloud.cloud import REPO_ROOT, DeployedStack, LocalCloud
-from localcloud.demos import accounting
-from localcloud.demos.caption_translation import find_stack
-from localcloud.iam_check import check
+from localcloud.core.iam_check import check
+from localcloud.demos.common import accounting, find_stack
 
 SAMPLE = REPO_ROOT / "samples" / "glue_ml_pipeline" / "dbpedia.csv"
 JOB_NAMES = ("DataExtractionJob", "DataProcessingJob", "TrainingJob", "MessagingQueueJob")

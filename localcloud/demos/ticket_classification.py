@@ -21,10 +21,9 @@ from typing import Any, TextIO
 
 from lambdas.ticket_classification.warehouse import TABLE
 from localcloud.cloud import REPO_ROOT, DeployedStack, LocalCloud
+from localcloud.core.iam_check import check
 from localcloud.costs import local_run_cost
-from localcloud.demos import accounting
-from localcloud.demos.caption_translation import find_stack
-from localcloud.iam_check import check
+from localcloud.demos.common import accounting, find_stack
 
 SAMPLES = REPO_ROOT / "samples" / "ticket_classification"
 TRAINING_FILES = {"operation": "operation.csv", "resource": "resource.csv"}

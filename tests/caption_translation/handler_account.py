@@ -31,9 +31,9 @@ from lambdas.caption_translation import (
     translate_realtime,
 )
 from lambdas.shared.aws import STANDARD_RETRIES
-from localcloud.clock import LocalClock
-from localcloud.engines.translate import TranslateEngine
-from localcloud.protocol import register_on_client
+from localcloud.core.clock import LocalClock
+from localcloud.core.protocol import register_on_client
+from localcloud.services.translate.engine import TranslateEngine
 from tests.helpers.handlers import (  # noqa: F401  (re-exported)
     REGION,
     HandlerClients,

@@ -10,10 +10,10 @@ from typing import Any
 
 from lambdas.caption_translation.captions import CaptionFile, parse_captions, plain_text
 from lambdas.shared.events import s3_events_from_body
-from localcloud.alarms import is_alarm_notification
 from localcloud.cloud import DeployedStack, LocalCloud
-from localcloud.engines.translate import reverse_pseudo_translation
-from localcloud.iam_check import check
+from localcloud.core.alarms import is_alarm_notification
+from localcloud.core.iam_check import check
+from localcloud.services.translate.engine import reverse_pseudo_translation
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = REPO_ROOT / "samples" / "caption_translation"

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from localcloud.delivery import wait_until
-from localcloud.engines.translate import TranslateFaults
+from localcloud.core.delivery import wait_until
+from localcloud.services.translate.engine import TranslateFaults
 from tests.caption_translation.helpers import GOOD_SAMPLES, deploy, samples
 from tests.conftest import DEFAULT_STACK
 

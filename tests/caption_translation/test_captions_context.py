@@ -18,13 +18,13 @@ from lambdas.caption_translation.captions import (
 from lambdas.caption_translation.captions.reading import ReadingProfile, check_cue
 from lambdas.caption_translation.captions.segments import align_documents, sentence_groups
 from lambdas.caption_translation.translator import TranslateTextTranslator
-from localcloud.clock import LocalClock
-from localcloud.engines.translate import (
+from localcloud.core.clock import LocalClock
+from localcloud.core.protocol import register_on_client
+from localcloud.services.translate.engine import (
     TranslateEngine,
     TranslateFaults,
     reverse_pseudo_translation,
 )
-from localcloud.protocol import register_on_client
 
 SCENE = """WEBVTT
 

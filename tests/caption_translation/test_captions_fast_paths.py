@@ -54,9 +54,9 @@ from lambdas.caption_translation.captions.segments import _content_text, align_d
 from lambdas.caption_translation.captions.shaped import shaped_elements
 from lambdas.caption_translation.captions.translation import _term_pattern
 from lambdas.caption_translation.translator import TranslateTextTranslator
-from localcloud.clock import LocalClock
-from localcloud.engines.translate import TranslateEngine, TranslateFaults, pseudo_translate
-from localcloud.protocol import register_on_client
+from localcloud.core.clock import LocalClock
+from localcloud.core.protocol import register_on_client
+from localcloud.services.translate.engine import TranslateEngine, TranslateFaults, pseudo_translate
 from tests.caption_translation.test_captions_support import (
     GeneratedFile,
     caption_files,

@@ -29,7 +29,7 @@ from lambdas.caption_translation.settings import CaptionSettings
 from lambdas.shared.errors import ConfigurationError
 from lambdas.shared.events import S3ObjectEvent, s3_events_from_body
 from lambdas.shared.s3 import ObjectStore
-from localcloud.engines.translate import TranslateFaults
+from localcloud.services.translate.engine import TranslateFaults
 from tests.caption_translation.handler_account import (
     BAD_SAMPLES,
     BUCKET,

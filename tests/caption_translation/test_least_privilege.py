@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from localcloud.engines.translate import JobTimings, TranslateFaults
-from localcloud.iam_check import check
+from localcloud.core.iam_check import check
+from localcloud.services.translate.engine import JobTimings, TranslateFaults
 from tests.caption_translation.helpers import (
     BAD_SAMPLES,
     GOOD_SAMPLES,

@@ -10,7 +10,7 @@ import pytest
 
 from lambdas.caption_translation.captions import parse_captions
 from lambdas.caption_translation.captions.reading import ReadingProfile, check_cue
-from localcloud.engines.translate import JobTimings, TranslateFaults
+from localcloud.services.translate.engine import JobTimings, TranslateFaults
 from tests.caption_translation.helpers import (
     BAD_SAMPLES,
     GOOD_SAMPLES,

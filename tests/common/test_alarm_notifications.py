@@ -15,10 +15,10 @@ from aws_cdk import App, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_kms as kms
 
-from localcloud.assembly import CloudAssembly
-from localcloud.delivery import TOPIC_KEY_ACTIONS, service_request_context
-from localcloud.policies import Caller, Decision, evaluate_resource_policy
-from localcloud.template import ResourceState, StackContext, resolve
+from localcloud.core.assembly import CloudAssembly
+from localcloud.core.delivery import TOPIC_KEY_ACTIONS, service_request_context
+from localcloud.core.policies import Caller, Decision, evaluate_resource_policy
+from localcloud.core.template import ResourceState, StackContext, resolve
 from stacks.constructs.topic import NotificationTopic
 
 pytestmark = pytest.mark.synth

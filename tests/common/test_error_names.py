@@ -30,9 +30,9 @@ from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name
     StatesErrorNameType,
 )
 
-from localcloud.assembly import CloudAssembly
-from localcloud.patches import OPTIMIZED_BASE_EXCEPTIONS, sdk_error_prefix, sdk_service_name
-from localcloud.protocol import DEFAULT_VALIDATION_ERROR
+from localcloud.core.assembly import CloudAssembly
+from localcloud.core.moto_hooks import OPTIMIZED_BASE_EXCEPTIONS, sdk_error_prefix, sdk_service_name
+from localcloud.core.protocol import DEFAULT_VALIDATION_ERROR
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STATEMACHINES = sorted((REPO_ROOT / "statemachines").glob("*.asl.json"))
@@ -1038,7 +1038,7 @@ def test_local_engines_answer_only_with_errors_of_the_services_they_emulate() ->
 
 
 ENGINE_WITH_WRONG_CODES = """
-from localcloud.protocol import LocalEngine, ServiceError, page_by_key
+from localcloud.core.protocol import LocalEngine, ServiceError, page_by_key
 
 class QueueEngine(LocalEngine):
     service_name = "sqs"

@@ -19,7 +19,7 @@ from aws_lambda_powertools.utilities.data_classes import (
     SQSEvent,
 )
 
-from localcloud.provision import generated_name
+from localcloud.core.provision import generated_name
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 EVENTS = REPO_ROOT / "events"
@@ -108,7 +108,7 @@ def event_files(slug: str, module: str) -> list[Path]:
 
 
 def queue_name(stack: str, logical_id: str) -> str:
-    return generated_name(stack, logical_id, 80)  # as localcloud.provision names queues
+    return generated_name(stack, logical_id, 80)  # as localcloud.core.provision names queues
 
 
 def bucket_name(stack: str, logical_id: str) -> str:

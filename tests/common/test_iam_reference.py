@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from localcloud.assembly import CloudAssembly
 from localcloud.cloud import DeployedStack, LocalCloud
-from localcloud.iam_check import OPERATION_ACTIONS, S3_VERSIONED_ACTIONS, principal_policies
-from localcloud.iam_database import database, principal_findings, statement_findings
+from localcloud.core.assembly import CloudAssembly
+from localcloud.core.iam_check import OPERATION_ACTIONS, S3_VERSIONED_ACTIONS, principal_policies
+from localcloud.core.iam_database import database, principal_findings, statement_findings
 
 pytestmark = pytest.mark.synth
 
@@ -218,7 +218,7 @@ def test_every_action_the_call_check_names_exists_in_the_reference() -> None:
 def test_log_stream_grants_name_log_groups_the_stacks_create(deployed: Any) -> None:
     """A log stream's ARN is `...:log-group:<name>:log-stream:<stream>`; a group's `Arn`
     attribute ends in `:*` and cannot stand for its name inside it."""
-    from localcloud.policies import wildcard_match
+    from localcloud.core.policies import wildcard_match
 
     groups = [
         state.ref

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from cfnlint.api import lint_all
 
-from localcloud.assembly import CloudAssembly
+from localcloud.core.assembly import CloudAssembly
 
 pytestmark = pytest.mark.synth
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from localcloud.alarms import is_alarm_notification
-from localcloud.apigateway import ApiResponse, LocalApiGateway
 from localcloud.cloud import DeployedStack, LocalCloud
-from localcloud.review import SAMPLES, labelled_rows
+from localcloud.core.alarms import is_alarm_notification
+from localcloud.demos.review import SAMPLES, labelled_rows
+from localcloud.services.apigateway.gateway import ApiResponse, LocalApiGateway
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ASSEMBLY = REPO_ROOT / "build" / "test-feedback-assembly"

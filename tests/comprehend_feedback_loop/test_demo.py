@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from localcloud.demos import comprehend_feedback_loop
-from localcloud.review import SAMPLES, labelled_rows
+from localcloud.demos.review import SAMPLES, labelled_rows
 
 pytestmark = [pytest.mark.workflow, pytest.mark.xdist_group("comprehend-feedback-loop-demo")]
 

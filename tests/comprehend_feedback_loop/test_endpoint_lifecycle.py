@@ -13,7 +13,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from localcloud.cloud import LocalCloud
-from localcloud.iam_check import check
+from localcloud.core.iam_check import check
 from tests.comprehend_feedback_loop.helpers import (
     REPO_ROOT,
     SOURCES,
@@ -49,7 +49,7 @@ def assembly_dir() -> Path:
 
 @pytest.fixture
 def loop(assembly_dir: Path, tmp_path: Path) -> Iterator[FeedbackLoop]:
-    from localcloud.apigateway import LocalApiGateway
+    from localcloud.services.apigateway.gateway import LocalApiGateway
 
     # 100x: the keeper's one-minute schedule leaves the local cloud quiet between runs.
     with LocalCloud(assembly_dir, work_dir=tmp_path / "localcloud", clock_speed=100) as cloud:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from localcloud.cloud import LocalCloud
-from localcloud.review_portal import ReviewPortal
+from localcloud.demos.review_portal import ReviewPortal
 from tests.comprehend_feedback_loop.helpers import (
     ASSEMBLY,
     CATEGORIES,

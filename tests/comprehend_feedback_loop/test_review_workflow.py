@@ -133,7 +133,7 @@ def test_a_failed_flow_fails_the_resource_with_its_reason(monkeypatch: pytest.Mo
 
 def test_the_function_has_time_to_wait_and_respond(assembly_dir: Any) -> None:
     """The stack's timeout for the custom resource leaves room beyond the response's."""
-    from localcloud.assembly import CloudAssembly
+    from localcloud.core.assembly import CloudAssembly
 
     template = CloudAssembly(assembly_dir).stack("ComprehendFeedbackLoop-test").template
     (timeout,) = [

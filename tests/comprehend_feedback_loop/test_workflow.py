@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from localcloud.cloud import LocalCloud
-from localcloud.iam_check import check
-from localcloud.review import OracleReviewer, sample_truth, text_key
+from localcloud.core.iam_check import check
+from localcloud.demos.review import OracleReviewer, sample_truth, text_key
 from tests.comprehend_feedback_loop.helpers import (
     ASSEMBLY,
     CATEGORIES,

@@ -18,9 +18,9 @@ from typing import Any
 from botocore.exceptions import ClientError
 from moto.core.exceptions import AWSError
 
-from localcloud.alarms import is_alarm_notification
 from localcloud.cloud import DeployedStack, LocalCloud
-from localcloud.iam_check import check
+from localcloud.core.alarms import is_alarm_notification
+from localcloud.core.iam_check import check
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = REPO_ROOT / "samples" / "comprehend_model_lifecycle"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from localcloud.cloud import LocalCloud
-from localcloud.iam_check import check
+from localcloud.core.iam_check import check
 from tests.comprehend_model_lifecycle.helpers import deploy, sample, summary
 
 pytestmark = [pytest.mark.workflow, pytest.mark.xdist_group("comprehend")]

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from localcloud.cloud import LocalCloud
-from localcloud.iam_check import check
+from localcloud.core.iam_check import check
 from tests.comprehend_model_lifecycle.helpers import (
     LABELS,
     MARKETS,

@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from lambdas.shared.aws import queue_depth
-from localcloud.alarms import is_alarm_notification
 from localcloud.cloud import DeployedStack, LocalCloud
+from localcloud.core.alarms import is_alarm_notification
+from localcloud.core.iam_check import check
 from localcloud.demos.custom_labels_batch import train_sample_model
-from localcloud.iam_check import check
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = REPO_ROOT / "samples" / "custom_labels_batch"

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from localcloud.iam_check import check
+from localcloud.core.iam_check import check
 from tests.custom_labels_batch.helpers import deploy
 
 pytestmark = [pytest.mark.workflow, pytest.mark.xdist_group("custom-labels-batch")]

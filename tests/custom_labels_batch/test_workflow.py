@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from localcloud.cloud import LocalCloud
-from localcloud.iam_check import check
+from localcloud.core.iam_check import check
 from tests.custom_labels_batch.helpers import (
     CLASSES,
     INCOMING,

@@ -8,8 +8,8 @@ from dataclasses import replace
 import pytest
 
 from localcloud.cloud import LocalCloud
+from localcloud.core.iam_check import check
 from localcloud.demos.glue_ml_pipeline import SAMPLE, run_workflow, upload_source
-from localcloud.iam_check import check
 
 pytestmark = [pytest.mark.workflow, pytest.mark.xdist_group("glue")]
 

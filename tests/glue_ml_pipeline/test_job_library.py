@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from localcloud.engines.glue_libraries import LibraryFormError, install
+from localcloud.services.glue.libraries import LibraryFormError, install
 from stacks.glue_job_library import build_wheel, library_modules
 
 GLUE_JOBS = Path(__file__).resolve().parents[2] / "glue_jobs" / "glue_ml_pipeline"

@@ -21,7 +21,7 @@ from pipeline_spark import (
     supervised_lines,
 )
 
-from localcloud.engines.glue import spark_session
+from localcloud.services.glue.engine import spark_session
 
 # Spark jobs of the end-to-end tests share this module's SparkSession (one per process).
 pytestmark = pytest.mark.xdist_group("glue")

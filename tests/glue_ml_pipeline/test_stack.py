@@ -11,7 +11,7 @@ import pytest
 from aws_cdk import App
 
 from lambdas.shared.errors import ConfigurationError
-from localcloud.iam_database import database
+from localcloud.core.iam_database import database
 from stacks.glue_job_library import build_wheel
 from stacks.glue_ml_pipeline import GLUE_JOBS
 from stacks.glue_ml_pipeline_settings import GluePipelineSettings

@@ -11,8 +11,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from localcloud.cloud import DeployedStack, LocalCloud
+from localcloud.core.iam_check import check
 from localcloud.demos.glue_ml_pipeline import SAMPLE, generator, run_workflow, upload_source
-from localcloud.iam_check import check
 
 pytestmark = [pytest.mark.workflow, pytest.mark.xdist_group("glue")]
 

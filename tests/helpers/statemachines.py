@@ -19,8 +19,8 @@ from typing import Any
 import boto3
 from botocore.awsrequest import AWSResponse
 
-from localcloud.patches import Patches
-from localcloud.protocol import CallContext, LocalEngine, ServiceError, answer
+from localcloud.core.moto_hooks import Patches
+from localcloud.core.protocol import CallContext, LocalEngine, ServiceError, answer
 from stacks.constructs.asl_state_machine import load_definition, substitute
 
 REGION = "us-east-1"
@@ -186,7 +186,7 @@ def executor() -> Iterator[Executor]:
     from moto.core.botocore_stubber import BotocoreStubber
 
     # The local cloud's own Step Functions hooks, given what they ask of a cloud.
-    from localcloud.patches import _patch_step_functions
+    from localcloud.core.moto_hooks import _patch_step_functions
 
     patches = Patches()
     current: list[Executor] = []

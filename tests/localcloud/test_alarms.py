@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from localcloud.alarms import (
+from localcloud.core.alarms import (
     ALARM,
     INSUFFICIENT_DATA,
     OK,

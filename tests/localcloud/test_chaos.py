@@ -20,9 +20,9 @@ from botocore.config import Config
 from botocore.exceptions import ClientError, ReadTimeoutError
 from botocore.retries import standard
 
-from localcloud import chaos as chaos_module
-from localcloud.chaos import ChaosSettings, ChaosSpecError
 from localcloud.cloud import REPO_ROOT, LocalCloud
+from localcloud.core import chaos as chaos_module
+from localcloud.core.chaos import ChaosSettings, ChaosSpecError
 
 pytestmark = [pytest.mark.workflow, pytest.mark.xdist_group("chaos")]
 
@@ -403,8 +403,8 @@ def _task_states(definition: dict[str, Any]) -> Iterator[tuple[str, dict[str, An
 
 def _step_functions_error_name(service: str, prefix: str, code: str, *, sdk: bool) -> str:
     """What Step Functions calls a service error: the modeled error's class, else the
-    service's base exception (`localcloud.patches.task_error_name`)."""
-    from localcloud.patches import OPTIMIZED_BASE_EXCEPTIONS
+    service's base exception (`localcloud.core.moto_hooks.task_error_name`)."""
+    from localcloud.core.moto_hooks import OPTIMIZED_BASE_EXCEPTIONS
 
     model = botocore.session.get_session().get_service_model(service)
     for shape in model.error_shapes:
@@ -421,8 +421,8 @@ def test_every_service_task_retries_the_faults_its_call_can_fail_with(path: Path
     call that no Retry names fails the execution (after the work it did)."""
     import json
 
-    from localcloud.chaos import operation_faults
-    from localcloud.patches import sdk_error_prefix, sdk_service_name
+    from localcloud.core.chaos import operation_faults
+    from localcloud.core.moto_hooks import sdk_error_prefix, sdk_service_name
 
     missing = []
     for name, state in _task_states(json.loads(path.read_text())):
@@ -449,7 +449,7 @@ def test_every_service_task_retries_the_faults_its_call_can_fail_with(path: Path
 def test_firehose_keeps_its_buffer_when_the_s3_write_fails_transiently() -> None:
     from types import SimpleNamespace
 
-    from localcloud.firehose import Buffers, StreamBuffer
+    from localcloud.services.firehose.streams import Buffers, StreamBuffer
 
     writes: list[dict[str, Any]] = []
 
@@ -615,7 +615,7 @@ def test_every_task_safe_to_repeat_retries_a_call_whose_answer_was_lost(path: Pa
     deployed)."""
     import json
 
-    from localcloud.patches import sdk_error_prefix
+    from localcloud.core.moto_hooks import sdk_error_prefix
 
     missing = []
     for name, state in _task_states(json.loads(path.read_text())):
@@ -642,8 +642,8 @@ def test_every_task_safe_to_repeat_retries_a_call_whose_answer_was_lost(path: Pa
 
 
 def test_the_accounting_finds_lost_and_duplicated_items_in_the_outputs(tmp_path: Path) -> None:
-    from localcloud.demos import accounting
     from localcloud.demos.caption_translation import caption_accounting
+    from localcloud.demos.common import accounting
 
     assert accounting(["a", "b", "c", "d"], ["a", "a", "b"], ["b", "x"]) == {
         "itemsIn": 4, "outputs": 2, "quarantined": 1, "lost": 2, "duplicated": 2,

@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from localcloud import chaos as chaos_module
-from localcloud.chaos import ChaosSettings
 from localcloud.cloud import REPO_ROOT
+from localcloud.core import chaos as chaos_module
+from localcloud.core.chaos import ChaosSettings
 
 pytestmark = [pytest.mark.workflow]
 

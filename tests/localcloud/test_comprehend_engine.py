@@ -22,9 +22,9 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.core.config import DefaultConfig, default_user_config
 
-from localcloud.clock import LocalClock
-from localcloud.engines.comprehend import ComprehendEngine, ComprehendTimings
-from localcloud.protocol import register_on_client
+from localcloud.core.clock import LocalClock
+from localcloud.core.protocol import register_on_client
+from localcloud.services.comprehend.engine import ComprehendEngine, ComprehendTimings
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"

@@ -13,9 +13,9 @@ import pytest
 from lambdas.shared.endpoint_policy import SCALE_TO_ZERO, SCHEDULE, EndpointPolicy
 from localcloud import cli, costs
 from localcloud.cloud import REPO_ROOT
-from localcloud.engines.comprehend import UsageMeter as ComprehendUsage
-from localcloud.engines.translate import UsageMeter as TranslateUsage
 from localcloud.prices import PRICES_FILE, PriceListError, load, parse
+from localcloud.services.comprehend.engine import UsageMeter as ComprehendUsage
+from localcloud.services.translate.engine import UsageMeter as TranslateUsage
 
 SECONDS_PER_MONTH = 730 * 3600
 

@@ -10,7 +10,7 @@ import pytest
 from moto import mock_aws
 
 from localcloud.cli import main
-from localcloud.demos import download
+from localcloud.demos.common import download
 from localcloud.demos.glue_ml_pipeline import source_items
 from localcloud.demos.ticket_classification import read_events
 

@@ -11,8 +11,8 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
+from localcloud.core.provision import generated_name
 from localcloud.events import EventRewriteError, rewrite_file, workflow_of
-from localcloud.provision import generated_name
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 EVENT = REPO_ROOT / "events" / "caption_translation" / "start_batch" / "trigger_file.json"

@@ -15,10 +15,10 @@ import pytest
 from moto import mock_aws
 from moto.core.botocore_stubber import BotocoreStubber
 
-from localcloud.clock import LocalClock
-from localcloud.engines.glue import GlueEngine
-from localcloud.identity import Principals
-from localcloud.protocol import CallContext, answer
+from localcloud.core.clock import LocalClock
+from localcloud.core.identity import Principals
+from localcloud.core.protocol import CallContext, answer
+from localcloud.services.glue.engine import GlueEngine
 
 ROLE = "arn:aws:iam::123456789012:role/job-role"
 BUCKET = "scripts"

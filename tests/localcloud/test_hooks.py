@@ -3,11 +3,15 @@ silently doing nothing after an upgrade, and are undone exactly."""
 
 from __future__ import annotations
 
+import inspect
+import sys
 import types
+from typing import Any
 
 import pytest
 
-from localcloud.patches import Patches
+from localcloud.cloud import LocalCloud
+from localcloud.core.moto_hooks import Patches
 
 
 class _Upstream:
@@ -49,3 +53,141 @@ def test_shadowing_an_instance_attribute_checks_that_init_still_sets_it() -> Non
     assert _Upstream().mappings == {}
     patches.undo()
     assert _Upstream().mappings == {"a": "b"}
+
+
+# Every hook the local cloud installs, checked against a changed upstream ---------------------
+def _installed_hooks() -> list[tuple[Any, str, str, Any]]:
+    """What a started local cloud replaces (with chaos on, which adds its own hook)."""
+    with LocalCloud(chaos="0.5:1") as cloud:
+        assert cloud._patches is not None
+        return list(cloud._patches.replaced)
+
+
+@pytest.fixture(scope="module")
+def installed_hooks() -> list[tuple[Any, str, str, Any]]:
+    return _installed_hooks()
+
+
+def _starts(*expected: str) -> str | None:
+    """None if a new local cloud's start fails saying all of `expected`, else what happened."""
+    cloud = LocalCloud(chaos="0.5:1")
+    try:
+        cloud.start()
+    except RuntimeError as error:
+        said = all(part in str(error) for part in expected)
+        return None if said else f"failed otherwise: {error}"
+    except Exception as error:
+        return f"failed unclearly: {type(error).__name__}: {error}"
+    finally:
+        cloud.stop()
+    return "started"
+
+
+def _still_hooked_elsewhere(owner: Any, name: str, hooks: list[tuple[Any, str, str, Any]]) -> bool:
+    """Without its own `name`, `owner` would inherit one that is itself hooked (a subclass that
+    stops overriding a hooked method), or `owner` is a module that imported `name` from the
+    module defining it, whose own is hooked (a module that stops using it)."""
+    hooked = {(id(o), n) for o, n, _, _ in hooks}
+    if isinstance(owner, type):
+        return any((id(base), name) in hooked for base in owner.__mro__[1:])
+    defined_in = sys.modules.get(getattr(owner.__dict__[name], "__module__", "") or "")
+    return defined_in is not None and defined_in is not owner and (id(defined_in), name) in hooked
+
+
+def _where(owner: Any, name: str) -> str:
+    return f"{getattr(owner, '__name__', owner)}.{name}"
+
+
+def test_the_local_cloud_hooks_moto_and_botocore_in_every_place_it_names(
+    installed_hooks: list[tuple[Any, str, str, Any]],
+) -> None:
+    places = {_where(owner, name) for owner, name, _, _ in installed_hooks}
+
+    # A sample of each kind: dispatch to engines, S3 events, SNS, Step Functions, Firehose.
+    assert {
+        "BotocoreStubber.__call__",
+        "FakeBucket.set_notification_configuration",
+        "Topic.publish",
+        "ExecutionWorker._get_evaluation_environment",
+        "FirehoseBackend.put_s3_records",
+        "FirehoseBackend.put_record_batch",
+    } <= places
+    assert len(installed_hooks) == len(places)  # each place once
+
+
+def test_every_hook_fails_the_start_when_what_it_replaces_is_gone(
+    installed_hooks: list[tuple[Any, str, str, Any]],
+) -> None:
+    wrong: dict[str, str] = {}
+    for owner, name, kind, _ in installed_hooks:
+        if kind == "shadow":
+            original_init = owner.__init__
+
+            def init_without(
+                self: Any, *args: Any, _init: Any = original_init, **kwargs: Any
+            ) -> None:
+                _init(self, *args, **kwargs)
+
+            owner.__init__ = init_without  # an __init__ that no longer names the attribute
+            try:
+                outcome = _starts(f"no longer sets self.{name}")
+            finally:
+                owner.__init__ = original_init
+        else:
+            original = owner.__dict__[name]
+            elsewhere = _still_hooked_elsewhere(owner, name, installed_hooks)
+            delattr(owner, name)
+            try:
+                # The start fails naming what is gone (a module's time source, `dt`, says so
+                # in its own words).
+                outcome = _starts(getattr(owner, "__name__", ""), name)
+            finally:
+                setattr(owner, name, original)
+            if outcome == "started" and elsewhere:
+                continue  # e.g. an integration that stops overriding _from_error gets the base's
+        if outcome is not None:
+            wrong[_where(owner, name)] = outcome
+    assert wrong == {}, "\n".join(f"{place}: {outcome}" for place, outcome in wrong.items())
+    assert _starts("nothing fails") == "started"  # everything was put back
+
+
+def test_every_hook_of_a_function_fails_the_start_when_upstream_renames_a_parameter_it_names(
+    installed_hooks: list[tuple[Any, str, str, Any]],
+) -> None:
+    checked, wrong = 0, {}
+    for owner, name, kind, hook in installed_hooks:
+        original = owner.__dict__[name] if kind == "set" else None
+        if not (inspect.isfunction(original) and inspect.isfunction(hook)):
+            continue
+        upstream = inspect.signature(original)
+        ours = set(inspect.signature(hook).parameters)
+        named = [
+            p
+            for p in upstream.parameters.values()
+            if p.name in ours
+            and p.name != "self"
+            and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        ]
+        if not named:
+            continue  # the hook passes every argument through: a rename cannot break it
+        last = named[-1]
+
+        def renamed(*args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            return _original(*args, **kwargs)
+
+        renamed.__signature__ = upstream.replace(  # type: ignore[attr-defined]
+            parameters=[
+                p.replace(name=f"{p.name}_renamed") if p is last else p
+                for p in upstream.parameters.values()
+            ]
+        )
+        setattr(owner, name, renamed)
+        try:
+            outcome = _starts(f"{_where(owner, name)} ", "takes")
+        finally:
+            setattr(owner, name, original)
+        checked += 1
+        if outcome is not None:
+            wrong[_where(owner, name)] = outcome
+    assert wrong == {}, "\n".join(f"{place}: {outcome}" for place, outcome in wrong.items())
+    assert checked >= 15

@@ -10,7 +10,7 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.handlers import handle_copy_source_param
 
-from localcloud.iam_check import (
+from localcloud.core.iam_check import (
     Authorization,
     DeniedCall,
     UnusedGrant,
@@ -18,8 +18,8 @@ from localcloud.iam_check import (
     check,
     principal_policies,
 )
-from localcloud.identity import RecordedCall
-from localcloud.template import ResourceState
+from localcloud.core.identity import RecordedCall
+from localcloud.core.template import ResourceState
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -549,7 +549,7 @@ def test_describing_a_classification_job_is_authorized_on_that_job() -> None:
 
 
 def test_the_old_job_grant_denies_every_evaluation_job() -> None:
-    from localcloud.policies import Decision, Statement, evaluate
+    from localcloud.core.policies import Decision, Statement, evaluate
 
     old = Statement.parse(
         {
@@ -618,7 +618,7 @@ def test_translating_with_a_terminology_is_also_authorized_on_the_terminology() 
 
 
 def test_an_operation_without_an_iam_action_is_an_error_not_a_guess() -> None:
-    from localcloud.iam_check import NoIamActionError
+    from localcloud.core.iam_check import NoIamActionError
 
     with pytest.raises(NoIamActionError, match="s3:SelectObjectContentz"):
         _needed("s3", "SelectObjectContentz", Bucket=BUCKET, Key="a")
@@ -631,7 +631,7 @@ def test_the_local_cloud_denies_what_the_old_lifecycle_grant_denied(
     """Evaluation jobs are `document-classification-job` resources: a role granted
     `document-classifier-job/*` is refused, with Comprehend's AccessDeniedException."""
     from localcloud.cloud import LocalCloud
-    from localcloud.policies import Statement
+    from localcloud.core.policies import Statement
 
     with LocalCloud(assembly_dir, work_dir=tmp_path / "localcloud") as cloud:
         stack = cloud.deploy("ComprehendModelLifecycle-test")

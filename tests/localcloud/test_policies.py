@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from localcloud.policies import (
+from localcloud.core.policies import (
     Decision,
     Statement,
     UnsupportedConditionError,

@@ -19,7 +19,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from localcloud.protocol import (
+from localcloud.core.protocol import (
     CallContext,
     LocalEngine,
     ServiceError,

@@ -8,9 +8,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from localcloud.engines.redshift import Warehouse
-from localcloud.protocol import ServiceError
-from localcloud.warehouse_provision import check_master_password
+from localcloud.core.protocol import ServiceError
+from localcloud.services.redshift.engine import Warehouse
+from localcloud.services.redshift.provision import check_master_password
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import duckdb
 import pytest
 
 from lambdas.ticket_classification.warehouse import COLUMNS, DDL_STATEMENTS, TABLE, VIEW
-from localcloud.engines.redshift import (
+from localcloud.services.redshift.engine import (
     Namespace,
     StatementError,
     copy_into,

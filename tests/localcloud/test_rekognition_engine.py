@@ -17,9 +17,9 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.core.models import botocore_stubber
 
-from localcloud.clock import LocalClock
-from localcloud.engines.rekognition import CustomLabelsTimings, RekognitionEngine
-from localcloud.protocol import CallContext, register_on_client
+from localcloud.core.clock import LocalClock
+from localcloud.core.protocol import CallContext, register_on_client
+from localcloud.services.rekognition.engine import CustomLabelsTimings, RekognitionEngine
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from localcloud.delivery import service_request_context
-from localcloud.policies import Caller, Decision, evaluate_resource_policy, principal_matches
+from localcloud.core.delivery import service_request_context
+from localcloud.core.policies import Caller, Decision, evaluate_resource_policy, principal_matches
 
 ACCOUNT = "123456789012"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/service-role/Worker"

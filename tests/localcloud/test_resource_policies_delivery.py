@@ -12,7 +12,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from localcloud.cloud import DeployedStack, LocalCloud
-from localcloud.delivery import wait_until
+from localcloud.core.delivery import wait_until
 from tests.fixtures.probe_stack import PROBE_STACK
 
 pytestmark = [pytest.mark.workflow, pytest.mark.xdist_group("probe")]

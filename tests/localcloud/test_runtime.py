@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from localcloud.identity import Principals
-from localcloud.runtime import FunctionConfig, LambdaRuntime
+from localcloud.core.identity import Principals
+from localcloud.core.runtime import FunctionConfig, LambdaRuntime
 
 HANDLER = """
 from aws_lambda_powertools.utilities.parameters.constants import DEFAULT_PROVIDERS

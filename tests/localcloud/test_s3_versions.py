@@ -11,8 +11,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from localcloud.patches import Patches, _patch_s3_version_ids, require
-from localcloud.s3_versions import VersionIds, version_id
+from localcloud.core.moto_hooks import Patches, _patch_s3_version_ids, require
+from localcloud.core.s3_versions import VersionIds, version_id
 
 BUCKET = "versioned-bucket"
 

@@ -16,9 +16,9 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.core.botocore_stubber import BotocoreStubber
 
-from localcloud.clock import LocalClock
-from localcloud.engines.sagemaker import SageMakerEngine, SageMakerRuntimeEndpoint
-from localcloud.protocol import CallContext, answer
+from localcloud.core.clock import LocalClock
+from localcloud.core.protocol import CallContext, answer
+from localcloud.services.sagemaker.engine import SageMakerEngine, SageMakerRuntimeEndpoint
 
 ROLE = "arn:aws:iam::123456789012:role/sagemaker"
 IMAGE = "811284229777.dkr.ecr.us-east-1.amazonaws.com/blazingtext:1"

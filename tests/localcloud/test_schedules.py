@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from localcloud.delivery import next_fire_time
+from localcloud.core.delivery import next_fire_time
 
 # 2024-05-06 is a Monday.
 

@@ -26,7 +26,7 @@ from typing import Any
 import boto3
 import pytest
 
-from localcloud.s3_versions import version_id
+from localcloud.core.s3_versions import version_id
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 AWS_CLI = REPO_ROOT / ".venv-awscli" / "bin" / "aws"

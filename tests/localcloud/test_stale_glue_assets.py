@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from localcloud.provision import StaleAssemblyError
-from localcloud.provision_ml import _check_fresh
+from localcloud.core.provision import StaleAssemblyError
+from localcloud.services.glue.provision import _check_fresh
 
 JOBS = Path(__file__).resolve().parents[2] / "glue_jobs" / "glue_ml_pipeline"
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from localcloud.template import (
+from localcloud.core.template import (
     ResourceState,
     StackContext,
     TemplateError,

@@ -17,8 +17,9 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from localcloud.clock import LocalClock
-from localcloud.engines.translate import (
+from localcloud.core.clock import LocalClock
+from localcloud.core.protocol import register_on_client
+from localcloud.services.translate.engine import (
     SUPPORTED_LANGUAGES,
     FaultRecord,
     JobTimings,
@@ -27,7 +28,6 @@ from localcloud.engines.translate import (
     pseudo_translate,
     reverse_pseudo_translation,
 )
-from localcloud.protocol import register_on_client
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"

@@ -7,12 +7,12 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from localcloud.apigateway import LocalApiGateway
 from localcloud.cloud import DeployedStack, LocalCloud
 from localcloud.demos.custom_labels_batch import train_sample_model
 from localcloud.demos.glue_ml_pipeline import SAMPLE, upload_source
+from localcloud.demos.review import SAMPLES
 from localcloud.demos.ticket_classification import TicketsStack, train_endpoints
-from localcloud.review import SAMPLES
+from localcloud.services.apigateway.gateway import LocalApiGateway
 from smoke.core import HttpAnswer
 
 STAGE = "test"

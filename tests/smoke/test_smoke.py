@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
-from localcloud.apigateway import LocalApiGateway
 from localcloud.cloud import DeployedStack, LocalCloud
 from localcloud.demos.ticket_classification import TicketsStack
+from localcloud.services.apigateway.gateway import LocalApiGateway
 from smoke import Result, Settings, Status, new_run_id, run_checks
 from smoke.cli import main
 from tests.smoke.helpers import (

@@ -10,8 +10,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from localcloud.cloud import LocalCloud
+from localcloud.core.iam_check import check
 from localcloud.demos.ticket_classification import deploy, train_endpoints
-from localcloud.iam_check import check
 
 pytestmark = [pytest.mark.workflow, pytest.mark.xdist_group("tickets")]
 

@@ -13,13 +13,13 @@ import pytest
 from botocore.exceptions import ClientError
 
 from localcloud.cloud import LocalCloud
+from localcloud.core.iam_check import check
 from localcloud.demos.ticket_classification import (
     TicketsStack,
     deploy,
     sample_tickets,
     train_endpoints,
 )
-from localcloud.iam_check import check
 from tests.conftest import _synthesized
 from tests.ticket_classification.helpers import REPO_ROOT, SOURCES
 

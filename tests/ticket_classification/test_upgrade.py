@@ -10,9 +10,9 @@ import pytest
 
 from lambdas.ticket_classification.warehouse import COLUMNS
 from localcloud.cloud import LocalCloud
-from localcloud.custom_resources import _send
+from localcloud.core.iam_check import check
 from localcloud.demos.ticket_classification import deploy
-from localcloud.iam_check import check
+from localcloud.services.cloudformation.custom_resources import _send
 
 pytestmark = [pytest.mark.workflow, pytest.mark.xdist_group("tickets")]
 

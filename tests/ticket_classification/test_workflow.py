@@ -17,6 +17,7 @@ import pytest
 from moto.firehose.models import FirehoseBackend
 
 from localcloud.cloud import LocalCloud
+from localcloud.core.iam_check import check
 from localcloud.demos.ticket_classification import (
     TicketsStack,
     deploy,
@@ -24,7 +25,6 @@ from localcloud.demos.ticket_classification import (
     train_endpoints,
 )
 from localcloud.demos.ticket_classification_report import write_report
-from localcloud.iam_check import check
 
 pytestmark = [pytest.mark.workflow, pytest.mark.xdist_group("tickets")]
 

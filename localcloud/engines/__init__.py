@@ -1,1 +1,0 @@
-"""Local engines for AWS services moto does not implement or only stubs."""
