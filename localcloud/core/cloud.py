@@ -33,7 +33,13 @@ from localcloud.core.clock import DEFAULT_SPEED, LocalClock
 from localcloud.core.delivery import Delivery
 from localcloud.core.identity import ACCOUNT_ID, REGION, CallRecorder, Principals
 from localcloud.core.plugins import Deleter, ServicePlugin, handler_of, merged
-from localcloud.core.provision import Provisioner, ProvisionRequest, provision, provisioners_in
+from localcloud.core.provision import (
+    CUSTOM_RESOURCE,
+    Provisioner,
+    ProvisionRequest,
+    provision,
+    provisioners_in,
+)
 from localcloud.core.runtime import LambdaRuntime
 from localcloud.core.s3_versions import VersionIds
 from localcloud.core.sessions import new_session
@@ -196,7 +202,15 @@ class LocalCloud:
         return handler_of(self.provisioners, resource_type)
 
     def deleter_for(self, resource_type: str) -> Deleter | None:
-        return handler_of(self.deleters, resource_type)
+        """What deletes a resource of `resource_type`; a `Custom::` type the core or a plugin
+        creates itself (CDK's bucket notifications) is not a custom resource here."""
+        exact = self.deleters.get(resource_type)
+        if exact is not None:
+            return exact
+        custom = self.provisioners.get(CUSTOM_RESOURCE)
+        if custom is not None and self.provisioner_for(resource_type) is custom:
+            return self.deleters.get(CUSTOM_RESOURCE)
+        return None
 
     def _bootstrap(self) -> None:
         """What `cdk bootstrap` leaves in an account: the version parameter CDK checks."""

@@ -54,8 +54,9 @@ def test_any_custom_type_is_a_custom_resource_created_and_deleted_by_its_functio
     assert cloud.provisioner_for("Custom::TableSchema") is custom
     assert cloud.deleter_for("Custom::TableSchema") is cloud.deleter_for(CUSTOM_RESOURCE)
     assert cloud.deleter_for("AWS::S3::Bucket") is None
-    # A type a plugin provisions itself is not taken for a custom resource.
+    # A type the core creates itself is not taken for a custom resource.
     assert cloud.provisioner_for("Custom::S3BucketNotifications") is not custom
+    assert cloud.deleter_for("Custom::S3BucketNotifications") is None
 
 
 def test_two_plugins_claiming_one_resource_type_are_refused(assembly: Path) -> None:
