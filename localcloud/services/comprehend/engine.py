@@ -565,6 +565,43 @@ def _in_window(moment: datetime, filters: Mapping[str, Any], before: str, after:
     return not (after in filters and not moment > filters[after])
 
 
+def _listed(
+    resources: Iterable[Any],
+    params: Mapping[str, Any],
+    equal: Mapping[str, tuple[str, Callable[[Any], Any]]],
+    window: tuple[str, str, str, Callable[[Any], float | None]],
+    order: Callable[[Any], Any],
+    list_name: str,
+    describe: Callable[[Any], dict[str, Any]],
+) -> dict[str, Any]:
+    """A List operation's page: the resources its `Filter` keeps (each key of `equal`, by kind,
+    must match the resource's value; `window` is the time kind with its Before and After keys),
+    one kind of filter at a time, as Comprehend allows."""
+    filters = params.get("Filter") or {}
+    kind, before, after, moment = window
+    _filter_kinds(
+        filters,
+        {**{name: (key,) for key, (name, _) in equal.items()}, kind: (before, after)},
+    )
+    selected = []
+    for resource in resources:
+        if any(
+            key in filters and value(resource) != filters[key] for key, (_, value) in equal.items()
+        ):
+            continue
+        when = _time(moment(resource))
+        assert when is not None
+        if _in_window(when, filters, before, after):
+            selected.append(resource)
+    page, token = page_by_key(
+        selected, order, params.get("NextToken"), params.get("MaxResults", 100)
+    )
+    result: dict[str, Any] = {list_name: [describe(resource) for resource in page]}
+    if token:
+        result["NextToken"] = token
+    return result
+
+
 # --- Resources --------------------------------------------------------------------------------
 
 
@@ -1048,43 +1085,18 @@ class ComprehendEngine(LocalEngine):
         return {"DocumentClassifierProperties": self._classifier_properties(classifier)}
 
     def _list_classifiers(self, params: dict[str, Any]) -> dict[str, Any]:
-        filters = params.get("Filter") or {}
-        _filter_kinds(
-            filters,
+        return _listed(
+            (c for c in list(self._classifiers.values()) if self._advance_classifier(c)),
+            params,
             {
-                "status": ("Status",),
-                "name": ("DocumentClassifierName",),
-                "submission time": ("SubmitTimeBefore", "SubmitTimeAfter"),
+                "Status": ("status", lambda c: c.status),
+                "DocumentClassifierName": ("name", lambda c: c.name),
             },
-        )
-        selected = []
-        for classifier in list(self._classifiers.values()):
-            if not self._advance_classifier(classifier):
-                continue
-            if "Status" in filters and classifier.status != filters["Status"]:
-                continue
-            if (
-                "DocumentClassifierName" in filters
-                and classifier.name != filters["DocumentClassifierName"]
-            ):
-                continue
-            submitted = _time(classifier.submitted_at)
-            assert submitted is not None
-            if not _in_window(submitted, filters, "SubmitTimeBefore", "SubmitTimeAfter"):
-                continue
-            selected.append(classifier)
-        page, token = page_by_key(
-            selected,
+            ("submission time", "SubmitTimeBefore", "SubmitTimeAfter", lambda c: c.submitted_at),
             lambda classifier: (classifier.submitted_at, classifier.arn),
-            params.get("NextToken"),
-            params.get("MaxResults", 100),
+            "DocumentClassifierPropertiesList",
+            self._classifier_properties,
         )
-        result: dict[str, Any] = {
-            "DocumentClassifierPropertiesList": [self._classifier_properties(c) for c in page]
-        }
-        if token:
-            result["NextToken"] = token
-        return result
 
     def _stop_training(self, params: dict[str, Any]) -> dict[str, Any]:
         classifier = self._classifier(params["DocumentClassifierArn"])
@@ -1353,41 +1365,19 @@ class ComprehendEngine(LocalEngine):
         return {"DocumentClassificationJobProperties": self._job_properties(job)}
 
     def _list_jobs(self, params: dict[str, Any]) -> dict[str, Any]:
-        filters = params.get("Filter") or {}
-        _filter_kinds(
-            filters,
-            {
-                "name": ("JobName",),
-                "status": ("JobStatus",),
-                "submission time": ("SubmitTimeBefore", "SubmitTimeAfter"),
-            },
-        )
-        selected = []
-        for job in self._jobs.values():
+        def advanced(job: _Job) -> bool:
             self._advance_job(job)
-            if "JobName" in filters and job.name != filters["JobName"]:
-                continue
-            if "JobStatus" in filters and job.status != filters["JobStatus"]:
-                continue
-            submitted = _time(job.submitted_at)
-            assert submitted is not None
-            if not _in_window(submitted, filters, "SubmitTimeBefore", "SubmitTimeAfter"):
-                continue
-            selected.append(job)
-        page, token = page_by_key(
-            selected,
-            lambda job: (job.submitted_at, job.job_id),
-            params.get("NextToken"),
-            params.get("MaxResults", 100),
-        )
-        result: dict[str, Any] = {
-            "DocumentClassificationJobPropertiesList": [self._job_properties(j) for j in page]
-        }
-        if token:
-            result["NextToken"] = token
-        return result
+            return True
 
-    # -- endpoints --------------------------------------------------------------------------------
+        return _listed(
+            (job for job in self._jobs.values() if advanced(job)),
+            params,
+            {"JobName": ("name", lambda j: j.name), "JobStatus": ("status", lambda j: j.status)},
+            ("submission time", "SubmitTimeBefore", "SubmitTimeAfter", lambda j: j.submitted_at),
+            lambda job: (job.submitted_at, job.job_id),
+            "DocumentClassificationJobPropertiesList",
+            self._job_properties,
+        )
 
     def _create_endpoint(self, params: dict[str, Any]) -> dict[str, Any]:
         previous = self._idempotent("CreateEndpoint", params)
@@ -1526,40 +1516,18 @@ class ComprehendEngine(LocalEngine):
         return {"EndpointProperties": self._endpoint_properties(endpoint)}
 
     def _list_endpoints(self, params: dict[str, Any]) -> dict[str, Any]:
-        filters = params.get("Filter") or {}
-        _filter_kinds(
-            filters,
+        return _listed(
+            (e for e in list(self._endpoints.values()) if self._advance_endpoint(e)),
+            params,
             {
-                "model": ("ModelArn",),
-                "status": ("Status",),
-                "creation time": ("CreationTimeBefore", "CreationTimeAfter"),
+                "ModelArn": ("model", lambda e: e.model_arn),
+                "Status": ("status", lambda e: e.status),
             },
-        )
-        selected = []
-        for endpoint in list(self._endpoints.values()):
-            if not self._advance_endpoint(endpoint):
-                continue
-            if "ModelArn" in filters and endpoint.model_arn != filters["ModelArn"]:
-                continue
-            if "Status" in filters and endpoint.status != filters["Status"]:
-                continue
-            created = _time(endpoint.created_at)
-            assert created is not None
-            if not _in_window(created, filters, "CreationTimeBefore", "CreationTimeAfter"):
-                continue
-            selected.append(endpoint)
-        page, token = page_by_key(
-            selected,
+            ("creation time", "CreationTimeBefore", "CreationTimeAfter", lambda e: e.created_at),
             lambda endpoint: (endpoint.created_at, endpoint.arn),
-            params.get("NextToken"),
-            params.get("MaxResults", 100),
+            "EndpointPropertiesList",
+            self._endpoint_properties,
         )
-        result: dict[str, Any] = {
-            "EndpointPropertiesList": [self._endpoint_properties(e) for e in page]
-        }
-        if token:
-            result["NextToken"] = token
-        return result
 
     def _update_endpoint(self, params: dict[str, Any]) -> dict[str, Any]:
         endpoint = self._endpoint(params["EndpointArn"])
