@@ -14,8 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import botocore.loaders
-import botocore.session
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
@@ -25,6 +23,7 @@ from moto.core.config import DefaultConfig, default_user_config
 from localcloud.core.clock import LocalClock
 from localcloud.core.protocol import register_on_client
 from localcloud.services.comprehend.engine import ComprehendEngine, ComprehendTimings
+from tests.helpers.engines import cbor_client, fake_credentials
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -63,12 +62,7 @@ class DeniedS3:
 
 @pytest.fixture(autouse=True)
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-    }.items():
-        monkeypatch.setenv(name, value)
+    fake_credentials(monkeypatch, REGION)
     # moto has a partial Comprehend of its own; passing it through leaves every Comprehend
     # call to the engine (the local cloud's dispatcher does the same).
     config: DefaultConfig = {
@@ -971,27 +965,7 @@ def test_engine_answers_cbor_clients(
     engine: ComprehendEngine, clock: LocalClock, s3: Any, tmp_path: Path
 ) -> None:
     # botocore 1.44 sends JSON; a model listing only RPC v2 CBOR makes the client use CBOR.
-    model = botocore.loaders.Loader().load_service_model("comprehend", "service-2")
-    model["metadata"]["protocols"] = ["smithy-rpc-v2-cbor"]
-    version_dir = tmp_path / "comprehend" / model["metadata"]["apiVersion"]
-    version_dir.mkdir(parents=True)
-    (version_dir / "service-2.json").write_text(json.dumps(model))
-    session = botocore.session.get_session()
-    session.register_component(
-        "data_loader", botocore.loaders.Loader(extra_search_paths=[str(tmp_path)])
-    )
-    comprehend = boto3.Session(botocore_session=session).client(
-        "comprehend",
-        region_name=REGION,
-        aws_access_key_id="x",
-        aws_secret_access_key="y",
-        config=NO_RETRIES,
-    )
-    register_on_client(comprehend, engine)
-    sent: list[bytes] = []
-    comprehend.meta.events.register(
-        "before-send.comprehend", lambda request, **_: sent.append(request.headers["Content-Type"])
-    )
+    comprehend, sent = cbor_client("comprehend", engine, tmp_path, REGION, NO_RETRIES)
     arn = _train_corpus(comprehend, s3, clock, "cbor", ["World", "Sports"])
     props = _classifier(comprehend, arn)
     assert props["SubmitTime"] < props["TrainingEndTime"]

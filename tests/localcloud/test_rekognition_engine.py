@@ -20,6 +20,7 @@ from moto.core.models import botocore_stubber
 from localcloud.core.clock import LocalClock
 from localcloud.core.protocol import CallContext, register_on_client
 from localcloud.services.rekognition.engine import CustomLabelsTimings, RekognitionEngine
+from tests.helpers.engines import fake_credentials
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -50,12 +51,7 @@ samples = _load_samples()
 
 @pytest.fixture(autouse=True)
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-    }.items():
-        monkeypatch.setenv(name, value)
+    fake_credentials(monkeypatch, REGION)
     with mock_aws():
         yield
 

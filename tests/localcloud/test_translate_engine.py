@@ -28,6 +28,7 @@ from localcloud.services.translate.engine import (
     pseudo_translate,
     reverse_pseudo_translation,
 )
+from tests.helpers.engines import cbor_client, fake_credentials
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -68,12 +69,7 @@ SESSION = boto3.Session(
 
 @pytest.fixture(autouse=True)
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-    }.items():
-        monkeypatch.setenv(name, value)
+    fake_credentials(monkeypatch, REGION)
     with mock_aws():
         yield
 
@@ -821,26 +817,12 @@ def test_engine_answers_cbor_clients(
     engine: TranslateEngine, clock: LocalClock, s3: Any, tmp_path: Any
 ) -> None:
     # botocore 1.44 prefers JSON; a model listing only RPC v2 CBOR makes the client use CBOR.
-    model = botocore.loaders.Loader().load_service_model("translate", "service-2")
-    model["metadata"]["protocols"] = ["smithy-rpc-v2-cbor"]
-    version_dir = tmp_path / "translate" / model["metadata"]["apiVersion"]
-    version_dir.mkdir(parents=True)
-    (version_dir / "service-2.json").write_text(json.dumps(model))
-    session = botocore.session.get_session()
-    session.register_component(
-        "data_loader", botocore.loaders.Loader(extra_search_paths=[str(tmp_path)])
-    )
-    translate = boto3.Session(botocore_session=session).client(
+    translate, sent = cbor_client(
         "translate",
-        region_name=REGION,
-        aws_access_key_id="x",
-        aws_secret_access_key="y",
-        config=Config(retries={"mode": "standard", "total_max_attempts": 1}),
-    )
-    register_on_client(translate, engine)
-    sent: list[bytes] = []
-    translate.meta.events.register(
-        "before-send.translate", lambda request, **_: sent.append(request.headers["Content-Type"])
+        engine,
+        tmp_path,
+        REGION,
+        Config(retries={"mode": "standard", "total_max_attempts": 1}),
     )
 
     document = translate.translate_document(

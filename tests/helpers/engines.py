@@ -1,0 +1,54 @@
+"""What the local engines' tests share: fake credentials, and a client that speaks RPC v2 CBOR
+to an engine, the protocol newer botocore releases choose where a service offers it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import boto3
+import botocore.loaders
+import botocore.session
+import pytest
+from botocore.config import Config
+
+from localcloud.core.protocol import register_on_client
+
+
+def fake_credentials(monkeypatch: pytest.MonkeyPatch, region: str) -> None:
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": region,
+    }.items():
+        monkeypatch.setenv(name, value)
+
+
+def cbor_client(
+    service: str, engine: Any, models: Path, region: str, config: Config
+) -> tuple[Any, list[bytes]]:
+    """A client of `service` answered by `engine`, its model listing only RPC v2 CBOR (so the
+    client sends CBOR), and the Content-Type of every request it sends."""
+    model = botocore.loaders.Loader().load_service_model(service, "service-2")
+    model["metadata"]["protocols"] = ["smithy-rpc-v2-cbor"]
+    version_dir = models / service / model["metadata"]["apiVersion"]
+    version_dir.mkdir(parents=True)
+    (version_dir / "service-2.json").write_text(json.dumps(model))
+    session = botocore.session.get_session()
+    session.register_component(
+        "data_loader", botocore.loaders.Loader(extra_search_paths=[str(models)])
+    )
+    client = boto3.Session(botocore_session=session).client(
+        service,
+        region_name=region,
+        aws_access_key_id="x",
+        aws_secret_access_key="y",
+        config=config,
+    )
+    register_on_client(client, engine)
+    sent: list[bytes] = []
+    client.meta.events.register(
+        f"before-send.{service}", lambda request, **_: sent.append(request.headers["Content-Type"])
+    )
+    return client, sent
