@@ -15,9 +15,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from localcloud.cloud import LocalCloud
-from localcloud.core.iam_check import check
 from localcloud.costs import local_run_cost
-from localcloud.demos.common import accounting, download, find_stack
+from localcloud.demos.common import accounting, download, find_stack, least_privilege
 
 STACK_PREFIX = "CaptionTranslation-"
 
@@ -103,13 +102,7 @@ def run(
             f"{items['quarantined']} quarantined, {items['lost']} lost, "
             f"{items['duplicated']} duplicated"
         )
-        report = check(cloud)
-        say(
-            f"least privilege: {report.checked_calls} calls by {len(report.principals)} roles, "
-            f"{len(report.denied)} denied, {len(report.unused)} grants unused in this run"
-        )
-        if report.denied:
-            raise RuntimeError("calls outside the deployed IAM policies:\n" + report.format())
+        least_privilege(cloud, say)
         return CaptionDemoResult(
             files_in=summary["filesIn"],
             outputs=summary["outputs"],

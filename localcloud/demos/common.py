@@ -1,10 +1,11 @@
-"""What every demo does: find its stack, account for its items, download its results."""
+"""What every demo does: find its stack, account for its items, check its calls against the
+deployed IAM policies, download its results."""
 
 from __future__ import annotations
 
 import shutil
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -60,3 +61,18 @@ def download(s3: Any, bucket: str, prefixes: Iterable[str], out_dir: Path) -> li
                 target.write_bytes(s3.get_object(Bucket=bucket, Key=entry["Key"])["Body"].read())
                 written.append(target)
     return written
+
+
+def least_privilege(cloud: LocalCloud, say: Callable[[str], None], *, unused: bool = True) -> None:
+    """Check every call of the run against the deployed IAM policies and say what was found
+    (with `unused`, also the grants no call of this run needed); a denied call fails the run."""
+    from localcloud.core.iam_check import check
+
+    report = check(cloud)
+    line = (
+        f"least privilege: {report.checked_calls} calls by {len(report.principals)} roles, "
+        f"{len(report.denied)} denied"
+    )
+    say(f"{line}, {len(report.unused)} grants unused in this run" if unused else line)
+    if report.denied:
+        raise RuntimeError("calls outside the deployed IAM policies:\n" + report.format())

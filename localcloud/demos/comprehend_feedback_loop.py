@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from localcloud.cloud import REPO_ROOT, LocalCloud
-from localcloud.core.iam_check import check
 from localcloud.costs import local_run_cost
+from localcloud.demos.common import least_privilege
 from localcloud.demos.comprehend_model_lifecycle import (
     csv_documents,
     training_data_accounting,
@@ -266,13 +266,7 @@ def run(
                 f"round {number + 1}: {unsure} unsure answers, {flagged} flagged by users; "
                 f"{reviewed} human loops reviewed; accuracy {history[-1]:.3f}"
             )
-        report = check(cloud)
-        say(
-            f"least privilege: {report.checked_calls} calls by {len(report.principals)} roles, "
-            f"{len(report.denied)} denied"
-        )
-        if report.denied:
-            raise RuntimeError("calls outside the deployed IAM policies:\n" + report.format())
+        least_privilege(cloud, say, unused=False)
         feedback_items = oracle.answered_items + oracle.skipped_items
         # Every answer a reviewer gave, in part 1's training data once; the first model's rows
         # come from initial.csv; a held-out document found there would be unexpected.

@@ -18,9 +18,8 @@ from typing import Any, TextIO
 
 from localcloud.cloud import REPO_ROOT, LocalCloud
 from localcloud.core.alarms import is_alarm_notification
-from localcloud.core.iam_check import check
 from localcloud.costs import local_run_cost
-from localcloud.demos.common import accounting, download, find_stack
+from localcloud.demos.common import accounting, download, find_stack, least_privilege
 from localcloud.demos.review import text_key
 
 SAMPLES = REPO_ROOT / "samples" / "comprehend_model_lifecycle"
@@ -122,13 +121,7 @@ def run(
             Text=text, EndpointArn=endpoint["Value"]
         )
         say(f"ClassifyDocument({text!r}) -> {answer['Classes'][0]['Name']}")
-        report = check(cloud)
-        say(
-            f"least privilege: {report.checked_calls} calls by {len(report.principals)} roles, "
-            f"{len(report.denied)} denied, {len(report.unused)} grants unused in this run"
-        )
-        if report.denied:
-            raise RuntimeError("calls outside the deployed IAM policies:\n" + report.format())
+        least_privilege(cloud, say)
         download(s3, bucket, ("ground-truth/", "carried/", "failed/", "error-reports/"), out_dir)
         say(f"training data and quarantined uploads copied to {out_dir}")
         uploaded = [k for path in uploads for k in csv_documents(path.read_bytes())]

@@ -16,9 +16,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from localcloud.cloud import REPO_ROOT, LocalCloud
-from localcloud.core.iam_check import check
 from localcloud.costs import local_run_cost
-from localcloud.demos.common import accounting, download, find_stack
+from localcloud.demos.common import accounting, download, find_stack, least_privilege
 
 SAMPLES = REPO_ROOT / "samples" / "custom_labels_batch"
 MODEL_BUCKET = "custom-labels-batch-models"
@@ -139,13 +138,7 @@ def run(
         )["ProjectVersionDescriptions"][0]["Status"]
         billed = cloud.rekognition.usage.inference_unit_seconds(version_arn)
         say(f"model {status}; {billed:.0f} inference-unit-seconds billed")
-        report = check(cloud)
-        say(
-            f"least privilege: {report.checked_calls} calls by {len(report.principals)} roles, "
-            f"{len(report.denied)} denied, {len(report.unused)} grants unused in this run"
-        )
-        if report.denied:
-            raise RuntimeError("calls outside the deployed IAM policies:\n" + report.format())
+        least_privilege(cloud, say)
         return {
             "workflow": "custom_labels_batch",
             "images_in": len(images),

@@ -20,8 +20,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from localcloud.cloud import REPO_ROOT, DeployedStack, LocalCloud
-from localcloud.core.iam_check import check
-from localcloud.demos.common import accounting, find_stack
+from localcloud.demos.common import accounting, find_stack, least_privilege
 
 SAMPLE = REPO_ROOT / "samples" / "glue_ml_pipeline" / "dbpedia.csv"
 JOB_NAMES = ("DataExtractionJob", "DataProcessingJob", "TrainingJob", "MessagingQueueJob")
@@ -223,11 +222,7 @@ def run(
         )
         prediction = json.loads(answer["Body"].read())
         say(f"InvokeEndpoint({sample_text!r}) -> {prediction[0]}")
-        report = check(cloud)
-        say(f"least privilege: {report.checked_calls} calls by {len(report.principals)} roles, "
-            f"{len(report.denied)} denied")  # fmt: skip
-        if report.denied:
-            raise RuntimeError("calls outside the deployed IAM policies:\n" + report.format())
+        least_privilege(cloud, say, unused=False)
         return {
             "workflow": "glue_ml_pipeline",
             "run_id": result.run_id,

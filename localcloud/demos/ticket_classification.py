@@ -21,9 +21,8 @@ from typing import Any, TextIO
 
 from lambdas.ticket_classification.warehouse import TABLE
 from localcloud.cloud import REPO_ROOT, DeployedStack, LocalCloud
-from localcloud.core.iam_check import check
 from localcloud.costs import local_run_cost
-from localcloud.demos.common import accounting, find_stack
+from localcloud.demos.common import accounting, find_stack, least_privilege
 
 SAMPLES = REPO_ROOT / "samples" / "ticket_classification"
 TRAINING_FILES = {"operation": "operation.csv", "resource": "resource.csv"}
@@ -245,13 +244,7 @@ def run(
         scored = max(1, sum(1 for r in rows if r["id"] in truth))
         report = write_report(stack.sql, out_dir / "report")
         say(f"report written to {report}")
-        iam_report = check(cloud)
-        say(
-            f"least privilege: {iam_report.checked_calls} calls by {len(iam_report.principals)} "
-            f"roles, {len(iam_report.denied)} denied"
-        )
-        if iam_report.denied:
-            raise RuntimeError("calls outside the deployed IAM policies:\n" + iam_report.format())
+        least_privilege(cloud, say, unused=False)
         return {
             "workflow": "ticket_classification",
             "tickets": len(accepted),
