@@ -31,7 +31,7 @@ from __future__ import annotations
 import base64
 import json
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -237,17 +237,32 @@ def _import_s3(cloud: LocalCloud, directory: Path) -> int:
     return total
 
 
-def _import_dynamodb(cloud: LocalCloud, directory: Path) -> int:
-    dynamodb = cloud.deployer_client("dynamodb")
+def _import_each(
+    cloud: LocalCloud,
+    resource_type: str,
+    path_of: Callable[[str], Path],
+    put: Callable[[str, Any], Any],
+) -> int:
+    """Put back what was exported for each deployed resource of `resource_type`."""
     total = 0
-    for table in _resources(cloud, "AWS::DynamoDB::Table"):
-        path = directory / f"{table}.json"
+    for ref in _resources(cloud, resource_type):
+        path = path_of(ref)
         if not path.is_file():
             continue
-        for item in _read_json(path):
-            dynamodb.put_item(TableName=table, Item=item)
+        for entry in _read_json(path):
+            put(ref, entry)
             total += 1
     return total
+
+
+def _import_dynamodb(cloud: LocalCloud, directory: Path) -> int:
+    dynamodb = cloud.deployer_client("dynamodb")
+    return _import_each(
+        cloud,
+        "AWS::DynamoDB::Table",
+        lambda table: directory / f"{table}.json",
+        lambda table, item: dynamodb.put_item(TableName=table, Item=item),
+    )
 
 
 def _import_ssm(cloud: LocalCloud, path: Path) -> int:
@@ -267,12 +282,9 @@ def _import_ssm(cloud: LocalCloud, path: Path) -> int:
 
 def _import_sqs(cloud: LocalCloud, directory: Path) -> int:
     sqs = cloud.deployer_client("sqs")
-    total = 0
-    for queue_url in _resources(cloud, "AWS::SQS::Queue"):
-        path = directory / f"{queue_url.rstrip('/').rsplit('/', 1)[-1]}.json"
-        if not path.is_file():
-            continue
-        for message in _read_json(path):
-            sqs.send_message(QueueUrl=queue_url, **message)
-            total += 1
-    return total
+    return _import_each(
+        cloud,
+        "AWS::SQS::Queue",
+        lambda queue_url: directory / f"{queue_url.rstrip('/').rsplit('/', 1)[-1]}.json",
+        lambda queue_url, message: sqs.send_message(QueueUrl=queue_url, **message),
+    )

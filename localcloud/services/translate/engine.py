@@ -1010,17 +1010,9 @@ class TranslateEngine(LocalEngine):
             and (target in BREVITY_LANGUAGES or (source in BREVITY_LANGUAGES and target == "en")),
         )
         self.usage.record("TranslateText", rendered.characters, batch=False)
-        result: dict[str, Any] = {
-            "TranslatedText": rendered.text,
-            "SourceLanguageCode": source,
-            "TargetLanguageCode": target,
-        }
-        applied = self._applied_terminologies(matcher, rendered.terms)
-        if applied is not None:
-            result["AppliedTerminologies"] = applied
-        if params.get("Settings"):
-            result["AppliedSettings"] = params["Settings"]
-        return result
+        return self._translation(
+            {"TranslatedText": rendered.text}, source, target, matcher, rendered.terms, params
+        )
 
     def _translate_document(self, params: dict[str, Any]) -> dict[str, Any]:
         document = params["Document"]
@@ -1054,12 +1046,28 @@ class TranslateEngine(LocalEngine):
             operation="TranslateDocument",
         )
         self.usage.record("TranslateDocument", rendered.characters, batch=False)
-        result: dict[str, Any] = {
-            "TranslatedDocument": {"Content": rendered.text.encode("utf-8")},
-            "SourceLanguageCode": source,
-            "TargetLanguageCode": target,
-        }
-        applied = self._applied_terminologies(matcher, rendered.terms)
+        return self._translation(
+            {"TranslatedDocument": {"Content": rendered.text.encode("utf-8")}},
+            source,
+            target,
+            matcher,
+            rendered.terms,
+            params,
+        )
+
+    def _translation(
+        self,
+        translated: dict[str, Any],
+        source: str,
+        target: str,
+        matcher: _TermMatcher | None,
+        terms: list[tuple[str, str]],
+        params: dict[str, Any],
+    ) -> dict[str, Any]:
+        """A real-time translation's answer: what was translated, the language pair, and the
+        terminologies and settings that applied."""
+        result = {**translated, "SourceLanguageCode": source, "TargetLanguageCode": target}
+        applied = self._applied_terminologies(matcher, terms)
         if applied is not None:
             result["AppliedTerminologies"] = applied
         if params.get("Settings"):
