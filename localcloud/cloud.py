@@ -23,6 +23,11 @@ DeployedStack = core.DeployedStack
 SettleTimeoutError = core.SettleTimeoutError
 
 
+def _engine(table: str, name: str) -> Any:
+    """The engine `name` of the cloud's `table` (`engines` or `partial_engines`)."""
+    return property(lambda cloud: getattr(cloud, table)[name])
+
+
 class LocalCloud(core.LocalCloud):
     def __init__(
         self,
@@ -41,26 +46,9 @@ class LocalCloud(core.LocalCloud):
         )
 
     # The engines the demos and tests drive directly.
-    @property
-    def a2i(self) -> Any:
-        return self.engines["sagemaker-a2i-runtime"]
-
-    @property
-    def translate(self) -> Any:
-        return self.engines["translate"]
-
-    @property
-    def comprehend(self) -> Any:
-        return self.engines["comprehend"]
-
-    @property
-    def rekognition(self) -> Any:
-        return self.engines["rekognition"]
-
-    @property
-    def glue(self) -> Any:
-        return self.partial_engines["glue"]
-
-    @property
-    def sagemaker(self) -> Any:
-        return self.partial_engines["sagemaker"]
+    a2i = _engine("engines", "sagemaker-a2i-runtime")
+    translate = _engine("engines", "translate")
+    comprehend = _engine("engines", "comprehend")
+    rekognition = _engine("engines", "rekognition")
+    glue = _engine("partial_engines", "glue")
+    sagemaker = _engine("partial_engines", "sagemaker")

@@ -16,7 +16,7 @@ from typing import Any, TextIO
 
 from localcloud.cloud import LocalCloud
 from localcloud.costs import local_run_cost
-from localcloud.demos.common import accounting, download, find_stack, least_privilege
+from localcloud.demos.common import accounting, download, find_stack, least_privilege, narrator
 
 STACK_PREFIX = "CaptionTranslation-"
 
@@ -62,10 +62,7 @@ def run(
     if not files:
         raise SystemExit(f"no files in {input_dir}")
     started = time.monotonic()
-
-    def say(message: str) -> None:
-        progress.write(f"[{time.monotonic() - started:6.2f}s] {message}\n")
-        progress.flush()
+    say = narrator(progress)
 
     with LocalCloud(assembly_dir, work_dir=out_dir / ".localcloud") as cloud:
         stack = cloud.deploy(find_stack(cloud, STACK_PREFIX))

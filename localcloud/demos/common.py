@@ -4,10 +4,11 @@ deployed IAM policies, download its results."""
 from __future__ import annotations
 
 import shutil
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
     from localcloud.cloud import LocalCloud
@@ -76,3 +77,14 @@ def least_privilege(cloud: LocalCloud, say: Callable[[str], None], *, unused: bo
     say(f"{line}, {len(report.unused)} grants unused in this run" if unused else line)
     if report.denied:
         raise RuntimeError("calls outside the deployed IAM policies:\n" + report.format())
+
+
+def narrator(progress: TextIO) -> Callable[[str], None]:
+    """`say(message)`: one line of progress, with the seconds since the run started."""
+    started = time.monotonic()
+
+    def say(message: str) -> None:
+        progress.write(f"[{time.monotonic() - started:6.2f}s] {message}\n")
+        progress.flush()
+
+    return say

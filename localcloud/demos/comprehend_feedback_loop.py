@@ -22,13 +22,12 @@ import csv
 import io
 import json
 import sys
-import time
 from pathlib import Path
 from typing import Any, TextIO
 
 from localcloud.cloud import REPO_ROOT, LocalCloud
 from localcloud.costs import local_run_cost
-from localcloud.demos.common import least_privilege
+from localcloud.demos.common import least_privilege, narrator
 from localcloud.demos.comprehend_model_lifecycle import (
     csv_documents,
     training_data_accounting,
@@ -199,11 +198,7 @@ def run(
     while the sources are unchanged. `traffic`: how many documents of the stream to classify
     over all rounds (default: all). `stream`: the (label, text) documents sent through the
     API (default: `improving.csv`, 240 documents)."""
-    started = time.monotonic()
-
-    def say(message: str) -> None:
-        progress.write(f"[{time.monotonic() - started:6.2f}s] {message}\n")
-        progress.flush()
+    say = narrator(progress)
 
     assembly = synthesized(assembly_dir or out_dir / ".assembly")
     say("synthesized ComprehendModelLifecycle + ComprehendFeedbackLoop (cdk-nag clean)")

@@ -11,7 +11,6 @@ import csv
 import io
 import json
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
@@ -19,7 +18,7 @@ from typing import Any, TextIO
 from localcloud.cloud import REPO_ROOT, LocalCloud
 from localcloud.core.alarms import is_alarm_notification
 from localcloud.costs import local_run_cost
-from localcloud.demos.common import accounting, download, find_stack, least_privilege
+from localcloud.demos.common import accounting, download, find_stack, least_privilege, narrator
 from localcloud.demos.review import text_key
 
 SAMPLES = REPO_ROOT / "samples" / "comprehend_model_lifecycle"
@@ -72,11 +71,7 @@ def run(
     progress: TextIO = sys.stderr,
 ) -> dict[str, Any]:
     """One training round per file of `uploads` (Comprehend's `label,text` CSV), in order."""
-    started = time.monotonic()
-
-    def say(message: str) -> None:
-        progress.write(f"[{time.monotonic() - started:6.2f}s] {message}\n")
-        progress.flush()
+    say = narrator(progress)
 
     with LocalCloud(assembly_dir, work_dir=out_dir / ".localcloud") as cloud:
         stack = cloud.deploy(find_stack(cloud, "ComprehendModelLifecycle-"))

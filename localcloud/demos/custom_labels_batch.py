@@ -11,13 +11,12 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
-import time
 from pathlib import Path
 from typing import Any, TextIO
 
 from localcloud.cloud import REPO_ROOT, LocalCloud
 from localcloud.costs import local_run_cost
-from localcloud.demos.common import accounting, download, find_stack, least_privilege
+from localcloud.demos.common import accounting, download, find_stack, least_privilege, narrator
 
 SAMPLES = REPO_ROOT / "samples" / "custom_labels_batch"
 MODEL_BUCKET = "custom-labels-batch-models"
@@ -81,11 +80,7 @@ def run(
     faults: list[str],
     progress: TextIO = sys.stderr,
 ) -> dict[str, Any]:
-    started = time.monotonic()
-
-    def say(message: str) -> None:
-        progress.write(f"[{time.monotonic() - started:6.2f}s] {message}\n")
-        progress.flush()
+    say = narrator(progress)
 
     with LocalCloud(
         assembly_dir, clock_speed=CLOCK_SPEED, work_dir=out_dir / ".localcloud"

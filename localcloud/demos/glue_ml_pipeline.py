@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from localcloud.cloud import REPO_ROOT, DeployedStack, LocalCloud
-from localcloud.demos.common import accounting, find_stack, least_privilege
+from localcloud.demos.common import accounting, find_stack, least_privilege, narrator
 
 SAMPLE = REPO_ROOT / "samples" / "glue_ml_pipeline" / "dbpedia.csv"
 JOB_NAMES = ("DataExtractionJob", "DataProcessingJob", "TrainingJob", "MessagingQueueJob")
@@ -180,11 +180,7 @@ def run(
     progress: TextIO = sys.stderr,
     source: Path | None = None,
 ) -> dict[str, Any]:
-    started = time.monotonic()
-
-    def say(text: str) -> None:
-        progress.write(f"[{time.monotonic() - started:6.2f}s] {text}\n")
-        progress.flush()
+    say = narrator(progress)
 
     if source is not None:
         data = source.read_bytes()  # the user's own rows, as they are

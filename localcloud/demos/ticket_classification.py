@@ -22,7 +22,7 @@ from typing import Any, TextIO
 from lambdas.ticket_classification.warehouse import TABLE
 from localcloud.cloud import REPO_ROOT, DeployedStack, LocalCloud
 from localcloud.costs import local_run_cost
-from localcloud.demos.common import accounting, find_stack, least_privilege
+from localcloud.demos.common import accounting, find_stack, least_privilege, narrator
 
 SAMPLES = REPO_ROOT / "samples" / "ticket_classification"
 TRAINING_FILES = {"operation": "operation.csv", "resource": "resource.csv"}
@@ -192,11 +192,7 @@ def run(
     (the classifier's event format), each as an invocation of TicketClassifier."""
     from localcloud.demos.ticket_classification_report import write_report
 
-    started = time.monotonic()
-
-    def say(message: str) -> None:
-        progress.write(f"[{time.monotonic() - started:6.2f}s] {message}\n")
-        progress.flush()
+    say = narrator(progress)
 
     tickets = [] if events is not None else sample_tickets(count)
     if events is None:
