@@ -48,11 +48,11 @@ from typing import Any
 
 from localcloud.cloud import REPO_ROOT
 from localcloud.core.chaos import (
+    ChaosRun,
     ChaosSettings,
     ChaosSpecError,
-    set_default,
-    take_finished,
-    take_finished_repeats,
+    chaos_run,
+    default_settings,
 )
 
 FAULT_MODES = ("merge", "drop", "reorder", "throttle", "expand")
@@ -235,9 +235,12 @@ def _chaos_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _with_chaos_counts(line: dict[str, object], chaos: ChaosSettings | None) -> dict[str, object]:
-    counts, after_effect = take_finished()
-    repeated = take_finished_repeats()
+def _with_chaos_counts(line: dict[str, object], run: ChaosRun) -> dict[str, object]:
+    """A demo's line with what the chaos of its run failed (nothing added without chaos)."""
+    chaos = run.settings
+    counts = dict(sorted(run.counts.items()))
+    after_effect = dict(sorted(run.after_effect.items()))
+    repeated = dict(sorted(run.repeated.items()))
     if chaos is None or not chaos.active:
         return line
     reported = {
@@ -434,8 +437,12 @@ def main(argv: list[str] | None = None) -> int:
     chaos: ChaosSettings | None = getattr(args, "chaos", None)
     if chaos is not None and args.chaos_after_effect:
         chaos = ChaosSettings(chaos.rate, chaos.seed, args.chaos_after_effect)
-    set_default(chaos)
-    take_finished()
+    with chaos_run(chaos):
+        return _command(args)
+
+
+def _command(args: argparse.Namespace) -> int:
+    chaos: ChaosSettings | None = default_settings()
     if args.command == "review-portal":
         return _review_portal(args)
     if args.command == "serve":
@@ -462,7 +469,9 @@ def main(argv: list[str] | None = None) -> int:
         print(_event(args))
         return 0
     if args.workflow != "all":
-        line = _with_chaos_counts(DEMOS[args.workflow][2](args), chaos)
+        with chaos_run(chaos) as chaos_of_run:
+            done = DEMOS[args.workflow][2](args)
+        line = _with_chaos_counts(done, chaos_of_run)
         _write_summary(Path(args.out), line)
     else:
         results = []
@@ -475,7 +484,9 @@ def main(argv: list[str] | None = None) -> int:
                 assembly=args.assembly,
                 out=str(Path(args.out) / slug),
             )
-            results.append(_with_chaos_counts(run(namespace), chaos))
+            with chaos_run(chaos) as chaos_of_run:
+                done = run(namespace)
+            results.append(_with_chaos_counts(done, chaos_of_run))
             print(json.dumps(results[-1]), file=sys.stderr)
             _write_summary(Path(namespace.out), results[-1])
         line = {"workflows": results}

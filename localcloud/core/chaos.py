@@ -35,6 +35,7 @@ Injected failures are counted per service and operation (`Chaos.failed`).
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import math
 import os
 import random
@@ -42,7 +43,7 @@ import threading
 import uuid
 from collections import Counter
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, TypeVar
 from xml.sax.saxutils import escape
@@ -112,25 +113,54 @@ class ChaosSettings:
         return self.rate > 0.0
 
 
-_process_default: list[ChaosSettings] = []
+@dataclass
+class ChaosRun:
+    """The chaos of one run (a demo, the server): the settings every `LocalCloud` made during
+    it gets unless told otherwise, and what the clouds stopped during it failed: calls, of
+    those the ones that took effect, and deliveries made again (at-least-once)."""
+
+    settings: ChaosSettings | None
+    counts: Counter[str] = field(default_factory=Counter)
+    after_effect: Counter[str] = field(default_factory=Counter)
+    repeated: Counter[str] = field(default_factory=Counter)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(
+        self,
+        counts: Mapping[str, int],
+        after_effect: Mapping[str, int],
+        repeated: Mapping[str, int] | None = None,
+    ) -> None:
+        with self.lock:
+            self.counts.update(counts)
+            self.after_effect.update(after_effect)
+            self.repeated.update(repeated or {})
 
 
-def set_default(settings: ChaosSettings | None) -> None:
-    """The chaos every `LocalCloud` of this process gets unless told otherwise (the CLI's)."""
-    _process_default[:] = [settings] if settings is not None else []
+# The run in progress, per thread and task (a context variable, as `decimal` keeps its context).
+_current_run: contextvars.ContextVar[ChaosRun | None] = contextvars.ContextVar(
+    "localcloud_chaos_run", default=None
+)
+
+
+@contextlib.contextmanager
+def chaos_run(settings: ChaosSettings | None) -> Iterator[ChaosRun]:
+    """Run with `settings` as every new local cloud's chaos; the run's tally when it ends."""
+    run = ChaosRun(settings)
+    token = _current_run.set(run)
+    try:
+        yield run
+    finally:
+        _current_run.reset(token)
 
 
 def default_settings() -> ChaosSettings | None:
-    if _process_default:
-        return _process_default[0]
+    """The run's chaos, or else the LOCALCLOUD_CHAOS environment variable's."""
+    run = _current_run.get()
+    if run is not None and run.settings is not None:
+        return run.settings
     text = os.environ.get(CHAOS_ENVIRONMENT_VARIABLE, "").strip()
     return ChaosSettings.parse(text) if text else None
-
-
-_finished_counts: Counter[str] = Counter()
-_finished_after_effect: Counter[str] = Counter()
-_finished_repeats: Counter[str] = Counter()
-_finished_lock = threading.Lock()
 
 
 def note_finished(
@@ -138,37 +168,10 @@ def note_finished(
     after_effect: Mapping[str, int],
     repeated: Mapping[str, int] | None = None,
 ) -> None:
-    """Add a stopped local cloud's chaos counts to the process's tally (for the CLI's line):
-    calls failed, of those the ones that took effect, and deliveries made again."""
-    with _finished_lock:
-        _finished_counts.update(counts)
-        _finished_after_effect.update(after_effect)
-        _finished_repeats.update(repeated or {})
-
-
-def take_finished_repeats() -> dict[str, int]:
-    """Deliveries chaos made again (at-least-once) in the local clouds stopped since the last
-    call, per delivery site; the tally starts again from zero."""
-    with _finished_lock:
-        repeated = dict(sorted(_finished_repeats.items()))
-        _finished_repeats.clear()
-    return repeated
-
-
-def take_finished_counts() -> dict[str, int]:
-    """Calls failed by chaos in the local clouds stopped since the last call, per
-    "service:Operation"; the tally starts again from zero."""
-    return take_finished()[0]
-
-
-def take_finished() -> tuple[dict[str, int], dict[str, int]]:
-    """`take_finished_counts`, and of those the calls that took effect before failing."""
-    with _finished_lock:
-        counts = dict(sorted(_finished_counts.items()))
-        after_effect = dict(sorted(_finished_after_effect.items()))
-        _finished_counts.clear()
-        _finished_after_effect.clear()
-    return counts, after_effect
+    """Add a stopped local cloud's chaos counts to the run in progress, if any."""
+    run = _current_run.get()
+    if run is not None:
+        run.add(counts, after_effect, repeated)
 
 
 @dataclass(frozen=True)

@@ -295,13 +295,9 @@ def _caption_demo(assembly_dir: Path, out: Path, chaos: ChaosSettings | None) ->
     for name in ("garden.srt", "lighthouse.en.vtt", "bad/binary.vtt", "bad/no-cues.vtt"):
         (inputs / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(CAPTION_SAMPLES / name, inputs / name)
-    chaos_module.take_finished_counts()
-    chaos_module.set_default(chaos)
-    try:
+    with chaos_module.chaos_run(chaos) as run:
         result = demo.run(inputs, out / "result", "en", ["es", "fr"], [], assembly_dir)
-    finally:
-        chaos_module.set_default(None)
-    return result, chaos_module.take_finished_counts()
+    return result, dict(run.counts)
 
 
 def _tree(root: Path) -> dict[str, bytes]:
@@ -495,16 +491,12 @@ def _ticket_demo(
 ) -> tuple[dict[str, Any], dict[str, int]]:
     from localcloud.demos import ticket_classification as demo
 
-    chaos_module.take_finished_counts()
-    chaos_module.set_default(chaos)
-    try:
+    with chaos_module.chaos_run(chaos) as run:
         line = demo.run(assembly_dir, out, count=12)
-    finally:
-        chaos_module.set_default(None)
     line.pop("report", None)
     # billed endpoint time grows with retry waits, as it would on AWS: not an output
     line.pop("costUsd", None)
-    return line, chaos_module.take_finished_counts()
+    return line, dict(run.counts)
 
 
 @pytest.fixture(scope="module")
@@ -547,12 +539,12 @@ def test_ticket_classification_under_chaos_ends_with_the_same_warehouse_report(
 def test_a_demo_line_reports_the_calls_chaos_failed() -> None:
     from localcloud.cli import _with_chaos_counts
 
-    chaos_module.take_finished()
-    chaos_module.take_finished_repeats()
-    chaos_module.note_finished(
-        {"s3:PutObject": 2, "sqs:SendMessage": 1}, {"s3:PutObject": 1}, {"sqs:q": 2}
-    )
-    line = _with_chaos_counts({"workflow": "w"}, ChaosSettings(0.05, 7, after_effect=0.5))
+    with chaos_module.chaos_run(ChaosSettings(0.05, 7, after_effect=0.5)) as run:
+        chaos_module.note_finished(
+            {"s3:PutObject": 2, "sqs:SendMessage": 1}, {"s3:PutObject": 1}, {"sqs:q": 2}
+        )
+    chaos_module.note_finished({"s3:PutObject": 5}, {})  # after the run: not its own
+    line = _with_chaos_counts({"workflow": "w"}, run)
     assert line == {
         "workflow": "w",
         "chaos": "0.05:7",
@@ -561,7 +553,9 @@ def test_a_demo_line_reports_the_calls_chaos_failed() -> None:
         "callsFailedAfterTakingEffect": 1,
         "deliveriesRepeatedByChaos": 2,
     }
-    assert _with_chaos_counts({"workflow": "w"}, None) == {"workflow": "w"}
+    with chaos_module.chaos_run(None) as calm:
+        chaos_module.note_finished({"s3:PutObject": 1}, {})
+    assert _with_chaos_counts({"workflow": "w"}, calm) == {"workflow": "w"}
 
 
 @pytest.mark.parametrize(

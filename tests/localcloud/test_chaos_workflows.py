@@ -46,13 +46,9 @@ def _calm(name: str, factory: pytest.TempPathFactory, run: Callable[[Path], Any]
 
 
 def _under(chaos: ChaosSettings | None, run: Callable[[], Any]) -> tuple[Any, dict[str, int]]:
-    chaos_module.take_finished_counts()
-    chaos_module.set_default(chaos)
-    try:
+    with chaos_module.chaos_run(chaos) as chaos_of_run:
         result = run()
-    finally:
-        chaos_module.set_default(None)
-    return result, chaos_module.take_finished_counts()
+    return result, dict(chaos_of_run.counts)
 
 
 def _timeless(value: Any) -> Any:
