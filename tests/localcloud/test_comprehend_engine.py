@@ -596,28 +596,22 @@ def test_classification_job_writes_the_documented_output(
     lines = "the election and the treaty\n\nthe striker scored a goal\nshares and profit rose\n"
     s3.put_object(Bucket="data-bucket", Key="inbox/batch-1.txt", Body=lines.encode())
     s3.put_object(Bucket="data-bucket", Key="inbox/", Body=b"")  # a folder placeholder
-    started = comprehend.start_document_classification_job(
-        JobName="nightly",
-        DocumentClassifierArn=arn,
-        InputDataConfig={"S3Uri": "s3://data-bucket/inbox/", "InputFormat": "ONE_DOC_PER_LINE"},
-        OutputDataConfig={"S3Uri": "s3://out-bucket/jobs"},
-        DataAccessRoleArn=ROLE,
-        ClientRequestToken="job-token",
-    )
+    request = {
+        "JobName": "nightly",
+        "DocumentClassifierArn": arn,
+        "InputDataConfig": {"S3Uri": "s3://data-bucket/inbox/", "InputFormat": "ONE_DOC_PER_LINE"},
+        "OutputDataConfig": {"S3Uri": "s3://out-bucket/jobs"},
+        "DataAccessRoleArn": ROLE,
+        "ClientRequestToken": "job-token",
+    }
+    started = comprehend.start_document_classification_job(**request)
     job_id = started["JobId"]
     assert re.fullmatch(r"[0-9a-f]{32}", job_id)
     assert started["JobStatus"] == "SUBMITTED"
     assert started["JobArn"] == (
         f"arn:aws:comprehend:{REGION}:{ACCOUNT}:document-classification-job/{job_id}"
     )
-    again = comprehend.start_document_classification_job(
-        JobName="nightly",
-        DocumentClassifierArn=arn,
-        InputDataConfig={"S3Uri": "s3://data-bucket/inbox/", "InputFormat": "ONE_DOC_PER_LINE"},
-        OutputDataConfig={"S3Uri": "s3://out-bucket/jobs"},
-        DataAccessRoleArn=ROLE,
-        ClientRequestToken="job-token",
-    )
+    again = comprehend.start_document_classification_job(**request)
     assert again["JobId"] == job_id
     # The id follows from the token (a fresh engine gives the same one), so the output's key
     # is known before the job starts.

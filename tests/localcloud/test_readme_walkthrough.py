@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from stacks import WORKFLOWS, stack_id
 from tests.localcloud.test_server import (
     AWS_CLI,
     REPO_ROOT,
@@ -27,14 +28,7 @@ from tests.localcloud.test_server import (
 )
 
 README = REPO_ROOT / "README.md"
-STACKS = [
-    "CaptionTranslation-test",
-    "CustomLabelsBatch-test",
-    "ComprehendModelLifecycle-test",
-    "ComprehendFeedbackLoop-test",
-    "TicketClassification-test",
-    "GlueMlPipeline-test",
-]
+STACKS = [stack_id(slug, "test") for slug in WORKFLOWS]
 # What each workflow's block prints last when it worked, in the README's order.
 RESULTS = [
     ("health", re.compile(r'"status": ?"ready"')),
