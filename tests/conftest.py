@@ -9,6 +9,7 @@ import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -99,6 +100,16 @@ def probe_assembly_dir() -> Path:
     return _synthesized(
         REPO_ROOT / "build" / "test-probe-assembly", synthesize_probe, ["tests/fixtures"]
     )
+
+
+@pytest.fixture
+def probe(probe_assembly_dir: Path, tmp_path: Path) -> Iterator[tuple[Any, Any]]:
+    """A local cloud with the probe stack (tests/fixtures/probe_stack.py) deployed."""
+    from localcloud.cloud import LocalCloud
+    from tests.fixtures.probe_stack import PROBE_STACK
+
+    with LocalCloud(probe_assembly_dir, work_dir=tmp_path / "lc") as cloud:
+        yield cloud, cloud.deploy(PROBE_STACK)
 
 
 @pytest.fixture

@@ -1,9 +1,12 @@
-"""What the local engines' tests share: fake credentials, and a client that speaks RPC v2 CBOR
-to an engine, the protocol newer botocore releases choose where a service offers it."""
+"""What the local engines' tests share: fake credentials, engines answering ahead of moto (as
+the local cloud routes them), and a client that speaks RPC v2 CBOR to an engine, the protocol
+newer botocore releases choose where a service offers it."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +15,9 @@ import botocore.loaders
 import botocore.session
 import pytest
 from botocore.config import Config
+from moto.core.botocore_stubber import BotocoreStubber
 
-from localcloud.core.protocol import register_on_client
+from localcloud.core.protocol import CallContext, answer, register_on_client
 
 
 def fake_credentials(monkeypatch: pytest.MonkeyPatch, region: str) -> None:
@@ -52,3 +56,27 @@ def cbor_client(
         f"before-send.{service}", lambda request, **_: sent.append(request.headers["Content-Type"])
     )
     return client, sent
+
+
+@contextmanager
+def answered_by(engines: Mapping[str, Any]) -> Iterator[None]:
+    """Route each service's calls to its engine ahead of moto, as the local cloud does: the
+    operations an engine lists (`operations`), or all of them for an engine that answers raw
+    requests (`answer_request`); moto answers the rest."""
+    original = BotocoreStubber.__call__
+    context = CallContext("123456789012", "us-east-1")
+
+    def dispatch(self: Any, event_name: str, request: Any, **kwargs: Any) -> Any:
+        parts = event_name.split(".")
+        engine = engines.get(parts[1]) if len(parts) >= 3 else None
+        if engine is not None and hasattr(engine, "answer_request"):
+            return engine.answer_request(request, parts[2], context)
+        if engine is not None and parts[2] in engine.operations:
+            return answer(engine, request, parts[2], context)
+        return original(self, event_name, request, **kwargs)
+
+    BotocoreStubber.__call__ = dispatch  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        BotocoreStubber.__call__ = original  # type: ignore[method-assign]

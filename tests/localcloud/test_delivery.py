@@ -3,22 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from localcloud.cloud import LocalCloud
-from tests.fixtures.probe_stack import PROBE_STACK
 
 pytestmark = [pytest.mark.workflow, pytest.mark.xdist_group("probe")]
-
-
-@pytest.fixture
-def probe(probe_assembly_dir: Path, tmp_path: Path) -> Iterator[tuple[LocalCloud, Any]]:
-    with LocalCloud(probe_assembly_dir, work_dir=tmp_path / "lc") as cloud:
-        yield cloud, cloud.deploy(PROBE_STACK)
 
 
 def _queue_url(cloud: LocalCloud, stack: Any, prefix: str) -> str:

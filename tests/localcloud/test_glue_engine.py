@@ -6,19 +6,17 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 from moto import mock_aws
-from moto.core.botocore_stubber import BotocoreStubber
 
 from localcloud.core.clock import LocalClock
 from localcloud.core.identity import Principals
-from localcloud.core.protocol import CallContext, answer
 from localcloud.services.glue.engine import GlueEngine
+from tests.helpers.engines import answered_by
 
 ROLE = "arn:aws:iam::123456789012:role/job-role"
 BUCKET = "scripts"
@@ -51,26 +49,8 @@ def glue(tmp_path: Path) -> Iterator[tuple[Any, GlueEngine]]:
             path.write_text(body)
             s3.put_object(Bucket=BUCKET, Key=name, Body=body.encode())
             engine.register_asset(f"s3://{BUCKET}/{name}", path)
-        with _answered_by(engine):
+        with answered_by({"glue": engine}):
             yield boto3.client("glue", region_name="us-east-1"), engine
-
-
-@contextmanager
-def _answered_by(engine: GlueEngine) -> Iterator[None]:
-    """Route the engine's operations to it ahead of moto's Glue, as the local cloud does."""
-    original = BotocoreStubber.__call__
-
-    def dispatch(self: Any, event_name: str, request: Any, **kwargs: Any) -> Any:
-        parts = event_name.split(".")
-        if len(parts) >= 3 and parts[1] == "glue" and parts[2] in engine.operations:
-            return answer(engine, request, parts[2], CallContext("123456789012", "us-east-1"))
-        return original(self, event_name, request, **kwargs)
-
-    BotocoreStubber.__call__ = dispatch  # type: ignore[method-assign]
-    try:
-        yield
-    finally:
-        BotocoreStubber.__call__ = original  # type: ignore[method-assign]
 
 
 def _job(client: Any, name: str, script: str, out: Path, retries: int = 0) -> None:

@@ -4,8 +4,6 @@ policy, as on AWS, and alarms fire on the local clock: measured on the probe sta
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,17 +11,10 @@ from botocore.exceptions import ClientError
 
 from localcloud.cloud import DeployedStack, LocalCloud
 from localcloud.core.delivery import wait_until
-from tests.fixtures.probe_stack import PROBE_STACK
 
 pytestmark = [pytest.mark.workflow, pytest.mark.xdist_group("probe")]
 
 ACCOUNT, REGION = "123456789012", "us-east-1"
-
-
-@pytest.fixture
-def probe(probe_assembly_dir: Path, tmp_path: Path) -> Iterator[tuple[LocalCloud, DeployedStack]]:
-    with LocalCloud(probe_assembly_dir, work_dir=tmp_path / "lc") as cloud:
-        yield cloud, cloud.deploy(PROBE_STACK)
 
 
 def _resource(stack: DeployedStack, resource_type: str, prefix: str) -> Any:

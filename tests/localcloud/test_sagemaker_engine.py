@@ -7,43 +7,20 @@ import io
 import json
 import tarfile
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
-from moto.core.botocore_stubber import BotocoreStubber
 
 from localcloud.core.clock import LocalClock
-from localcloud.core.protocol import CallContext, answer
 from localcloud.services.sagemaker.engine import SageMakerEngine, SageMakerRuntimeEndpoint
+from tests.helpers.engines import answered_by
 
 ROLE = "arn:aws:iam::123456789012:role/sagemaker"
 IMAGE = "811284229777.dkr.ecr.us-east-1.amazonaws.com/blazingtext:1"
 WORDS = {"sport": "goal match striker league", "music": "album guitar song band"}
-
-
-@contextmanager
-def _answered_by(engine: SageMakerEngine) -> Iterator[None]:
-    runtime = SageMakerRuntimeEndpoint(engine)
-    original = BotocoreStubber.__call__
-    context = CallContext("123456789012", "us-east-1")
-
-    def dispatch(self: Any, event_name: str, request: Any, **kwargs: Any) -> Any:
-        parts = event_name.split(".")
-        if len(parts) >= 3 and parts[1] == "sagemaker" and parts[2] in engine.operations:
-            return answer(engine, request, parts[2], context)
-        if len(parts) >= 3 and parts[1] == "sagemaker-runtime":
-            return runtime.answer_request(request, parts[2], context)
-        return original(self, event_name, request, **kwargs)
-
-    BotocoreStubber.__call__ = dispatch  # type: ignore[method-assign]
-    try:
-        yield
-    finally:
-        BotocoreStubber.__call__ = original  # type: ignore[method-assign]
 
 
 @pytest.fixture
@@ -57,7 +34,9 @@ def env() -> Iterator[tuple[Any, Any, Any, SageMakerEngine]]:
         s3.put_object(Bucket="data", Key="train/train.txt", Body="\n".join(lines).encode())
         s3.put_object(Bucket="data", Key="validation/v.txt", Body="\n".join(lines[:10]).encode())
         engine = SageMakerEngine(LocalClock(1.0), lambda _: s3)
-        with _answered_by(engine):
+        with answered_by(
+            {"sagemaker": engine, "sagemaker-runtime": SageMakerRuntimeEndpoint(engine)}
+        ):
             yield (
                 boto3.client("sagemaker", region_name="us-east-1"),
                 boto3.client("sagemaker-runtime", region_name="us-east-1"),
