@@ -996,22 +996,18 @@ class TranslateEngine(LocalEngine):
                 f"Input text size exceeds limit. Max length of request text allowed is "
                 f"{MAX_TEXT_BYTES} bytes while in this request the text size is {size} bytes",
             )
-        self._check_pair(source, target, batch=False)
-        terminology = self._requested_terminology(params.get("TerminologyNames"))
-        matcher = terminology.matcher(source, target) if terminology else None
-        rendered = self._render(
+        brief = (params.get("Settings") or {}).get("Brevity") == "ON" and (
+            target in BREVITY_LANGUAGES or (source in BREVITY_LANGUAGES and target == "en")
+        )
+        return self._translation(
+            "TranslateText",
             text,
             source,
             target,
+            params,
             as_html=looks_like_html(text),
-            matcher=matcher,
-            operation="TranslateText",
-            brief=(params.get("Settings") or {}).get("Brevity") == "ON"
-            and (target in BREVITY_LANGUAGES or (source in BREVITY_LANGUAGES and target == "en")),
-        )
-        self.usage.record("TranslateText", rendered.characters, batch=False)
-        return self._translation(
-            {"TranslatedText": rendered.text}, source, target, matcher, rendered.terms, params
+            brief=brief,
+            answer=lambda translated: {"TranslatedText": translated},
         )
 
     def _translate_document(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -1034,6 +1030,32 @@ class TranslateEngine(LocalEngine):
             raise ServiceError(
                 "InvalidRequestException", "The document content must be UTF-8 encoded."
             ) from exc
+        return self._translation(
+            "TranslateDocument",
+            text,
+            source,
+            target,
+            params,
+            as_html=content_type == "text/html",
+            brief=False,
+            answer=lambda translated: {"TranslatedDocument": {"Content": translated.encode()}},
+        )
+
+    def _translation(
+        self,
+        operation: str,
+        text: str,
+        source: str,
+        target: str,
+        params: dict[str, Any],
+        *,
+        as_html: bool,
+        brief: bool,
+        answer: Callable[[str], dict[str, Any]],
+    ) -> dict[str, Any]:
+        """A real-time translation (TranslateText, TranslateDocument), metered, and its answer:
+        `answer(translated text)`, the language pair, and the terminologies and settings that
+        applied."""
         self._check_pair(source, target, batch=False)
         terminology = self._requested_terminology(params.get("TerminologyNames"))
         matcher = terminology.matcher(source, target) if terminology else None
@@ -1041,33 +1063,18 @@ class TranslateEngine(LocalEngine):
             text,
             source,
             target,
-            as_html=content_type == "text/html",
+            as_html=as_html,
             matcher=matcher,
-            operation="TranslateDocument",
+            operation=operation,
+            brief=brief,
         )
-        self.usage.record("TranslateDocument", rendered.characters, batch=False)
-        return self._translation(
-            {"TranslatedDocument": {"Content": rendered.text.encode("utf-8")}},
-            source,
-            target,
-            matcher,
-            rendered.terms,
-            params,
-        )
-
-    def _translation(
-        self,
-        translated: dict[str, Any],
-        source: str,
-        target: str,
-        matcher: _TermMatcher | None,
-        terms: list[tuple[str, str]],
-        params: dict[str, Any],
-    ) -> dict[str, Any]:
-        """A real-time translation's answer: what was translated, the language pair, and the
-        terminologies and settings that applied."""
-        result = {**translated, "SourceLanguageCode": source, "TargetLanguageCode": target}
-        applied = self._applied_terminologies(matcher, terms)
+        self.usage.record(operation, rendered.characters, batch=False)
+        result = {
+            **answer(rendered.text),
+            "SourceLanguageCode": source,
+            "TargetLanguageCode": target,
+        }
+        applied = self._applied_terminologies(matcher, rendered.terms)
         if applied is not None:
             result["AppliedTerminologies"] = applied
         if params.get("Settings"):
