@@ -9,12 +9,9 @@ emulated service (`localcloud.services.SERVICES`).
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from localcloud.core import cloud as core
-from localcloud.core.chaos import ChaosSettings
-from localcloud.core.clock import DEFAULT_SPEED
 from localcloud.services import SERVICES
 
 REPO_ROOT = core.REPO_ROOT
@@ -29,21 +26,7 @@ def _engine(table: str, name: str) -> Any:
 
 
 class LocalCloud(core.LocalCloud):
-    def __init__(
-        self,
-        assembly_dir: Path | str = REPO_ROOT / "cdk.out",
-        *,
-        clock_speed: float = DEFAULT_SPEED,
-        work_dir: Path | str | None = None,
-        chaos: ChaosSettings | str | None = None,
-    ) -> None:
-        super().__init__(
-            assembly_dir,
-            clock_speed=clock_speed,
-            work_dir=work_dir,
-            chaos=chaos,
-            services=SERVICES,
-        )
+    default_services = SERVICES
 
     # The engines the demos and tests drive directly.
     a2i = _engine("engines", "sagemaker-a2i-runtime")

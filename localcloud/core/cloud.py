@@ -74,6 +74,9 @@ class DeployedStack:
 
 
 class LocalCloud:
+    # The services a cloud of this class runs unless told otherwise: none in the core.
+    default_services: tuple[ServicePlugin, ...] = ()
+
     def __init__(
         self,
         assembly_dir: Path | str = REPO_ROOT / "cdk.out",
@@ -81,9 +84,10 @@ class LocalCloud:
         clock_speed: float = DEFAULT_SPEED,
         work_dir: Path | str | None = None,
         chaos: ChaosSettings | str | None = None,
-        services: Sequence[ServicePlugin] = (),
+        services: Sequence[ServicePlugin] | None = None,
     ) -> None:
-        """`services`: the emulated services' plugins, started in this order. `chaos`: fail AWS
+        """`services`: the emulated services' plugins, started in this order (by default the
+        class's `default_services`). `chaos`: fail AWS
         calls at a rate (`localcloud.core.chaos`), as settings or "RATE[:SEED]"; by default the
         process's (`--chaos`, or the LOCALCLOUD_CHAOS environment variable)."""
         self.assembly = CloudAssembly(assembly_dir)
@@ -108,12 +112,12 @@ class LocalCloud:
         self.delivery = Delivery(self)
         # Object version ids (derived, not random); `localcloud.state` keeps them across restarts.
         self.s3_version_ids = VersionIds()
-        self.services = tuple(services)
+        self.services = tuple(self.default_services if services is None else services)
         self.provisioners = merged(
             "provisioners",
-            [provisioners_in(core_provision), *(service.provisioners for service in services)],
+            [provisioners_in(core_provision), *(s.provisioners for s in self.services)],
         )
-        self.deleters = merged("deleters", [service.deleters for service in services])
+        self.deleters = merged("deleters", [service.deleters for service in self.services])
         # Engines answering every operation of a service, by the service's endpoint prefix.
         self.engines: dict[str, Any] = {}
         # Engines answering only some operations of a service moto otherwise serves.
