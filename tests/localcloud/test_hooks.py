@@ -4,8 +4,10 @@ silently doing nothing after an upgrade, and are undone exactly."""
 from __future__ import annotations
 
 import inspect
+import json
 import sys
 import types
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -56,21 +58,25 @@ def test_shadowing_an_instance_attribute_checks_that_init_still_sets_it() -> Non
 
 
 # Every hook the local cloud installs, checked against a changed upstream ---------------------
-def _installed_hooks() -> list[tuple[Any, str, str, Any]]:
+@pytest.fixture(scope="module")
+def empty_assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A cloud assembly without stacks: starting a cloud installs every hook all the same."""
+    directory = tmp_path_factory.mktemp("assembly")
+    (directory / "manifest.json").write_text(json.dumps({"artifacts": {}}))
+    return directory
+
+
+@pytest.fixture(scope="module")
+def installed_hooks(empty_assembly: Path) -> list[tuple[Any, str, str, Any]]:
     """What a started local cloud replaces (with chaos on, which adds its own hook)."""
-    with LocalCloud(chaos="0.5:1") as cloud:
+    with LocalCloud(empty_assembly, chaos="0.5:1") as cloud:
         assert cloud._patches is not None
         return list(cloud._patches.replaced)
 
 
-@pytest.fixture(scope="module")
-def installed_hooks() -> list[tuple[Any, str, str, Any]]:
-    return _installed_hooks()
-
-
-def _starts(*expected: str) -> str | None:
+def _starts(assembly: Path, *expected: str) -> str | None:
     """None if a new local cloud's start fails saying all of `expected`, else what happened."""
-    cloud = LocalCloud(chaos="0.5:1")
+    cloud = LocalCloud(assembly, chaos="0.5:1")
     try:
         cloud.start()
     except RuntimeError as error:
@@ -116,7 +122,7 @@ def test_the_local_cloud_hooks_moto_and_botocore_in_every_place_it_names(
 
 
 def test_every_hook_fails_the_start_when_what_it_replaces_is_gone(
-    installed_hooks: list[tuple[Any, str, str, Any]],
+    installed_hooks: list[tuple[Any, str, str, Any]], empty_assembly: Path
 ) -> None:
     wrong: dict[str, str] = {}
     for owner, name, kind, _ in installed_hooks:
@@ -130,7 +136,7 @@ def test_every_hook_fails_the_start_when_what_it_replaces_is_gone(
 
             owner.__init__ = init_without  # an __init__ that no longer names the attribute
             try:
-                outcome = _starts(f"no longer sets self.{name}")
+                outcome = _starts(empty_assembly, f"no longer sets self.{name}")
             finally:
                 owner.__init__ = original_init
         else:
@@ -140,7 +146,7 @@ def test_every_hook_fails_the_start_when_what_it_replaces_is_gone(
             try:
                 # The start fails naming what is gone (a module's time source, `dt`, says so
                 # in its own words).
-                outcome = _starts(getattr(owner, "__name__", ""), name)
+                outcome = _starts(empty_assembly, getattr(owner, "__name__", ""), name)
             finally:
                 setattr(owner, name, original)
             if outcome == "started" and elsewhere:
@@ -148,11 +154,11 @@ def test_every_hook_fails_the_start_when_what_it_replaces_is_gone(
         if outcome is not None:
             wrong[_where(owner, name)] = outcome
     assert wrong == {}, "\n".join(f"{place}: {outcome}" for place, outcome in wrong.items())
-    assert _starts("nothing fails") == "started"  # everything was put back
+    assert _starts(empty_assembly, "nothing fails") == "started"  # everything was put back
 
 
 def test_every_hook_of_a_function_fails_the_start_when_upstream_renames_a_parameter_it_names(
-    installed_hooks: list[tuple[Any, str, str, Any]],
+    installed_hooks: list[tuple[Any, str, str, Any]], empty_assembly: Path
 ) -> None:
     checked, wrong = 0, {}
     for owner, name, kind, hook in installed_hooks:
@@ -183,7 +189,7 @@ def test_every_hook_of_a_function_fails_the_start_when_upstream_renames_a_parame
         )
         setattr(owner, name, renamed)
         try:
-            outcome = _starts(f"{_where(owner, name)} ", "takes")
+            outcome = _starts(empty_assembly, f"{_where(owner, name)} ", "takes")
         finally:
             setattr(owner, name, original)
         checked += 1
