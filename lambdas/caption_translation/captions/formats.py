@@ -24,7 +24,7 @@ import codecs
 import functools
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 
 from webvtt.models import CueSettings
@@ -465,10 +465,35 @@ def _plain_vtt(text: str) -> tuple[list[Cue], list[str]] | None:
     if "-->" in header:
         return None
     body = text[len(header) :].rstrip("\n")
+    cues = _plain_cues(_VTT_BODY_CUE, body, _plain_vtt_cue)
+    return None if cues is None else (cues, header.split("\n"))
+
+
+def _plain_vtt_cue(
+    index: int, identifier: str, start_ms: int, end_ms: int, settings: str, text: str
+) -> Cue:
+    return Cue(
+        index,
+        identifier or None,
+        start_ms,
+        end_ms,
+        settings and _normalized_settings(settings),
+        text,
+    )
+
+
+def _plain_cues(
+    pattern: re.Pattern[str], body: str, make_cue: Callable[[int, str, int, int, str, str], Cue]
+) -> list[Cue] | None:
+    """The cues `pattern` finds one after another in `body`, from its groups (the whole cue,
+    the identifier or number, the two timestamps' hours, minutes, seconds and milliseconds,
+    the settings, the text lines after their newline); None where a timestamp is out of
+    range, a cue ends before it starts, a text line holds "-->" or no cue matches part of the
+    body."""
     cues: list[Cue] = []
     covered = 0
     # one match at a time: a list of every cue's groups would keep the garbage collector busy
-    for match in _VTT_BODY_CUE.finditer(body):
+    for match in pattern.finditer(body):
         whole, identifier, h1, m1, s1, f1, h2, m2, s2, f2, settings, lines = match.groups("")
         covered += len(whole)
         if m1 > "59" or s1 > "59" or m2 > "59" or s2 > "59" or "-->" in lines:
@@ -482,18 +507,9 @@ def _plain_vtt(text: str) -> tuple[list[Cue], list[str]] | None:
         end_ms = end // 10_000_000 * 3_600_000 + end // 100_000 % 100 * 60_000 + end % 100_000
         if end_ms < start_ms:
             return None
-        cues.append(
-            Cue(
-                len(cues),
-                identifier or None,
-                start_ms,
-                end_ms,
-                settings and _normalized_settings(settings),
-                lines[1:],
-            )
-        )
+        cues.append(make_cue(len(cues), identifier, start_ms, end_ms, settings, lines[1:]))
     # the search skips what no cue matches: a gap means the file holds something else
-    return (cues, header.split("\n")) if covered == len(body) else None
+    return cues if covered == len(body) else None
 
 
 def _split_run(number: int, lines: list[str], in_header: bool) -> Iterator[tuple[int, list[str]]]:
@@ -628,26 +644,7 @@ def _plain_srt(text: str) -> list[Cue] | None:
     """The cues of a file that is numbered cues only, one or more empty lines apart, each with
     a well-formed timing line and text lines that are not blank and have no "-->"; None for
     any other file, which is read line by line. One search finds every cue."""
-    body = text.rstrip("\n")
-    cues: list[Cue] = []
-    covered = 0
-    for match in _SRT_BODY_CUE.finditer(body):  # one at a time, as in `_plain_vtt`
-        whole, number, h1, m1, s1, f1, h2, m2, s2, f2, settings, lines = match.groups("")
-        covered += len(whole)
-        if m1 > "59" or s1 > "59" or m2 > "59" or s2 > "59" or "-->" in lines:
-            return None
-        # each timestamp read as one number, hhmmssttt (any number of hours)
-        start = int(h1 + m1 + s1 + f1)
-        end = int(h2 + m2 + s2 + f2)
-        start_ms = (
-            start // 10_000_000 * 3_600_000 + start // 100_000 % 100 * 60_000 + start % 100_000
-        )
-        end_ms = end // 10_000_000 * 3_600_000 + end // 100_000 % 100 * 60_000 + end % 100_000
-        if end_ms < start_ms:
-            return None
-        cues.append(Cue(len(cues), number, start_ms, end_ms, settings, lines[1:]))
-    # the search skips what no cue matches: a gap means the file holds something else
-    return cues if covered == len(body) else None
+    return _plain_cues(_SRT_BODY_CUE, text.rstrip("\n"), Cue)
 
 
 def _srt_cue(number: int, line: str, identifier: str | None) -> _PendingCue:
