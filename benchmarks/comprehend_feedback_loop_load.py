@@ -32,13 +32,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from benchmarks._chaos import CHAOS, labelled_runs, without_and_with_chaos
 from localcloud.chaos import ChaosSettings
 
 CALLS = 1_000
 CALLERS = 20
 ATTEMPTS = 5
 MAX_BACKOFF_SECONDS = 20.0
-CHAOS = ChaosSettings(0.05, seed=11)
 RETRIED_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
@@ -166,25 +166,16 @@ def run(calls: int = CALLS, callers: int = CALLERS) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as work:
         assembly = Path(work) / "assembly"
         demo.synthesize(assembly)
-        calm = run_once(assembly, None, calls, callers)
-        stormy = run_once(assembly, CHAOS, calls, callers)
-    return {
-        "measured": time.strftime("%Y-%m-%d"),
-        "calls": calls,
-        "callers": callers,
-        "attempts": ATTEMPTS,
-        "chaos": f"{CHAOS.rate}:{CHAOS.seed}",
-        "without_chaos": calm,
-        "with_chaos": stormy,
-        "throughput_ratio": round(stormy["calls_per_second"] / calm["calls_per_second"], 2),
-    }
+        return without_and_with_chaos(
+            lambda chaos: run_once(assembly, chaos, calls, callers),
+            "calls_per_second",
+            calls=calls,
+            callers=callers,
+            attempts=ATTEMPTS,
+        )
 
 
 def markdown(result: dict[str, Any]) -> list[str]:
-    rows = [
-        ("no chaos", result["without_chaos"]),
-        (f"chaos {result['chaos']}", result["with_chaos"]),
-    ]
     lines = [
         "## Classify API under load and chaos (ComprehendFeedbackLoop)",
         "",
@@ -200,7 +191,7 @@ def markdown(result: dict[str, Any]) -> list[str]:
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | "
         "---: | ---: |",
     ]
-    for label, row in rows:
+    for label, row in labelled_runs(result):
         lines.append(
             f"| {label} | {row['calls']:,} | {row['answered']:,} | "
             f"{row['failed_after_retries']} | {row['retried_calls']} | {row['unsure_answers']} | "

@@ -36,6 +36,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from benchmarks._chaos import labelled_runs, without_and_with_chaos
 from localcloud.chaos import ChaosSettings
 from localcloud.cloud import REPO_ROOT, LocalCloud
 from localcloud.demos.custom_labels_batch import (
@@ -47,7 +48,6 @@ from localcloud.demos.custom_labels_batch import (
 
 USERS = 10
 IMAGES_PER_USER = 100
-CHAOS = ChaosSettings(0.05, seed=11)
 BAD_EVERY = 50  # one image in 50 is truncated, so quarantine is exercised too
 SEED = 7_000_000  # far from the seeds the samples' own images are drawn with
 SCHEDULE_FIRINGS = 3  # an image a run could not finish waits for the next firing
@@ -188,25 +188,16 @@ def run(
     users: int = USERS,
     images_per_user: int = IMAGES_PER_USER,
 ) -> dict[str, Any]:
-    calm = run_once(assembly, None, users, images_per_user)
-    stormy = run_once(assembly, CHAOS, users, images_per_user)
-    return {
-        "measured": time.strftime("%Y-%m-%d"),
-        "users": users,
-        "images_per_user": images_per_user,
-        "clock_speed": CLOCK_SPEED,
-        "chaos": f"{CHAOS.rate}:{CHAOS.seed}",
-        "without_chaos": calm,
-        "with_chaos": stormy,
-        "throughput_ratio": round(stormy["images_per_second"] / calm["images_per_second"], 2),
-    }
+    return without_and_with_chaos(
+        lambda chaos: run_once(assembly, chaos, users, images_per_user),
+        "images_per_second",
+        users=users,
+        images_per_user=images_per_user,
+        clock_speed=CLOCK_SPEED,
+    )
 
 
 def markdown(result: dict[str, Any]) -> list[str]:
-    rows = [
-        ("no chaos", result["without_chaos"]),
-        (f"chaos {result['chaos']}", result["with_chaos"]),
-    ]
     lines = [
         "## Custom Labels batch under load and chaos",
         "",
@@ -221,7 +212,7 @@ def markdown(result: dict[str, Any]) -> list[str]:
         "images/s |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |",
     ]
-    for label, row in rows:
+    for label, row in labelled_runs(result):
         lines.append(
             f"| {label} | {row['images']:,} | {row['labelled_once']:,} | {row['quarantined']} | "
             f"{row['lost']} | {row['duplicated']} | {row['detected_more_than_once']} | "

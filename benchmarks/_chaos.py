@@ -1,0 +1,38 @@
+"""What the load benchmarks share: the chaos they run under, and a run without it beside one
+with it."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from localcloud.chaos import ChaosSettings
+
+CHAOS = ChaosSettings(0.05, seed=11)
+
+
+def without_and_with_chaos(
+    run_once: Callable[[ChaosSettings | None], dict[str, Any]], rate: str, **settings: Any
+) -> dict[str, Any]:
+    """`run_once` without chaos, then under `CHAOS`, side by side with the settings both ran
+    with, and the share of the throughput (`rate`: a per-second count of each run) chaos
+    leaves."""
+    calm = run_once(None)
+    stormy = run_once(CHAOS)
+    return {
+        "measured": time.strftime("%Y-%m-%d"),
+        **settings,
+        "chaos": f"{CHAOS.rate}:{CHAOS.seed}",
+        "without_chaos": calm,
+        "with_chaos": stormy,
+        "throughput_ratio": round(stormy[rate] / calm[rate], 2),
+    }
+
+
+def labelled_runs(result: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """The two runs of a result, each with the label of its table row."""
+    return [
+        ("no chaos", result["without_chaos"]),
+        (f"chaos {result['chaos']}", result["with_chaos"]),
+    ]
