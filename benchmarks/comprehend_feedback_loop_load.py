@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks._chaos import CHAOS, labelled_runs, without_and_with_chaos
+from benchmarks._classify_api import trained_classify_api
 from localcloud.chaos import ChaosSettings
 
 CALLS = 1_000
@@ -71,33 +72,18 @@ def _lines(s3: Any, bucket: str, prefix: str) -> list[dict[str, Any]]:
 def run_once(
     assembly: Path, chaos: ChaosSettings | None, calls: int, callers: int
 ) -> dict[str, Any]:
-    from localcloud.apigateway import LocalApiGateway
     from localcloud.cloud import LocalCloud
-    from localcloud.demos import comprehend_feedback_loop as demo
-    from localcloud.review import SAMPLES
 
     texts = _texts(calls)
     with (
         tempfile.TemporaryDirectory() as scratch,
         LocalCloud(assembly, work_dir=Path(scratch), chaos=chaos) as cloud,
     ):
-        lifecycle = cloud.deploy(demo.LIFECYCLE_STACK)
-        stack = cloud.deploy(demo.FEEDBACK_STACK, parameters={"WorkteamArn": demo.WORKTEAM})
+        api = trained_classify_api(cloud, settle_seconds=900)
+        stack, gateway, key = api.stack, api.gateway, api.key
         s3 = cloud.client("s3")
-        s3.put_object(
-            Bucket=lifecycle.outputs["TrainingBucketName"],
-            Key="train/initial.csv",
-            Body=(SAMPLES / "initial.csv").read_bytes(),
-        )
-        cloud.settle(timeout=900)
-        gateway = LocalApiGateway(cloud)
-        key = gateway.api_key_value(str(stack.outputs["ApiKeyId"]))
         url = str(stack.outputs["ApiUrl"]) + "classify"
-        (function,) = [
-            config
-            for config in cloud.runtime.functions.values()
-            if config.stack_name == stack.name and config.handler.endswith("api.handler")
-        ]
+        function = cloud.runtime.functions[api.function]
         threshold = int(function.environment.get("CONFIDENCE_THRESHOLD_PER_MILLE", "500")) / 1000
         jitter = random.Random(CHAOS.seed)
         jitter_lock = threading.Lock()
