@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
+from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 from lambdas.caption_translation.captions import CaptionFile, CaptionFormat, format_timestamp
@@ -54,6 +55,7 @@ _fixed_words = st.sampled_from(
     ["hello", "world", "Grüße", "日本語", "naïve", "it's", "ok?", "¡sí!", "42", "—", "a>b", "♪"]
 )
 _words = st.one_of(_fixed_words, _plain_words)
+_STYLE_TAGS = ("i", "b", "u")  # italic, bold, underline: in both formats
 _entities = st.sampled_from(["&amp;", "&lt;", "&gt;", "&nbsp;", "&lrm;", "&rlm;"])
 
 
@@ -61,12 +63,8 @@ _entities = st.sampled_from(["&amp;", "&lt;", "&gt;", "&nbsp;", "&lrm;", "&rlm;"
 def _vtt_segment(draw: st.DrawFn) -> str:
     word = draw(_words)
     kind = draw(st.integers(0, 11))
-    if kind == 0:
-        return f"<i>{word}</i>"
-    if kind == 1:
-        return f"<b>{word}</b>"
-    if kind == 2:
-        return f"<u>{word}</u>"
+    if kind < len(_STYLE_TAGS):
+        return f"<{_STYLE_TAGS[kind]}>{word}</{_STYLE_TAGS[kind]}>"
     if kind == 3:
         return f"<c.{draw(st.sampled_from(['yellow', 'loud', 'x.y']))}>{word}</c>"
     if kind == 4:
@@ -97,12 +95,8 @@ def vtt_texts(draw: st.DrawFn) -> str:
 def _srt_segment(draw: st.DrawFn) -> str:
     word = draw(st.one_of(_words, st.sampled_from(["<3", "AT&T", "&amp;", "x<y", "{braces}"])))
     kind = draw(st.integers(0, 7))
-    if kind == 0:
-        return f"<i>{word}</i>"
-    if kind == 1:
-        return f"<b>{word}</b>"
-    if kind == 2:
-        return f"<u>{word}</u>"
+    if kind < len(_STYLE_TAGS):
+        return f"<{_STYLE_TAGS[kind]}>{word}</{_STYLE_TAGS[kind]}>"
     if kind == 3:
         return f'<font color="#ffcc00">{word}</font>'
     return word
@@ -209,6 +203,15 @@ def srt_files(draw: st.DrawFn, max_cues: int = 8) -> GeneratedFile:
 
 
 caption_files = st.one_of(vtt_files(), srt_files())
+
+
+def generated_file_profile(max_examples: int) -> settings:
+    """Hypothesis settings for tests on generated files, which may be large and slow to make."""
+    return settings(
+        max_examples=max_examples,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
 
 
 def make_vtt(count: int, words: int = 3, rich: bool = True) -> bytes:
