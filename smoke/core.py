@@ -69,7 +69,9 @@ class Environment(Protocol):
 
 
 @dataclass(frozen=True)
-class _MonotonicDeadline:
+class MonotonicDeadline:
+    """Ends when `time.monotonic()` reaches `ends`."""
+
     ends: float
 
     def expired(self) -> bool:
@@ -107,7 +109,7 @@ class AwsEnvironment:
         time.sleep(seconds)
 
     def deadline(self, seconds: float) -> Deadline:
-        return _MonotonicDeadline(time.monotonic() + seconds)
+        return MonotonicDeadline(time.monotonic() + seconds)
 
 
 class MissingOutputError(Exception):
