@@ -15,6 +15,7 @@ from localcloud.alarms import is_alarm_notification
 from localcloud.apigateway import ApiResponse, LocalApiGateway
 from localcloud.cloud import DeployedStack, LocalCloud
 from localcloud.review import SAMPLES, labelled_rows
+from tests.helpers.least_privilege import logical_names
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ASSEMBLY = REPO_ROOT / "build" / "test-feedback-assembly"
@@ -147,10 +148,5 @@ def stream() -> list[tuple[str, str]]:
     return labelled_rows(SAMPLES / "improving.csv")
 
 
-def logical_names(loop: FeedbackLoop) -> dict[str, str]:
-    return {
-        state.attributes["Arn"]: re.sub(r"(Role|Function)?[0-9A-F]{8}$", "", logical_id)
-        for stack in (loop.lifecycle, loop.stack)
-        for logical_id, state in stack.context.resources.items()
-        if "Arn" in state.attributes
-    }
+def loop_logical_names(loop: FeedbackLoop) -> dict[str, str]:
+    return logical_names(loop.lifecycle, loop.stack)

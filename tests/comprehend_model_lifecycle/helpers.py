@@ -21,6 +21,7 @@ from moto.core.exceptions import AWSError
 from localcloud.alarms import is_alarm_notification
 from localcloud.cloud import DeployedStack, LocalCloud
 from localcloud.iam_check import check
+from tests.helpers.least_privilege import logical_names, named_unused_grants
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = REPO_ROOT / "samples" / "comprehend_model_lifecycle"
@@ -295,19 +296,9 @@ class LifecycleStack:
         ]
 
 
-def _logical_names(stack: LifecycleStack) -> dict[str, str]:
-    """ARN -> logical id without its hash suffix (and `Role`/`Function`), for every resource
-    of the stack that has an ARN."""
-    return {
-        state.attributes["Arn"]: re.sub(r"(Role|Function)?[0-9A-F]{8}$", "", logical_id)
-        for logical_id, state in stack.stack.context.resources.items()
-        if "Arn" in state.attributes
-    }
-
-
 def checked_roles(stack: LifecycleStack) -> set[str]:
     """The stack's roles that made calls the least-privilege check evaluated."""
-    names = _logical_names(stack)
+    names = logical_names(stack.stack)
     return {names[arn] for arn in check(stack.cloud).principals if arn in names}
 
 
@@ -317,19 +308,11 @@ def unused_grants(stack: LifecycleStack) -> set[tuple[str, str, str]]:
     report = check(stack.cloud)
     assert report.denied == [], report.format()
     assert report.unverifiable == [], report.format()
-    names = _logical_names(stack)
+    names = logical_names(stack.stack)
 
-    def short(arn: str) -> str:
-        for full, name in names.items():
-            if arn.startswith(full):
-                return name + arn[len(full) :]
-        return re.sub(r"^arn:aws:[a-z]+:[a-z0-9-]*:[0-9]*:", "", arn)
-
-    return {
-        (short(u.principal), u.action, short(u.resource))
-        for u in report.unused
-        if u.principal in names
-    }
+    return named_unused_grants(
+        report, names, lambda arn: re.sub(r"^arn:aws:[a-z]+:[a-z0-9-]*:[0-9]*:", "", arn)
+    )
 
 
 def deploy(cloud: LocalCloud, stack_name: str = DEFAULT_STACK) -> LifecycleStack:
