@@ -59,6 +59,12 @@ _STYLE_TAGS = ("i", "b", "u")  # italic, bold, underline: in both formats
 _entities = st.sampled_from(["&amp;", "&lt;", "&gt;", "&nbsp;", "&lrm;", "&rlm;"])
 
 
+def _text_lines(segments: st.SearchStrategy[str]) -> st.SearchStrategy[list[str]]:
+    """One to three lines of a cue's text, each one to four segments apart by spaces."""
+    line = st.lists(segments, min_size=1, max_size=4).map(" ".join)
+    return st.lists(line, min_size=1, max_size=3)
+
+
 @st.composite
 def _vtt_segment(draw: st.DrawFn) -> str:
     word = draw(_words)
@@ -82,10 +88,7 @@ def _vtt_segment(draw: st.DrawFn) -> str:
 
 @st.composite
 def vtt_texts(draw: st.DrawFn) -> str:
-    lines = []
-    for _ in range(draw(st.integers(1, 3))):
-        segments = draw(st.lists(_vtt_segment(), min_size=1, max_size=4))
-        lines.append(" ".join(segments))
+    lines = draw(_text_lines(_vtt_segment()))
     if draw(st.booleans()):
         lines[0] = f"{draw(st.sampled_from(['<v Bob>', '<v.loud Ann>', '<i>']))}{lines[0]}"
     return "\n".join(lines)
@@ -104,9 +107,7 @@ def _srt_segment(draw: st.DrawFn) -> str:
 
 @st.composite
 def srt_texts(draw: st.DrawFn) -> str:
-    lines = []
-    for _ in range(draw(st.integers(1, 3))):
-        lines.append(" ".join(draw(st.lists(_srt_segment(), min_size=1, max_size=4))))
+    lines = draw(_text_lines(_srt_segment()))
     if draw(st.booleans()):
         lines[0] = "{\\an8}" + lines[0]
     if len(lines) > 1 and draw(st.integers(0, 4)) == 0:

@@ -428,22 +428,9 @@ class _VttReader:
             return
         timing_number = number + arrow
         line = block[arrow]
-        match = _VTT_TIMING.match(line) if arrow <= 1 else None
-        fields = [int(value or 0) for value in match.groups()] if match else []
-        if not match or max(fields[1], fields[2], fields[5], fields[6]) > 59:
-            raise MalformedTimestampError(
-                f"line {timing_number}: cannot read the cue timing {line!r}; "
-                f"expected {_VTT_EXPECTED}",
-                line=timing_number,
-            )
-        start_ms = ((fields[0] * 60 + fields[1]) * 60 + fields[2]) * 1000 + fields[3]
-        end_ms = ((fields[4] * 60 + fields[5]) * 60 + fields[6]) * 1000 + fields[7]
-        if end_ms < start_ms:
-            raise EndBeforeStartError(
-                f"line {timing_number}: the cue ends ({format_timestamp(end_ms)}) before it "
-                f"starts ({format_timestamp(start_ms)})",
-                line=timing_number,
-            )
+        match, start_ms, end_ms = _timing(
+            _VTT_TIMING.match(line) if arrow <= 1 else None, line, timing_number, "vtt"
+        )
         self.cues.append(
             Cue(
                 index=len(self.cues),
@@ -648,22 +635,31 @@ def _plain_srt(text: str) -> list[Cue] | None:
 
 
 def _srt_cue(number: int, line: str, identifier: str | None) -> _PendingCue:
-    match = _SRT_TIMING.fullmatch(line)
-    fields = [int(value) for value in match.groups()[:8]] if match else []
-    if not match or any(value > 59 for value in (fields[1], fields[2], fields[5], fields[6])):
+    match, start_ms, end_ms = _timing(_SRT_TIMING.fullmatch(line), line, number, "srt")
+    return _PendingCue(number, identifier, start_ms, end_ms, match.group(9) or "", [])
+
+
+def _timing(
+    match: re.Match[str] | None, line: str, number: int, fmt: CaptionFormat
+) -> tuple[re.Match[str], int, int]:
+    """The match of the timing line at line `number` of a file with `_VTT_TIMING` or
+    `_SRT_TIMING` (None where it did not match), and its start and end in milliseconds."""
+    fields = [int(value or 0) for value in match.groups()[:8]] if match else []
+    if not match or max(fields[1], fields[2], fields[5], fields[6]) > 59:
+        expected = _VTT_EXPECTED if fmt == "vtt" else _SRT_EXPECTED
         raise MalformedTimestampError(
-            f"line {number}: cannot read the cue timing {line!r}; expected {_SRT_EXPECTED}",
+            f"line {number}: cannot read the cue timing {line!r}; expected {expected}",
             line=number,
         )
     start_ms = ((fields[0] * 60 + fields[1]) * 60 + fields[2]) * 1000 + fields[3]
     end_ms = ((fields[4] * 60 + fields[5]) * 60 + fields[6]) * 1000 + fields[7]
     if end_ms < start_ms:
         raise EndBeforeStartError(
-            f"line {number}: the cue ends ({format_timestamp(end_ms, 'srt')}) before it starts "
-            f"({format_timestamp(start_ms, 'srt')})",
+            f"line {number}: the cue ends ({format_timestamp(end_ms, fmt)}) before it starts "
+            f"({format_timestamp(start_ms, fmt)})",
             line=number,
         )
-    return _PendingCue(number, identifier, start_ms, end_ms, match.group(9) or "", [])
+    return match, start_ms, end_ms
 
 
 def _srt_text(doc: CaptionFile) -> str:
