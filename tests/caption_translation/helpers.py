@@ -14,6 +14,7 @@ from localcloud.alarms import is_alarm_notification
 from localcloud.cloud import DeployedStack, LocalCloud
 from localcloud.engines.translate import reverse_pseudo_translation
 from localcloud.iam_check import check
+from tests.helpers.aws import described_executions, object_keys
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = REPO_ROOT / "samples" / "caption_translation"
@@ -47,12 +48,7 @@ class CaptionStack:
         self.cloud.settle()
 
     def keys(self, prefix: str = "") -> list[str]:
-        paginator = self.s3.get_paginator("list_objects_v2")
-        return [
-            entry["Key"]
-            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix)
-            for entry in page.get("Contents", [])
-        ]
+        return object_keys(self.s3, self.bucket, prefix)
 
     def read(self, key: str) -> bytes:
         return bytes(self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read())
@@ -61,12 +57,9 @@ class CaptionStack:
         return json.loads(self.read(key))
 
     def executions(self) -> list[dict[str, Any]]:
-        sfn = self.cloud.client("stepfunctions")
-        arn = self.stack.outputs["StateMachineArn"]
-        found = []
-        for execution in sfn.list_executions(stateMachineArn=arn)["executions"]:
-            found.append(sfn.describe_execution(executionArn=execution["executionArn"]))
-        return found
+        return described_executions(
+            self.cloud.client("stepfunctions"), self.stack.outputs["StateMachineArn"]
+        )
 
     def summaries(self) -> list[dict[str, Any]]:
         return [

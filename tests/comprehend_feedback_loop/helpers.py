@@ -15,6 +15,7 @@ from localcloud.alarms import is_alarm_notification
 from localcloud.apigateway import ApiResponse, LocalApiGateway
 from localcloud.cloud import DeployedStack, LocalCloud
 from localcloud.review import SAMPLES, labelled_rows
+from tests.helpers.aws import object_keys
 from tests.helpers.least_privilege import logical_names
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -87,12 +88,7 @@ class FeedbackLoop:
         self.cloud.settle(timeout=300)
 
     def keys(self, bucket: str, prefix: str = "") -> list[str]:
-        paginator = self.cloud.client("s3").get_paginator("list_objects_v2")
-        return [
-            entry["Key"]
-            for page in paginator.paginate(Bucket=bucket, Prefix=prefix)
-            for entry in page.get("Contents", [])
-        ]
+        return object_keys(self.cloud.client("s3"), bucket, prefix)
 
     def read(self, bucket: str, key: str) -> bytes:
         return bytes(self.cloud.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())

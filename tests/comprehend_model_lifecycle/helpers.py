@@ -21,6 +21,7 @@ from moto.core.exceptions import AWSError
 from localcloud.alarms import is_alarm_notification
 from localcloud.cloud import DeployedStack, LocalCloud
 from localcloud.iam_check import check
+from tests.helpers.aws import described_executions, object_keys
 from tests.helpers.least_privilege import logical_names, named_unused_grants
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -181,21 +182,10 @@ class LifecycleStack:
         ]
 
     def executions(self) -> list[dict[str, Any]]:
-        sfn = self.client("stepfunctions")
-        paginator = sfn.get_paginator("list_executions")
-        return [
-            sfn.describe_execution(executionArn=execution["executionArn"])
-            for page in paginator.paginate(stateMachineArn=self.state_machine_arn)
-            for execution in page["executions"]
-        ]
+        return described_executions(self.client("stepfunctions"), self.state_machine_arn)
 
     def keys(self, prefix: str = "") -> list[str]:
-        paginator = self.client("s3").get_paginator("list_objects_v2")
-        return [
-            entry["Key"]
-            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix)
-            for entry in page.get("Contents", [])
-        ]
+        return object_keys(self.client("s3"), self.bucket, prefix)
 
     def read(self, key: str) -> bytes | None:
         try:

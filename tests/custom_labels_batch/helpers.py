@@ -12,6 +12,7 @@ from localcloud.alarms import is_alarm_notification
 from localcloud.cloud import DeployedStack, LocalCloud
 from localcloud.demos.custom_labels_batch import train_sample_model
 from localcloud.iam_check import check
+from tests.helpers.aws import described_executions, object_keys
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = REPO_ROOT / "samples" / "custom_labels_batch"
@@ -72,12 +73,7 @@ class LabelsStack:
         self.cloud.settle(timeout=300)
 
     def keys(self, bucket: str, prefix: str = "") -> list[str]:
-        paginator = self.s3.get_paginator("list_objects_v2")
-        return sorted(
-            entry["Key"]
-            for page in paginator.paginate(Bucket=bucket, Prefix=prefix)
-            for entry in page.get("Contents", [])
-        )
+        return sorted(object_keys(self.s3, bucket, prefix))
 
     def versions(self, bucket: str) -> list[dict[str, Any]]:
         paginator = self.s3.get_paginator("list_object_versions")
@@ -93,12 +89,9 @@ class LabelsStack:
         return json.loads(self.read(key))
 
     def executions(self) -> list[dict[str, Any]]:
-        sfn = self.cloud.client("stepfunctions")
-        arn = self.stack.outputs["StateMachineArn"]
-        return [
-            sfn.describe_execution(executionArn=e["executionArn"])
-            for e in sfn.list_executions(stateMachineArn=arn)["executions"]
-        ]
+        return described_executions(
+            self.cloud.client("stepfunctions"), self.stack.outputs["StateMachineArn"]
+        )
 
     def states_entered(self, execution_arn: str) -> list[str]:
         sfn = self.cloud.client("stepfunctions")
