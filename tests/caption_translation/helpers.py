@@ -14,7 +14,8 @@ from localcloud.alarms import is_alarm_notification
 from localcloud.cloud import DeployedStack, LocalCloud
 from localcloud.engines.translate import reverse_pseudo_translation
 from localcloud.iam_check import check
-from tests.helpers.aws import described_executions, object_keys
+from tests.helpers.aws import object_keys
+from tests.helpers.workflow import DeployedWorkflow
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = REPO_ROOT / "samples" / "caption_translation"
@@ -23,17 +24,10 @@ BAD_SAMPLES = sorted((SAMPLES / "bad").iterdir())
 
 
 @dataclass
-class CaptionStack:
-    cloud: LocalCloud
-    stack: DeployedStack
-
+class CaptionStack(DeployedWorkflow):
     @property
     def bucket(self) -> str:
         return str(self.stack.outputs["BucketName"])
-
-    @property
-    def s3(self) -> Any:
-        return self.cloud.client("s3")
 
     def upload(self, files: dict[str, bytes]) -> None:
         for name, data in files.items():
@@ -55,11 +49,6 @@ class CaptionStack:
 
     def read_json(self, key: str) -> Any:
         return json.loads(self.read(key))
-
-    def executions(self) -> list[dict[str, Any]]:
-        return described_executions(
-            self.cloud.client("stepfunctions"), self.stack.outputs["StateMachineArn"]
-        )
 
     def summaries(self) -> list[dict[str, Any]]:
         return [

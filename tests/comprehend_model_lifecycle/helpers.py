@@ -19,10 +19,11 @@ from botocore.exceptions import ClientError
 from moto.core.exceptions import AWSError
 
 from localcloud.alarms import is_alarm_notification
-from localcloud.cloud import DeployedStack, LocalCloud
+from localcloud.cloud import LocalCloud
 from localcloud.iam_check import check
-from tests.helpers.aws import described_executions, object_keys
+from tests.helpers.aws import object_keys
 from tests.helpers.least_privilege import logical_names, named_unused_grants
+from tests.helpers.workflow import DeployedWorkflow
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = REPO_ROOT / "samples" / "comprehend_model_lifecycle"
@@ -116,9 +117,7 @@ class LiveState:
 
 
 @dataclass
-class LifecycleStack:
-    cloud: LocalCloud
-    stack: DeployedStack
+class LifecycleStack(DeployedWorkflow):
     seen_notifications: int = field(default=0)
 
     @property
@@ -180,9 +179,6 @@ class LifecycleStack:
             for n in self.cloud.notifications
             if n["TopicArn"] == self.topic and not is_alarm_notification(n)
         ]
-
-    def executions(self) -> list[dict[str, Any]]:
-        return described_executions(self.client("stepfunctions"), self.state_machine_arn)
 
     def keys(self, prefix: str = "") -> list[str]:
         return object_keys(self.client("s3"), self.bucket, prefix)

@@ -9,10 +9,11 @@ from typing import Any
 
 from lambdas.shared.aws import queue_depth
 from localcloud.alarms import is_alarm_notification
-from localcloud.cloud import DeployedStack, LocalCloud
+from localcloud.cloud import LocalCloud
 from localcloud.demos.custom_labels_batch import train_sample_model
 from localcloud.iam_check import check
-from tests.helpers.aws import described_executions, object_keys
+from tests.helpers.aws import object_keys
+from tests.helpers.workflow import DeployedWorkflow
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = REPO_ROOT / "samples" / "custom_labels_batch"
@@ -23,9 +24,7 @@ CLASSES = {"mug", "bottle", "plant"}
 
 
 @dataclass
-class LabelsStack:
-    cloud: LocalCloud
-    stack: DeployedStack
+class LabelsStack(DeployedWorkflow):
     scheduled: bool = True
     manual_runs: int = 0
 
@@ -48,10 +47,6 @@ class LabelsStack:
     @property
     def version_arn(self) -> str:
         return str(self.stack.context.parameters["ProjectVersionArn"])
-
-    @property
-    def s3(self) -> Any:
-        return self.cloud.client("s3")
 
     def upload(self, files: dict[str, bytes]) -> None:
         for key, data in files.items():
@@ -87,11 +82,6 @@ class LabelsStack:
 
     def read_json(self, key: str) -> Any:
         return json.loads(self.read(key))
-
-    def executions(self) -> list[dict[str, Any]]:
-        return described_executions(
-            self.cloud.client("stepfunctions"), self.stack.outputs["StateMachineArn"]
-        )
 
     def states_entered(self, execution_arn: str) -> list[str]:
         sfn = self.cloud.client("stepfunctions")
