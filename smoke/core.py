@@ -9,9 +9,9 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from botocore.exceptions import ClientError
 
@@ -66,6 +66,25 @@ class Environment(Protocol):
     def pause(self, seconds: float) -> None: ...
 
     def deadline(self, seconds: float) -> Deadline: ...
+
+
+_Seen = TypeVar("_Seen")
+
+
+def poll(
+    env: Environment,
+    deadline: Deadline,
+    look: Callable[[], _Seen],
+    done: Callable[[_Seen], bool],
+    pause: float,
+) -> _Seen:
+    """What `look` sees once `done` holds for it, or once the deadline has passed (the caller
+    tells which), looking again every `pause` seconds."""
+    while True:
+        seen = look()
+        if done(seen) or deadline.expired():
+            return seen
+        env.pause(pause)
 
 
 @dataclass(frozen=True)
