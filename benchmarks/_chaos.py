@@ -30,9 +30,21 @@ def without_and_with_chaos(
     }
 
 
-def labelled_runs(result: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    """The two runs of a result, each with the label of its table row."""
-    return [
+def chaos_section(
+    result: dict[str, Any],
+    title: str,
+    setting: str,
+    header: tuple[str, str],
+    cells: Callable[[dict[str, Any]], str],
+    finding: str,
+) -> list[str]:
+    """The Markdown section of a load benchmark: its title, what ran, a table with a row for
+    the run without chaos and one for the run under it (`header`: the table's first two lines;
+    `cells`: a run's cells after the run's label) and what the two rows show."""
+    lines = [title, "", setting, "", *header]
+    for label, run in (
         ("no chaos", result["without_chaos"]),
         (f"chaos {result['chaos']}", result["with_chaos"]),
-    ]
+    ):
+        lines.append(f"| {label} | {cells(run)} |")
+    return [*lines, "", finding, ""]

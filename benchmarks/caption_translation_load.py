@@ -20,7 +20,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from benchmarks._chaos import labelled_runs, without_and_with_chaos
+from benchmarks._chaos import chaos_section, without_and_with_chaos
 from lambdas.caption_translation.captions import format_timestamp
 from localcloud.chaos import ChaosSettings
 from localcloud.cloud import REPO_ROOT, LocalCloud
@@ -119,30 +119,29 @@ def run(assembly: Path = REPO_ROOT / "cdk.out") -> dict[str, Any]:
 
 
 def markdown(result: dict[str, Any]) -> list[str]:
-    lines = [
+    return chaos_section(
+        result,
         "## Caption translation under load and chaos",
-        "",
-        f"{result['users']} users each upload {result['files_per_user']} caption files (one in "
-        f"{BAD_EVERY} not a caption file) and then the trigger, at once; counted from the bucket; "
-        f"measured {result['measured']}.",
-        "",
-        "| run | files | translated | quarantined | lost | duplicated | AWS calls failed | "
-        "files/s |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-    ]
-    for label, row in labelled_runs(result):
-        lines.append(
-            f"| {label} | {row['files']:,} | {row['translated']:,} | {row['quarantined']} | "
+        (
+            f"{result['users']} users each upload {result['files_per_user']} caption files (one "
+            f"in {BAD_EVERY} not a caption file) and then the trigger, at once; counted from the "
+            f"bucket; measured {result['measured']}."
+        ),
+        (
+            "| run | files | translated | quarantined | lost | duplicated | AWS calls failed | "
+            "files/s |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        ),
+        lambda row: (
+            f"{row['files']:,} | {row['translated']:,} | {row['quarantined']} | "
             f"{row['lost']} | {row['duplicated']} | {row['calls_failed_by_chaos']:,} | "
-            f"{row['files_per_second']} |"
-        )
-    lines += [
-        "",
-        f"Under chaos the workflow keeps {result['throughput_ratio']}x the throughput "
-        "(retries with back-off cost time; nothing is lost).",
-        "",
-    ]
-    return lines
+            f"{row['files_per_second']}"
+        ),
+        (
+            f"Under chaos the workflow keeps {result['throughput_ratio']}x the throughput "
+            "(retries with back-off cost time; nothing is lost)."
+        ),
+    )
 
 
 if __name__ == "__main__":

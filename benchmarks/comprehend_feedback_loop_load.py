@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks._chaos import CHAOS, labelled_runs, without_and_with_chaos
+from benchmarks._chaos import CHAOS, chaos_section, without_and_with_chaos
 from benchmarks._classify_api import trained_classify_api
 from localcloud.chaos import ChaosSettings
 
@@ -162,41 +162,40 @@ def run(calls: int = CALLS, callers: int = CALLERS) -> dict[str, Any]:
 
 
 def markdown(result: dict[str, Any]) -> list[str]:
-    lines = [
+    return chaos_section(
+        result,
         "## Classify API under load and chaos (ComprehendFeedbackLoop)",
-        "",
-        f"{result['callers']} callers send {result['calls']:,} `POST /classify` requests at "
-        f"once, each text different; a 429 or 5xx answer is retried with exponential back-off "
-        f"and full jitter, at most {result['attempts']} attempts. Implicit feedback is counted "
-        "where it lands (the feedback bucket, then the human loops); measured "
-        f"{result['measured']}.",
-        "",
-        "| run | calls | answered | failed after retries | retried | unsure | feedback stored "
-        "| missing | duplicated | in human loops (dup.) | AWS calls failed | calls/s | "
-        "p50 s | p95 s |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | "
-        "---: | ---: |",
-    ]
-    for label, row in labelled_runs(result):
-        lines.append(
-            f"| {label} | {row['calls']:,} | {row['answered']:,} | "
+        (
+            f"{result['callers']} callers send {result['calls']:,} `POST /classify` requests at "
+            f"once, each text different; a 429 or 5xx answer is retried with exponential back-off "
+            f"and full jitter, at most {result['attempts']} attempts. Implicit feedback is counted "
+            "where it lands (the feedback bucket, then the human loops); measured "
+            f"{result['measured']}."
+        ),
+        (
+            "| run | calls | answered | failed after retries | retried | unsure | feedback stored "
+            "| missing | duplicated | in human loops (dup.) | AWS calls failed | calls/s | "
+            "p50 s | p95 s |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | "
+            "---: | ---: |",
+        ),
+        lambda row: (
+            f"{row['calls']:,} | {row['answered']:,} | "
             f"{row['failed_after_retries']} | {row['retried_calls']} | {row['unsure_answers']} | "
             f"{row['feedback_stored']} | {row['feedback_missing']} | "
             f"{row['feedback_duplicated']} | {row['unsure_answers'] - row['loop_items_missing']} "
             f"({row['loop_items_duplicated']}) | {row['calls_failed_by_chaos']:,} | "
-            f"{row['calls_per_second']} | {row['latency_p50_s']} | {row['latency_p95_s']} |"
-        )
-    lines += [
-        "",
-        "The local Lambda runtime runs one invocation at a time, so calls/s is the in-process "
-        "handler's rate, not a deployed API's, and latency is mostly the wait for a turn. "
-        "Under chaos the API keeps "
-        f"{result['throughput_ratio']}x the throughput: the function's SDK clients retry "
-        "failed AWS calls inside the invocation, so a caller sees chaos as latency (retried: "
-        "calls a caller had to send again after a 429 or 5xx).",
-        "",
-    ]
-    return lines
+            f"{row['calls_per_second']} | {row['latency_p50_s']} | {row['latency_p95_s']}"
+        ),
+        (
+            "The local Lambda runtime runs one invocation at a time, so calls/s is the in-process "
+            "handler's rate, not a deployed API's, and latency is mostly the wait for a turn. "
+            "Under chaos the API keeps "
+            f"{result['throughput_ratio']}x the throughput: the function's SDK clients retry "
+            "failed AWS calls inside the invocation, so a caller sees chaos as latency (retried: "
+            "calls a caller had to send again after a 429 or 5xx)."
+        ),
+    )
 
 
 if __name__ == "__main__":

@@ -36,7 +36,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from benchmarks._chaos import labelled_runs, without_and_with_chaos
+from benchmarks._chaos import chaos_section, without_and_with_chaos
 from localcloud.chaos import ChaosSettings
 from localcloud.cloud import REPO_ROOT, LocalCloud
 from localcloud.demos.custom_labels_batch import (
@@ -198,44 +198,43 @@ def run(
 
 
 def markdown(result: dict[str, Any]) -> list[str]:
-    lines = [
+    return chaos_section(
+        result,
         "## Custom Labels batch under load and chaos",
-        "",
-        f"{result['users']} users each upload {result['images_per_user']} different images (one "
-        f"in {BAD_EVERY} truncated, unreadable) at once, then the hourly schedule fires; local "
-        f"clock at {result['clock_speed']:g}x; counted from the buckets (duplicated: labelled "
-        "and quarantined, or the labels JSON written more than once); measured "
-        f"{result['measured']}.",
-        "",
-        "| run | images | labelled once | quarantined | lost | duplicated | "
-        "detected again | model runs | IU-seconds billed | model at end | AWS calls failed | "
-        "images/s |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |",
-    ]
-    for label, row in labelled_runs(result):
-        lines.append(
-            f"| {label} | {row['images']:,} | {row['labelled_once']:,} | {row['quarantined']} | "
+        (
+            f"{result['users']} users each upload {result['images_per_user']} different images "
+            f"(one in {BAD_EVERY} truncated, unreadable) at once, then the hourly schedule fires; "
+            f"local clock at {result['clock_speed']:g}x; counted from the buckets (duplicated: "
+            "labelled and quarantined, or the labels JSON written more than once); measured "
+            f"{result['measured']}."
+        ),
+        (
+            "| run | images | labelled once | quarantined | lost | duplicated | "
+            "detected again | model runs | IU-seconds billed | model at end | AWS calls failed | "
+            "images/s |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |",
+        ),
+        lambda row: (
+            f"{row['images']:,} | {row['labelled_once']:,} | {row['quarantined']} | "
             f"{row['lost']} | {row['duplicated']} | {row['detected_more_than_once']} | "
             f"{row['model_runs']} | {row['billed_inference_unit_seconds']:,} | "
             f"{row['model_status_at_end']} | {row['calls_failed_by_chaos']:,} | "
-            f"{row['images_per_second']} |"
-        )
-    lines += [
-        "",
-        "Detected again: images the local Rekognition engine answered more than once (a "
-        "delivery retried after a failure), counted by the engine, not the workflow. Model "
-        "runs: the stack's runtime budget bounds a run in polls of the queue; on the emulator "
-        f"{result['users'] * result['images_per_user']:,} images outlast it, and what is left "
-        "waits for the next firing. The "
-        "inference-unit seconds are on the local clock: the emulator's own time per image "
-        f"(in-process handlers, moto), run {result['clock_speed']:g} times faster, counts as "
-        "running time too, so they measure this emulation rather than what AWS would bill "
-        "(the section above models that). Absolute rates depend on the machine's load; the two "
-        f"rows ran one after the other. Under chaos the workflow keeps "
-        f"{result['throughput_ratio']}x the throughput.",
-        "",
-    ]
-    return lines
+            f"{row['images_per_second']}"
+        ),
+        (
+            "Detected again: images the local Rekognition engine answered more than once (a "
+            "delivery retried after a failure), counted by the engine, not the workflow. Model "
+            "runs: the stack's runtime budget bounds a run in polls of the queue; on the emulator "
+            f"{result['users'] * result['images_per_user']:,} images outlast it, and what is left "
+            "waits for the next firing. The "
+            "inference-unit seconds are on the local clock: the emulator's own time per image "
+            f"(in-process handlers, moto), run {result['clock_speed']:g} times faster, counts as "
+            "running time too, so they measure this emulation rather than what AWS would bill "
+            "(the section above models that). Absolute rates depend on the machine's load; the two "
+            f"rows ran one after the other. Under chaos the workflow keeps "
+            f"{result['throughput_ratio']}x the throughput."
+        ),
+    )
 
 
 if __name__ == "__main__":
