@@ -452,25 +452,12 @@ def _plain_vtt(text: str) -> tuple[list[Cue], list[str]] | None:
     if "-->" in header:
         return None
     body = text[len(header) :].rstrip("\n")
-    cues = _plain_cues(_VTT_BODY_CUE, body, _plain_vtt_cue)
+    cues = _plain_cues(_VTT_BODY_CUE, body, _normalized_settings)
     return None if cues is None else (cues, header.split("\n"))
 
 
-def _plain_vtt_cue(
-    index: int, identifier: str, start_ms: int, end_ms: int, settings: str, text: str
-) -> Cue:
-    return Cue(
-        index,
-        identifier or None,
-        start_ms,
-        end_ms,
-        settings and _normalized_settings(settings),
-        text,
-    )
-
-
 def _plain_cues(
-    pattern: re.Pattern[str], body: str, make_cue: Callable[[int, str, int, int, str, str], Cue]
+    pattern: re.Pattern[str], body: str, settings_read: Callable[[str], str]
 ) -> list[Cue] | None:
     """The cues `pattern` finds one after another in `body`, from its groups (the whole cue,
     the identifier or number, the two timestamps' hours, minutes, seconds and milliseconds,
@@ -494,7 +481,16 @@ def _plain_cues(
         end_ms = end // 10_000_000 * 3_600_000 + end // 100_000 % 100 * 60_000 + end % 100_000
         if end_ms < start_ms:
             return None
-        cues.append(make_cue(len(cues), identifier, start_ms, end_ms, settings, lines[1:]))
+        cues.append(
+            Cue(
+                len(cues),
+                identifier or None,
+                start_ms,
+                end_ms,
+                settings and settings_read(settings),
+                lines[1:],
+            )
+        )
     # the search skips what no cue matches: a gap means the file holds something else
     return cues if covered == len(body) else None
 
@@ -631,7 +627,7 @@ def _plain_srt(text: str) -> list[Cue] | None:
     """The cues of a file that is numbered cues only, one or more empty lines apart, each with
     a well-formed timing line and text lines that are not blank and have no "-->"; None for
     any other file, which is read line by line. One search finds every cue."""
-    return _plain_cues(_SRT_BODY_CUE, text.rstrip("\n"), Cue)
+    return _plain_cues(_SRT_BODY_CUE, text.rstrip("\n"), str)
 
 
 def _srt_cue(number: int, line: str, identifier: str | None) -> _PendingCue:
