@@ -16,16 +16,17 @@ import json
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+from benchmarks._chaos import chaos_section, without_and_with_chaos
 from lambdas.caption_translation.captions import format_timestamp
 from localcloud.cloud import REPO_ROOT, LocalCloud
 from localcloud.core.chaos import ChaosSettings
 
 USERS = 10
 FILES_PER_USER = 100
-CHAOS = ChaosSettings(0.05, seed=11)
 BAD_EVERY = 50  # one file in 50 is not a caption file, so quarantine is exercised too
 
 
@@ -109,48 +110,38 @@ def run_once(assembly: Path, chaos: ChaosSettings | None) -> dict[str, Any]:
 
 
 def run(assembly: Path = REPO_ROOT / "cdk.out") -> dict[str, Any]:
-    calm = run_once(assembly, None)
-    stormy = run_once(assembly, CHAOS)
-    return {
-        "measured": time.strftime("%Y-%m-%d"),
-        "users": USERS,
-        "files_per_user": FILES_PER_USER,
-        "chaos": f"{CHAOS.rate}:{CHAOS.seed}",
-        "without_chaos": calm,
-        "with_chaos": stormy,
-        "throughput_ratio": round(stormy["files_per_second"] / calm["files_per_second"], 2),
-    }
+    return without_and_with_chaos(
+        partial(run_once, assembly),
+        "files_per_second",
+        users=USERS,
+        files_per_user=FILES_PER_USER,
+    )
 
 
 def markdown(result: dict[str, Any]) -> list[str]:
-    rows = [
-        ("no chaos", result["without_chaos"]),
-        (f"chaos {result['chaos']}", result["with_chaos"]),
-    ]
-    lines = [
+    return chaos_section(
+        result,
         "## Caption translation under load and chaos",
-        "",
-        f"{result['users']} users each upload {result['files_per_user']} caption files (one in "
-        f"{BAD_EVERY} not a caption file) and then the trigger, at once; counted from the bucket; "
-        f"measured {result['measured']}.",
-        "",
-        "| run | files | translated | quarantined | lost | duplicated | AWS calls failed | "
-        "files/s |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-    ]
-    for label, row in rows:
-        lines.append(
-            f"| {label} | {row['files']:,} | {row['translated']:,} | {row['quarantined']} | "
+        (
+            f"{result['users']} users each upload {result['files_per_user']} caption files (one "
+            f"in {BAD_EVERY} not a caption file) and then the trigger, at once; counted from the "
+            f"bucket; measured {result['measured']}."
+        ),
+        (
+            "| run | files | translated | quarantined | lost | duplicated | AWS calls failed | "
+            "files/s |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        ),
+        lambda row: (
+            f"{row['files']:,} | {row['translated']:,} | {row['quarantined']} | "
             f"{row['lost']} | {row['duplicated']} | {row['calls_failed_by_chaos']:,} | "
-            f"{row['files_per_second']} |"
-        )
-    lines += [
-        "",
-        f"Under chaos the workflow keeps {result['throughput_ratio']}x the throughput "
-        "(retries with back-off cost time; nothing is lost).",
-        "",
-    ]
-    return lines
+            f"{row['files_per_second']}"
+        ),
+        (
+            f"Under chaos the workflow keeps {result['throughput_ratio']}x the throughput "
+            "(retries with back-off cost time; nothing is lost)."
+        ),
+    )
 
 
 if __name__ == "__main__":

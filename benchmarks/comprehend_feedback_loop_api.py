@@ -26,6 +26,8 @@ from typing import Any
 
 from botocore.handlers import BUILTIN_HANDLERS
 
+from benchmarks._classify_api import trained_classify_api
+
 REQUESTS = 400
 
 
@@ -33,7 +35,6 @@ def run(requests: int = REQUESTS) -> dict[str, Any]:
     from localcloud.cloud import LocalCloud
     from localcloud.demos import comprehend_feedback_loop
     from localcloud.demos.review import SAMPLES, labelled_rows
-    from localcloud.services.apigateway.gateway import LocalApiGateway
 
     inside: list[float] = []
     started: dict[str, float] = {}
@@ -51,25 +52,9 @@ def run(requests: int = REQUESTS) -> dict[str, Any]:
         BUILTIN_HANDLERS.append(("after-call.comprehend.ClassifyDocument", after))
         try:
             with LocalCloud(out / "assembly", work_dir=out / "cloud") as cloud:
-                lifecycle = cloud.deploy(comprehend_feedback_loop.LIFECYCLE_STACK)
-                stack = cloud.deploy(
-                    comprehend_feedback_loop.FEEDBACK_STACK,
-                    parameters={"WorkteamArn": comprehend_feedback_loop.WORKTEAM},
-                )
-                cloud.client("s3").put_object(
-                    Bucket=lifecycle.outputs["TrainingBucketName"],
-                    Key="train/initial.csv",
-                    Body=(SAMPLES / "initial.csv").read_bytes(),
-                )
-                cloud.settle(timeout=600)
-                gateway = LocalApiGateway(cloud)
-                key = gateway.api_key_value(str(stack.outputs["ApiKeyId"]))
+                api = trained_classify_api(cloud, settle_seconds=600)
+                stack, gateway, key, name = api.stack, api.gateway, api.key, api.function
                 texts = [text for _, text in labelled_rows(SAMPLES / "holdout.csv")]
-                (name,) = [
-                    n
-                    for n, config in cloud.runtime.functions.items()
-                    if config.stack_name == stack.name and config.handler.endswith("api.handler")
-                ]
                 config = cloud.runtime.functions[name]
                 results = {}
                 # Uncached first: a value Powertools cached for 60 s would be served to the

@@ -32,13 +32,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from benchmarks._chaos import CHAOS, chaos_section, without_and_with_chaos
+from benchmarks._classify_api import trained_classify_api
 from localcloud.core.chaos import ChaosSettings
 
 CALLS = 1_000
 CALLERS = 20
 ATTEMPTS = 5
 MAX_BACKOFF_SECONDS = 20.0
-CHAOS = ChaosSettings(0.05, seed=11)
 RETRIED_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
@@ -72,32 +73,17 @@ def run_once(
     assembly: Path, chaos: ChaosSettings | None, calls: int, callers: int
 ) -> dict[str, Any]:
     from localcloud.cloud import LocalCloud
-    from localcloud.demos import comprehend_feedback_loop as demo
-    from localcloud.demos.review import SAMPLES
-    from localcloud.services.apigateway.gateway import LocalApiGateway
 
     texts = _texts(calls)
     with (
         tempfile.TemporaryDirectory() as scratch,
         LocalCloud(assembly, work_dir=Path(scratch), chaos=chaos) as cloud,
     ):
-        lifecycle = cloud.deploy(demo.LIFECYCLE_STACK)
-        stack = cloud.deploy(demo.FEEDBACK_STACK, parameters={"WorkteamArn": demo.WORKTEAM})
+        api = trained_classify_api(cloud, settle_seconds=900)
+        stack, gateway, key = api.stack, api.gateway, api.key
         s3 = cloud.client("s3")
-        s3.put_object(
-            Bucket=lifecycle.outputs["TrainingBucketName"],
-            Key="train/initial.csv",
-            Body=(SAMPLES / "initial.csv").read_bytes(),
-        )
-        cloud.settle(timeout=900)
-        gateway = LocalApiGateway(cloud)
-        key = gateway.api_key_value(str(stack.outputs["ApiKeyId"]))
         url = str(stack.outputs["ApiUrl"]) + "classify"
-        (function,) = [
-            config
-            for config in cloud.runtime.functions.values()
-            if config.stack_name == stack.name and config.handler.endswith("api.handler")
-        ]
+        function = cloud.runtime.functions[api.function]
         threshold = int(function.environment.get("CONFIDENCE_THRESHOLD_PER_MILLE", "500")) / 1000
         jitter = random.Random(CHAOS.seed)
         jitter_lock = threading.Lock()
@@ -166,60 +152,50 @@ def run(calls: int = CALLS, callers: int = CALLERS) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as work:
         assembly = Path(work) / "assembly"
         demo.synthesize(assembly)
-        calm = run_once(assembly, None, calls, callers)
-        stormy = run_once(assembly, CHAOS, calls, callers)
-    return {
-        "measured": time.strftime("%Y-%m-%d"),
-        "calls": calls,
-        "callers": callers,
-        "attempts": ATTEMPTS,
-        "chaos": f"{CHAOS.rate}:{CHAOS.seed}",
-        "without_chaos": calm,
-        "with_chaos": stormy,
-        "throughput_ratio": round(stormy["calls_per_second"] / calm["calls_per_second"], 2),
-    }
+        return without_and_with_chaos(
+            lambda chaos: run_once(assembly, chaos, calls, callers),
+            "calls_per_second",
+            calls=calls,
+            callers=callers,
+            attempts=ATTEMPTS,
+        )
 
 
 def markdown(result: dict[str, Any]) -> list[str]:
-    rows = [
-        ("no chaos", result["without_chaos"]),
-        (f"chaos {result['chaos']}", result["with_chaos"]),
-    ]
-    lines = [
+    return chaos_section(
+        result,
         "## Classify API under load and chaos (ComprehendFeedbackLoop)",
-        "",
-        f"{result['callers']} callers send {result['calls']:,} `POST /classify` requests at "
-        f"once, each text different; a 429 or 5xx answer is retried with exponential back-off "
-        f"and full jitter, at most {result['attempts']} attempts. Implicit feedback is counted "
-        "where it lands (the feedback bucket, then the human loops); measured "
-        f"{result['measured']}.",
-        "",
-        "| run | calls | answered | failed after retries | retried | unsure | feedback stored "
-        "| missing | duplicated | in human loops (dup.) | AWS calls failed | calls/s | "
-        "p50 s | p95 s |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | "
-        "---: | ---: |",
-    ]
-    for label, row in rows:
-        lines.append(
-            f"| {label} | {row['calls']:,} | {row['answered']:,} | "
+        (
+            f"{result['callers']} callers send {result['calls']:,} `POST /classify` requests at "
+            f"once, each text different; a 429 or 5xx answer is retried with exponential back-off "
+            f"and full jitter, at most {result['attempts']} attempts. Implicit feedback is counted "
+            "where it lands (the feedback bucket, then the human loops); measured "
+            f"{result['measured']}."
+        ),
+        (
+            "| run | calls | answered | failed after retries | retried | unsure | feedback stored "
+            "| missing | duplicated | in human loops (dup.) | AWS calls failed | calls/s | "
+            "p50 s | p95 s |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | "
+            "---: | ---: |",
+        ),
+        lambda row: (
+            f"{row['calls']:,} | {row['answered']:,} | "
             f"{row['failed_after_retries']} | {row['retried_calls']} | {row['unsure_answers']} | "
             f"{row['feedback_stored']} | {row['feedback_missing']} | "
             f"{row['feedback_duplicated']} | {row['unsure_answers'] - row['loop_items_missing']} "
             f"({row['loop_items_duplicated']}) | {row['calls_failed_by_chaos']:,} | "
-            f"{row['calls_per_second']} | {row['latency_p50_s']} | {row['latency_p95_s']} |"
-        )
-    lines += [
-        "",
-        "The local Lambda runtime runs one invocation at a time, so calls/s is the in-process "
-        "handler's rate, not a deployed API's, and latency is mostly the wait for a turn. "
-        "Under chaos the API keeps "
-        f"{result['throughput_ratio']}x the throughput: the function's SDK clients retry "
-        "failed AWS calls inside the invocation, so a caller sees chaos as latency (retried: "
-        "calls a caller had to send again after a 429 or 5xx).",
-        "",
-    ]
-    return lines
+            f"{row['calls_per_second']} | {row['latency_p50_s']} | {row['latency_p95_s']}"
+        ),
+        (
+            "The local Lambda runtime runs one invocation at a time, so calls/s is the in-process "
+            "handler's rate, not a deployed API's, and latency is mostly the wait for a turn. "
+            "Under chaos the API keeps "
+            f"{result['throughput_ratio']}x the throughput: the function's SDK clients retry "
+            "failed AWS calls inside the invocation, so a caller sees chaos as latency (retried: "
+            "calls a caller had to send again after a 429 or 5xx)."
+        ),
+    )
 
 
 if __name__ == "__main__":

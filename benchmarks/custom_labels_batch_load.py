@@ -36,6 +36,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from benchmarks._chaos import chaos_section, without_and_with_chaos
 from localcloud.cloud import REPO_ROOT, LocalCloud
 from localcloud.core.chaos import ChaosSettings
 from localcloud.demos.custom_labels_batch import (
@@ -47,7 +48,6 @@ from localcloud.demos.custom_labels_batch import (
 
 USERS = 10
 IMAGES_PER_USER = 100
-CHAOS = ChaosSettings(0.05, seed=11)
 BAD_EVERY = 50  # one image in 50 is truncated, so quarantine is exercised too
 SEED = 7_000_000  # far from the seeds the samples' own images are drawn with
 SCHEDULE_FIRINGS = 3  # an image a run could not finish waits for the next firing
@@ -188,63 +188,53 @@ def run(
     users: int = USERS,
     images_per_user: int = IMAGES_PER_USER,
 ) -> dict[str, Any]:
-    calm = run_once(assembly, None, users, images_per_user)
-    stormy = run_once(assembly, CHAOS, users, images_per_user)
-    return {
-        "measured": time.strftime("%Y-%m-%d"),
-        "users": users,
-        "images_per_user": images_per_user,
-        "clock_speed": CLOCK_SPEED,
-        "chaos": f"{CHAOS.rate}:{CHAOS.seed}",
-        "without_chaos": calm,
-        "with_chaos": stormy,
-        "throughput_ratio": round(stormy["images_per_second"] / calm["images_per_second"], 2),
-    }
+    return without_and_with_chaos(
+        lambda chaos: run_once(assembly, chaos, users, images_per_user),
+        "images_per_second",
+        users=users,
+        images_per_user=images_per_user,
+        clock_speed=CLOCK_SPEED,
+    )
 
 
 def markdown(result: dict[str, Any]) -> list[str]:
-    rows = [
-        ("no chaos", result["without_chaos"]),
-        (f"chaos {result['chaos']}", result["with_chaos"]),
-    ]
-    lines = [
+    return chaos_section(
+        result,
         "## Custom Labels batch under load and chaos",
-        "",
-        f"{result['users']} users each upload {result['images_per_user']} different images (one "
-        f"in {BAD_EVERY} truncated, unreadable) at once, then the hourly schedule fires; local "
-        f"clock at {result['clock_speed']:g}x; counted from the buckets (duplicated: labelled "
-        "and quarantined, or the labels JSON written more than once); measured "
-        f"{result['measured']}.",
-        "",
-        "| run | images | labelled once | quarantined | lost | duplicated | "
-        "detected again | model runs | IU-seconds billed | model at end | AWS calls failed | "
-        "images/s |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |",
-    ]
-    for label, row in rows:
-        lines.append(
-            f"| {label} | {row['images']:,} | {row['labelled_once']:,} | {row['quarantined']} | "
+        (
+            f"{result['users']} users each upload {result['images_per_user']} different images "
+            f"(one in {BAD_EVERY} truncated, unreadable) at once, then the hourly schedule fires; "
+            f"local clock at {result['clock_speed']:g}x; counted from the buckets (duplicated: "
+            "labelled and quarantined, or the labels JSON written more than once); measured "
+            f"{result['measured']}."
+        ),
+        (
+            "| run | images | labelled once | quarantined | lost | duplicated | "
+            "detected again | model runs | IU-seconds billed | model at end | AWS calls failed | "
+            "images/s |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |",
+        ),
+        lambda row: (
+            f"{row['images']:,} | {row['labelled_once']:,} | {row['quarantined']} | "
             f"{row['lost']} | {row['duplicated']} | {row['detected_more_than_once']} | "
             f"{row['model_runs']} | {row['billed_inference_unit_seconds']:,} | "
             f"{row['model_status_at_end']} | {row['calls_failed_by_chaos']:,} | "
-            f"{row['images_per_second']} |"
-        )
-    lines += [
-        "",
-        "Detected again: images the local Rekognition engine answered more than once (a "
-        "delivery retried after a failure), counted by the engine, not the workflow. Model "
-        "runs: the stack's runtime budget bounds a run in polls of the queue; on the emulator "
-        f"{result['users'] * result['images_per_user']:,} images outlast it, and what is left "
-        "waits for the next firing. The "
-        "inference-unit seconds are on the local clock: the emulator's own time per image "
-        f"(in-process handlers, moto), run {result['clock_speed']:g} times faster, counts as "
-        "running time too, so they measure this emulation rather than what AWS would bill "
-        "(the section above models that). Absolute rates depend on the machine's load; the two "
-        f"rows ran one after the other. Under chaos the workflow keeps "
-        f"{result['throughput_ratio']}x the throughput.",
-        "",
-    ]
-    return lines
+            f"{row['images_per_second']}"
+        ),
+        (
+            "Detected again: images the local Rekognition engine answered more than once (a "
+            "delivery retried after a failure), counted by the engine, not the workflow. Model "
+            "runs: the stack's runtime budget bounds a run in polls of the queue; on the emulator "
+            f"{result['users'] * result['images_per_user']:,} images outlast it, and what is left "
+            "waits for the next firing. The "
+            "inference-unit seconds are on the local clock: the emulator's own time per image "
+            f"(in-process handlers, moto), run {result['clock_speed']:g} times faster, counts as "
+            "running time too, so they measure this emulation rather than what AWS would bill "
+            "(the section above models that). Absolute rates depend on the machine's load; the two "
+            f"rows ran one after the other. Under chaos the workflow keeps "
+            f"{result['throughput_ratio']}x the throughput."
+        ),
+    )
 
 
 if __name__ == "__main__":

@@ -9,9 +9,9 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from botocore.exceptions import ClientError
 
@@ -68,8 +68,29 @@ class Environment(Protocol):
     def deadline(self, seconds: float) -> Deadline: ...
 
 
+_Seen = TypeVar("_Seen")
+
+
+def poll(
+    env: Environment,
+    deadline: Deadline,
+    look: Callable[[], _Seen],
+    done: Callable[[_Seen], bool],
+    pause: float,
+) -> _Seen:
+    """What `look` sees once `done` holds for it, or once the deadline has passed (the caller
+    tells which), looking again every `pause` seconds."""
+    while True:
+        seen = look()
+        if done(seen) or deadline.expired():
+            return seen
+        env.pause(pause)
+
+
 @dataclass(frozen=True)
-class _MonotonicDeadline:
+class MonotonicDeadline:
+    """Ends when `time.monotonic()` reaches `ends`."""
+
     ends: float
 
     def expired(self) -> bool:
@@ -107,7 +128,7 @@ class AwsEnvironment:
         time.sleep(seconds)
 
     def deadline(self, seconds: float) -> Deadline:
-        return _MonotonicDeadline(time.monotonic() + seconds)
+        return MonotonicDeadline(time.monotonic() + seconds)
 
 
 class MissingOutputError(Exception):

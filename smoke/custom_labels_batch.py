@@ -21,6 +21,7 @@ from smoke.core import (
     delete_everything_under,
     find_function_log,
     object_exists,
+    poll,
     read_object,
 )
 
@@ -137,11 +138,13 @@ def check(env: Environment, outputs: StackOutputs, settings: Settings) -> Result
                 Status.FAILED, "the labels file has no list of labels", f"s3://{final}/{labels_key}"
             )
         # The run stops the model once the queue is empty; say whether it got that far.
-        while True:
-            run = sfn.describe_execution(executionArn=execution_arn)
-            if run["status"] != "RUNNING" or deadline.expired():
-                break
-            env.pause(POLL_SECONDS)
+        run = poll(
+            env,
+            deadline,
+            lambda: sfn.describe_execution(executionArn=execution_arn),
+            lambda run: run["status"] != "RUNNING",
+            POLL_SECONDS,
+        )
         found = ", ".join(
             f"{label['name']} ({label['confidence']:.0f}%)" for label in record["labels"][:3]
         )

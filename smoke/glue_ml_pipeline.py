@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from smoke.core import Environment, Result, Settings, StackOutputs, Status
+from smoke.core import Environment, Result, Settings, StackOutputs, Status, poll
 
 WORKFLOW = "glue_ml_pipeline"
 STACK = "GlueMlPipeline"
@@ -38,17 +38,19 @@ def check(env: Environment, outputs: StackOutputs, settings: Settings) -> Result
         return Result(WORKFLOW, outputs.stack, status, detail, tuple(look_at), leaves)
 
     deadline = env.deadline(settings.wait(WAIT_SECONDS))
-    while True:
-        run = glue.get_workflow_run(Name=workflow, RunId=run_id, IncludeGraph=True)["Run"]
-        if run["Status"] in FINISHED:
-            break
-        if deadline.expired():
-            return result(
-                Status.FAILED,
-                f"run {run_id} still {run['Status']} after {settings.wait(WAIT_SECONDS):.0f} s",
-                *look_at_run,
-            )
-        env.pause(POLL_SECONDS)
+    run = poll(
+        env,
+        deadline,
+        lambda: glue.get_workflow_run(Name=workflow, RunId=run_id, IncludeGraph=True)["Run"],
+        lambda run: run["Status"] in FINISHED,
+        POLL_SECONDS,
+    )
+    if run["Status"] not in FINISHED:
+        return result(
+            Status.FAILED,
+            f"run {run_id} still {run['Status']} after {settings.wait(WAIT_SECONDS):.0f} s",
+            *look_at_run,
+        )
 
     jobs = _job_runs(run)
     failed = {name: job for name, job in jobs.items() if job["JobRunState"] != "SUCCEEDED"}

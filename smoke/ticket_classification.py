@@ -20,6 +20,7 @@ from smoke.core import (
     error_text,
     find_function_log,
     function_log_group,
+    poll,
 )
 
 WORKFLOW = "ticket_classification"
@@ -97,44 +98,31 @@ class _Ticket:
             return self.result(Status.FAILED, f"an incomplete answer: {payload}", logs)
 
         deadline = env.deadline(self.settings.wait(WAIT_SECONDS))
-        while True:  # TicketHandler runs asynchronously, then records the recommendation
-            item = (
-                env.client("dynamodb")
-                .get_item(
-                    TableName=self.table, Key={"ticketId": {"S": ticket_id}}, ConsistentRead=True
-                )
-                .get("Item", {})
+        # TicketHandler runs asynchronously, then records the recommendation
+        item = poll(env, deadline, self._item, _handled, POLL_SECONDS)
+        if not _handled(item):
+            return self.result(
+                Status.FAILED,
+                f"TicketHandler did not record a recommendation on {ticket_id} "
+                f"(stage {item.get('stage', {}).get('S', 'none')})",
+                f"queue {outputs.get('HandlerFailureQueueUrl')}",
+                f"TicketHandler: {find_function_log(env, outputs.stack, 'TicketHandler')}",
+                f"DynamoDB table {self.table}, item ticketId={ticket_id}",
             )
-            if item.get("handled", {}).get("BOOL"):
-                self.handled = True
-                break
-            if deadline.expired():
-                return self.result(
-                    Status.FAILED,
-                    f"TicketHandler did not record a recommendation on {ticket_id} "
-                    f"(stage {item.get('stage', {}).get('S', 'none')})",
-                    f"queue {outputs.get('HandlerFailureQueueUrl')}",
-                    f"TicketHandler: {find_function_log(env, outputs.stack, 'TicketHandler')}",
-                    f"DynamoDB table {self.table}, item ticketId={ticket_id}",
-                )
-            env.pause(POLL_SECONDS)
+        self.handled = True
 
         query = f"SELECT operation, resource FROM tickets WHERE id = '{ticket_id}'"
-        while True:
-            rows = _sql(env, outputs, query, deadline)
-            if rows:
-                self.row_seen = True
-                break
-            if deadline.expired():
-                return self.result(
-                    Status.FAILED,
-                    f"no row for {ticket_id} in the warehouse after "
-                    f"{self.settings.wait(WAIT_SECONDS):.0f} s",
-                    f"delivery stream {outputs.get('DeliveryStreamName')} (its error logs)",
-                    f"s3://{outputs.get('StagingBucketName')}/errors/manifests/ "
-                    "(COPYs that kept failing)",
-                )
-            env.pause(POLL_SECONDS)
+        rows = poll(env, deadline, lambda: _sql(env, outputs, query, deadline), bool, POLL_SECONDS)
+        if not rows:
+            return self.result(
+                Status.FAILED,
+                f"no row for {ticket_id} in the warehouse after "
+                f"{self.settings.wait(WAIT_SECONDS):.0f} s",
+                f"delivery stream {outputs.get('DeliveryStreamName')} (its error logs)",
+                f"s3://{outputs.get('StagingBucketName')}/errors/manifests/ "
+                "(COPYs that kept failing)",
+            )
+        self.row_seen = True
         if rows != [[operation, resource]]:
             return self.result(
                 Status.FAILED,
@@ -146,6 +134,17 @@ class _Ticket:
             Status.PASSED,
             f"{ticket_id}: {operation}/{resource}, recommendation recorded, row in the warehouse",
         )
+
+    def _item(self) -> dict[str, Any]:
+        """The ticket's item in the tickets table ({} before there is one)."""
+        item: dict[str, Any] = (
+            self.env.client("dynamodb")
+            .get_item(
+                TableName=self.table, Key={"ticketId": {"S": self.ticket_id}}, ConsistentRead=True
+            )
+            .get("Item", {})
+        )
+        return item
 
     def clean_up(self) -> list[str]:
         """Remove the ticket's row and item; what stays, said."""
@@ -173,6 +172,10 @@ class _Ticket:
             # TicketHandler may still be retrying: without the item it would fail for good.
             left.append(f"item ticketId={ticket_id} in DynamoDB table {self.table}")
         return left
+
+
+def _handled(item: dict[str, Any]) -> bool:
+    return bool(item.get("handled", {}).get("BOOL"))
 
 
 def _warehouse(outputs: StackOutputs) -> str:

@@ -54,15 +54,9 @@ def translate_realtime(
         outcome = FileOutcome(entry)
         captions = parse_captions(store.get_bytes(entry["sourceKey"]), entry["name"])
         for language in plan["targetLanguages"]:
-            translator = translators(plan["sourceLanguage"], language)
-            translate = partial(
-                translate_captions,
-                captions,
-                translator,
-                profile=profile.for_language(language),
-                never_translate=plan.get("neverTranslate", {}).get(language, ()),
-            )
-            _write(store, outcome, language, translate)
+            translate = partial(translate_captions, captions)
+            bound = _for_language(translate, plan, profile, translators, language)
+            _write(store, outcome, language, bound)
         record_failures(store, batch_id, outcome)
         outcomes.append(outcome)
     return summarise(plan, outcomes, store)
@@ -107,19 +101,29 @@ def rebuild_outputs(
                     )
                     continue
                 documents = [store.get_bytes(k).decode("utf-8") for k in keys]
-                translator = translators(plan["sourceLanguage"], language)
-                rebuild = partial(
-                    rebuild_from_documents,
-                    captions,
-                    documents,
-                    translator,
-                    profile=profile.for_language(language),
-                    never_translate=plan.get("neverTranslate", {}).get(language, ()),
-                )
-                _write(store, outcome, language, rebuild)
+                rebuild = partial(rebuild_from_documents, captions, documents)
+                bound = _for_language(rebuild, plan, profile, translators, language)
+                _write(store, outcome, language, bound)
     for outcome in outcomes.values():
         record_failures(store, batch_id, outcome)
     return summarise(plan, list(outcomes.values()), store)
+
+
+def _for_language(
+    translate: Callable[..., TranslationOutcome],
+    plan: dict[str, Any],
+    profile: ReadingProfile,
+    translators: TranslatorFactory,
+    language: str,
+) -> Callable[[], TranslationOutcome]:
+    """`translate` (its captions bound) with the plan's translator, reading profile and terms
+    never to translate for one target language."""
+    return partial(
+        translate,
+        translators(plan["sourceLanguage"], language),
+        profile=profile.for_language(language),
+        never_translate=plan.get("neverTranslate", {}).get(language, ()),
+    )
 
 
 def _write(

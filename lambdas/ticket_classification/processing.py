@@ -141,27 +141,24 @@ class TicketStore:
         return bool(item.get("owner", {}).get("S") == self._owner)
 
     def advance(self, ticket_id: str, stage: str) -> None:
-        self._db.update_item(
-            TableName=self._table,
-            Key={"ticketId": {"S": ticket_id}},
-            UpdateExpression="SET stage = :stage",
-            ConditionExpression="#owner = :me",
-            ExpressionAttributeNames={"#owner": "owner"},
-            ExpressionAttributeValues={":stage": {"S": stage}, ":me": {"S": self._owner}},
-        )
+        self._update_owned(ticket_id, "SET stage = :stage", {":stage": {"S": stage}})
 
     def release(self, ticket_id: str) -> None:
         """Give the lease back after a failure, so a retry can go on at once."""
         # If this fails too, the lease expires on its own; the caller sees the original error.
         with contextlib.suppress(ClientError):
-            self._db.update_item(
-                TableName=self._table,
-                Key={"ticketId": {"S": ticket_id}},
-                UpdateExpression="SET leaseUntil = :zero",
-                ConditionExpression="#owner = :me",
-                ExpressionAttributeNames={"#owner": "owner"},
-                ExpressionAttributeValues={":zero": {"N": "0"}, ":me": {"S": self._owner}},
-            )
+            self._update_owned(ticket_id, "SET leaseUntil = :zero", {":zero": {"N": "0"}})
+
+    def _update_owned(self, ticket_id: str, update: str, values: dict[str, Any]) -> None:
+        """Update the ticket's item on condition that this invocation holds its lease."""
+        self._db.update_item(
+            TableName=self._table,
+            Key={"ticketId": {"S": ticket_id}},
+            UpdateExpression=update,
+            ConditionExpression="#owner = :me",
+            ExpressionAttributeNames={"#owner": "owner"},
+            ExpressionAttributeValues={**values, ":me": {"S": self._owner}},
+        )
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ from lambdas.shared.aws import STANDARD_RETRIES
 from localcloud.core.clock import LocalClock
 from localcloud.core.protocol import register_on_client
 from localcloud.services.translate.engine import TranslateEngine
+from tests.helpers.aws import object_keys
 from tests.helpers.handlers import (  # noqa: F401  (re-exported)
     REGION,
     HandlerClients,
@@ -116,12 +117,7 @@ class CaptionsAccount:
         }
 
     def keys(self, prefix: str = "") -> list[str]:
-        paginator = self.s3.get_paginator("list_objects_v2")
-        return [
-            entry["Key"]
-            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix)
-            for entry in page.get("Contents", [])
-        ]
+        return object_keys(self.s3, self.bucket, prefix)
 
     def versions(self, prefix: str) -> list[tuple[str, str]]:
         """(key, version id) of every version under a prefix, delete markers excluded."""

@@ -14,6 +14,8 @@ from localcloud.cloud import DeployedStack, LocalCloud
 from localcloud.core.alarms import is_alarm_notification
 from localcloud.core.iam_check import check
 from localcloud.services.translate.engine import reverse_pseudo_translation
+from tests.helpers.aws import object_keys
+from tests.helpers.workflow import DeployedWorkflow
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = REPO_ROOT / "samples" / "caption_translation"
@@ -22,17 +24,10 @@ BAD_SAMPLES = sorted((SAMPLES / "bad").iterdir())
 
 
 @dataclass
-class CaptionStack:
-    cloud: LocalCloud
-    stack: DeployedStack
-
+class CaptionStack(DeployedWorkflow):
     @property
     def bucket(self) -> str:
         return str(self.stack.outputs["BucketName"])
-
-    @property
-    def s3(self) -> Any:
-        return self.cloud.client("s3")
 
     def upload(self, files: dict[str, bytes]) -> None:
         for name, data in files.items():
@@ -47,26 +42,13 @@ class CaptionStack:
         self.cloud.settle()
 
     def keys(self, prefix: str = "") -> list[str]:
-        paginator = self.s3.get_paginator("list_objects_v2")
-        return [
-            entry["Key"]
-            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix)
-            for entry in page.get("Contents", [])
-        ]
+        return object_keys(self.s3, self.bucket, prefix)
 
     def read(self, key: str) -> bytes:
         return bytes(self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read())
 
     def read_json(self, key: str) -> Any:
         return json.loads(self.read(key))
-
-    def executions(self) -> list[dict[str, Any]]:
-        sfn = self.cloud.client("stepfunctions")
-        arn = self.stack.outputs["StateMachineArn"]
-        found = []
-        for execution in sfn.list_executions(stateMachineArn=arn)["executions"]:
-            found.append(sfn.describe_execution(executionArn=execution["executionArn"]))
-        return found
 
     def summaries(self) -> list[dict[str, Any]]:
         return [

@@ -13,7 +13,7 @@ from functools import cache
 from typing import Any
 
 import boto3
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from lambdas.caption_translation.captions import (
@@ -60,6 +60,7 @@ from localcloud.services.translate.engine import TranslateEngine, TranslateFault
 from tests.caption_translation.test_captions_support import (
     GeneratedFile,
     caption_files,
+    generated_file_profile,
     mark_html,
     srt_files,
     srt_texts,
@@ -67,11 +68,7 @@ from tests.caption_translation.test_captions_support import (
     vtt_texts,
 )
 
-PROFILE = settings(
-    max_examples=60,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+PROFILE = generated_file_profile(60)
 
 # --- reading files ----------------------------------------------------------------------------
 
@@ -283,11 +280,7 @@ def _assert_shaped_reads_as_general(document: str, fmt: Any) -> bool:
     return True
 
 
-@settings(
-    max_examples=50,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+@generated_file_profile(50)
 @given(caption_files, translations, damages, st.sampled_from(["small", "large"]))
 def test_translated_documents_read_fast_as_the_general_reader_reads_them(
     generated: GeneratedFile, translation: tuple[str, int], damage: list[Any], size: str

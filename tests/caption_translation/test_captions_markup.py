@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from lambdas.caption_translation.captions import (
+    CaptionFormat,
     CueTooLargeError,
     cue_text_to_html,
     has_translatable_text,
@@ -21,55 +22,51 @@ from tests.caption_translation.test_captions_support import make_vtt
 OPAQUE_TS = '<span translate="no" data-x="&lt;00:00:01.500&gt;">&lt;00:00:01.500&gt;</span>'
 
 
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("Plain words", "Plain words"),
-        ("one\ntwo", "one<br>two"),
-        ("<i>it</i> <b>bo</b> <u>un</u>", "<i>it</i> <b>bo</b> <u>un</u>"),
-        ("<c.x.y>classy</c>", '<span data-vtt="c" class="x y">classy</span>'),
-        ("<c>bare</c>", '<span data-vtt="c">bare</span>'),
-        ("<v Speaker>Hi</v>", '<span data-vtt="v" data-voice="Speaker">Hi</span>'),
-        (
-            "<v.loud Ann Lee>Hi</v>",
-            '<span data-vtt="v" class="loud" data-voice="Ann Lee">Hi</span>',
-        ),
-        ("<lang en>Hello</lang>", '<span data-vtt="lang" lang="en">Hello</span>'),
-        ("<ruby>漢<rt>kan</rt></ruby>", "<ruby>漢<rt>kan</rt></ruby>"),
-        ("<00:00:01.500>now", f"{OPAQUE_TS}now"),
-        ("&amp; &lt; &gt; &nbsp;&lrm;&rlm;", "&amp; &lt; &gt; &nbsp;&lrm;&rlm;"),
-        ("Tom & Jerry > cats", "Tom &amp; Jerry > cats"),
-        # unclosed voice: closed in HTML, marked so no end tag is written back
-        ("<v Bob>Hi\nthere", '<span data-vtt="v" data-voice="Bob" data-e="">Hi<br>there</span>'),
-        ("<i.a foo>x</i>", '<i class="a" data-t="i.a foo">x</i>'),
-        ("a </b> b", 'a <span translate="no" data-x="&lt;/b&gt;">&lt;/b&gt;</span> b'),
-        ("<ruby>a<rt>b</ruby>", '<ruby>a<rt data-e="">b</rt></ruby>'),
-        ("unterminated <tag", 'unterminated <span translate="no" data-x="&lt;tag">&lt;tag</span>'),
-    ],
-)
-def test_webvtt_cue_text_to_html(text: str, expected: str) -> None:
-    assert cue_text_to_html(text, "vtt") == expected
-    assert html_to_cue_text(expected, "vtt") == text.replace("Tom & Jerry", "Tom &amp; Jerry")
+WEBVTT_CUE_TEXTS = [
+    ("Plain words", "Plain words"),
+    ("one\ntwo", "one<br>two"),
+    ("<i>it</i> <b>bo</b> <u>un</u>", "<i>it</i> <b>bo</b> <u>un</u>"),
+    ("<c.x.y>classy</c>", '<span data-vtt="c" class="x y">classy</span>'),
+    ("<c>bare</c>", '<span data-vtt="c">bare</span>'),
+    ("<v Speaker>Hi</v>", '<span data-vtt="v" data-voice="Speaker">Hi</span>'),
+    (
+        "<v.loud Ann Lee>Hi</v>",
+        '<span data-vtt="v" class="loud" data-voice="Ann Lee">Hi</span>',
+    ),
+    ("<lang en>Hello</lang>", '<span data-vtt="lang" lang="en">Hello</span>'),
+    ("<ruby>漢<rt>kan</rt></ruby>", "<ruby>漢<rt>kan</rt></ruby>"),
+    ("<00:00:01.500>now", f"{OPAQUE_TS}now"),
+    ("&amp; &lt; &gt; &nbsp;&lrm;&rlm;", "&amp; &lt; &gt; &nbsp;&lrm;&rlm;"),
+    ("Tom & Jerry > cats", "Tom &amp; Jerry > cats"),
+    # unclosed voice: closed in HTML, marked so no end tag is written back
+    ("<v Bob>Hi\nthere", '<span data-vtt="v" data-voice="Bob" data-e="">Hi<br>there</span>'),
+    ("<i.a foo>x</i>", '<i class="a" data-t="i.a foo">x</i>'),
+    ("a </b> b", 'a <span translate="no" data-x="&lt;/b&gt;">&lt;/b&gt;</span> b'),
+    ("<ruby>a<rt>b</ruby>", '<ruby>a<rt data-e="">b</rt></ruby>'),
+    ("unterminated <tag", 'unterminated <span translate="no" data-x="&lt;tag">&lt;tag</span>'),
+]
+SRT_CUE_TEXTS = [
+    ("<i>a</i> <b>b</b> <u>c</u>", "<i>a</i> <b>b</b> <u>c</u>"),
+    (
+        '<font color="#ff0">y</font>',
+        '<span data-srt="font" data-t="font color=&quot;#ff0&quot;">y</span>',
+    ),
+    ("{\\an8}Top", '<span translate="no" data-x="{\\an8}">{\\an8}</span>Top'),
+    ("AT&T <3 x<y", "AT&amp;T &lt;3 x&lt;y"),
+    ("&amp; stays literal", "&amp;amp; stays literal"),
+    ("<I>loud</I>", '<i data-t="I" data-e="/I">loud</i>'),
+    ("a\n\nb", "a<br><br>b"),
+]
 
 
 @pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("<i>a</i> <b>b</b> <u>c</u>", "<i>a</i> <b>b</b> <u>c</u>"),
-        (
-            '<font color="#ff0">y</font>',
-            '<span data-srt="font" data-t="font color=&quot;#ff0&quot;">y</span>',
-        ),
-        ("{\\an8}Top", '<span translate="no" data-x="{\\an8}">{\\an8}</span>Top'),
-        ("AT&T <3 x<y", "AT&amp;T &lt;3 x&lt;y"),
-        ("&amp; stays literal", "&amp;amp; stays literal"),
-        ("<I>loud</I>", '<i data-t="I" data-e="/I">loud</i>'),
-        ("a\n\nb", "a<br><br>b"),
-    ],
+    ("fmt", "text", "expected"),
+    [("vtt", *case) for case in WEBVTT_CUE_TEXTS] + [("srt", *case) for case in SRT_CUE_TEXTS],
 )
-def test_srt_cue_text_to_html(text: str, expected: str) -> None:
-    assert cue_text_to_html(text, "srt") == expected
-    assert html_to_cue_text(expected, "srt") == text
+def test_cue_text_to_html(fmt: CaptionFormat, text: str, expected: str) -> None:
+    assert cue_text_to_html(text, fmt) == expected
+    # a bare "&" in WebVTT text is written back as the entity
+    assert html_to_cue_text(expected, fmt) == text.replace("Tom & Jerry", "Tom &amp; Jerry")
 
 
 def test_html_from_translation_is_read_leniently() -> None:

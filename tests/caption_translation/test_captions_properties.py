@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from hypothesis import HealthCheck, given, settings
+import pytest
+from hypothesis import given
 from hypothesis import strategies as st
 
 from lambdas.caption_translation.captions import (
@@ -23,36 +24,31 @@ from tests.caption_translation.test_captions_support import (
     IdentityTranslator,
     assert_cues_match,
     caption_files,
+    generated_file_profile,
     srt_files,
     srt_texts,
     vtt_files,
     vtt_texts,
 )
 
-PROFILE = settings(
-    max_examples=40,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+PROFILE = generated_file_profile(40)
+
+
+@pytest.mark.parametrize(
+    ("files", "fmt"), [(vtt_files(), "vtt"), (srt_files(), "srt")], ids=["webvtt", "srt"]
 )
-
-
 @PROFILE
-@given(vtt_files())
-def test_generated_webvtt_parses_to_the_cues_written(generated: GeneratedFile) -> None:
-    doc = parse_captions(generated.data, "generated.vtt")
+@given(data=st.data())
+def test_a_generated_file_parses_to_the_cues_written(
+    files: st.SearchStrategy[GeneratedFile], fmt: str, data: st.DataObject
+) -> None:
+    generated = data.draw(files)
+    doc = parse_captions(generated.data, f"generated.{fmt}")
 
-    assert (doc.format, doc.bom, doc.newline) == ("vtt", generated.bom, generated.newline)
+    assert (doc.format, doc.bom, doc.newline) == (fmt, generated.bom, generated.newline)
     assert_cues_match(doc, generated.cues)
+    # the WebVTT generator writes blocks besides cues; the SRT one none, and none are read
     assert tuple(block.lines for block in doc.blocks) == generated.blocks
-
-
-@PROFILE
-@given(srt_files())
-def test_generated_srt_parses_to_the_cues_written(generated: GeneratedFile) -> None:
-    doc = parse_captions(generated.data, "generated.srt")
-
-    assert (doc.format, doc.bom, doc.newline) == ("srt", generated.bom, generated.newline)
-    assert_cues_match(doc, generated.cues)
 
 
 @PROFILE

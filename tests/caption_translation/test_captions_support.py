@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
+from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 from lambdas.caption_translation.captions import CaptionFile, CaptionFormat, format_timestamp
@@ -54,19 +55,22 @@ _fixed_words = st.sampled_from(
     ["hello", "world", "Grüße", "日本語", "naïve", "it's", "ok?", "¡sí!", "42", "—", "a>b", "♪"]
 )
 _words = st.one_of(_fixed_words, _plain_words)
+_STYLE_TAGS = ("i", "b", "u")  # italic, bold, underline: in both formats
 _entities = st.sampled_from(["&amp;", "&lt;", "&gt;", "&nbsp;", "&lrm;", "&rlm;"])
+
+
+def _text_lines(segments: st.SearchStrategy[str]) -> st.SearchStrategy[list[str]]:
+    """One to three lines of a cue's text, each one to four segments apart by spaces."""
+    line = st.lists(segments, min_size=1, max_size=4).map(" ".join)
+    return st.lists(line, min_size=1, max_size=3)
 
 
 @st.composite
 def _vtt_segment(draw: st.DrawFn) -> str:
     word = draw(_words)
     kind = draw(st.integers(0, 11))
-    if kind == 0:
-        return f"<i>{word}</i>"
-    if kind == 1:
-        return f"<b>{word}</b>"
-    if kind == 2:
-        return f"<u>{word}</u>"
+    if kind < len(_STYLE_TAGS):
+        return f"<{_STYLE_TAGS[kind]}>{word}</{_STYLE_TAGS[kind]}>"
     if kind == 3:
         return f"<c.{draw(st.sampled_from(['yellow', 'loud', 'x.y']))}>{word}</c>"
     if kind == 4:
@@ -84,10 +88,7 @@ def _vtt_segment(draw: st.DrawFn) -> str:
 
 @st.composite
 def vtt_texts(draw: st.DrawFn) -> str:
-    lines = []
-    for _ in range(draw(st.integers(1, 3))):
-        segments = draw(st.lists(_vtt_segment(), min_size=1, max_size=4))
-        lines.append(" ".join(segments))
+    lines = draw(_text_lines(_vtt_segment()))
     if draw(st.booleans()):
         lines[0] = f"{draw(st.sampled_from(['<v Bob>', '<v.loud Ann>', '<i>']))}{lines[0]}"
     return "\n".join(lines)
@@ -97,12 +98,8 @@ def vtt_texts(draw: st.DrawFn) -> str:
 def _srt_segment(draw: st.DrawFn) -> str:
     word = draw(st.one_of(_words, st.sampled_from(["<3", "AT&T", "&amp;", "x<y", "{braces}"])))
     kind = draw(st.integers(0, 7))
-    if kind == 0:
-        return f"<i>{word}</i>"
-    if kind == 1:
-        return f"<b>{word}</b>"
-    if kind == 2:
-        return f"<u>{word}</u>"
+    if kind < len(_STYLE_TAGS):
+        return f"<{_STYLE_TAGS[kind]}>{word}</{_STYLE_TAGS[kind]}>"
     if kind == 3:
         return f'<font color="#ffcc00">{word}</font>'
     return word
@@ -110,9 +107,7 @@ def _srt_segment(draw: st.DrawFn) -> str:
 
 @st.composite
 def srt_texts(draw: st.DrawFn) -> str:
-    lines = []
-    for _ in range(draw(st.integers(1, 3))):
-        lines.append(" ".join(draw(st.lists(_srt_segment(), min_size=1, max_size=4))))
+    lines = draw(_text_lines(_srt_segment()))
     if draw(st.booleans()):
         lines[0] = "{\\an8}" + lines[0]
     if len(lines) > 1 and draw(st.integers(0, 4)) == 0:
@@ -209,6 +204,15 @@ def srt_files(draw: st.DrawFn, max_cues: int = 8) -> GeneratedFile:
 
 
 caption_files = st.one_of(vtt_files(), srt_files())
+
+
+def generated_file_profile(max_examples: int) -> settings:
+    """Hypothesis settings for tests on generated files, which may be large and slow to make."""
+    return settings(
+        max_examples=max_examples,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
 
 
 def make_vtt(count: int, words: int = 3, rich: bool = True) -> bytes:

@@ -754,6 +754,12 @@ def _prepare_jobs(account: CaptionsAccount, files: dict[str, bytes]) -> list[dic
     return jobs
 
 
+def _one_job_of_two_files(account: CaptionsAccount) -> dict[str, Any]:
+    """The one translation job (not yet run) planned for two sample files."""
+    (job,) = _prepare_jobs(account, _two_files())
+    return job
+
+
 def test_outputs_are_rebuilt_from_a_completed_translation_job(account: CaptionsAccount) -> None:
     files = samples(GOOD_SAMPLES)
     (job,) = _prepare_jobs(account, files)
@@ -771,8 +777,7 @@ def test_outputs_are_rebuilt_from_a_completed_translation_job(account: CaptionsA
 def test_rebuild_outputs_accepts_the_job_results_the_state_machine_collects(
     account: CaptionsAccount,
 ) -> None:
-    files = _two_files()
-    (job,) = _prepare_jobs(account, files)
+    job = _one_job_of_two_files(account)
     finished = account.run_job(job)
     event = load_event("rebuild_outputs/completed_job.json")
     event["jobs"][0].update(jobId=finished["jobId"], status=finished["status"])
@@ -860,8 +865,7 @@ def test_a_missing_document_output_quarantines_only_that_language(
 def test_a_document_the_job_could_not_translate_is_quarantined_with_its_error(
     account: CaptionsAccount,
 ) -> None:
-    files = _two_files()
-    (job,) = _prepare_jobs(account, files)
+    job = _one_job_of_two_files(account)
     input_prefix = layout.translate_input_prefix(BATCH_ID)
     account.put(f"{input_prefix}f0001-p001.html", b"<html><body>\xff\xfe</body></html>")
     finished = account.run_job(job)

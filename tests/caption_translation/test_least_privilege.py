@@ -8,7 +8,6 @@ used must be those of the paths the configuration rules out.
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 import pytest
@@ -24,6 +23,7 @@ from tests.caption_translation.helpers import (
     trigger_bodies,
 )
 from tests.conftest import BATCH_STACK, DEFAULT_STACK
+from tests.helpers.least_privilege import logical_names, named_unused_grants
 
 pytestmark = [pytest.mark.workflow, pytest.mark.xdist_group("captions")]
 
@@ -46,23 +46,7 @@ def _unused(cloud: Any, stack: CaptionStack) -> set[tuple[str, str, str]]:
     """(principal, action, resource) of every unused grant, ARNs shortened to logical ids."""
     report = check(cloud)
     assert report.denied == [], report.format()
-    names = {
-        state.attributes["Arn"]: re.sub(r"(Role|Function)?[0-9A-F]{8}$", "", logical_id)
-        for logical_id, state in stack.stack.context.resources.items()
-        if "Arn" in state.attributes
-    }
-
-    def short(arn: str) -> str:
-        for full, name in names.items():
-            if arn.startswith(full):
-                return name + arn[len(full) :]
-        return arn
-
-    return {
-        (short(u.principal), u.action, short(u.resource))
-        for u in report.unused
-        if u.principal in names
-    }
+    return named_unused_grants(report, logical_names(stack.stack))
 
 
 def test_every_batch_job_grant_is_used_and_none_is_missing(cloud: Any) -> None:

@@ -10,21 +10,18 @@ from typing import Any
 import pytest
 
 from tests.conftest import DEFAULT_STACK
+from tests.helpers.templates import assert_function_defaults, resources, stack_template
 
 pytestmark = pytest.mark.synth
 
 
 @pytest.fixture(scope="module")
 def template(assembly_dir: Path) -> dict[str, Any]:
-    return json.loads((assembly_dir / f"{DEFAULT_STACK}.template.json").read_text())
+    return stack_template(assembly_dir, DEFAULT_STACK)
 
 
 def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
-
-
-def resources(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
-    return {k: v for k, v in template["Resources"].items() if v["Type"] == resource_type}
 
 
 def test_buckets_are_private_encrypted_tls_only_and_versioned(template: dict[str, Any]) -> None:
@@ -88,10 +85,7 @@ def test_functions_use_the_project_defaults(template: dict[str, Any]) -> None:
     assert len(functions) == 4
     for function in functions.values():
         props = function["Properties"]
-        assert props["Runtime"] == "python3.14"
-        assert props["Architectures"] == ["arm64"]
-        assert props["TracingConfig"] == {"Mode": "Active"}
-        assert props["LoggingConfig"]["LogFormat"] == "JSON"
+        assert_function_defaults(props)
         assert props["Handler"].startswith("lambdas.caption_translation.")
         assert len(props["Layers"]) == 1
     for log_group in resources(template, "AWS::Logs::LogGroup").values():

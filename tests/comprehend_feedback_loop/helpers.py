@@ -15,6 +15,8 @@ from localcloud.cloud import DeployedStack, LocalCloud
 from localcloud.core.alarms import is_alarm_notification
 from localcloud.demos.review import SAMPLES, labelled_rows
 from localcloud.services.apigateway.gateway import ApiResponse, LocalApiGateway
+from tests.helpers.aws import object_keys
+from tests.helpers.least_privilege import logical_names
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ASSEMBLY = REPO_ROOT / "build" / "test-feedback-assembly"
@@ -86,12 +88,7 @@ class FeedbackLoop:
         self.cloud.settle(timeout=300)
 
     def keys(self, bucket: str, prefix: str = "") -> list[str]:
-        paginator = self.cloud.client("s3").get_paginator("list_objects_v2")
-        return [
-            entry["Key"]
-            for page in paginator.paginate(Bucket=bucket, Prefix=prefix)
-            for entry in page.get("Contents", [])
-        ]
+        return object_keys(self.cloud.client("s3"), bucket, prefix)
 
     def read(self, bucket: str, key: str) -> bytes:
         return bytes(self.cloud.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
@@ -147,10 +144,5 @@ def stream() -> list[tuple[str, str]]:
     return labelled_rows(SAMPLES / "improving.csv")
 
 
-def logical_names(loop: FeedbackLoop) -> dict[str, str]:
-    return {
-        state.attributes["Arn"]: re.sub(r"(Role|Function)?[0-9A-F]{8}$", "", logical_id)
-        for stack in (loop.lifecycle, loop.stack)
-        for logical_id, state in stack.context.resources.items()
-        if "Arn" in state.attributes
-    }
+def loop_logical_names(loop: FeedbackLoop) -> dict[str, str]:
+    return logical_names(loop.lifecycle, loop.stack)

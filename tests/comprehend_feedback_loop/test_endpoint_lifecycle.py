@@ -4,13 +4,11 @@ a later call is answered; every call is within its grants."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
 
 from localcloud.cloud import LocalCloud
 from localcloud.core.iam_check import check
@@ -22,6 +20,7 @@ from tests.comprehend_feedback_loop.helpers import (
     holdout,
 )
 from tests.conftest import _synthesized
+from tests.helpers.aws import endpoint_properties, wait_for
 
 pytestmark = [pytest.mark.workflow, pytest.mark.xdist_group("feedback-loop")]
 
@@ -64,21 +63,7 @@ def _endpoint(loop: FeedbackLoop) -> dict[str, Any] | None:
     arn = loop.cloud.client("ssm").get_parameter(
         Name=loop.lifecycle.outputs["EndpointParameterName"]
     )["Parameter"]["Value"]
-    try:
-        properties: dict[str, Any] = loop.cloud.client("comprehend").describe_endpoint(
-            EndpointArn=arn
-        )["EndpointProperties"]
-    except ClientError as error:
-        assert error.response["Error"]["Code"] == "ResourceNotFoundException"
-        return None
-    return properties
-
-
-def _wait_for(condition: Any, seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
+    return endpoint_properties(loop.cloud.client("comprehend"), arn)
 
 
 def test_an_idle_endpoint_is_deleted_and_a_call_wakes_it_once(loop: FeedbackLoop) -> None:
@@ -89,7 +74,7 @@ def test_an_idle_endpoint_is_deleted_and_a_call_wakes_it_once(loop: FeedbackLoop
 
     # Nobody calls: the keeper deletes the endpoint the round deployed once it has been idle
     # for the idle minutes (no history yet), so it billed its warm-up plus those minutes.
-    _wait_for(lambda: _endpoint(loop) is None, 60)
+    wait_for(lambda: _endpoint(loop) is None, 60)
     warm_up = cloud.comprehend.timings.endpoint_create_seconds
     assert meter.inference_unit_seconds >= warm_up + IDLE_MINUTES * 60
     assert meter.endpoints_created == 1
@@ -107,7 +92,7 @@ def test_an_idle_endpoint_is_deleted_and_a_call_wakes_it_once(loop: FeedbackLoop
         assert int(response.headers["Retry-After"]) >= 30
 
     # Back in service (the model the round promoted): the same call is answered.
-    _wait_for(lambda: (_endpoint(loop) or {}).get("Status") == "IN_SERVICE", 60)
+    wait_for(lambda: (_endpoint(loop) or {}).get("Status") == "IN_SERVICE", 60)
     keeper = keeper_name(loop)
     wakes = [e for n, e, _ in cloud.runtime.invocations if n == keeper and "wake" in e]
     assert len(wakes) == 1
@@ -115,7 +100,7 @@ def test_an_idle_endpoint_is_deleted_and_a_call_wakes_it_once(loop: FeedbackLoop
     assert answer.status == 200, answer.body
     assert meter.endpoints_created == 2
     # ... and idle again, it goes again.
-    _wait_for(lambda: _endpoint(loop) is None, 60)
+    wait_for(lambda: _endpoint(loop) is None, 60)
 
     report = check(cloud)
     assert report.denied == [] and report.unverifiable == [], report.format()

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from lambdas.comprehend_feedback_loop.feedback import MAX_TEXT_BYTES
+from tests.helpers.templates import only_properties, resources, stack_template
 
 pytestmark = pytest.mark.synth
 
@@ -19,16 +20,7 @@ LIFECYCLE = "ComprehendModelLifecycle-test"
 
 @pytest.fixture(scope="module")
 def template(assembly_dir: Path) -> dict[str, Any]:
-    return json.loads((assembly_dir / f"{STACK}.template.json").read_text())
-
-
-def resources(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
-    return {k: v for k, v in template["Resources"].items() if v["Type"] == resource_type}
-
-
-def _one(template: dict[str, Any], resource_type: str) -> dict[str, Any]:
-    (found,) = resources(template, resource_type).values()
-    return dict(found["Properties"])
+    return stack_template(assembly_dir, STACK)
 
 
 def test_every_method_needs_an_api_key_and_a_validated_body(template: dict[str, Any]) -> None:
@@ -56,10 +48,10 @@ def test_every_method_needs_an_api_key_and_a_validated_body(template: dict[str, 
 
 
 def test_the_usage_plan_throttles_and_the_stage_logs_access(template: dict[str, Any]) -> None:
-    plan = _one(template, "AWS::ApiGateway::UsagePlan")
+    plan = only_properties(template, "AWS::ApiGateway::UsagePlan")
     assert plan["Throttle"] == {"BurstLimit": 100, "RateLimit": 50}
     assert len(resources(template, "AWS::ApiGateway::UsagePlanKey")) == 1
-    stage = _one(template, "AWS::ApiGateway::Stage")
+    stage = only_properties(template, "AWS::ApiGateway::Stage")
     assert (
         "AccessLogSetting" in stage and "$context.requestId" in stage["AccessLogSetting"]["Format"]
     )
@@ -100,7 +92,7 @@ def test_the_review_task_ui_lists_the_configured_categories(template: dict[str, 
 
 
 def test_only_completed_loops_of_this_flow_reach_the_transformer(template: dict[str, Any]) -> None:
-    rule = _one(template, "AWS::Events::Rule")
+    rule = only_properties(template, "AWS::Events::Rule")
     pattern = rule["EventPattern"]
     assert pattern["source"] == ["aws.sagemaker"]
     assert pattern["detail-type"] == ["SageMaker A2I HumanLoop Status Change"]

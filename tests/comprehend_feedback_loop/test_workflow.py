@@ -22,7 +22,7 @@ from tests.comprehend_feedback_loop.helpers import (
     FeedbackLoop,
     deploy,
     holdout,
-    logical_names,
+    loop_logical_names,
     stream,
     synthesize,
 )
@@ -198,7 +198,7 @@ def test_reviewed_feedback_retrains_the_model_and_every_call_is_within_its_grant
     # paths this run never took.
     report = check(cloud)
     assert report.denied == [] and report.unverifiable == [], report.format()
-    names = logical_names(loop)
+    names = loop_logical_names(loop)
     stack_roles = {names[arn] for arn in report.principals if arn in names}
     assert {"ApiHandler", "BatchFeedback", "StartLoops", "TransformAnswers", "ReviewWorkflow",
             "Review", "FeedbackStream", "TrainingStream"} <= stack_roles  # fmt: skip

@@ -18,9 +18,12 @@ from typing import Any
 from botocore.exceptions import ClientError
 from moto.core.exceptions import AWSError
 
-from localcloud.cloud import DeployedStack, LocalCloud
+from localcloud.cloud import LocalCloud
 from localcloud.core.alarms import is_alarm_notification
 from localcloud.core.iam_check import check
+from tests.helpers.aws import object_keys
+from tests.helpers.least_privilege import logical_names, named_unused_grants
+from tests.helpers.workflow import DeployedWorkflow
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = REPO_ROOT / "samples" / "comprehend_model_lifecycle"
@@ -114,9 +117,7 @@ class LiveState:
 
 
 @dataclass
-class LifecycleStack:
-    cloud: LocalCloud
-    stack: DeployedStack
+class LifecycleStack(DeployedWorkflow):
     seen_notifications: int = field(default=0)
 
     @property
@@ -179,22 +180,8 @@ class LifecycleStack:
             if n["TopicArn"] == self.topic and not is_alarm_notification(n)
         ]
 
-    def executions(self) -> list[dict[str, Any]]:
-        sfn = self.client("stepfunctions")
-        paginator = sfn.get_paginator("list_executions")
-        return [
-            sfn.describe_execution(executionArn=execution["executionArn"])
-            for page in paginator.paginate(stateMachineArn=self.state_machine_arn)
-            for execution in page["executions"]
-        ]
-
     def keys(self, prefix: str = "") -> list[str]:
-        paginator = self.client("s3").get_paginator("list_objects_v2")
-        return [
-            entry["Key"]
-            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix)
-            for entry in page.get("Contents", [])
-        ]
+        return object_keys(self.client("s3"), self.bucket, prefix)
 
     def read(self, key: str) -> bytes | None:
         try:
@@ -295,19 +282,9 @@ class LifecycleStack:
         ]
 
 
-def _logical_names(stack: LifecycleStack) -> dict[str, str]:
-    """ARN -> logical id without its hash suffix (and `Role`/`Function`), for every resource
-    of the stack that has an ARN."""
-    return {
-        state.attributes["Arn"]: re.sub(r"(Role|Function)?[0-9A-F]{8}$", "", logical_id)
-        for logical_id, state in stack.stack.context.resources.items()
-        if "Arn" in state.attributes
-    }
-
-
 def checked_roles(stack: LifecycleStack) -> set[str]:
     """The stack's roles that made calls the least-privilege check evaluated."""
-    names = _logical_names(stack)
+    names = logical_names(stack.stack)
     return {names[arn] for arn in check(stack.cloud).principals if arn in names}
 
 
@@ -317,19 +294,11 @@ def unused_grants(stack: LifecycleStack) -> set[tuple[str, str, str]]:
     report = check(stack.cloud)
     assert report.denied == [], report.format()
     assert report.unverifiable == [], report.format()
-    names = _logical_names(stack)
+    names = logical_names(stack.stack)
 
-    def short(arn: str) -> str:
-        for full, name in names.items():
-            if arn.startswith(full):
-                return name + arn[len(full) :]
-        return re.sub(r"^arn:aws:[a-z]+:[a-z0-9-]*:[0-9]*:", "", arn)
-
-    return {
-        (short(u.principal), u.action, short(u.resource))
-        for u in report.unused
-        if u.principal in names
-    }
+    return named_unused_grants(
+        report, names, lambda arn: re.sub(r"^arn:aws:[a-z]+:[a-z0-9-]*:[0-9]*:", "", arn)
+    )
 
 
 def deploy(cloud: LocalCloud, stack_name: str = DEFAULT_STACK) -> LifecycleStack:

@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from tests.helpers.templates import assert_function_defaults, resources, stack_template
+
 pytestmark = pytest.mark.synth
 
 STACK = "ComprehendModelLifecycle-test"
@@ -27,17 +29,13 @@ THROTTLING = {
 
 @pytest.fixture(scope="module")
 def template(assembly_dir: Path) -> dict[str, Any]:
-    return json.loads((assembly_dir / f"{STACK}.template.json").read_text())
+    return stack_template(assembly_dir, STACK)
 
 
 @pytest.fixture(scope="module")
 def definition(template: dict[str, Any]) -> dict[str, Any]:
     (machine,) = resources(template, "AWS::StepFunctions::StateMachine").values()
     return dict(machine["Properties"]["Definition"])
-
-
-def resources(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
-    return {k: v for k, v in template["Resources"].items() if v["Type"] == resource_type}
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -177,10 +175,7 @@ def test_functions_use_the_project_defaults(template: dict[str, Any]) -> None:
     } | {"lambdas.cleanup.destroy.handler"}
     for function in functions.values():
         props = function["Properties"]
-        assert props["Runtime"] == "python3.14"
-        assert props["Architectures"] == ["arm64"]
-        assert props["TracingConfig"] == {"Mode": "Active"}
-        assert props["LoggingConfig"]["LogFormat"] == "JSON"
+        assert_function_defaults(props)
         if props["Handler"] == "lambdas.cleanup.destroy.handler":
             assert props["Timeout"] == 900  # the longest a function runs: time to wait
             continue

@@ -8,10 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from lambdas.shared.aws import queue_depth
-from localcloud.cloud import DeployedStack, LocalCloud
+from localcloud.cloud import LocalCloud
 from localcloud.core.alarms import is_alarm_notification
 from localcloud.core.iam_check import check
 from localcloud.demos.custom_labels_batch import train_sample_model
+from tests.helpers.aws import object_keys
+from tests.helpers.workflow import DeployedWorkflow
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = REPO_ROOT / "samples" / "custom_labels_batch"
@@ -22,9 +24,7 @@ CLASSES = {"mug", "bottle", "plant"}
 
 
 @dataclass
-class LabelsStack:
-    cloud: LocalCloud
-    stack: DeployedStack
+class LabelsStack(DeployedWorkflow):
     scheduled: bool = True
     manual_runs: int = 0
 
@@ -48,10 +48,6 @@ class LabelsStack:
     def version_arn(self) -> str:
         return str(self.stack.context.parameters["ProjectVersionArn"])
 
-    @property
-    def s3(self) -> Any:
-        return self.cloud.client("s3")
-
     def upload(self, files: dict[str, bytes]) -> None:
         for key, data in files.items():
             self.s3.put_object(Bucket=self.source, Key=key, Body=data)
@@ -72,12 +68,7 @@ class LabelsStack:
         self.cloud.settle(timeout=300)
 
     def keys(self, bucket: str, prefix: str = "") -> list[str]:
-        paginator = self.s3.get_paginator("list_objects_v2")
-        return sorted(
-            entry["Key"]
-            for page in paginator.paginate(Bucket=bucket, Prefix=prefix)
-            for entry in page.get("Contents", [])
-        )
+        return sorted(object_keys(self.s3, bucket, prefix))
 
     def versions(self, bucket: str) -> list[dict[str, Any]]:
         paginator = self.s3.get_paginator("list_object_versions")
@@ -91,14 +82,6 @@ class LabelsStack:
 
     def read_json(self, key: str) -> Any:
         return json.loads(self.read(key))
-
-    def executions(self) -> list[dict[str, Any]]:
-        sfn = self.cloud.client("stepfunctions")
-        arn = self.stack.outputs["StateMachineArn"]
-        return [
-            sfn.describe_execution(executionArn=e["executionArn"])
-            for e in sfn.list_executions(stateMachineArn=arn)["executions"]
-        ]
 
     def states_entered(self, execution_arn: str) -> list[str]:
         sfn = self.cloud.client("stepfunctions")

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from tests.caption_translation.test_stack import resources
 from tests.helpers.cleanup import cleanup
+from tests.helpers.templates import resources, stack_template
 
 pytestmark = pytest.mark.synth
 
@@ -23,7 +23,7 @@ MODEL_STARTED = "StartModel"
 
 @pytest.fixture(scope="module")
 def template(assembly_dir: Path) -> dict[str, Any]:
-    return json.loads((assembly_dir / f"{STACK}.template.json").read_text())
+    return stack_template(assembly_dir, STACK)
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ and what the model cost."""
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -23,6 +22,7 @@ from tests.custom_labels_batch.helpers import (
     deploy,
     uploads,
 )
+from tests.helpers.least_privilege import logical_names, named_unused_grants
 
 pytestmark = [pytest.mark.workflow, pytest.mark.xdist_group("custom-labels-batch")]
 
@@ -270,23 +270,7 @@ def _unused(cloud: LocalCloud, stack: LabelsStack) -> set[tuple[str, str, str]]:
     """(principal, action, resource) of every unused grant, ARNs shortened to logical ids."""
     report = check(cloud)
     assert report.denied == [], report.format()
-    names = {
-        state.attributes["Arn"]: re.sub(r"(Role|Function)?[0-9A-F]{8}$", "", logical_id)
-        for logical_id, state in stack.stack.context.resources.items()
-        if "Arn" in state.attributes
-    }
-
-    def short(arn: str) -> str:
-        for full, name in sorted(names.items(), key=lambda item: -len(item[0])):
-            if arn.startswith(full):
-                return name + arn[len(full) :]
-        return arn
-
-    return {
-        (short(u.principal), u.action, short(u.resource))
-        for u in report.unused
-        if u.principal in names
-    }
+    return named_unused_grants(report, logical_names(stack.stack))
 
 
 def test_every_grant_is_used_and_none_is_missing(cloud: Any) -> None:

@@ -13,21 +13,13 @@ from localcloud.demos.glue_ml_pipeline import SAMPLE, upload_source
 from localcloud.demos.review import SAMPLES
 from localcloud.demos.ticket_classification import TicketsStack, train_endpoints
 from localcloud.services.apigateway.gateway import LocalApiGateway
-from smoke.core import HttpAnswer
+from smoke.core import HttpAnswer, MonotonicDeadline
 
 STAGE = "test"
 WORKTEAM = "arn:aws:sagemaker:us-east-1:123456789012:workteam/private-crowd/reviewers"
 # Local engines work in real time while the local clock runs fast: a check's wait (sized for
 # AWS) becomes at most this many real seconds here (a loaded machine starts Spark slowly).
 LOCAL_WAIT_SECONDS = 600.0
-
-
-@dataclass(frozen=True)
-class _RealDeadline:
-    ends: float
-
-    def expired(self) -> bool:
-        return time.monotonic() >= self.ends
 
 
 @dataclass
@@ -49,8 +41,8 @@ class LocalEnvironment:
         self.cloud.settle(timeout=300)
         self.cloud.clock.sleep(seconds)
 
-    def deadline(self, seconds: float) -> _RealDeadline:
-        return _RealDeadline(time.monotonic() + min(seconds, LOCAL_WAIT_SECONDS))
+    def deadline(self, seconds: float) -> MonotonicDeadline:
+        return MonotonicDeadline(time.monotonic() + min(seconds, LOCAL_WAIT_SECONDS))
 
 
 def deploy_all(cloud: LocalCloud) -> dict[str, DeployedStack]:

@@ -4,13 +4,10 @@ feeds the queue, and every ticket is classified exactly once; nothing is dead-le
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
 
 from localcloud.cloud import LocalCloud
 from localcloud.core.iam_check import check
@@ -21,6 +18,7 @@ from localcloud.demos.ticket_classification import (
     train_endpoints,
 )
 from tests.conftest import _synthesized
+from tests.helpers.aws import endpoint_properties, wait_for
 from tests.ticket_classification.helpers import REPO_ROOT, SOURCES
 
 pytestmark = [pytest.mark.workflow, pytest.mark.xdist_group("tickets-lifecycle")]
@@ -64,23 +62,8 @@ def tickets(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TicketsStack]:
 
 def _statuses(stack: TicketsStack, arns: list[str]) -> list[str | None]:
     comprehend = stack.cloud.client("comprehend")
-    found: list[str | None] = []
-    for arn in arns:
-        try:
-            found.append(
-                comprehend.describe_endpoint(EndpointArn=arn)["EndpointProperties"]["Status"]
-            )
-        except ClientError as error:
-            assert error.response["Error"]["Code"] == "ResourceNotFoundException"
-            found.append(None)
-    return found
-
-
-def _wait_for(condition: Any, seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
+    properties = [endpoint_properties(comprehend, arn) for arn in arns]
+    return [found["Status"] if found else None for found in properties]
 
 
 def _done(stack: TicketsStack, ticket_id: str) -> bool:
@@ -106,7 +89,7 @@ def test_tickets_sent_while_the_endpoints_are_deleted_are_classified_once_later(
         for role in ("Operation", "Resource")
     ]
     # Idle: the keeper deletes both endpoints.
-    _wait_for(lambda: _statuses(tickets, arns) == [None, None], 60)
+    wait_for(lambda: _statuses(tickets, arns) == [None, None], 60)
 
     events = [ticket.event() for ticket in sample_tickets(3, seed=77)]
     for event in events:
@@ -116,7 +99,7 @@ def test_tickets_sent_while_the_endpoints_are_deleted_are_classified_once_later(
         assert not _done(tickets, event["TicketId"])
 
     # The endpoints come back, the queue is fed to the classifier, every ticket is classified.
-    _wait_for(lambda: all(_done(tickets, e["TicketId"]) for e in events), 90)
+    wait_for(lambda: all(_done(tickets, e["TicketId"]) for e in events), 90)
     assert cloud.comprehend.usage.endpoints_created == 4  # trained, then recreated: 2 + 2
     classifier = tickets.output("ClassifierFunctionName")
     answers = [

@@ -14,6 +14,7 @@ from cfnlint.api import lint_all
 from lambdas.shared.errors import ConfigurationError
 from stacks.config import TicketSettings
 from tests.conftest import _synthesized
+from tests.helpers.templates import resources, stack_template
 from tests.ticket_classification.helpers import (
     PRIVATE_STACK,
     PROVISIONED_ASSEMBLY,
@@ -32,23 +33,15 @@ def assembly() -> Path:
     return _synthesized(PROVISIONED_ASSEMBLY, synthesize_provisioned, SOURCES)
 
 
-def _template(assembly: Path, stack: str) -> dict[str, Any]:
-    return dict(json.loads((assembly / f"{stack}.template.json").read_text()))
-
-
-def _of_type(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
-    return {k: v for k, v in template["Resources"].items() if v["Type"] == resource_type}
-
-
 def _one(template: dict[str, Any], resource_type: str) -> tuple[str, dict[str, Any]]:
-    ((logical_id, resource),) = _of_type(template, resource_type).items()
+    ((logical_id, resource),) = resources(template, resource_type).items()
     return logical_id, dict(resource["Properties"])
 
 
 def _statements(template: dict[str, Any], role_prefix: str) -> list[dict[str, Any]]:
     return [
         statement
-        for policy in _of_type(template, "AWS::IAM::Policy").values()
+        for policy in resources(template, "AWS::IAM::Policy").values()
         if role_prefix in json.dumps(policy["Properties"]["Roles"])
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]
     ]
@@ -64,7 +57,7 @@ def test_cdk_nag_and_cfn_lint_accept_both_configurations(assembly: Path) -> None
 
 
 def test_a_cluster_replaces_the_serverless_warehouse(assembly: Path) -> None:
-    template = _template(assembly, PROVISIONED_STACK)
+    template = stack_template(assembly, PROVISIONED_STACK)
     assert not any("RedshiftServerless" in r["Type"] for r in template["Resources"].values())
     cluster_id, cluster = _one(template, "AWS::Redshift::Cluster")
     assert cluster["NodeType"] == "ra3.xlplus"
@@ -88,11 +81,11 @@ def test_a_cluster_replaces_the_serverless_warehouse(assembly: Path) -> None:
     parameters = {p["ParameterName"]: p["ParameterValue"] for p in group["Parameters"]}
     assert parameters == {"require_ssl": "true", "enable_user_activity_logging": "true"}
     # Without subnets: the default VPC, as the serverless workgroup; no subnet group.
-    assert _of_type(template, "AWS::Redshift::ClusterSubnetGroup") == {}
+    assert resources(template, "AWS::Redshift::ClusterSubnetGroup") == {}
 
 
 def test_firehose_the_table_and_the_grants_name_the_cluster(assembly: Path) -> None:
-    template = _template(assembly, PROVISIONED_STACK)
+    template = stack_template(assembly, PROVISIONED_STACK)
     cluster_id, cluster = _one(template, "AWS::Redshift::Cluster")
     identifier = cluster["ClusterIdentifier"]
     _, stream = _one(template, "AWS::KinesisFirehose::DeliveryStream")
@@ -109,11 +102,11 @@ def test_firehose_the_table_and_the_grants_name_the_cluster(assembly: Path) -> N
             ],
         ]
     }
-    functions = _of_type(template, "AWS::Lambda::Function")
+    functions = resources(template, "AWS::Lambda::Function")
     (setup,) = [f for k, f in functions.items() if k.startswith("TableSetup")]
     variables = setup["Properties"]["Environment"]["Variables"]
     assert variables["CLUSTER_IDENTIFIER"] == identifier and "WORKGROUP_NAME" not in variables
-    (table,) = _of_type(template, "Custom::TicketsTable").values()
+    (table,) = resources(template, "Custom::TicketsTable").values()
     assert cluster_id in table["DependsOn"]
     (execute,) = [
         s
@@ -127,7 +120,7 @@ def test_firehose_the_table_and_the_grants_name_the_cluster(assembly: Path) -> N
 
 
 def test_a_private_cluster_in_given_subnets(assembly: Path) -> None:
-    template = _template(assembly, PRIVATE_STACK)
+    template = stack_template(assembly, PRIVATE_STACK)
     _, cluster = _one(template, "AWS::Redshift::Cluster")
     assert cluster["ClusterType"] == "single-node" and "NumberOfNodes" not in cluster
     assert cluster["NodeType"] == "ra3.large" and cluster["PubliclyAccessible"] is False

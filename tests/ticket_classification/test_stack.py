@@ -17,6 +17,7 @@ from lambdas.ticket_classification.warehouse import COLUMNS, DDL
 from stacks.config import TicketSettings
 from stacks.ticket_classification import TicketClassificationStack
 from tests.helpers.cleanup import arn_text, cleanup
+from tests.helpers.templates import only_properties, resources, stack_template
 
 pytestmark = pytest.mark.synth
 
@@ -27,16 +28,7 @@ RESOURCE_ARN = "arn:aws:comprehend:us-east-1:123456789012:document-classifier-en
 
 @pytest.fixture(scope="module")
 def template(assembly_dir: Path) -> dict[str, Any]:
-    return json.loads((assembly_dir / f"{STACK}.template.json").read_text())
-
-
-def resources(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
-    return {k: v for k, v in template["Resources"].items() if v["Type"] == resource_type}
-
-
-def _one(template: dict[str, Any], resource_type: str) -> dict[str, Any]:
-    (resource,) = resources(template, resource_type).values()
-    return dict(resource["Properties"])
+    return stack_template(assembly_dir, STACK)
 
 
 def _policy_of(template: dict[str, Any], role_prefix: str) -> list[dict[str, Any]]:
@@ -51,14 +43,14 @@ def _policy_of(template: dict[str, Any], role_prefix: str) -> list[dict[str, Any
 def test_the_warehouse_password_is_generated_and_never_in_the_template(
     template: dict[str, Any],
 ) -> None:
-    secret = _one(template, "AWS::SecretsManager::Secret")
+    secret = only_properties(template, "AWS::SecretsManager::Secret")
     generated = secret["GenerateSecretString"]
     assert generated["GenerateStringKey"] == "password"
     assert json.loads(generated["SecretStringTemplate"]) == {"username": "ticketadmin"}
-    namespace = _one(template, "AWS::RedshiftServerless::Namespace")
+    namespace = only_properties(template, "AWS::RedshiftServerless::Namespace")
     password = json.dumps(namespace["AdminUserPassword"])
     assert "{{resolve:secretsmanager:" in password and ":SecretString:password::}}" in password
-    stream = _one(template, "AWS::KinesisFirehose::DeliveryStream")
+    stream = only_properties(template, "AWS::KinesisFirehose::DeliveryStream")
     redshift = stream["RedshiftDestinationConfiguration"]
     assert "Password" not in redshift and "Username" not in redshift
     assert redshift["SecretsManagerConfiguration"]["Enabled"] is True
@@ -70,7 +62,7 @@ def test_the_warehouse_password_is_generated_and_never_in_the_template(
 def test_firehose_copies_the_published_columns_into_serverless_redshift(
     template: dict[str, Any],
 ) -> None:
-    redshift = _one(template, "AWS::KinesisFirehose::DeliveryStream")[
+    redshift = only_properties(template, "AWS::KinesisFirehose::DeliveryStream")[
         "RedshiftDestinationConfiguration"
     ]
     assert redshift["CopyCommand"] == {
@@ -84,7 +76,7 @@ def test_firehose_copies_the_published_columns_into_serverless_redshift(
     url = json.dumps(redshift["ClusterJDBCURL"])
     assert "jdbc:redshift://" in url and "Workgroup.Endpoint.Address" in url
     assert redshift["S3Configuration"]["CompressionFormat"] == "UNCOMPRESSED"
-    workgroup = _one(template, "AWS::RedshiftServerless::Workgroup")
+    workgroup = only_properties(template, "AWS::RedshiftServerless::Workgroup")
     assert workgroup["BaseCapacity"] == 8
     # The table is created by the stack, through the Data API, before Firehose exists.
     (table_id, table) = next(iter(resources(template, "Custom::TicketsTable").items()))
@@ -94,7 +86,7 @@ def test_firehose_copies_the_published_columns_into_serverless_redshift(
 
 
 def test_ticket_handler_is_asynchronous_with_a_failure_queue(template: dict[str, Any]) -> None:
-    config = _one(template, "AWS::Lambda::EventInvokeConfig")
+    config = only_properties(template, "AWS::Lambda::EventInvokeConfig")
     assert config["MaximumRetryAttempts"] == 2
     destination = json.dumps(config["DestinationConfig"]["OnFailure"]["Destination"])
     assert "HandlerFailures" in destination

@@ -25,6 +25,7 @@ from localcloud.demos.ticket_classification import (
     train_endpoints,
 )
 from localcloud.demos.ticket_classification_report import write_report
+from tests.helpers.least_privilege import logical_names
 
 pytestmark = [pytest.mark.workflow, pytest.mark.xdist_group("tickets")]
 
@@ -341,11 +342,7 @@ def test_every_call_is_allowed_and_every_grant_is_used(tickets: TicketsStack) ->
     report = check(tickets.cloud)
     assert report.denied == [], report.format()
     assert report.unverifiable == [], report.format()
-    names = {
-        state.attributes["Arn"]: re.sub(r"(Role|Function)?[0-9A-F]{8}$", "", logical_id)
-        for logical_id, state in tickets.stack.context.resources.items()
-        if "Arn" in state.attributes
-    }
+    names = logical_names(tickets.stack)
     assert {names[p] for p in report.principals if p in names} == {
         "TicketClassifier", "TicketHandler", "TableSetup", "Delivery", "TrainingWorkflow",
         "ComprehendDataAccess", "EndpointKeeper",

@@ -50,24 +50,24 @@ class NoCuesError(CaptionInputError):
     code = "no-cues"
 
 
-class MalformedTimestampError(CaptionInputError):
+class CaptionLineError(CaptionInputError):
+    """A rejection that names the line of the file at fault."""
+
+    def __init__(self, reason: str, line: int) -> None:
+        super().__init__(reason)
+        self.line = line
+
+
+class MalformedTimestampError(CaptionLineError):
     """A cue timing line cannot be read."""
 
     code = "malformed-timestamp"
 
-    def __init__(self, reason: str, line: int) -> None:
-        super().__init__(reason)
-        self.line = line
 
-
-class EndBeforeStartError(CaptionInputError):
+class EndBeforeStartError(CaptionLineError):
     """A cue ends before it starts."""
 
     code = "end-before-start"
-
-    def __init__(self, reason: str, line: int) -> None:
-        super().__init__(reason)
-        self.line = line
 
 
 class CueTooLargeError(CaptionInputError):

@@ -24,7 +24,7 @@ import codecs
 import functools
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 
 from webvtt.models import CueSettings
@@ -428,22 +428,9 @@ class _VttReader:
             return
         timing_number = number + arrow
         line = block[arrow]
-        match = _VTT_TIMING.match(line) if arrow <= 1 else None
-        fields = [int(value or 0) for value in match.groups()] if match else []
-        if not match or max(fields[1], fields[2], fields[5], fields[6]) > 59:
-            raise MalformedTimestampError(
-                f"line {timing_number}: cannot read the cue timing {line!r}; "
-                f"expected {_VTT_EXPECTED}",
-                line=timing_number,
-            )
-        start_ms = ((fields[0] * 60 + fields[1]) * 60 + fields[2]) * 1000 + fields[3]
-        end_ms = ((fields[4] * 60 + fields[5]) * 60 + fields[6]) * 1000 + fields[7]
-        if end_ms < start_ms:
-            raise EndBeforeStartError(
-                f"line {timing_number}: the cue ends ({format_timestamp(end_ms)}) before it "
-                f"starts ({format_timestamp(start_ms)})",
-                line=timing_number,
-            )
+        match, start_ms, end_ms = _timing(
+            _VTT_TIMING.match(line) if arrow <= 1 else None, line, timing_number, "vtt"
+        )
         self.cues.append(
             Cue(
                 index=len(self.cues),
@@ -465,10 +452,22 @@ def _plain_vtt(text: str) -> tuple[list[Cue], list[str]] | None:
     if "-->" in header:
         return None
     body = text[len(header) :].rstrip("\n")
+    cues = _plain_cues(_VTT_BODY_CUE, body, _normalized_settings)
+    return None if cues is None else (cues, header.split("\n"))
+
+
+def _plain_cues(
+    pattern: re.Pattern[str], body: str, settings_read: Callable[[str], str]
+) -> list[Cue] | None:
+    """The cues `pattern` finds one after another in `body`, from its groups (the whole cue,
+    the identifier or number, the two timestamps' hours, minutes, seconds and milliseconds,
+    the settings, the text lines after their newline); None where a timestamp is out of
+    range, a cue ends before it starts, a text line holds "-->" or no cue matches part of the
+    body."""
     cues: list[Cue] = []
     covered = 0
     # one match at a time: a list of every cue's groups would keep the garbage collector busy
-    for match in _VTT_BODY_CUE.finditer(body):
+    for match in pattern.finditer(body):
         whole, identifier, h1, m1, s1, f1, h2, m2, s2, f2, settings, lines = match.groups("")
         covered += len(whole)
         if m1 > "59" or s1 > "59" or m2 > "59" or s2 > "59" or "-->" in lines:
@@ -488,12 +487,12 @@ def _plain_vtt(text: str) -> tuple[list[Cue], list[str]] | None:
                 identifier or None,
                 start_ms,
                 end_ms,
-                settings and _normalized_settings(settings),
+                settings and settings_read(settings),
                 lines[1:],
             )
         )
     # the search skips what no cue matches: a gap means the file holds something else
-    return (cues, header.split("\n")) if covered == len(body) else None
+    return cues if covered == len(body) else None
 
 
 def _split_run(number: int, lines: list[str], in_header: bool) -> Iterator[tuple[int, list[str]]]:
@@ -628,45 +627,35 @@ def _plain_srt(text: str) -> list[Cue] | None:
     """The cues of a file that is numbered cues only, one or more empty lines apart, each with
     a well-formed timing line and text lines that are not blank and have no "-->"; None for
     any other file, which is read line by line. One search finds every cue."""
-    body = text.rstrip("\n")
-    cues: list[Cue] = []
-    covered = 0
-    for match in _SRT_BODY_CUE.finditer(body):  # one at a time, as in `_plain_vtt`
-        whole, number, h1, m1, s1, f1, h2, m2, s2, f2, settings, lines = match.groups("")
-        covered += len(whole)
-        if m1 > "59" or s1 > "59" or m2 > "59" or s2 > "59" or "-->" in lines:
-            return None
-        # each timestamp read as one number, hhmmssttt (any number of hours)
-        start = int(h1 + m1 + s1 + f1)
-        end = int(h2 + m2 + s2 + f2)
-        start_ms = (
-            start // 10_000_000 * 3_600_000 + start // 100_000 % 100 * 60_000 + start % 100_000
-        )
-        end_ms = end // 10_000_000 * 3_600_000 + end // 100_000 % 100 * 60_000 + end % 100_000
-        if end_ms < start_ms:
-            return None
-        cues.append(Cue(len(cues), number, start_ms, end_ms, settings, lines[1:]))
-    # the search skips what no cue matches: a gap means the file holds something else
-    return cues if covered == len(body) else None
+    return _plain_cues(_SRT_BODY_CUE, text.rstrip("\n"), str)
 
 
 def _srt_cue(number: int, line: str, identifier: str | None) -> _PendingCue:
-    match = _SRT_TIMING.fullmatch(line)
-    fields = [int(value) for value in match.groups()[:8]] if match else []
-    if not match or any(value > 59 for value in (fields[1], fields[2], fields[5], fields[6])):
+    match, start_ms, end_ms = _timing(_SRT_TIMING.fullmatch(line), line, number, "srt")
+    return _PendingCue(number, identifier, start_ms, end_ms, match.group(9) or "", [])
+
+
+def _timing(
+    match: re.Match[str] | None, line: str, number: int, fmt: CaptionFormat
+) -> tuple[re.Match[str], int, int]:
+    """The match of the timing line at line `number` of a file with `_VTT_TIMING` or
+    `_SRT_TIMING` (None where it did not match), and its start and end in milliseconds."""
+    fields = [int(value or 0) for value in match.groups()[:8]] if match else []
+    if not match or max(fields[1], fields[2], fields[5], fields[6]) > 59:
+        expected = _VTT_EXPECTED if fmt == "vtt" else _SRT_EXPECTED
         raise MalformedTimestampError(
-            f"line {number}: cannot read the cue timing {line!r}; expected {_SRT_EXPECTED}",
+            f"line {number}: cannot read the cue timing {line!r}; expected {expected}",
             line=number,
         )
     start_ms = ((fields[0] * 60 + fields[1]) * 60 + fields[2]) * 1000 + fields[3]
     end_ms = ((fields[4] * 60 + fields[5]) * 60 + fields[6]) * 1000 + fields[7]
     if end_ms < start_ms:
         raise EndBeforeStartError(
-            f"line {number}: the cue ends ({format_timestamp(end_ms, 'srt')}) before it starts "
-            f"({format_timestamp(start_ms, 'srt')})",
+            f"line {number}: the cue ends ({format_timestamp(end_ms, fmt)}) before it starts "
+            f"({format_timestamp(start_ms, fmt)})",
             line=number,
         )
-    return _PendingCue(number, identifier, start_ms, end_ms, match.group(9) or "", [])
+    return match, start_ms, end_ms
 
 
 def _srt_text(doc: CaptionFile) -> str:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from html.entities import html5
 from typing import NamedTuple
 
@@ -51,6 +51,7 @@ VOID_ELEMENTS = frozenset(
         "wbr",
     }
 )
+
 
 _TEXT, _BREAK, _START, _END, _OPAQUE, _PROTECTED = range(6)
 # What a viewer reads but Translate must not touch: a speaker label in capitals at the start of
@@ -422,6 +423,16 @@ def cue_text_from_events(events: Iterable[HtmlEvent], fmt: CaptionFormat) -> str
     return builder.finish()
 
 
+def depth_after_end_tag(stack: Sequence[tuple[object, ...]], tag: str) -> int:
+    """How many elements of a stack of open ones (each entry's first item its tag) stay open
+    when an end tag closes the innermost element of its name and every one opened inside it;
+    all of them where none has that name."""
+    for depth in range(len(stack) - 1, -1, -1):
+        if stack[depth][0] == tag:
+            return depth
+    return len(stack)
+
+
 def _usable(value: str | None, forbidden: str) -> bool:
     return value is not None and not any(char in value for char in forbidden)
 
@@ -480,11 +491,9 @@ class _CueTextBuilder:
     def end(self, tag: str) -> None:
         if tag in VOID_ELEMENTS:
             return
-        for depth in range(len(self.stack) - 1, -1, -1):
-            if self.stack[depth][0] == tag:
-                while len(self.stack) > depth:
-                    self._pop()
-                return
+        depth = depth_after_end_tag(self.stack, tag)
+        while len(self.stack) > depth:
+            self._pop()
 
     def _pop(self) -> None:
         _, end, hides = self.stack.pop()

@@ -30,6 +30,7 @@ from .markup import (
     HtmlEvent,
     cue_text_from_events,
     cue_text_to_html,
+    depth_after_end_tag,
     has_translatable_text,
     has_visible_text,
     tidy_translated_text,
@@ -349,11 +350,9 @@ class _Collector(FastParser):
         self._emit(f"</{tag}>", (ON_END, tag, None))
 
     def handle_endtag(self, tag: str) -> None:
-        for depth in range(len(self.stack) - 1, -1, -1):
-            if self.stack[depth][0] == tag:
-                while len(self.stack) > depth:
-                    self._close()
-                return
+        depth = depth_after_end_tag(self.stack, tag)
+        while len(self.stack) > depth:
+            self._close()
 
     def _close(self) -> None:
         tag, index = self.stack.pop()
