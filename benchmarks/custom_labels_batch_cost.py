@@ -389,7 +389,7 @@ class Lab:
         from moto import mock_aws
         from moto.core.models import botocore_stubber
 
-        from localcloud.demos.custom_labels_batch import _samples_module
+        from localcloud.demos.custom_labels_batch import upload_training_set
 
         self._mock = mock_aws()
         self._mock.start()
@@ -397,18 +397,7 @@ class Lab:
             region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing"
         )
         s3 = session.client("s3")
-        s3.create_bucket(Bucket=MODEL_BUCKET)
-        samples = _samples_module()
-        for _label, relative in samples.training_images():
-            s3.put_object(
-                Bucket=MODEL_BUCKET,
-                Key=f"custom_labels_batch/{relative}",
-                Body=(SAMPLES / relative).read_bytes(),
-            )
-        manifest = samples.manifest_for(MODEL_BUCKET, "custom_labels_batch")
-        s3.put_object(
-            Bucket=MODEL_BUCKET, Key="custom_labels_batch/manifest.jsonl", Body=manifest.encode()
-        )
+        upload_training_set(s3)
         for relative in INCOMING:
             s3.put_object(
                 Bucket=MODEL_BUCKET,

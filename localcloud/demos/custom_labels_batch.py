@@ -36,10 +36,9 @@ def _samples_module() -> Any:
     return module
 
 
-def train_sample_model(cloud: LocalCloud) -> tuple[str, str]:
-    """The user's model: trained from the sample manifest, as in the Custom Labels console."""
+def upload_training_set(s3: Any) -> None:
+    """The sample training images and their manifest, in the model bucket (`MODEL_BUCKET`)."""
     samples = _samples_module()
-    s3 = cloud.client("s3")
     s3.create_bucket(Bucket=MODEL_BUCKET)
     for _label, relative in samples.training_images():
         s3.put_object(
@@ -51,6 +50,11 @@ def train_sample_model(cloud: LocalCloud) -> tuple[str, str]:
     s3.put_object(
         Bucket=MODEL_BUCKET, Key="custom_labels_batch/manifest.jsonl", Body=manifest.encode()
     )
+
+
+def train_sample_model(cloud: LocalCloud) -> tuple[str, str]:
+    """The user's model: trained from the sample manifest, as in the Custom Labels console."""
+    upload_training_set(cloud.client("s3"))
     return cloud.rekognition.create_trained_version(
         "products",
         "products.v1",
