@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, Validations
+from aws_cdk import Acknowledgment, Aws, Validations
 from constructs import IConstruct
 
 
@@ -11,6 +11,26 @@ def acknowledge(construct: IConstruct, rule: str, reason: str) -> None:
     if len(reason) < 20:
         raise ValueError(f"an acknowledgment of {rule} needs a reason a reviewer can check")
     Validations.of(construct).acknowledge(Acknowledgment(id=rule, reason=reason))
+
+
+def nag_arn(arn: str) -> str:
+    """An ARN as cdk-nag names it in a finding (pseudo parameters in angle brackets)."""
+    return (
+        arn.replace(Aws.PARTITION, "<AWS::Partition>")
+        .replace(Aws.REGION, "<AWS::Region>")
+        .replace(Aws.ACCOUNT_ID, "<AWS::AccountId>")
+    )
+
+
+def acknowledge_wildcards(role: IConstruct, reason: str, *arns: str) -> None:
+    """Acknowledge the wildcard resources `arns` in `role`'s default policy (AwsSolutions-IAM5),
+    for names that exist only at run time."""
+    for arn in arns:
+        acknowledge(
+            role.node.find_child("DefaultPolicy"),
+            f"AwsSolutions-IAM5[Resource::{nag_arn(arn)}]",
+            reason,
+        )
 
 
 def acknowledge_bucket_notifications_handler(stack: IConstruct) -> None:

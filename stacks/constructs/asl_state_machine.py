@@ -21,6 +21,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from stacks.constructs.acknowledge import acknowledge
+from stacks.constructs.python_function import PythonFunction
 
 STATEMACHINES_DIR = Path(__file__).resolve().parents[2] / "statemachines"
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z][A-Za-z0-9]*)\}")
@@ -194,31 +195,19 @@ class AslStateMachine(Construct):
         if self._own_execution_actions:
             # A separate policy: the role's default policy is created before the state machine,
             # which cannot reference its own ARN.
-            name = Fn.select(6, Fn.split(":", self.resource.attr_arn))
-            executions = Fn.join(
-                "",
-                [
-                    f"arn:{Aws.PARTITION}:states:{Aws.REGION}:{Aws.ACCOUNT_ID}:execution:",
-                    name,
-                    ":*",
-                ],
-            )
             own = iam.Policy(
                 self,
                 "OwnExecutionsPolicy",
                 statements=[
-                    iam.PolicyStatement(actions=self._own_execution_actions, resources=[executions])
+                    iam.PolicyStatement(
+                        actions=self._own_execution_actions, resources=[self.executions_arn]
+                    )
                 ],
             )
             own.attach_to_role(self.role)
-            logical_id = Stack.of(self).get_logical_id(self.resource)
-            name_token = (
-                '{"Fn::Select":[6,{"Fn::Split":[":",{"Fn::GetAtt":["' + logical_id + '","Arn"]}]}]}'
-            )
             acknowledge(
                 own,
-                "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:"
-                f"<AWS::AccountId>:execution:{name_token}:*]",
+                f"AwsSolutions-IAM5[Resource::{self.executions_nag_arn}]",
                 "The state machine describes its own earlier executions (to tell a live run "
                 "from a stale lock); execution names exist only at run time.",
             )
@@ -229,6 +218,35 @@ class AslStateMachine(Construct):
     @property
     def state_machine_arn(self) -> str:
         return self.resource.attr_arn
+
+    @property
+    def executions_arn(self) -> str:
+        """Every execution of this state machine: `...:execution:<state machine name>:*`."""
+        return Fn.join(
+            "",
+            [
+                f"arn:{Aws.PARTITION}:states:{Aws.REGION}:{Aws.ACCOUNT_ID}:execution:",
+                Fn.select(6, Fn.split(":", self.resource.attr_arn)),
+                ":*",
+            ],
+        )
+
+    @property
+    def executions_nag_arn(self) -> str:
+        """`executions_arn` as cdk-nag names it in a finding."""
+        logical_id = Stack.of(self).get_logical_id(self.resource)
+        name = '{"Fn::Select":[6,{"Fn::Split":[":",{"Fn::GetAtt":["' + logical_id + '","Arn"]}]}]}'
+        return f"arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{name}:*"
+
+    def grant_start(self, function: PythonFunction) -> None:
+        """Let `function` start executions, naming the state machine in its
+        `STATE_MACHINE_ARN`."""
+        function.function.add_environment("STATE_MACHINE_ARN", self.state_machine_arn)
+        function.add_to_policy(
+            iam.PolicyStatement(
+                actions=["states:StartExecution"], resources=[self.state_machine_arn]
+            )
+        )
 
     def _grant_tasks(
         self,

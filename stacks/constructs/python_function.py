@@ -153,3 +153,41 @@ class PythonFunction(Construct):
         policy.attach_to_role(self.role)
         acknowledge(policy, "AwsSolutions-IAM5[Resource::*]", reason)
         return policy
+
+
+class WorkflowFunctions:
+    """Makes the functions of one handler package that share an environment:
+
+    functions = WorkflowFunctions(self, "caption_translation", environment)
+    prepare = functions.add("PrepareBatch", "prepare_batch", "Validates ...", memory_size=1024)
+    """
+
+    def __init__(
+        self, scope: Construct, workflow: str, environment: Mapping[str, str] | None = None
+    ) -> None:
+        self.scope = scope
+        self.workflow = workflow
+        self.environment = dict(environment or {})
+
+    def add(
+        self,
+        construct_id: str,
+        module: str,
+        description: str,
+        *,
+        environment: Mapping[str, str] | None = None,
+        timeout: Duration = Duration.seconds(30),
+        memory_size: int = 256,
+    ) -> PythonFunction:
+        """The function whose handler is `handler` in `lambdas/<workflow>/<module>.py`, with
+        `environment` added to the shared one."""
+        return PythonFunction(
+            self.scope,
+            construct_id,
+            workflow=self.workflow,
+            handler=f"{module}.handler",
+            description=description,
+            environment={**self.environment, **(environment or {})},
+            timeout=timeout,
+            memory_size=memory_size,
+        )

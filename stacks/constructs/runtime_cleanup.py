@@ -21,11 +21,15 @@ from aws_cdk import Aws, CustomResource, Duration
 from aws_cdk import aws_iam as iam
 from constructs import Construct, IConstruct
 
-from stacks.constructs.acknowledge import acknowledge
+from stacks.constructs.acknowledge import acknowledge_wildcards
 from stacks.constructs.python_function import PythonFunction
 
 RESOURCE_TYPE = "Custom::RuntimeCleanup"
 STACK_NAME_TAG = "StackName"
+VERSIONS_REASON = (
+    "The workflow names these resources at run time under this prefix (classifier "
+    "versions, SageMaker jobs, configs and models per run); only they are acted on."
+)
 
 
 def stack_name_tags() -> list[dict[str, str]]:
@@ -82,8 +86,7 @@ class RuntimeCleanup(Construct):
                     resources=versions,
                 )
             )
-            for arn in versions:
-                self._acknowledge_versions(arn)
+            acknowledge_wildcards(self.function.role, VERSIONS_REASON, *versions)
             unscoped.append("comprehend:ListDocumentClassifiers")
         if sagemaker_endpoint_names:
             self.function.add_to_policy(
@@ -103,7 +106,7 @@ class RuntimeCleanup(Construct):
             for action, kind in grants.items():
                 arn = f"{sagemaker}:{kind}/{named}"
                 self.function.add_to_policy(iam.PolicyStatement(actions=[action], resources=[arn]))
-                self._acknowledge_versions(arn)
+                acknowledge_wildcards(self.function.role, VERSIONS_REASON, arn)
             unscoped += [
                 "sagemaker:ListTrainingJobs",
                 "sagemaker:ListTransformJobs",
@@ -147,16 +150,3 @@ class RuntimeCleanup(Construct):
         self.resource.node.add_dependency(self.function)
         for construct in protects:
             construct.node.add_dependency(self.resource)
-
-    def _acknowledge_versions(self, arn: str) -> None:
-        rendered = (
-            arn.replace(Aws.PARTITION, "<AWS::Partition>")
-            .replace(Aws.REGION, "<AWS::Region>")
-            .replace(Aws.ACCOUNT_ID, "<AWS::AccountId>")
-        )
-        acknowledge(
-            self.function.role.node.find_child("DefaultPolicy"),
-            f"AwsSolutions-IAM5[Resource::{rendered}]",
-            "The workflow names these resources at run time under this prefix (classifier "
-            "versions, SageMaker jobs, configs and models per run); only they are acted on.",
-        )

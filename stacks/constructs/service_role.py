@@ -1,0 +1,42 @@
+"""IAM roles that an AWS service assumes for a workflow (data access and execution roles)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+
+class ServiceRole(iam.Role):
+    """A role `<service>.amazonaws.com` assumes. Against the confused deputy, the trust policy
+    names what may act through it: `source_account` (`aws:SourceAccount`), `source_arn`
+    (`aws:SourceArn`, the resources of the service that call), or `external_id`
+    (`sts:ExternalId`, as Firehose documents for its delivery role)."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        service: str,
+        description: str,
+        source_account: str | None = None,
+        source_arn: str | None = None,
+        external_id: str | None = None,
+    ) -> None:
+        conditions: dict[str, Any] = {}
+        if source_account is not None:
+            conditions["StringEquals"] = {"aws:SourceAccount": source_account}
+        if external_id is not None:
+            conditions["StringEquals"] = {"sts:ExternalId": external_id}
+        if source_arn is not None:
+            conditions["ArnLike"] = {"aws:SourceArn": source_arn}
+        super().__init__(
+            scope,
+            construct_id,
+            description=description,
+            assumed_by=iam.ServicePrincipal(
+                f"{service}.amazonaws.com", conditions=conditions or None
+            ),
+        )
