@@ -7,6 +7,9 @@ from typing import Any
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from stacks.constructs.acknowledge import acknowledge_wildcards
+from stacks.constructs.arns import service_arn
+
 
 class ServiceRole(iam.Role):
     """A role `<service>.amazonaws.com` assumes. Against the confused deputy, the trust policy
@@ -40,3 +43,15 @@ class ServiceRole(iam.Role):
                 f"{service}.amazonaws.com", conditions=conditions or None
             ),
         )
+
+    def grant_log_groups(self, pattern: str, reason: str) -> None:
+        """Let the service create and write the log groups (and their streams) it names per
+        job under `pattern` (`/aws-glue/*`); `reason` acknowledges the wildcard."""
+        log_groups = f"{service_arn('logs')}:log-group:{pattern}"
+        self.add_to_policy(
+            iam.PolicyStatement(
+                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[log_groups],
+            )
+        )
+        acknowledge_wildcards(self, reason, log_groups)
