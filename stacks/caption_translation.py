@@ -30,7 +30,7 @@ from stacks.constructs.acknowledge import acknowledge_bucket_notifications_handl
 from stacks.constructs.alarms import workflow_failure_alarm
 from stacks.constructs.outputs import add_outputs
 from stacks.constructs.python_function import WorkflowFunctions
-from stacks.constructs.service_role import ServiceRole
+from stacks.constructs.service_role import DataAccessRole
 
 WORKFLOW = "caption_translation"
 START_BATCH_TIMEOUT = Duration.minutes(5)
@@ -78,7 +78,17 @@ class CaptionTranslationStack(Stack):
         bucket.notify_new_objects(
             trigger_queue.queue, prefix="input/", suffix=settings.trigger_file
         )
-        translate_role = self._translate_role(bucket)
+        translate_role = DataAccessRole(
+            self,
+            "TranslateDataAccessRole",
+            service="translate",
+            description="Lets Amazon Translate batch jobs read documents and write results",
+            source_account=self.account,
+            source_arn=f"arn:aws:translate:{self.region}:{self.account}:*",
+            bucket=bucket,
+            reads="batches/*/translate-input/*",
+            writes="batches/*/translate-output/*",
+        )
         functions = self._functions(bucket, settings)
 
         workflow = AslStateMachine(
@@ -122,21 +132,6 @@ class CaptionTranslationStack(Stack):
             TriggerFileKey=f"input/{settings.trigger_file}",
             TargetLanguages=",".join(settings.target_languages),
         )
-
-    def _translate_role(self, bucket: SecureBucket) -> ServiceRole:
-        """The role Amazon Translate batch jobs read a batch's documents and write with."""
-        role = ServiceRole(
-            self,
-            "TranslateDataAccessRole",
-            service="translate",
-            description="Lets Amazon Translate batch jobs read documents and write results",
-            source_account=self.account,
-            source_arn=f"arn:aws:translate:{self.region}:{self.account}:*",
-        )
-        bucket.grant_prefix(role, ["s3:GetObject"], "batches/*/translate-input/*")
-        bucket.grant_prefix(role, ["s3:PutObject"], "batches/*/translate-output/*")
-        bucket.grant_list(role, ["s3:ListBucket"], "batches/*/translate-input/*")
-        return role
 
     def _functions(self, bucket: SecureBucket, settings: CaptionSettings) -> _Functions:
         """The four handlers, each granted the prefixes and calls its code makes."""

@@ -129,26 +129,7 @@ class ComprehendFeedbackLoopStack(Stack):
         alarms = NotificationTopic(self, "AlarmNotifications")
         self._batch_feedback(make, batch_bucket, feedback_stream, alarms)
         self._human_loops(make, feedback_bucket, flow_arn, alarms)
-        training_rows = make.add(
-            "TransformAnswers",
-            "transform_answers",
-            "Turns reviewed answers into training rows",
-            environment={"TRAINING_STREAM": training_stream.ref, "STATE_TABLE": table.table_name},
-        )
-        self._transform_completed_loops(training_rows, flow_arn, alarms)
-        review_bucket.grant_prefix(training_rows.role, ["s3:GetObject"], "reviews/*")
-        training_rows.add_to_policy(
-            iam.PolicyStatement(
-                actions=["firehose:PutRecordBatch"], resources=[training_stream.attr_arn]
-            ),
-            # What Powertools idempotency calls: PutItem to start (a conditional put that
-            # returns the existing record, so no GetItem), UpdateItem when done, DeleteItem
-            # when an attempt fails.
-            iam.PolicyStatement(
-                actions=["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
-                resources=[table.table_arn],
-            ),
-        )
+        self._training_rows(make, review_bucket, training_stream, table, flow_arn, alarms)
 
         acknowledge_bucket_notifications_handler(self)
         add_outputs(
@@ -411,16 +392,42 @@ class ComprehendFeedbackLoopStack(Stack):
         bucket.notify_new_objects(queue.queue, prefix=prefix)
         function.add_queue_trigger(queue.queue, batch_size=5)
 
-    def _transform_completed_loops(
-        self, transform_fn: PythonFunction, flow_arn: str, alarms: NotificationTopic
+    def _training_rows(
+        self,
+        make: WorkflowFunctions,
+        review_bucket: SecureBucket,
+        training_stream: firehose.CfnDeliveryStream,
+        table: WorkflowTable,
+        flow_arn: str,
+        alarms: NotificationTopic,
     ) -> None:
-        """`transform_fn` gets the event of every loop reviewers complete; an event it fails
-        on lands in a dead-letter queue."""
+        """Completed loops -> training rows: the transformer gets the event of every loop
+        reviewers complete (one it fails on lands in a dead-letter queue) and writes the
+        answers to the training stream."""
+        transform_fn = make.add(
+            "TransformAnswers",
+            "transform_answers",
+            "Turns reviewed answers into training rows",
+            environment={"TRAINING_STREAM": training_stream.ref, "STATE_TABLE": table.table_name},
+        )
         failures = QueueWithDlq(
             self, "TransformFailures", visibility_timeout=Duration.seconds(30), alarm_topic=alarms
         )
         transform_fn.function.configure_async_invoke(
             on_failure=destinations.SqsDestination(failures.queue), retry_attempts=2
+        )
+        review_bucket.grant_prefix(transform_fn.role, ["s3:GetObject"], "reviews/*")
+        transform_fn.add_to_policy(
+            iam.PolicyStatement(
+                actions=["firehose:PutRecordBatch"], resources=[training_stream.attr_arn]
+            ),
+            # What Powertools idempotency calls: PutItem to start (a conditional put that
+            # returns the existing record, so no GetItem), UpdateItem when done, DeleteItem
+            # when an attempt fails.
+            iam.PolicyStatement(
+                actions=["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
+                resources=[table.table_arn],
+            ),
         )
         rule = events.Rule(
             self,

@@ -17,7 +17,7 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from stacks import stack_digest
-from stacks.config import ComprehendLifecycleSettings
+from stacks.config import ComprehendLifecycleSettings, max_polls
 from stacks.constructs import (
     AccessLogsBucket,
     AslStateMachine,
@@ -37,7 +37,7 @@ from stacks.constructs.endpoint_keeper import EndpointKeeper
 from stacks.constructs.outputs import add_outputs
 from stacks.constructs.python_function import WorkflowFunctions
 from stacks.constructs.runtime_cleanup import RuntimeCleanup
-from stacks.constructs.service_role import ServiceRole
+from stacks.constructs.service_role import DataAccessRole
 from stacks.constructs.table import WorkflowTable
 
 WORKFLOW = "comprehend_model_lifecycle"
@@ -127,7 +127,17 @@ class ComprehendModelLifecycleStack(Stack):
             sort_key="sk",
             time_to_live_attribute="expiresAt",
         )
-        data_access = self._data_access_role(bucket)
+        data_access = DataAccessRole(
+            self,
+            "ComprehendDataAccessRole",
+            service="comprehend",
+            description="Lets Comprehend read a round's data and write its job output",
+            source_account=self.account,
+            source_arn=f"{service_arn('comprehend')}:*",
+            bucket=bucket,
+            reads="rounds/*",
+            writes="rounds/*/jobs/*",
+        )
         functions = self._functions(settings, names, bucket, table)
 
         # The endpoint's lifecycle policy: deleted while idle, recreated on demand (the
@@ -180,20 +190,6 @@ class ComprehendModelLifecycleStack(Stack):
             ClassifierParameterName=names.classifier_parameter,
             EndpointParameterName=names.endpoint_parameter,
         )
-
-    def _data_access_role(self, bucket: SecureBucket) -> ServiceRole:
-        role = ServiceRole(
-            self,
-            "ComprehendDataAccessRole",
-            service="comprehend",
-            description="Lets Comprehend read a round's data and write its job output",
-            source_account=self.account,
-            source_arn=f"{service_arn('comprehend')}:*",
-        )
-        bucket.grant_prefix(role, ["s3:GetObject"], "rounds/*")
-        bucket.grant_prefix(role, ["s3:PutObject"], "rounds/*/jobs/*")
-        bucket.grant_list(role, ["s3:ListBucket"], "rounds/*")
-        return role
 
     def _functions(
         self,
@@ -282,14 +278,11 @@ class ComprehendModelLifecycleStack(Stack):
         names: _Names,
         functions: _Functions,
         topic: NotificationTopic,
-        data_access: ServiceRole,
+        data_access: DataAccessRole,
         table: WorkflowTable,
     ) -> AslStateMachine:
         """A round: train a candidate, have both models classify the held-out documents, and
         move the endpoint only to a better one."""
-
-        def polls(minutes: int) -> int:
-            return max(1, minutes * 60 // settings.poll_interval_seconds)
 
         endpoint_arn, classifier_arns = names.endpoint_arn, names.classifier_arns
         workflow = AslStateMachine(
@@ -298,9 +291,13 @@ class ComprehendModelLifecycleStack(Stack):
             definition_file="comprehend_model_lifecycle.asl.json",
             substitutions={
                 "PollSeconds": settings.poll_interval_seconds,
-                "MaxTrainingPolls": polls(settings.max_training_minutes),
-                "MaxJobPolls": polls(settings.max_job_minutes),
-                "MaxEndpointPolls": polls(settings.max_endpoint_minutes),
+                "MaxTrainingPolls": max_polls(
+                    settings.max_training_minutes, settings.poll_interval_seconds
+                ),
+                "MaxJobPolls": max_polls(settings.max_job_minutes, settings.poll_interval_seconds),
+                "MaxEndpointPolls": max_polls(
+                    settings.max_endpoint_minutes, settings.poll_interval_seconds
+                ),
                 "MaxRounds": settings.max_rounds,
                 "PrepareRoundFunctionArn": functions.prepare.function_arn,
                 "EvaluateRoundFunctionArn": functions.evaluate.function_arn,

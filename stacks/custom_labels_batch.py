@@ -19,7 +19,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from stacks.config import CustomLabelsSettings
+from stacks.config import CustomLabelsSettings, max_polls
 from stacks.constructs import (
     AccessLogsBucket,
     AslStateMachine,
@@ -206,17 +206,18 @@ class CustomLabelsBatchStack(Stack):
     ) -> AslStateMachine:
         """The run: start the model, feed it the queue within the budget, stop it, notify."""
 
-        def polls(minutes: int) -> int:
-            return max(1, minutes * 60 // settings.poll_interval_seconds)
-
         return AslStateMachine(
             self,
             "Workflow",
             definition_file="custom_labels_batch.asl.json",
             substitutions={
                 "PollSeconds": settings.poll_interval_seconds,
-                "MaxStartPolls": polls(settings.max_start_minutes),
-                "MaxDrainPolls": polls(settings.runtime_budget_minutes),
+                "MaxStartPolls": max_polls(
+                    settings.max_start_minutes, settings.poll_interval_seconds
+                ),
+                "MaxDrainPolls": max_polls(
+                    settings.runtime_budget_minutes, settings.poll_interval_seconds
+                ),
                 "LockTableName": lock.table_name,
                 "QueueUrl": images.queue_url,
                 "ProjectArn": model.project_arn,

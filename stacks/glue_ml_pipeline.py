@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from aws_cdk import Aws, CfnMapping, CfnOutput, Duration, Fn, Stack
+from aws_cdk import Aws, CfnMapping, Duration, Fn, Stack
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
@@ -24,12 +24,14 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from stacks import stack_digest
-from stacks.constructs import AccessLogsBucket, NotificationTopic, QueueWithDlq, SecureBucket
+from stacks.config import max_polls
+from stacks.constructs import AccessLogsBucket, QueueWithDlq, SecureBucket
 from stacks.constructs.acknowledge import acknowledge, acknowledge_wildcards
 from stacks.constructs.arns import service_arn
 from stacks.constructs.outputs import add_outputs
 from stacks.constructs.runtime_cleanup import RuntimeCleanup
 from stacks.constructs.service_role import ServiceRole
+from stacks.constructs.topic import operator_alarm_topic
 from stacks.glue_job_library import library_modules, wheel_asset
 from stacks.glue_ml_pipeline_settings import BLAZINGTEXT_ACCOUNTS, GluePipelineSettings
 
@@ -97,16 +99,13 @@ class GlueMlPipelineStack(Stack):
 
         access_logs = AccessLogsBucket(self, "AccessLogs")
         bucket = SecureBucket(self, "PipelineBucket", access_logs=access_logs)
-        # Where the dead-letter alarm notifies (subscribe an operator to AlarmTopicArn).
-        alarms = NotificationTopic(self, "AlarmNotifications")
         messages = QueueWithDlq(
             self,
             "RunMessages",
             visibility_timeout=Duration.minutes(5),
             retention=Duration.days(14),
-            alarm_topic=alarms,
+            alarm_topic=operator_alarm_topic(self),
         )
-        CfnOutput(self, "AlarmTopicArn", value=alarms.topic_arn)
         self._parameters(stage, names, bucket, messages.queue)
         sagemaker_role = self._sagemaker_role(bucket)
         code = self._job_code()
@@ -235,9 +234,9 @@ class GlueMlPipelineStack(Stack):
             ],
         )
         polls = {
-            "MAX_TRAINING_POLLS": settings.max_training_minutes * 60 // settings.poll_seconds,
-            "MAX_TRANSFORM_POLLS": settings.max_transform_minutes * 60 // settings.poll_seconds,
-            "MAX_ENDPOINT_POLLS": settings.max_endpoint_minutes * 60 // settings.poll_seconds,
+            "MAX_TRAINING_POLLS": settings.max_training_minutes,
+            "MAX_TRANSFORM_POLLS": settings.max_transform_minutes,
+            "MAX_ENDPOINT_POLLS": settings.max_endpoint_minutes,
         }
         return {
             "DataExtractionJob": {"--SOURCE_URI": source_uri},
@@ -261,7 +260,10 @@ class GlueMlPipelineStack(Stack):
                 "--MODEL_PARAMETER": names.model_parameter,
                 "--MIN_IMPROVEMENT": str(settings.min_improvement),
                 "--POLL_SECONDS": str(settings.poll_seconds),
-                **{f"--{k}": str(max(1, v)) for k, v in polls.items()},
+                **{
+                    f"--{key}": str(max_polls(minutes, settings.poll_seconds))
+                    for key, minutes in polls.items()
+                },
                 "--MAX_RUNTIME_SECONDS": str(settings.max_training_minutes * 60),
                 "--STACK_NAME": Aws.STACK_NAME,
                 # scale-to-zero: a serverless endpoint (nothing billed while idle).

@@ -53,9 +53,11 @@ from stacks.constructs.arns import service_arn
 from stacks.constructs.delivery_stream import ENCRYPTION, DeliveryLogs, DeliveryRole
 from stacks.constructs.endpoint_keeper import EndpointKeeper
 from stacks.constructs.outputs import add_outputs
+from stacks.constructs.python_function import WorkflowFunctions
 from stacks.constructs.runtime_cleanup import RuntimeCleanup
-from stacks.constructs.service_role import ServiceRole
+from stacks.constructs.service_role import DataAccessRole
 from stacks.constructs.table import WorkflowTable
+from stacks.constructs.topic import operator_alarm_topic
 
 WORKFLOW = "ticket_classification"
 UNSET_ENDPOINT = "unset"
@@ -90,6 +92,7 @@ class TicketClassificationStack(Stack):
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
         warehouse_name = f"tickets-{stack_digest(construct_id)}"
+        self._functions = WorkflowFunctions(self, WORKFLOW)
         endpoint_parameters = self._endpoint_parameters(construct_id, settings)
         secret = self._admin_secret(settings)
         if settings.warehouse == "provisioned":
@@ -108,21 +111,19 @@ class TicketClassificationStack(Stack):
         stream = self._delivery_stream(settings, secret, warehouse, staging)
         stream.node.add_dependency(table)
 
-        # --- The ticket table and the two functions ------------------------------------------
+        # The ticket table; the classifier hands each ticket to the handler asynchronously,
+        # and what the handler fails on waits in a dead-letter queue.
         tickets = WorkflowTable(self, "TicketTable", partition_key="ticketId")
-        handler = PythonFunction(
-            self,
+        handler = self._functions.add(
             "TicketHandler",
-            workflow=WORKFLOW,
-            handler="ticket_handler.handler",
-            description="Records the recommended materials of a classified ticket",
+            "ticket_handler",
+            "Records the recommended materials of a classified ticket",
             environment={"TICKET_TABLE": tickets.table_name},
         )
         handler.add_to_policy(
             iam.PolicyStatement(actions=["dynamodb:UpdateItem"], resources=[tickets.table_arn])
         )
-        # Where the dead-letter alarm notifies (subscribe an operator to AlarmTopicArn).
-        alarms = NotificationTopic(self, "AlarmNotifications")
+        alarms = operator_alarm_topic(self)
         failures = QueueWithDlq(
             self,
             "HandlerFailures",
@@ -130,7 +131,6 @@ class TicketClassificationStack(Stack):
             retention=Duration.days(14),
             alarm_topic=alarms,
         )
-        CfnOutput(self, "AlarmTopicArn", value=alarms.topic_arn)
         lambda_.EventInvokeConfig(
             self,
             "TicketHandlerAsync",
@@ -151,6 +151,9 @@ class TicketClassificationStack(Stack):
             iam.PolicyStatement(actions=["comprehend:ClassifyDocument"], resources=endpoint_arns)
         )
 
+        warehouse_output = (
+            "ClusterIdentifier" if settings.warehouse == "provisioned" else "WorkgroupName"
+        )
         add_outputs(
             self,
             ClassifierFunctionName=classifier.function.function_name,
@@ -158,21 +161,15 @@ class TicketClassificationStack(Stack):
             TicketTableName=tickets.table_name,
             DeliveryStreamName=stream.ref,
             StagingBucketName=staging.bucket_name,
-        )
-        if settings.warehouse == "provisioned":
-            CfnOutput(self, "ClusterIdentifier", value=warehouse_name)
-        else:
-            CfnOutput(self, "WorkgroupName", value=warehouse_name)
-        add_outputs(
-            self,
+            **{warehouse_output: warehouse_name},
             DatabaseName=settings.database,
             AdminSecretArn=secret.secret_arn,
             HandlerFailureQueueUrl=failures.queue.queue_url,
+            **{
+                f"{role.capitalize()}EndpointParameterName": parameter.parameter_name
+                for role, parameter in endpoint_parameters.items()
+            },
         )
-        for role, parameter in endpoint_parameters.items():
-            CfnOutput(
-                self, f"{role.capitalize()}EndpointParameterName", value=parameter.parameter_name
-            )
 
     def _endpoint_parameters(
         self, construct_id: str, settings: TicketSettings
@@ -219,12 +216,10 @@ class TicketClassificationStack(Stack):
         self, settings: TicketSettings, secret: secretsmanager.Secret, warehouse: _Warehouse
     ) -> CustomResource:
         """The tickets table and view, created through the Redshift Data API."""
-        table_setup = PythonFunction(
-            self,
+        table_setup = self._functions.add(
             "TableSetup",
-            workflow=WORKFLOW,
-            handler="table_setup.handler",
-            description="Creates the tickets table and view through the Redshift Data API",
+            "table_setup",
+            "Creates the tickets table and view through the Redshift Data API",
             environment={
                 "DATABASE_NAME": settings.database,
                 "SECRET_ARN": secret.secret_arn,
@@ -340,12 +335,10 @@ class TicketClassificationStack(Stack):
         handler: PythonFunction,
         endpoint_parameters: dict[str, ssm.StringParameter],
     ) -> PythonFunction:
-        classifier = PythonFunction(
-            self,
+        classifier = self._functions.add(
             "TicketClassifier",
-            workflow=WORKFLOW,
-            handler="classifier.handler",
-            description="Classifies a support ticket by operation and resource",
+            "classifier",
+            "Classifies a support ticket by operation and resource",
             environment={
                 "TICKET_TABLE": tickets.table_name,
                 "DELIVERY_STREAM": stream.ref,
@@ -517,16 +510,16 @@ class TicketClassificationStack(Stack):
         endpoints = [f"{comprehend}:document-classifier-endpoint/{prefix}-{role}" for role in roles]
         parameters = [p.parameter_arn for p in endpoint_parameters.values()]
         bucket = SecureBucket(self, "TrainingBucket", access_logs=access_logs)
-        data_access = ServiceRole(
+        data_access = DataAccessRole(
             self,
             "ComprehendDataAccessRole",
             service="comprehend",
             description="Lets Comprehend read the ticket training data",
             source_account=Aws.ACCOUNT_ID,
             source_arn=f"{comprehend}:*",
+            bucket=bucket,
+            reads="training/*",
         )
-        bucket.grant_prefix(data_access, ["s3:GetObject"], "training/*")
-        bucket.grant_list(data_access, ["s3:ListBucket"], "training/*")
         keeper = self._endpoint_keeper(classifier, alarms, settings, endpoints, versions)
         poll_seconds = 60
         workflow = AslStateMachine(

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from aws_cdk import Acknowledgment, Aws, Validations
-from constructs import IConstruct
+from aws_cdk import aws_iam as iam
+from constructs import Construct, IConstruct
 
 
 def acknowledge(construct: IConstruct, rule: str, reason: str) -> None:
@@ -31,6 +32,19 @@ def acknowledge_wildcards(role: IConstruct, reason: str, *arns: str) -> None:
             f"AwsSolutions-IAM5[Resource::{nag_arn(arn)}]",
             reason,
         )
+
+
+def unscoped_policy(
+    scope: Construct, construct_id: str, role: iam.IRole, actions: list[str], reason: str
+) -> iam.Policy:
+    """Grant `role` actions that AWS authorizes only on `Resource: "*"`, in a policy of their
+    own so the cdk-nag acknowledgment names exactly these actions and why."""
+    policy = iam.Policy(
+        scope, construct_id, statements=[iam.PolicyStatement(actions=actions, resources=["*"])]
+    )
+    policy.attach_to_role(role)
+    acknowledge(policy, "AwsSolutions-IAM5[Resource::*]", reason)
+    return policy
 
 
 def acknowledge_bucket_notifications_handler(stack: IConstruct) -> None:

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from stacks.constructs.acknowledge import acknowledge
+from stacks.constructs.acknowledge import acknowledge, unscoped_policy
 from stacks.constructs.lambda_assets import code_asset_dir, dependency_layer_dir
+from stacks.constructs.log_group import WorkflowLogGroup
 
 RUNTIME = lambda_.Runtime.PYTHON_3_14
 ARCHITECTURE = lambda_.Architecture.ARM_64  # Graviton: about 20% cheaper per GB-second
@@ -59,9 +60,7 @@ class PythonFunction(Construct):
         function_name: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.log_group = logs.LogGroup(
-            self, "Logs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY
-        )
+        self.log_group = WorkflowLogGroup(self, "Logs", retention=log_retention)
         self.role = iam.Role(
             self,
             "Role",
@@ -143,16 +142,8 @@ class PythonFunction(Construct):
             self.role.add_to_policy(statement)
 
     def grant_unscoped(self, construct_id: str, actions: list[str], reason: str) -> iam.Policy:
-        """Grant actions that AWS authorizes only on `Resource: "*"`, in a policy of their own
-        so the cdk-nag acknowledgment names exactly these actions and why."""
-        policy = iam.Policy(
-            self,
-            construct_id,
-            statements=[iam.PolicyStatement(actions=actions, resources=["*"])],
-        )
-        policy.attach_to_role(self.role)
-        acknowledge(policy, "AwsSolutions-IAM5[Resource::*]", reason)
-        return policy
+        """Grant actions that AWS authorizes only on `Resource: "*"` (see `unscoped_policy`)."""
+        return unscoped_policy(self, construct_id, self.role, actions, reason)
 
 
 class WorkflowFunctions:

@@ -9,6 +9,7 @@ from constructs import Construct
 
 from stacks.constructs.acknowledge import acknowledge_wildcards
 from stacks.constructs.arns import service_arn
+from stacks.constructs.secure_bucket import SecureBucket
 
 
 class ServiceRole(iam.Role):
@@ -55,3 +56,34 @@ class ServiceRole(iam.Role):
             )
         )
         acknowledge_wildcards(self, reason, log_groups)
+
+
+class DataAccessRole(ServiceRole):
+    """The role an ML service's jobs (Translate, Comprehend) read their input with, the
+    objects matching `reads` in `bucket`, and write their output with, under `writes`."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        service: str,
+        description: str,
+        source_account: str,
+        source_arn: str,
+        bucket: SecureBucket,
+        reads: str,
+        writes: str | None = None,
+    ) -> None:
+        super().__init__(
+            scope,
+            construct_id,
+            service=service,
+            description=description,
+            source_account=source_account,
+            source_arn=source_arn,
+        )
+        bucket.grant_prefix(self, ["s3:GetObject"], reads)
+        if writes is not None:
+            bucket.grant_prefix(self, ["s3:PutObject"], writes)
+        bucket.grant_list(self, ["s3:ListBucket"], reads)
