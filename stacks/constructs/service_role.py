@@ -29,11 +29,12 @@ class ServiceRole(iam.Role):
         source_arn: str | None = None,
         external_id: str | None = None,
     ) -> None:
-        conditions: dict[str, Any] = {}
+        equals: dict[str, str] = {}
         if source_account is not None:
-            conditions["StringEquals"] = {"aws:SourceAccount": source_account}
+            equals["aws:SourceAccount"] = source_account
         if external_id is not None:
-            conditions["StringEquals"] = {"sts:ExternalId": external_id}
+            equals["sts:ExternalId"] = external_id
+        conditions: dict[str, Any] = {"StringEquals": equals} if equals else {}
         if source_arn is not None:
             conditions["ArnLike"] = {"aws:SourceArn": source_arn}
         super().__init__(

@@ -41,6 +41,9 @@ def test_a_service_role_names_the_account_and_the_callers_it_trusts() -> None:
         source_arn="arn:aws:comprehend:us-east-1:123456789012:*",
     )
     ServiceRole(stack, "Delivery", service="firehose", description="delivery", external_id="1")
+    ServiceRole(
+        stack, "Both", service="firehose", description="both", source_account="2", external_id="2"
+    )
     ServiceRole(stack, "Job", service="glue", description="a job")
     assert _trust_conditions(stack) == [
         {
@@ -48,6 +51,7 @@ def test_a_service_role_names_the_account_and_the_callers_it_trusts() -> None:
             "ArnLike": {"aws:SourceArn": "arn:aws:comprehend:us-east-1:123456789012:*"},
         },
         {"StringEquals": {"sts:ExternalId": "1"}},
+        {"StringEquals": {"aws:SourceAccount": "2", "sts:ExternalId": "2"}},
         None,
     ]
 
