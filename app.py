@@ -36,64 +36,71 @@ def cdk_json_context() -> dict[str, Any]:
 def build_app(app: App | None = None) -> App:
     app = app or App()
     stage = config.stage(app.node)
-    synthesizer_options = {"generate_bootstrap_version_rule": True}
     env = Environment(
         account=app.node.try_get_context("account"), region=app.node.try_get_context("region")
     )
+
+    def options(slug: str, description: str, synthesizer: bool = True) -> dict[str, Any]:
+        """The id, description and environment of a workflow's stack, and its own synthesizer
+        (one with the bootstrap version rule: a synthesizer serves one stack)."""
+        stack = {"construct_id": stack_id(slug, stage), "description": description, "env": env}
+        if synthesizer:
+            stack["synthesizer"] = DefaultStackSynthesizer(generate_bootstrap_version_rule=True)
+        return stack
+
     CaptionTranslationStack(
         app,
-        stack_id("caption_translation", stage),
         settings=config.CaptionSettings.from_context(app.node),
-        description="Caption translation (WebVTT/SRT) with Amazon Translate",
-        synthesizer=DefaultStackSynthesizer(**synthesizer_options),
-        env=env,
+        **options("caption_translation", "Caption translation (WebVTT/SRT) with Amazon Translate"),
     )
     CustomLabelsBatchStack(
         app,
-        stack_id("custom_labels_batch", stage),
         settings=config.CustomLabelsSettings.from_context(app.node),
-        description="Rekognition Custom Labels batch inference, model running only while needed",
-        synthesizer=DefaultStackSynthesizer(**synthesizer_options),
-        env=env,
+        **options(
+            "custom_labels_batch",
+            "Rekognition Custom Labels batch inference, model running only while needed",
+        ),
     )
     lifecycle = ComprehendModelLifecycleStack(
         app,
-        stack_id("comprehend_model_lifecycle", stage),
         settings=config.ComprehendLifecycleSettings.from_context(app.node),
-        description="Comprehend custom classifier lifecycle: train, evaluate, keep the best model",
-        synthesizer=DefaultStackSynthesizer(**synthesizer_options),
-        env=env,
+        **options(
+            "comprehend_model_lifecycle",
+            "Comprehend custom classifier lifecycle: train, evaluate, keep the best model",
+        ),
     )
     ComprehendFeedbackLoopStack(
         app,
-        stack_id("comprehend_feedback_loop", stage),
         settings=config.FeedbackLoopSettings.from_context(app.node),
         training_bucket=lifecycle.training_bucket,
         endpoint_parameter=lifecycle.endpoint_parameter,
         endpoint_name=lifecycle.endpoint_name,
         endpoint_keeper=lifecycle.endpoint_keeper,
-        description="Comprehend active learning: classify API, feedback, human review, retraining",
-        synthesizer=DefaultStackSynthesizer(**synthesizer_options),
-        env=env,
+        **options(
+            "comprehend_feedback_loop",
+            "Comprehend active learning: classify API, feedback, human review, retraining",
+        ),
     )
     TicketClassificationStack(
         app,
-        stack_id("ticket_classification", stage),
         settings=config.TicketSettings.from_context(app.node),
-        description="Support tickets classified by operation and resource, stored in Redshift",
-        synthesizer=DefaultStackSynthesizer(**synthesizer_options),
-        env=env,
+        **options(
+            "ticket_classification",
+            "Support tickets classified by operation and resource, stored in Redshift",
+        ),
     )
     GlueMlPipelineStack(
         app,
-        stack_id("glue_ml_pipeline", stage),
         stage=stage,
         settings=GluePipelineSettings.from_context(app.node),
-        description="Glue + SageMaker ML pipeline: extract, process, train BlazingText, notify",
         # The default synthesizer (a DefaultStackSynthesizer with the bootstrap version rule):
         # one made in Python is bound as a copy the stack's Python code cannot reach, and the
         # stack registers its job wheel with its synthesizer (stacks/glue_job_library.py).
-        env=env,
+        **options(
+            "glue_ml_pipeline",
+            "Glue + SageMaker ML pipeline: extract, process, train BlazingText, notify",
+            synthesizer=False,
+        ),
     )
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return app

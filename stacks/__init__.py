@@ -8,6 +8,8 @@ context keys (`<slug>:<setting>`). Its stack is `<SlugInPascalCase>-<stage>`.
 
 from __future__ import annotations
 
+import hashlib
+
 WORKFLOWS = (
     "caption_translation",
     "custom_labels_batch",
@@ -23,3 +25,9 @@ def stack_id(slug: str, stage: str) -> str:
     if slug not in WORKFLOWS:
         raise ValueError(f"unknown workflow {slug!r}; choose from {', '.join(WORKFLOWS)}")
     return "".join(word.capitalize() for word in slug.split("_")) + f"-{stage}"
+
+
+def stack_digest(stack_name: str) -> str:
+    """Eight hex digits of the stack's name, for the names a workflow gives what it creates at
+    run time (classifiers, endpoints, warehouses): short, and apart for every stage."""
+    return hashlib.sha256(stack_name.encode()).hexdigest()[:8]

@@ -10,11 +10,11 @@ under `output/<lang>/`, quarantines rejected files under `failed/`, and publishe
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
-from aws_cdk import CfnOutput, Duration, Stack
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
-from aws_cdk import aws_s3_notifications as s3n
 from constructs import Construct
 
 from stacks.config import CaptionSettings
@@ -28,6 +28,9 @@ from stacks.constructs import (
 )
 from stacks.constructs.acknowledge import acknowledge_bucket_notifications_handler
 from stacks.constructs.alarms import workflow_failure_alarm
+from stacks.constructs.outputs import add_outputs
+from stacks.constructs.python_function import WorkflowFunctions
+from stacks.constructs.service_role import DataAccessRole
 
 WORKFLOW = "caption_translation"
 START_BATCH_TIMEOUT = Duration.minutes(5)
@@ -36,6 +39,14 @@ TRANSLATE_UNSCOPED = (
     "DescribeTextTranslationJob and StopTextTranslationJob only on Resource '*' (resource-level "
     "permissions exist only for terminologies and parallel data)."
 )
+
+
+@dataclass(frozen=True)
+class _Functions:
+    start_batch: PythonFunction
+    prepare: PythonFunction
+    realtime: PythonFunction
+    rebuild: PythonFunction
 
 
 class CaptionTranslationStack(Stack):
@@ -58,92 +69,117 @@ class CaptionTranslationStack(Stack):
             ],
         )
         topic = NotificationTopic(self, "BatchNotifications", email=settings.notification_email)
-
         trigger_queue = QueueWithDlq(
             self,
             "TriggerQueue",
             visibility_timeout=Duration.seconds(6 * START_BATCH_TIMEOUT.to_seconds()),
             alarm_topic=topic,
         )
-        bucket.add_event_notification(
-            s3.EventType.OBJECT_CREATED,
-            s3n.SqsDestination(trigger_queue.queue),
-            s3.NotificationKeyFilter(prefix="input/", suffix=settings.trigger_file),
+        bucket.notify_new_objects(
+            trigger_queue.queue, prefix="input/", suffix=settings.trigger_file
         )
-
-        translate_role = iam.Role(
+        translate_role = DataAccessRole(
             self,
             "TranslateDataAccessRole",
+            service="translate",
             description="Lets Amazon Translate batch jobs read documents and write results",
-            assumed_by=iam.ServicePrincipal(
-                "translate.amazonaws.com",
-                conditions={
-                    "StringEquals": {"aws:SourceAccount": self.account},
-                    "ArnLike": {
-                        "aws:SourceArn": f"arn:aws:translate:{self.region}:{self.account}:*"
-                    },
-                },
+            source_account=self.account,
+            source_arn=f"arn:aws:translate:{self.region}:{self.account}:*",
+            bucket=bucket,
+            reads="batches/*/translate-input/*",
+            writes="batches/*/translate-output/*",
+        )
+        functions = self._functions(bucket, settings)
+
+        workflow = AslStateMachine(
+            self,
+            "Workflow",
+            definition_file="caption_translation.asl.json",
+            substitutions={
+                "PrepareBatchFunctionArn": functions.prepare.function_arn,
+                "TranslateRealtimeFunctionArn": functions.realtime.function_arn,
+                "RebuildOutputsFunctionArn": functions.rebuild.function_arn,
+                "TranslateDataAccessRoleArn": translate_role.role_arn,
+                "NotificationTopicArn": topic.topic_arn,
+            },
+            sdk_resources={
+                "translate:StartTextTranslationJob": ["*"],
+                "translate:DescribeTextTranslationJob": ["*"],
+                "translate:StopTextTranslationJob": ["*"],
+            },
+            unscoped_reason=TRANSLATE_UNSCOPED,
+            pass_roles=[translate_role],
+            timeout=Duration.hours(24),
+        )
+        workflow.grant_start(functions.start_batch)
+        functions.start_batch.add_queue_trigger(trigger_queue.queue, batch_size=10)
+        workflow_failure_alarm(
+            self,
+            "WorkflowFailuresAlarm",
+            workflow.state_machine_arn,
+            topic,
+            "A caption batch failed, timed out or was aborted; a failed batch's notification "
+            "says why, and its sources stay under batches/<id>/source/.",
+        )
+
+        acknowledge_bucket_notifications_handler(self)
+        add_outputs(
+            self,
+            BucketName=bucket.bucket_name,
+            NotificationTopicArn=topic.topic_arn,
+            StateMachineArn=workflow.state_machine_arn,
+            # What a client needs to start a batch and find its outputs (the smoke check, scripts).
+            TriggerFileKey=f"input/{settings.trigger_file}",
+            TargetLanguages=",".join(settings.target_languages),
+        )
+
+    def _functions(self, bucket: SecureBucket, settings: CaptionSettings) -> _Functions:
+        """The four handlers, each granted the prefixes and calls its code makes."""
+        make = WorkflowFunctions(
+            self,
+            WORKFLOW,
+            {
+                "BUCKET_NAME": bucket.bucket_name,
+                "SOURCE_LANGUAGE": settings.source_language,
+                "TARGET_LANGUAGES": ",".join(settings.target_languages),
+                "TERMINOLOGY_NAMES": ",".join(settings.terminology_names),
+                "TRIGGER_FILE": settings.trigger_file,
+                "REALTIME_MAX_BYTES": str(settings.realtime_max_bytes),
+                "POLL_INTERVAL_SECONDS": str(settings.poll_interval_seconds),
+                "MAX_POLLS": str(settings.max_polls),
+                "READING_PROFILE": json.dumps(settings.reading_profile, sort_keys=True),
+            },
+        )
+        functions = _Functions(
+            start_batch=make.add(
+                "StartBatch",
+                "start_batch",
+                "Moves waiting caption files into a new batch and starts its workflow",
+                timeout=START_BATCH_TIMEOUT,
+            ),
+            prepare=make.add(
+                "PrepareBatch",
+                "prepare_batch",
+                "Validates a batch's caption files and plans their translation",
+                timeout=Duration.minutes(5),
+                memory_size=1024,
+            ),
+            realtime=make.add(
+                "TranslateRealtime",
+                "translate_realtime",
+                "Translates a small batch with real-time TranslateText calls",
+                timeout=Duration.minutes(15),
+                memory_size=512,
+            ),
+            rebuild=make.add(
+                "RebuildOutputs",
+                "rebuild_outputs",
+                "Rebuilds caption files from batch translation job output",
+                timeout=Duration.minutes(15),
+                memory_size=1024,
             ),
         )
-        bucket.grant_prefix(translate_role, ["s3:GetObject"], "batches/*/translate-input/*")
-        bucket.grant_prefix(translate_role, ["s3:PutObject"], "batches/*/translate-output/*")
-        bucket.grant_list(translate_role, ["s3:ListBucket"], "batches/*/translate-input/*")
-
-        environment = {
-            "BUCKET_NAME": bucket.bucket_name,
-            "SOURCE_LANGUAGE": settings.source_language,
-            "TARGET_LANGUAGES": ",".join(settings.target_languages),
-            "TERMINOLOGY_NAMES": ",".join(settings.terminology_names),
-            "TRIGGER_FILE": settings.trigger_file,
-            "REALTIME_MAX_BYTES": str(settings.realtime_max_bytes),
-            "POLL_INTERVAL_SECONDS": str(settings.poll_interval_seconds),
-            "MAX_POLLS": str(settings.max_polls),
-            "READING_PROFILE": json.dumps(settings.reading_profile, sort_keys=True),
-        }
-
-        def make_function(
-            construct_id: str, module: str, description: str, minutes: int, memory: int
-        ) -> PythonFunction:
-            return PythonFunction(
-                self,
-                construct_id,
-                workflow=WORKFLOW,
-                handler=f"{module}.handler",
-                description=description,
-                environment=environment,
-                timeout=Duration.minutes(minutes),
-                memory_size=memory,
-            )
-
-        start_batch = make_function(
-            "StartBatch",
-            "start_batch",
-            "Moves waiting caption files into a new batch and starts its workflow",
-            int(START_BATCH_TIMEOUT.to_minutes()),
-            256,
-        )
-        prepare = make_function(
-            "PrepareBatch",
-            "prepare_batch",
-            "Validates a batch's caption files and plans their translation",
-            5,
-            1024,
-        )
-        realtime = make_function(
-            "TranslateRealtime",
-            "translate_realtime",
-            "Translates a small batch with real-time TranslateText calls",
-            15,
-            512,
-        )
-        rebuild = make_function(
-            "RebuildOutputs",
-            "rebuild_outputs",
-            "Rebuilds caption files from batch translation job output",
-            15,
-            1024,
-        )
-
+        start_batch, prepare = functions.start_batch, functions.prepare
         bucket.grant_list(start_batch.role, ["s3:ListBucketVersions"], "input/*")
         bucket.grant_prefix(
             start_batch.role, ["s3:GetObjectVersion", "s3:DeleteObjectVersion"], "input/*"
@@ -153,7 +189,7 @@ class CaptionTranslationStack(Stack):
         bucket.grant_prefix(
             prepare.role, ["s3:PutObject"], "batches/*", "failed/*", "error-reports/*"
         )
-        for function in (realtime, rebuild):
+        for function in (functions.realtime, functions.rebuild):
             bucket.grant_prefix(function.role, ["s3:GetObject"], "batches/*")
             bucket.grant_prefix(
                 function.role,
@@ -163,7 +199,7 @@ class CaptionTranslationStack(Stack):
                 "failed/*",
                 "error-reports/*",
             )
-        for function in (start_batch, prepare, realtime, rebuild):
+        for function in (start_batch, prepare, functions.realtime, functions.rebuild):
             # Existence checks list the exact key (see ObjectStore.exists).
             bucket.grant_list(function.role, ["s3:ListBucket"], "batches/*")
         if settings.terminology_names:
@@ -179,54 +215,12 @@ class CaptionTranslationStack(Stack):
                     ],
                 )
             )
-        realtime.grant_unscoped("TranslatePolicy", ["translate:TranslateText"], TRANSLATE_UNSCOPED)
-        rebuild.grant_unscoped(
+        functions.realtime.grant_unscoped(
+            "TranslatePolicy", ["translate:TranslateText"], TRANSLATE_UNSCOPED
+        )
+        functions.rebuild.grant_unscoped(
             "TranslatePolicy",
             ["translate:TranslateText", "translate:DescribeTextTranslationJob"],
             TRANSLATE_UNSCOPED,
         )
-
-        workflow = AslStateMachine(
-            self,
-            "Workflow",
-            definition_file="caption_translation.asl.json",
-            substitutions={
-                "PrepareBatchFunctionArn": prepare.function_arn,
-                "TranslateRealtimeFunctionArn": realtime.function_arn,
-                "RebuildOutputsFunctionArn": rebuild.function_arn,
-                "TranslateDataAccessRoleArn": translate_role.role_arn,
-                "NotificationTopicArn": topic.topic_arn,
-            },
-            sdk_resources={
-                "translate:StartTextTranslationJob": ["*"],
-                "translate:DescribeTextTranslationJob": ["*"],
-                "translate:StopTextTranslationJob": ["*"],
-            },
-            unscoped_reason=TRANSLATE_UNSCOPED,
-            pass_roles=[translate_role],
-            timeout=Duration.hours(24),
-        )
-        start_batch.function.add_environment("STATE_MACHINE_ARN", workflow.state_machine_arn)
-        start_batch.add_to_policy(
-            iam.PolicyStatement(
-                actions=["states:StartExecution"], resources=[workflow.state_machine_arn]
-            )
-        )
-        start_batch.add_queue_trigger(trigger_queue.queue, batch_size=10)
-
-        workflow_failure_alarm(
-            self,
-            "WorkflowFailuresAlarm",
-            workflow.state_machine_arn,
-            topic,
-            "A caption batch failed, timed out or was aborted; a failed batch's notification "
-            "says why, and its sources stay under batches/<id>/source/.",
-        )
-
-        acknowledge_bucket_notifications_handler(self)
-        CfnOutput(self, "BucketName", value=bucket.bucket_name)
-        CfnOutput(self, "NotificationTopicArn", value=topic.topic_arn)
-        CfnOutput(self, "StateMachineArn", value=workflow.state_machine_arn)
-        # What a client needs to start a batch and find its outputs (the smoke check, scripts).
-        CfnOutput(self, "TriggerFileKey", value=f"input/{settings.trigger_file}")
-        CfnOutput(self, "TargetLanguages", value=",".join(settings.target_languages))
+        return functions

@@ -10,31 +10,22 @@ that the training stream delivers under part 1's `train/` prefix, which starts a
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 
-from aws_cdk import (
-    Aws,
-    CfnOutput,
-    CustomResource,
-    Duration,
-    Fn,
-    RemovalPolicy,
-    Stack,
-)
+from aws_cdk import CfnOutput, CfnParameter, CustomResource, Duration, Fn, RemovalPolicy, Stack
 from aws_cdk import aws_apigateway as apigateway
-from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesisfirehose as firehose
 from aws_cdk import aws_lambda_destinations as destinations
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
-from aws_cdk import aws_s3_notifications as s3n
 from aws_cdk import aws_sagemaker as sagemaker_cfn
 from constructs import Construct
 
 from lambdas.comprehend_feedback_loop.feedback import MAX_TEXT_BYTES
 from lambdas.comprehend_feedback_loop.loops import task_template
+from stacks import stack_digest
 from stacks.config import FeedbackLoopSettings
 from stacks.constructs import (
     AccessLogsBucket,
@@ -43,13 +34,35 @@ from stacks.constructs import (
     QueueWithDlq,
     SecureBucket,
 )
-from stacks.constructs.acknowledge import acknowledge, acknowledge_bucket_notifications_handler
+from stacks.constructs.acknowledge import (
+    acknowledge,
+    acknowledge_bucket_notifications_handler,
+    acknowledge_wildcards,
+)
+from stacks.constructs.arns import service_arn
+from stacks.constructs.delivery_stream import ENCRYPTION, DeliveryLogs, DeliveryRole
 from stacks.constructs.deploy_input import deploy_input
 from stacks.constructs.endpoint_keeper import EndpointKeeper
+from stacks.constructs.log_group import WorkflowLogGroup
+from stacks.constructs.outputs import add_outputs
+from stacks.constructs.python_function import WorkflowFunctions
+from stacks.constructs.service_role import ServiceRole
+from stacks.constructs.table import WorkflowTable
 
 WORKFLOW = "comprehend_feedback_loop"
 STATUS_EVENT = "SageMaker A2I HumanLoop Status Change"
 TRAINING_PREFIX = "train/reviewed/"
+
+
+@dataclass(frozen=True)
+class _PartOne:
+    """What this stack uses of ComprehendModelLifecycle: its training bucket (and how cdk-nag
+    names it), the SSM parameter naming its live endpoint, and the endpoint's name."""
+
+    training_bucket: s3.IBucket
+    training_nag_arn: str
+    endpoint_parameter: str
+    endpoint_name: str
 
 
 class ComprehendFeedbackLoopStack(Stack):
@@ -66,26 +79,8 @@ class ComprehendFeedbackLoopStack(Stack):
         **kwargs: object,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
-        if training_bucket is not None:
-            # An export with a fixed name: the Firehose grant (and its cdk-nag acknowledgment)
-            # names part 1's bucket the same way in every synthesis.
-            export = f"{training_bucket.stack.stack_name}-TrainingBucketArn"
-            training_bucket.stack.export_value(training_bucket.bucket_arn, name=export)
-            training_bucket = s3.Bucket.from_bucket_arn(
-                self, "TrainingBucket", Fn.import_value(export)
-            )
-            training_nag_arn = export
-        else:
-            name = _required(settings.training_bucket, "trainingBucket")
-            training_bucket = s3.Bucket.from_bucket_name(self, "TrainingBucket", name)
-            training_nag_arn = f"arn:<AWS::Partition>:s3:::{name}"
-        endpoint_parameter = endpoint_parameter or _required(
-            settings.endpoint_parameter, "endpointParameter"
-        )
-        endpoint_name = endpoint_name or _required(settings.endpoint_name, "endpointName")
-        digest = hashlib.sha256(construct_id.encode()).hexdigest()[:8]
-        name_prefix = f"cfl-{digest}"
-        sagemaker = f"arn:{Aws.PARTITION}:sagemaker:{Aws.REGION}:{Aws.ACCOUNT_ID}"
+        part_one = self._part_one(settings, training_bucket, endpoint_parameter, endpoint_name)
+        name_prefix = f"cfl-{stack_digest(construct_id)}"
         workteam = deploy_input(
             self,
             "WorkteamArn",
@@ -100,64 +95,157 @@ class ComprehendFeedbackLoopStack(Stack):
         review_bucket = SecureBucket(self, "ReviewOutputBucket", access_logs=access_logs)
         # Powertools idempotency records of the answer transformer (one per human loop);
         # completed ones expire through the TTL attribute Powertools sets.
-        table = dynamodb.Table(
-            self,
-            "StateTable",
-            partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
-            time_to_live_attribute="expiration",
-            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
-            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=True
-            ),
-            removal_policy=RemovalPolicy.RETAIN,
+        table = WorkflowTable(
+            self, "StateTable", partition_key="pk", time_to_live_attribute="expiration"
         )
-
         feedback_logical_id = self.get_logical_id(feedback_bucket.node.default_child)  # type: ignore[arg-type]
         feedback_stream = self._delivery_stream(
             "FeedbackStream", feedback_bucket, f"<{feedback_logical_id}.Arn>", "feedback/", settings
         )
         training_stream = self._delivery_stream(
-            "TrainingStream", training_bucket, training_nag_arn, TRAINING_PREFIX, settings
+            "TrainingStream",
+            part_one.training_bucket,
+            part_one.training_nag_arn,
+            TRAINING_PREFIX,
+            settings,
+        )
+        make = WorkflowFunctions(
+            self,
+            WORKFLOW,
+            {
+                "CLASSIFIER_NAME": settings.classifier_name,
+                "CATEGORIES": ",".join(settings.categories),
+                "CONFIDENCE_THRESHOLD_PER_MILLE": str(settings.confidence_threshold_per_mille),
+                "ENDPOINT_PARAMETER": part_one.endpoint_parameter,
+                "PARAMETER_MAX_AGE_SECONDS": str(settings.parameter_max_age_seconds),
+                "FEEDBACK_STREAM": feedback_stream.ref,
+                "MAX_ITEMS_PER_LOOP": str(settings.max_items_per_loop),
+            },
+        )
+        flow_arn = self._review_workflow(make, settings, name_prefix, workteam, review_bucket)
+
+        self.api = self._api(make, part_one, feedback_stream, endpoint_keeper, settings)
+        # Where the dead-letter alarms notify (subscribe an operator to AlarmTopicArn).
+        alarms = NotificationTopic(self, "AlarmNotifications")
+        self._batch_feedback(make, batch_bucket, feedback_stream, alarms)
+        self._human_loops(make, feedback_bucket, flow_arn, alarms)
+        self._training_rows(make, review_bucket, training_stream, table, flow_arn, alarms)
+
+        acknowledge_bucket_notifications_handler(self)
+        add_outputs(
+            self,
+            ApiUrl=self.api.url,
+            AlarmTopicArn=alarms.topic_arn,
+            ClassifierName=settings.classifier_name,
+            FeedbackBucketName=feedback_bucket.bucket_name,
+            BatchUploadBucketName=batch_bucket.bucket_name,
+            ReviewOutputBucketName=review_bucket.bucket_name,
+            FlowDefinitionArn=flow_arn,
+            FeedbackStreamName=feedback_stream.ref,
+            TrainingStreamName=training_stream.ref,
+            StateTableName=table.table_name,
         )
 
-        # A2I writes reviewers' answers with this role.
-        review_role = iam.Role(
+    def _part_one(
+        self,
+        settings: FeedbackLoopSettings,
+        training_bucket: s3.IBucket | None,
+        endpoint_parameter: str | None,
+        endpoint_name: str | None,
+    ) -> _PartOne:
+        """Part 1's resources: from its stack in this app, or else from context."""
+        if training_bucket is not None:
+            # An export with a fixed name: the Firehose grant (and its cdk-nag acknowledgment)
+            # names part 1's bucket the same way in every synthesis.
+            export = f"{training_bucket.stack.stack_name}-TrainingBucketArn"
+            training_bucket.stack.export_value(training_bucket.bucket_arn, name=export)
+            training_bucket = s3.Bucket.from_bucket_arn(
+                self, "TrainingBucket", Fn.import_value(export)
+            )
+            training_nag_arn = export
+        else:
+            name = _required(settings.training_bucket, "trainingBucket")
+            training_bucket = s3.Bucket.from_bucket_name(self, "TrainingBucket", name)
+            training_nag_arn = f"arn:<AWS::Partition>:s3:::{name}"
+        return _PartOne(
+            training_bucket=training_bucket,
+            training_nag_arn=training_nag_arn,
+            endpoint_parameter=endpoint_parameter
+            or _required(settings.endpoint_parameter, "endpointParameter"),
+            endpoint_name=endpoint_name or _required(settings.endpoint_name, "endpointName"),
+        )
+
+    def _delivery_stream(
+        self,
+        construct_id: str,
+        bucket: s3.IBucket,
+        nag_arn: str,
+        prefix: str,
+        settings: FeedbackLoopSettings,
+    ) -> firehose.CfnDeliveryStream:
+        """A stream that delivers records under `prefix` of `bucket` (`nag_arn` names the
+        bucket as cdk-nag does)."""
+        role = DeliveryRole(
             self,
-            "ReviewRole",
-            description="Lets Amazon A2I write human review output",
-            assumed_by=iam.ServicePrincipal(
-                "sagemaker.amazonaws.com",
-                conditions={"StringEquals": {"aws:SourceAccount": self.account}},
+            f"{construct_id}Role",
+            description=f"Lets Firehose deliver {construct_id} under {prefix}",
+            external_id=self.account,
+        )
+        # The S3 destination's documented permissions, narrowed to the prefix.
+        role.grant_s3_destination(bucket, f"{prefix}*")
+        acknowledge(
+            role.node.find_child("DefaultPolicy"),
+            f"AwsSolutions-IAM5[Resource::{nag_arn}/{prefix}*]",
+            f"Objects under {prefix} only: Firehose names the objects it writes at delivery "
+            "time (date prefix and a random suffix).",
+        )
+        delivery_logs = DeliveryLogs(
+            self, f"{construct_id}Logs", stream_id=f"{construct_id}LogStream"
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["logs:PutLogEvents"], resources=[delivery_logs.log_group_arn]
+            )
+        )
+        stream = firehose.CfnDeliveryStream(
+            self,
+            construct_id,
+            delivery_stream_type="DirectPut",
+            delivery_stream_encryption_configuration_input=ENCRYPTION,
+            extended_s3_destination_configuration=firehose.CfnDeliveryStream.ExtendedS3DestinationConfigurationProperty(
+                bucket_arn=bucket.bucket_arn,
+                role_arn=role.role_arn,
+                prefix=prefix,
+                error_output_prefix=f"firehose-errors/{construct_id}/!{{firehose:error-output-type}}/",
+                buffering_hints=firehose.CfnDeliveryStream.BufferingHintsProperty(
+                    interval_in_seconds=settings.buffer_seconds, size_in_m_bs=settings.buffer_mib
+                ),
+                compression_format="UNCOMPRESSED",
+                cloud_watch_logging_options=delivery_logs.logging_options,
             ),
         )
+        stream.node.add_dependency(role)
+        return stream
+
+    def _review_workflow(
+        self,
+        make: WorkflowFunctions,
+        settings: FeedbackLoopSettings,
+        name_prefix: str,
+        workteam: CfnParameter,
+        review_bucket: SecureBucket,
+    ) -> str:
+        """Human review: the task UI is a CloudFormation resource; the flow definition has no
+        resource type, so a custom resource (its own function) creates it. Its ARN."""
+        # A2I writes reviewers' answers with this role.
+        review_role = ServiceRole(
+            self,
+            "ReviewRole",
+            service="sagemaker",
+            description="Lets Amazon A2I write human review output",
+            source_account=self.account,
+        )
         review_bucket.grant_prefix(review_role, ["s3:PutObject"], "reviews/*")
-
-        environment = {
-            "CLASSIFIER_NAME": settings.classifier_name,
-            "CATEGORIES": ",".join(settings.categories),
-            "CONFIDENCE_THRESHOLD_PER_MILLE": str(settings.confidence_threshold_per_mille),
-            "ENDPOINT_PARAMETER": endpoint_parameter,
-            "PARAMETER_MAX_AGE_SECONDS": str(settings.parameter_max_age_seconds),
-            "FEEDBACK_STREAM": feedback_stream.ref,
-            "MAX_ITEMS_PER_LOOP": str(settings.max_items_per_loop),
-        }
-
-        def make_function(construct_id: str, module: str, description: str,
-                          extra: dict[str, str] | None = None,
-                          timeout: Duration = Duration.seconds(30)) -> PythonFunction:  # fmt: skip
-            return PythonFunction(
-                self,
-                construct_id,
-                workflow=WORKFLOW,
-                handler=f"{module}.handler",
-                description=description,
-                environment={**environment, **(extra or {})},
-                timeout=timeout,
-                memory_size=256,
-            )
-
-        # Human review: the task UI is a CloudFormation resource; the flow definition has no
-        # resource type, so a custom resource (its own function) creates it.
         title = f"Classify {settings.classifier_name} texts"
         template = task_template(settings.categories, title)
         task_ui = sagemaker_cfn.CfnHumanTaskUi(
@@ -171,12 +259,13 @@ class ComprehendFeedbackLoopStack(Stack):
         # every region. Deploying elsewhere fails at this resource with CloudFormation's error.
         task_ui.add_metadata("cfn-lint", {"config": {"ignore_checks": ["E3006"]}})
         # Long enough to wait for the flow to become Active and still answer CloudFormation.
-        workflow_fn = make_function(
+        workflow_fn = make.add(
             "ReviewWorkflow",
             "review_workflow",
             "Creates the A2I flow definition",
             timeout=Duration.minutes(2),
         )
+        flow_definitions = f"{service_arn('sagemaker')}:flow-definition/{name_prefix}-*"
         workflow_fn.add_to_policy(
             iam.PolicyStatement(
                 actions=[
@@ -184,7 +273,7 @@ class ComprehendFeedbackLoopStack(Stack):
                     "sagemaker:DescribeFlowDefinition",
                     "sagemaker:DeleteFlowDefinition",
                 ],
-                resources=[f"{sagemaker}:flow-definition/{name_prefix}-*"],
+                resources=[flow_definitions],
             ),
             iam.PolicyStatement(
                 actions=["iam:PassRole"],
@@ -192,12 +281,11 @@ class ComprehendFeedbackLoopStack(Stack):
                 conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
             ),
         )
-        acknowledge(
-            workflow_fn.role.node.find_child("DefaultPolicy"),
-            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:"
-            f"<AWS::AccountId>:flow-definition/{name_prefix}-*]",
+        acknowledge_wildcards(
+            workflow_fn.role,
             "This stack's A2I flow definitions; each name ends in a digest of its settings, so "
             "an update creates a new one before the old one is deleted.",
+            flow_definitions,
         )
         review_workflow = CustomResource(
             self,
@@ -214,23 +302,28 @@ class ComprehendFeedbackLoopStack(Stack):
             },
         )
         review_workflow.node.add_dependency(review_role)
-        flow_arn = review_workflow.get_att_string("FlowDefinitionArn")
+        return review_workflow.get_att_string("FlowDefinitionArn")
 
-        # The API.
-        api_fn = make_function("ApiHandler", "api", "Classify and feedback API")
+    def _api(
+        self,
+        make: WorkflowFunctions,
+        part_one: _PartOne,
+        feedback_stream: firehose.CfnDeliveryStream,
+        endpoint_keeper: EndpointKeeper | None,
+        settings: FeedbackLoopSettings,
+    ) -> apigateway.RestApi:
+        """`POST /classify` and `POST /feedback`, answered by one function."""
+        api_fn = make.add("ApiHandler", "api", "Classify and feedback API")
         api_fn.add_to_policy(
             iam.PolicyStatement(
                 actions=["ssm:GetParameter"],
-                resources=[
-                    f"arn:{Aws.PARTITION}:ssm:{Aws.REGION}:{Aws.ACCOUNT_ID}:parameter"
-                    f"{endpoint_parameter}"
-                ],
+                resources=[f"{service_arn('ssm')}:parameter{part_one.endpoint_parameter}"],
             ),
             iam.PolicyStatement(
                 actions=["comprehend:ClassifyDocument"],
                 resources=[
-                    f"arn:{Aws.PARTITION}:comprehend:{Aws.REGION}:{Aws.ACCOUNT_ID}:"
-                    f"document-classifier-endpoint/{endpoint_name}"
+                    f"{service_arn('comprehend')}:"
+                    f"document-classifier-endpoint/{part_one.endpoint_name}"
                 ],
             ),
             iam.PolicyStatement(
@@ -240,24 +333,18 @@ class ComprehendFeedbackLoopStack(Stack):
         if endpoint_keeper is not None:
             # A deleted (idle) endpoint: the API asks part 1's keeper for it and answers 503.
             endpoint_keeper.grant_caller(api_fn)
-        self.api = self._rest_api(api_fn, settings)
+        return self._rest_api(api_fn, settings)
 
-        # Where the dead-letter alarms notify (subscribe an operator to AlarmTopicArn).
-        alarms = NotificationTopic(self, "AlarmNotifications")
-
-        # Batch feedback files.
-        batch_fn = make_function("BatchFeedback", "batch_feedback", "Batch feedback files")
-        batch_queue = QueueWithDlq(
-            self,
-            "BatchQueue",
-            visibility_timeout=Duration.seconds(180),
-            max_receive_count=5,
-            alarm_topic=alarms,
-        )
-        batch_bucket.add_event_notification(
-            s3.EventType.OBJECT_CREATED, s3n.SqsDestination(batch_queue.queue)
-        )
-        batch_fn.add_queue_trigger(batch_queue.queue, batch_size=5)
+    def _batch_feedback(
+        self,
+        make: WorkflowFunctions,
+        batch_bucket: SecureBucket,
+        feedback_stream: firehose.CfnDeliveryStream,
+        alarms: NotificationTopic,
+    ) -> None:
+        """Batch feedback files: their sentences go to the feedback stream."""
+        batch_fn = make.add("BatchFeedback", "batch_feedback", "Batch feedback files")
+        self._feed_new_objects(batch_bucket, "BatchQueue", batch_fn, alarms)
         batch_bucket.grant_prefix(batch_fn.role, ["s3:GetObjectVersion"], "*")
         batch_bucket.grant_prefix(batch_fn.role, ["s3:PutObject"], "failed/*", "error-reports/*")
         batch_fn.add_to_policy(
@@ -266,34 +353,63 @@ class ComprehendFeedbackLoopStack(Stack):
             )
         )
 
-        # Feedback objects -> human loops.
-        loops_fn = make_function(
-            "StartLoops", "start_loops", "Starts human loops for feedback",
-            {"FLOW_DEFINITION_ARN": flow_arn},
-        )  # fmt: skip
-        loops_queue = QueueWithDlq(
-            self,
-            "FeedbackQueue",
-            visibility_timeout=Duration.seconds(180),
-            max_receive_count=5,
-            alarm_topic=alarms,
+    def _human_loops(
+        self,
+        make: WorkflowFunctions,
+        feedback_bucket: SecureBucket,
+        flow_arn: str,
+        alarms: NotificationTopic,
+    ) -> None:
+        """Feedback objects -> human loops."""
+        loops_fn = make.add(
+            "StartLoops",
+            "start_loops",
+            "Starts human loops for feedback",
+            environment={"FLOW_DEFINITION_ARN": flow_arn},
         )
-        feedback_bucket.add_event_notification(
-            s3.EventType.OBJECT_CREATED,
-            s3n.SqsDestination(loops_queue.queue),
-            s3.NotificationKeyFilter(prefix="feedback/"),
-        )
-        loops_fn.add_queue_trigger(loops_queue.queue, batch_size=5)
+        self._feed_new_objects(feedback_bucket, "FeedbackQueue", loops_fn, alarms, "feedback/")
         feedback_bucket.grant_prefix(loops_fn.role, ["s3:GetObjectVersion"], "feedback/*")
         loops_fn.add_to_policy(
             iam.PolicyStatement(actions=["sagemaker:StartHumanLoop"], resources=[flow_arn])
         )
 
-        # Completed loops -> training rows.
-        transform_fn = make_function(
-            "TransformAnswers", "transform_answers", "Turns reviewed answers into training rows",
-            {"TRAINING_STREAM": training_stream.ref, "STATE_TABLE": table.table_name},
-        )  # fmt: skip
+    def _feed_new_objects(
+        self,
+        bucket: SecureBucket,
+        queue_id: str,
+        function: PythonFunction,
+        alarms: NotificationTopic,
+        prefix: str | None = None,
+    ) -> None:
+        """`function` consumes, through a queue, the objects created in `bucket`."""
+        queue = QueueWithDlq(
+            self,
+            queue_id,
+            visibility_timeout=Duration.seconds(180),
+            max_receive_count=5,
+            alarm_topic=alarms,
+        )
+        bucket.notify_new_objects(queue.queue, prefix=prefix)
+        function.add_queue_trigger(queue.queue, batch_size=5)
+
+    def _training_rows(
+        self,
+        make: WorkflowFunctions,
+        review_bucket: SecureBucket,
+        training_stream: firehose.CfnDeliveryStream,
+        table: WorkflowTable,
+        flow_arn: str,
+        alarms: NotificationTopic,
+    ) -> None:
+        """Completed loops -> training rows: the transformer gets the event of every loop
+        reviewers complete (one it fails on lands in a dead-letter queue) and writes the
+        answers to the training stream."""
+        transform_fn = make.add(
+            "TransformAnswers",
+            "transform_answers",
+            "Turns reviewed answers into training rows",
+            environment={"TRAINING_STREAM": training_stream.ref, "STATE_TABLE": table.table_name},
+        )
         failures = QueueWithDlq(
             self, "TransformFailures", visibility_timeout=Duration.seconds(30), alarm_topic=alarms
         )
@@ -332,97 +448,10 @@ class ComprehendFeedbackLoopStack(Stack):
             )
         )
 
-        acknowledge_bucket_notifications_handler(self)
-        CfnOutput(self, "ApiUrl", value=self.api.url)
-        CfnOutput(self, "AlarmTopicArn", value=alarms.topic_arn)
-        CfnOutput(self, "ClassifierName", value=settings.classifier_name)
-        CfnOutput(self, "FeedbackBucketName", value=feedback_bucket.bucket_name)
-        CfnOutput(self, "BatchUploadBucketName", value=batch_bucket.bucket_name)
-        CfnOutput(self, "ReviewOutputBucketName", value=review_bucket.bucket_name)
-        CfnOutput(self, "FlowDefinitionArn", value=flow_arn)
-        CfnOutput(self, "FeedbackStreamName", value=feedback_stream.ref)
-        CfnOutput(self, "TrainingStreamName", value=training_stream.ref)
-        CfnOutput(self, "StateTableName", value=table.table_name)
-
-    def _delivery_stream(
-        self,
-        construct_id: str,
-        bucket: s3.IBucket,
-        nag_arn: str,
-        prefix: str,
-        settings: FeedbackLoopSettings,
-    ) -> firehose.CfnDeliveryStream:
-        role = iam.Role(
-            self,
-            f"{construct_id}Role",
-            description=f"Lets Firehose deliver {construct_id} under {prefix}",
-            assumed_by=iam.ServicePrincipal(
-                "firehose.amazonaws.com",
-                conditions={"StringEquals": {"sts:ExternalId": self.account}},
-            ),
-        )
-        # The S3 destination's documented permissions, narrowed to the prefix.
-        role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"],
-                resources=[bucket.arn_for_objects(f"{prefix}*")],
-            )
-        )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"],
-                resources=[bucket.bucket_arn],
-            )
-        )
-        acknowledge(
-            role.node.find_child("DefaultPolicy"),
-            f"AwsSolutions-IAM5[Resource::{nag_arn}/{prefix}*]",
-            f"Objects under {prefix} only: Firehose names the objects it writes at delivery "
-            "time (date prefix and a random suffix).",
-        )
-        log_group = logs.LogGroup(
-            self,
-            f"{construct_id}Logs",
-            retention=logs.RetentionDays.ONE_MONTH,
-            removal_policy=RemovalPolicy.DESTROY,
-        )
-        log_stream = logs.LogStream(self, f"{construct_id}LogStream", log_group=log_group)
-        role.add_to_policy(
-            iam.PolicyStatement(actions=["logs:PutLogEvents"], resources=[log_group.log_group_arn])
-        )
-        stream = firehose.CfnDeliveryStream(
-            self,
-            construct_id,
-            delivery_stream_type="DirectPut",
-            delivery_stream_encryption_configuration_input=firehose.CfnDeliveryStream.DeliveryStreamEncryptionConfigurationInputProperty(
-                key_type="AWS_OWNED_CMK"
-            ),
-            extended_s3_destination_configuration=firehose.CfnDeliveryStream.ExtendedS3DestinationConfigurationProperty(
-                bucket_arn=bucket.bucket_arn,
-                role_arn=role.role_arn,
-                prefix=prefix,
-                error_output_prefix=f"firehose-errors/{construct_id}/!{{firehose:error-output-type}}/",
-                buffering_hints=firehose.CfnDeliveryStream.BufferingHintsProperty(
-                    interval_in_seconds=settings.buffer_seconds, size_in_m_bs=settings.buffer_mib
-                ),
-                compression_format="UNCOMPRESSED",
-                cloud_watch_logging_options=firehose.CfnDeliveryStream.CloudWatchLoggingOptionsProperty(
-                    enabled=True,
-                    log_group_name=log_group.log_group_name,
-                    log_stream_name=log_stream.log_stream_name,
-                ),
-            ),
-        )
-        stream.node.add_dependency(role)
-        return stream
-
     def _rest_api(
         self, api_fn: PythonFunction, settings: FeedbackLoopSettings
     ) -> apigateway.RestApi:
-        access_logs = logs.LogGroup(
-            self, "ApiAccessLogs", retention=logs.RetentionDays.ONE_MONTH,
-            removal_policy=RemovalPolicy.DESTROY,
-        )  # fmt: skip
+        access_logs = WorkflowLogGroup(self, "ApiAccessLogs")
         api = apigateway.RestApi(
             self,
             "ClassifyApi",
@@ -515,26 +544,30 @@ class ComprehendFeedbackLoopStack(Stack):
         key = api.add_api_key("ApiKey", description="Key for the classify and feedback API")
         plan.add_api_key(key)
         CfnOutput(self, "ApiKeyId", value=key.key_id)
+        _acknowledge_api(api)
+        return api
+
+
+def _acknowledge_api(api: apigateway.RestApi) -> None:
+    acknowledge(
+        api,
+        "AwsSolutions-APIG3",
+        "A regional API behind an API key and usage-plan throttling; attach a WAF web ACL "
+        "where the API is exposed beyond known clients.",
+    )
+    for rule in ("AwsSolutions-APIG4", "AwsSolutions-COG4"):
         acknowledge(
             api,
-            "AwsSolutions-APIG3",
-            "A regional API behind an API key and usage-plan throttling; attach a WAF web ACL "
-            "where the API is exposed beyond known clients.",
+            rule,
+            "Callers are services holding an API key (usage plan with throttling), as in "
+            "the published architecture; there are no end-user identities to authorize.",
         )
-        for rule in ("AwsSolutions-APIG4", "AwsSolutions-COG4"):
-            acknowledge(
-                api,
-                rule,
-                "Callers are services holding an API key (usage plan with throttling), as in "
-                "the published architecture; there are no end-user identities to authorize.",
-            )
-        acknowledge(
-            api.node.find_child("CloudWatchRole"),
-            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
-            "AmazonAPIGatewayPushToCloudWatchLogs]",
-            "API Gateway's account-level logging role; AWS documents this managed policy for it.",
-        )
-        return api
+    acknowledge(
+        api.node.find_child("CloudWatchRole"),
+        "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+        "AmazonAPIGatewayPushToCloudWatchLogs]",
+        "API Gateway's account-level logging role; AWS documents this managed policy for it.",
+    )
 
 
 def _required(value: str | None, key: str) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from constructs import Node
 
@@ -40,14 +40,25 @@ def _as_list(value: Any) -> list[str]:
     raise ConfigurationError(f"expected a list or a comma-separated string, got {value!r}")
 
 
-def _as_int(key: str, value: Any, minimum: int, maximum: int) -> int:
+Number = TypeVar("Number", int, float)
+
+
+def in_range(
+    key: str, value: Any, kind: Callable[[Any], Number], minimum: Number, maximum: Number
+) -> Number:
+    """`value` as an int or a float (`kind`), between `minimum` and `maximum`."""
     try:
-        number = int(value)
+        number = kind(value)
     except (TypeError, ValueError):
-        raise ConfigurationError(f"{key} must be an integer, got {value!r}") from None
+        what = "an integer" if kind is int else "a number"
+        raise ConfigurationError(f"{key} must be {what}, got {value!r}") from None
     if not minimum <= number <= maximum:
         raise ConfigurationError(f"{key} must be between {minimum} and {maximum}, got {number}")
     return number
+
+
+def _as_int(key: str, value: Any, minimum: int, maximum: int) -> int:
+    return in_range(key, value, int, minimum, maximum)
 
 
 def number_reader(node: Node, prefix: str) -> Callable[[str, int, int, int], int]:
@@ -57,6 +68,11 @@ def number_reader(node: Node, prefix: str) -> Callable[[str, int, int, int], int
         return _as_int(prefix + key, _get(node, prefix + key, default), minimum, maximum)
 
     return number
+
+
+def max_polls(minutes: int, poll_seconds: int) -> int:
+    """How many polls `poll_seconds` apart a wait of `minutes` allows (at least one)."""
+    return max(1, minutes * 60 // poll_seconds)
 
 
 def stage(node: Node) -> str:

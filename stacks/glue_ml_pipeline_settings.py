@@ -12,7 +12,7 @@ from constructs import Node
 
 from lambdas.shared.endpoint_policy import ALWAYS_ON, SCALE_TO_ZERO, SCHEDULE
 from lambdas.shared.errors import ConfigurationError
-from stacks.config import _get, number_reader, stage
+from stacks.config import _get, in_range, number_reader, stage
 
 # The built-in BlazingText image: one registry account per region (SageMaker developer guide,
 # "Docker registry paths and example code"), tag 1. Regions missing here can name the image with
@@ -44,14 +44,7 @@ INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
 
 
 def _float(node: Node, key: str, default: float, low: float, high: float) -> float:
-    raw = _get(node, key, default)
-    try:
-        value = float(raw)
-    except (TypeError, ValueError):
-        raise ConfigurationError(f"{key} must be a number, got {raw!r}") from None
-    if not low <= value <= high:
-        raise ConfigurationError(f"{key} must be between {low} and {high}, got {value}")
-    return value
+    return in_range(key, _get(node, key, default), float, low, high)
 
 
 @dataclass(frozen=True)

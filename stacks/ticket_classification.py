@@ -14,7 +14,6 @@ resource through the Redshift Data API.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 from aws_cdk import (
@@ -27,12 +26,10 @@ from aws_cdk import (
     RemovalPolicy,
     Stack,
 )
-from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesisfirehose as firehose
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_redshift as redshift
 from aws_cdk import aws_redshiftserverless as redshiftserverless
 from aws_cdk import aws_s3 as s3
@@ -41,6 +38,7 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from lambdas.ticket_classification.warehouse import COLUMNS, DDL, TABLE
+from stacks import stack_digest
 from stacks.config import TicketSettings
 from stacks.constructs import (
     AccessLogsBucket,
@@ -50,9 +48,16 @@ from stacks.constructs import (
     QueueWithDlq,
     SecureBucket,
 )
-from stacks.constructs.acknowledge import acknowledge
+from stacks.constructs.acknowledge import acknowledge, acknowledge_wildcards
+from stacks.constructs.arns import service_arn
+from stacks.constructs.delivery_stream import ENCRYPTION, DeliveryLogs, DeliveryRole
 from stacks.constructs.endpoint_keeper import EndpointKeeper
+from stacks.constructs.outputs import add_outputs
+from stacks.constructs.python_function import WorkflowFunctions
 from stacks.constructs.runtime_cleanup import RuntimeCleanup
+from stacks.constructs.service_role import DataAccessRole
+from stacks.constructs.table import WorkflowTable
+from stacks.constructs.topic import operator_alarm_topic
 
 WORKFLOW = "ticket_classification"
 UNSET_ENDPOINT = "unset"
@@ -86,11 +91,91 @@ class TicketClassificationStack(Stack):
         **kwargs: object,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
-        digest = hashlib.sha256(construct_id.encode()).hexdigest()[:8]
-        warehouse_name = f"tickets-{digest}"
+        warehouse_name = f"tickets-{stack_digest(construct_id)}"
+        self._functions = WorkflowFunctions(self, WORKFLOW)
+        endpoint_parameters = self._endpoint_parameters(construct_id, settings)
+        secret = self._admin_secret(settings)
+        if settings.warehouse == "provisioned":
+            warehouse = self._cluster(warehouse_name, settings, secret)
+        else:
+            warehouse = self._serverless(warehouse_name, settings, secret)
+        table = self._tickets_table(settings, secret, warehouse)
+        access_logs = AccessLogsBucket(self, "AccessLogs")
+        staging = SecureBucket(
+            self,
+            "StagingBucket",
+            access_logs=access_logs,
+            noncurrent_days=7,
+            lifecycle_rules=[s3_expiry(30)],
+        )
+        stream = self._delivery_stream(settings, secret, warehouse, staging)
+        stream.node.add_dependency(table)
 
-        # --- Endpoints: ARNs in SSM, from context or set after deploying the endpoints -------
-        endpoint_parameters = {
+        # The ticket table; the classifier hands each ticket to the handler asynchronously,
+        # and what the handler fails on waits in a dead-letter queue.
+        tickets = WorkflowTable(self, "TicketTable", partition_key="ticketId")
+        handler = self._functions.add(
+            "TicketHandler",
+            "ticket_handler",
+            "Records the recommended materials of a classified ticket",
+            environment={"TICKET_TABLE": tickets.table_name},
+        )
+        handler.add_to_policy(
+            iam.PolicyStatement(actions=["dynamodb:UpdateItem"], resources=[tickets.table_arn])
+        )
+        alarms = operator_alarm_topic(self)
+        failures = QueueWithDlq(
+            self,
+            "HandlerFailures",
+            visibility_timeout=Duration.minutes(5),
+            retention=Duration.days(14),
+            alarm_topic=alarms,
+        )
+        lambda_.EventInvokeConfig(
+            self,
+            "TicketHandlerAsync",
+            function=handler.function,
+            max_event_age=Duration.hours(6),
+            retry_attempts=2,
+            on_failure=destinations.SqsDestination(failures.queue),
+        )
+        classifier = self._classifier(tickets, stream, handler, endpoint_parameters)
+        if settings.operation_endpoint_arn and settings.resource_endpoint_arn:
+            endpoint_arns = [settings.operation_endpoint_arn, settings.resource_endpoint_arn]
+        else:
+            endpoint_arns = self._training_workflow(
+                warehouse_name, construct_id, access_logs, endpoint_parameters, classifier,
+                alarms, settings,
+            )  # fmt: skip
+        classifier.add_to_policy(
+            iam.PolicyStatement(actions=["comprehend:ClassifyDocument"], resources=endpoint_arns)
+        )
+
+        warehouse_output = (
+            "ClusterIdentifier" if settings.warehouse == "provisioned" else "WorkgroupName"
+        )
+        add_outputs(
+            self,
+            ClassifierFunctionName=classifier.function.function_name,
+            HandlerFunctionName=handler.function.function_name,
+            TicketTableName=tickets.table_name,
+            DeliveryStreamName=stream.ref,
+            StagingBucketName=staging.bucket_name,
+            **{warehouse_output: warehouse_name},
+            DatabaseName=settings.database,
+            AdminSecretArn=secret.secret_arn,
+            HandlerFailureQueueUrl=failures.queue.queue_url,
+            **{
+                f"{role.capitalize()}EndpointParameterName": parameter.parameter_name
+                for role, parameter in endpoint_parameters.items()
+            },
+        )
+
+    def _endpoint_parameters(
+        self, construct_id: str, settings: TicketSettings
+    ) -> dict[str, ssm.StringParameter]:
+        """The endpoints' ARNs in SSM, from context or set after deploying the endpoints."""
+        return {
             role: ssm.StringParameter(
                 self,
                 f"{role.capitalize()}EndpointParameter",
@@ -104,7 +189,8 @@ class TicketClassificationStack(Stack):
             )
         }
 
-        # --- Warehouse: serverless or a cluster, with a generated admin password --------------
+    def _admin_secret(self, settings: TicketSettings) -> secretsmanager.Secret:
+        """The warehouse's admin credentials, with a generated password."""
         secret = secretsmanager.Secret(
             self,
             "AdminSecret",
@@ -124,18 +210,16 @@ class TicketClassificationStack(Stack):
             "network; rotate it on the namespace or cluster (or by redeploying) per the account's "
             "policy.",
         )
-        if settings.warehouse == "provisioned":
-            warehouse = self._cluster(warehouse_name, settings, secret)
-        else:
-            warehouse = self._serverless(warehouse_name, settings, secret)
+        return secret
 
-        # --- The tickets table, created through the Data API -----------------------------------
-        table_setup = PythonFunction(
-            self,
+    def _tickets_table(
+        self, settings: TicketSettings, secret: secretsmanager.Secret, warehouse: _Warehouse
+    ) -> CustomResource:
+        """The tickets table and view, created through the Redshift Data API."""
+        table_setup = self._functions.add(
             "TableSetup",
-            workflow=WORKFLOW,
-            handler="table_setup.handler",
-            description="Creates the tickets table and view through the Redshift Data API",
+            "table_setup",
+            "Creates the tickets table and view through the Redshift Data API",
             environment={
                 "DATABASE_NAME": settings.database,
                 "SECRET_ARN": secret.secret_arn,
@@ -164,53 +248,29 @@ class TicketClassificationStack(Stack):
             properties={"Database": settings.database, "Ddl": DDL},
         )
         table.node.add_dependency(warehouse.resource)
+        return table
 
-        # --- Firehose: S3 staging, then COPY into ticket_records ----------------------------------
-        access_logs = AccessLogsBucket(self, "AccessLogs")
-        staging = SecureBucket(
-            self,
-            "StagingBucket",
-            access_logs=access_logs,
-            noncurrent_days=7,
-            lifecycle_rules=[s3_expiry(30)],
+    def _delivery_stream(
+        self,
+        settings: TicketSettings,
+        secret: secretsmanager.Secret,
+        warehouse: _Warehouse,
+        staging: SecureBucket,
+    ) -> firehose.CfnDeliveryStream:
+        """Firehose: records staged in S3, then COPYed into ticket_records."""
+        delivery_logs = DeliveryLogs(
+            self, "DeliveryLogs", stream_id="DeliveryLogStream", stream_name="RedshiftDelivery"
         )
-        delivery_logs = logs.LogGroup(
-            self,
-            "DeliveryLogs",
-            retention=logs.RetentionDays.ONE_MONTH,
-            removal_policy=RemovalPolicy.DESTROY,
-        )
-        delivery_log_stream = logs.LogStream(
-            self, "DeliveryLogStream", log_group=delivery_logs, log_stream_name="RedshiftDelivery"
-        )
-        delivery_role = iam.Role(
+        role = DeliveryRole(
             self,
             "DeliveryRole",
             description="Lets Firehose stage ticket records in S3 and COPY them into Redshift",
-            assumed_by=iam.ServicePrincipal(
-                "firehose.amazonaws.com",
-                conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
-            ),
+            source_account=Aws.ACCOUNT_ID,
         )
         # The documented permissions of a Firehose role for an S3 (staging) destination.
-        delivery_role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"],
-                resources=[staging.arn_for_objects("*")],
-            ),
-        )
-        delivery_role.add_to_policy(
-            iam.PolicyStatement(
-                actions=[
-                    "s3:GetBucketLocation",
-                    "s3:ListBucket",
-                    "s3:ListBucketMultipartUploads",
-                ],
-                resources=[staging.bucket_arn],
-            )
-        )
-        secret.grant_read(delivery_role)
-        delivery_role.add_to_policy(
+        role.grant_s3_destination(staging, "*")
+        secret.grant_read(role)
+        role.add_to_policy(
             iam.PolicyStatement(
                 actions=["logs:PutLogEvents"],
                 # The group's Arn attribute ends in ":*" and is a token at synth time, so the
@@ -220,48 +280,41 @@ class TicketClassificationStack(Stack):
                         service="logs",
                         resource="log-group",
                         resource_name=f"{delivery_logs.log_group_name}:log-stream:"
-                        f"{delivery_log_stream.log_stream_name}",
+                        f"{delivery_logs.stream.log_stream_name}",
                         arn_format=ArnFormat.COLON_RESOURCE_NAME,
                     )
                 ],
             )
         )
         acknowledge(
-            delivery_role.node.find_child("DefaultPolicy"),
+            role.node.find_child("DefaultPolicy"),
             f"AwsSolutions-IAM5[Resource::<{self.get_logical_id(staging.node.default_child)}"  # type: ignore[arg-type]
             ".Arn>/*]",
             "Firehose writes staging objects under time-based keys it chooses at delivery; "
             "the bucket holds nothing else.",
         )
-        logging_options = firehose.CfnDeliveryStream.CloudWatchLoggingOptionsProperty(
-            enabled=True,
-            log_group_name=delivery_logs.log_group_name,
-            log_stream_name=delivery_log_stream.log_stream_name,
-        )
-        stream = firehose.CfnDeliveryStream(
+        return firehose.CfnDeliveryStream(
             self,
             "DeliveryStream",
             delivery_stream_type="DirectPut",
-            delivery_stream_encryption_configuration_input=firehose.CfnDeliveryStream.DeliveryStreamEncryptionConfigurationInputProperty(
-                key_type="AWS_OWNED_CMK"
-            ),
+            delivery_stream_encryption_configuration_input=ENCRYPTION,
             redshift_destination_configuration=firehose.CfnDeliveryStream.RedshiftDestinationConfigurationProperty(
                 cluster_jdbcurl=warehouse.jdbc_url,
-                role_arn=delivery_role.role_arn,
+                role_arn=role.role_arn,
                 copy_command=firehose.CfnDeliveryStream.CopyCommandProperty(
                     data_table_name=TABLE,
                     data_table_columns=",".join(COLUMNS),
                     copy_options=COPY_OPTIONS,
                 ),
                 secrets_manager_configuration=firehose.CfnDeliveryStream.SecretsManagerConfigurationProperty(
-                    enabled=True, secret_arn=secret.secret_arn, role_arn=delivery_role.role_arn
+                    enabled=True, secret_arn=secret.secret_arn, role_arn=role.role_arn
                 ),
                 retry_options=firehose.CfnDeliveryStream.RedshiftRetryOptionsProperty(
                     duration_in_seconds=settings.retry_seconds
                 ),
                 s3_configuration=firehose.CfnDeliveryStream.S3DestinationConfigurationProperty(
                     bucket_arn=staging.bucket_arn,
-                    role_arn=delivery_role.role_arn,
+                    role_arn=role.role_arn,
                     prefix="staging/",
                     error_output_prefix="errors/",
                     compression_format="UNCOMPRESSED",
@@ -269,60 +322,23 @@ class TicketClassificationStack(Stack):
                         interval_in_seconds=settings.buffer_seconds,
                         size_in_m_bs=settings.buffer_megabytes,
                     ),
-                    cloud_watch_logging_options=logging_options,
+                    cloud_watch_logging_options=delivery_logs.logging_options,
                 ),
-                cloud_watch_logging_options=logging_options,
+                cloud_watch_logging_options=delivery_logs.logging_options,
             ),
         )
-        stream.node.add_dependency(table)
 
-        # --- The ticket table and the two functions ------------------------------------------
-        tickets = dynamodb.Table(
-            self,
-            "TicketTable",
-            partition_key=dynamodb.Attribute(name="ticketId", type=dynamodb.AttributeType.STRING),
-            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
-            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=True
-            ),
-            removal_policy=RemovalPolicy.RETAIN,
-        )
-        handler = PythonFunction(
-            self,
-            "TicketHandler",
-            workflow=WORKFLOW,
-            handler="ticket_handler.handler",
-            description="Records the recommended materials of a classified ticket",
-            environment={"TICKET_TABLE": tickets.table_name},
-        )
-        handler.add_to_policy(
-            iam.PolicyStatement(actions=["dynamodb:UpdateItem"], resources=[tickets.table_arn])
-        )
-        # Where the dead-letter alarm notifies (subscribe an operator to AlarmTopicArn).
-        alarms = NotificationTopic(self, "AlarmNotifications")
-        failures = QueueWithDlq(
-            self,
-            "HandlerFailures",
-            visibility_timeout=Duration.minutes(5),
-            retention=Duration.days(14),
-            alarm_topic=alarms,
-        )
-        CfnOutput(self, "AlarmTopicArn", value=alarms.topic_arn)
-        lambda_.EventInvokeConfig(
-            self,
-            "TicketHandlerAsync",
-            function=handler.function,
-            max_event_age=Duration.hours(6),
-            retry_attempts=2,
-            on_failure=destinations.SqsDestination(failures.queue),
-        )
-
-        classifier = PythonFunction(
-            self,
+    def _classifier(
+        self,
+        tickets: WorkflowTable,
+        stream: firehose.CfnDeliveryStream,
+        handler: PythonFunction,
+        endpoint_parameters: dict[str, ssm.StringParameter],
+    ) -> PythonFunction:
+        classifier = self._functions.add(
             "TicketClassifier",
-            workflow=WORKFLOW,
-            handler="classifier.handler",
-            description="Classifies a support ticket by operation and resource",
+            "classifier",
+            "Classifies a support ticket by operation and resource",
             environment={
                 "TICKET_TABLE": tickets.table_name,
                 "DELIVERY_STREAM": stream.ref,
@@ -347,33 +363,7 @@ class TicketClassificationStack(Stack):
                 actions=["lambda:InvokeFunction"], resources=[handler.function.function_arn]
             ),
         )
-        if settings.operation_endpoint_arn and settings.resource_endpoint_arn:
-            endpoint_arns = [settings.operation_endpoint_arn, settings.resource_endpoint_arn]
-        else:
-            endpoint_arns = self._training_workflow(
-                warehouse_name, construct_id, access_logs, endpoint_parameters, classifier,
-                alarms, settings,
-            )  # fmt: skip
-        classifier.add_to_policy(
-            iam.PolicyStatement(actions=["comprehend:ClassifyDocument"], resources=endpoint_arns)
-        )
-
-        CfnOutput(self, "ClassifierFunctionName", value=classifier.function.function_name)
-        CfnOutput(self, "HandlerFunctionName", value=handler.function.function_name)
-        CfnOutput(self, "TicketTableName", value=tickets.table_name)
-        CfnOutput(self, "DeliveryStreamName", value=stream.ref)
-        CfnOutput(self, "StagingBucketName", value=staging.bucket_name)
-        if settings.warehouse == "provisioned":
-            CfnOutput(self, "ClusterIdentifier", value=warehouse_name)
-        else:
-            CfnOutput(self, "WorkgroupName", value=warehouse_name)
-        CfnOutput(self, "DatabaseName", value=settings.database)
-        CfnOutput(self, "AdminSecretArn", value=secret.secret_arn)
-        CfnOutput(self, "HandlerFailureQueueUrl", value=failures.queue.queue_url)
-        for role, parameter in endpoint_parameters.items():
-            CfnOutput(
-                self, f"{role.capitalize()}EndpointParameterName", value=parameter.parameter_name
-            )
+        return classifier
 
     def _serverless(
         self, name: str, settings: TicketSettings, secret: secretsmanager.Secret
@@ -514,63 +504,23 @@ class TicketClassificationStack(Stack):
         """The state machine that trains both classifiers from `training/<role>.csv` and
         deploys (or updates) their endpoints, and the keeper that deletes them while idle;
         the endpoint ARNs it creates."""
-        comprehend = f"arn:{Aws.PARTITION}:comprehend:{Aws.REGION}:{Aws.ACCOUNT_ID}"
+        comprehend = service_arn("comprehend")
         roles = ("operation", "resource")
         versions = [f"{comprehend}:document-classifier/{prefix}-{role}/version/*" for role in roles]
         endpoints = [f"{comprehend}:document-classifier-endpoint/{prefix}-{role}" for role in roles]
         parameters = [p.parameter_arn for p in endpoint_parameters.values()]
         bucket = SecureBucket(self, "TrainingBucket", access_logs=access_logs)
-        data_access = iam.Role(
+        data_access = DataAccessRole(
             self,
             "ComprehendDataAccessRole",
+            service="comprehend",
             description="Lets Comprehend read the ticket training data",
-            assumed_by=iam.ServicePrincipal(
-                "comprehend.amazonaws.com",
-                conditions={
-                    "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
-                    "ArnLike": {"aws:SourceArn": f"{comprehend}:*"},
-                },
-            ),
+            source_account=Aws.ACCOUNT_ID,
+            source_arn=f"{comprehend}:*",
+            bucket=bucket,
+            reads="training/*",
         )
-        bucket.grant_prefix(data_access, ["s3:GetObject"], "training/*")
-        bucket.grant_list(data_access, ["s3:ListBucket"], "training/*")
-        # Tickets that arrive while the endpoints are deleted (idle) wait in this queue. Under
-        # a scaling policy the keeper feeds it to the classifier only while both endpoints
-        # serve, so a ticket is never received, retried or dead-lettered because of a
-        # scaled-down endpoint; always-on, the feed stays on (an endpoint is missing only if
-        # deleted by hand) and a ticket is retried for 20 x 3 minutes before it is
-        # dead-lettered (nothing is lost: the dead-letter queue alarms and can be redriven).
-        managed = settings.endpoint_policy.scales_down
-        tickets = QueueWithDlq(
-            self,
-            "TicketQueue",
-            visibility_timeout=Duration.seconds(6 * 30),
-            max_receive_count=20,
-            retention=Duration.days(14),
-            alarm_topic=alarms,
-        )
-        feed = classifier.add_queue_trigger(tickets.queue, batch_size=10, enabled=not managed)
-        classifier.function.add_environment("TICKET_QUEUE_URL", tickets.queue.queue_url)
-        classifier.add_to_policy(
-            iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[tickets.queue.queue_arn])
-        )
-        keeper = EndpointKeeper(
-            self,
-            "EndpointKeeper",
-            policy=settings.endpoint_policy,
-            endpoint_arns=endpoints,
-            model_arns=versions,
-            queue=tickets.queue if managed else None,
-            queue_feed=feed if managed else None,
-        )
-        keeper.grant_caller(classifier)
-        for version in versions:
-            acknowledge(
-                keeper.function.role.node.find_child("DefaultPolicy"),
-                f"AwsSolutions-IAM5[Resource::{_nag_arn(version)}]",
-                "The keeper recreates an endpoint with whichever version the training promoted.",
-            )
-        CfnOutput(self, "TicketQueueUrl", value=tickets.queue.queue_url)
+        keeper = self._endpoint_keeper(classifier, alarms, settings, endpoints, versions)
         poll_seconds = 60
         workflow = AslStateMachine(
             self,
@@ -601,12 +551,11 @@ class TicketClassificationStack(Stack):
             pass_roles=[data_access],
             timeout=Duration.hours(8),
         )
-        for version in versions:
-            acknowledge(
-                workflow.role.node.find_child("DefaultPolicy"),
-                f"AwsSolutions-IAM5[Resource::{_nag_arn(version)}]",
-                "Each training run creates a classifier version named after its execution.",
-            )
+        acknowledge_wildcards(
+            workflow.role,
+            "Each training run creates a classifier version named after its execution.",
+            *versions,
+        )
         # Tags given on create are authorized as comprehend:TagResource.
         workflow.role.add_to_policy(
             iam.PolicyStatement(
@@ -621,18 +570,59 @@ class TicketClassificationStack(Stack):
             comprehend_classifier_names=[f"{prefix}-{role}" for role in roles],
             protects=[workflow, keeper],
         )
-        CfnOutput(self, "TrainingBucketName", value=bucket.bucket_name)
-        CfnOutput(self, "TrainingStateMachineArn", value=workflow.state_machine_arn)
+        add_outputs(
+            self,
+            TrainingBucketName=bucket.bucket_name,
+            TrainingStateMachineArn=workflow.state_machine_arn,
+        )
         return endpoints
 
-
-def _nag_arn(arn: str) -> str:
-    """An ARN as cdk-nag names it in a finding (pseudo parameters in angle brackets)."""
-    return (
-        arn.replace(Aws.PARTITION, "<AWS::Partition>")
-        .replace(Aws.REGION, "<AWS::Region>")
-        .replace(Aws.ACCOUNT_ID, "<AWS::AccountId>")
-    )
+    def _endpoint_keeper(
+        self,
+        classifier: PythonFunction,
+        alarms: NotificationTopic,
+        settings: TicketSettings,
+        endpoints: list[str],
+        versions: list[str],
+    ) -> EndpointKeeper:
+        """The keeper of the trained endpoints, and the queue where tickets wait for them."""
+        # Tickets that arrive while the endpoints are deleted (idle) wait in this queue. Under
+        # a scaling policy the keeper feeds it to the classifier only while both endpoints
+        # serve, so a ticket is never received, retried or dead-lettered because of a
+        # scaled-down endpoint; always-on, the feed stays on (an endpoint is missing only if
+        # deleted by hand) and a ticket is retried for 20 x 3 minutes before it is
+        # dead-lettered (nothing is lost: the dead-letter queue alarms and can be redriven).
+        managed = settings.endpoint_policy.scales_down
+        tickets = QueueWithDlq(
+            self,
+            "TicketQueue",
+            visibility_timeout=Duration.seconds(6 * 30),
+            max_receive_count=20,
+            retention=Duration.days(14),
+            alarm_topic=alarms,
+        )
+        feed = classifier.add_queue_trigger(tickets.queue, batch_size=10, enabled=not managed)
+        classifier.function.add_environment("TICKET_QUEUE_URL", tickets.queue.queue_url)
+        classifier.add_to_policy(
+            iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[tickets.queue.queue_arn])
+        )
+        keeper = EndpointKeeper(
+            self,
+            "EndpointKeeper",
+            policy=settings.endpoint_policy,
+            endpoint_arns=endpoints,
+            model_arns=versions,
+            queue=tickets.queue if managed else None,
+            queue_feed=feed if managed else None,
+        )
+        keeper.grant_caller(classifier)
+        acknowledge_wildcards(
+            keeper.function.role,
+            "The keeper recreates an endpoint with whichever version the training promoted.",
+            *versions,
+        )
+        CfnOutput(self, "TicketQueueUrl", value=tickets.queue.queue_url)
+        return keeper
 
 
 def s3_expiry(days: int) -> s3.LifecycleRule:

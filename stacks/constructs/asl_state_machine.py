@@ -14,13 +14,14 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import Aws, Duration, Fn, RemovalPolicy, Stack
+from aws_cdk import Aws, Duration, Fn, Stack
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from stacks.constructs.acknowledge import acknowledge
+from stacks.constructs.acknowledge import acknowledge, unscoped_policy
+from stacks.constructs.log_group import WorkflowLogGroup
+from stacks.constructs.python_function import PythonFunction
 
 STATEMACHINES_DIR = Path(__file__).resolve().parents[2] / "statemachines"
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z][A-Za-z0-9]*)\}")
@@ -132,45 +133,30 @@ class AslStateMachine(Construct):
                 iam.PolicyStatement(actions=["iam:PassRole"], resources=[role.role_arn])
             )
 
-        self.log_group = logs.LogGroup(
-            self,
-            "Logs",
-            retention=logs.RetentionDays.ONE_MONTH,
-            removal_policy=RemovalPolicy.DESTROY,
-        )
+        self.log_group = WorkflowLogGroup(self, "Logs")
         # Log delivery and X-Ray APIs accept only Resource "*" (AWS documents this for
         # Step Functions logging); they live in their own policy with that reason.
-        delivery = iam.Policy(
+        unscoped_policy(
             self,
             "LogDeliveryPolicy",
-            statements=[
-                iam.PolicyStatement(
-                    actions=[
-                        "logs:CreateLogDelivery",
-                        "logs:GetLogDelivery",
-                        "logs:UpdateLogDelivery",
-                        "logs:DeleteLogDelivery",
-                        "logs:ListLogDeliveries",
-                        "logs:PutResourcePolicy",
-                        "logs:DescribeResourcePolicies",
-                        "logs:DescribeLogGroups",
-                        "xray:PutTraceSegments",
-                        "xray:PutTelemetryRecords",
-                        "xray:GetSamplingRules",
-                        "xray:GetSamplingTargets",
-                    ],
-                    resources=["*"],
-                )
+            self.role,
+            [
+                "logs:CreateLogDelivery",
+                "logs:GetLogDelivery",
+                "logs:UpdateLogDelivery",
+                "logs:DeleteLogDelivery",
+                "logs:ListLogDeliveries",
+                "logs:PutResourcePolicy",
+                "logs:DescribeResourcePolicies",
+                "logs:DescribeLogGroups",
+                "xray:PutTraceSegments",
+                "xray:PutTelemetryRecords",
+                "xray:GetSamplingRules",
+                "xray:GetSamplingTargets",
             ],
-        )
-        delivery.attach_to_role(self.role)
-        acknowledge(
-            delivery,
-            "AwsSolutions-IAM5[Resource::*]",
             "CloudWatch Logs vended-log delivery and X-Ray tracing actions used by Step "
             "Functions support only Resource '*' (Step Functions logging documentation).",
         )
-
         self.resource = sfn.CfnStateMachine(
             self,
             "Resource",
@@ -192,36 +178,7 @@ class AslStateMachine(Construct):
         )
         self.resource.node.add_dependency(self.role)
         if self._own_execution_actions:
-            # A separate policy: the role's default policy is created before the state machine,
-            # which cannot reference its own ARN.
-            name = Fn.select(6, Fn.split(":", self.resource.attr_arn))
-            executions = Fn.join(
-                "",
-                [
-                    f"arn:{Aws.PARTITION}:states:{Aws.REGION}:{Aws.ACCOUNT_ID}:execution:",
-                    name,
-                    ":*",
-                ],
-            )
-            own = iam.Policy(
-                self,
-                "OwnExecutionsPolicy",
-                statements=[
-                    iam.PolicyStatement(actions=self._own_execution_actions, resources=[executions])
-                ],
-            )
-            own.attach_to_role(self.role)
-            logical_id = Stack.of(self).get_logical_id(self.resource)
-            name_token = (
-                '{"Fn::Select":[6,{"Fn::Split":[":",{"Fn::GetAtt":["' + logical_id + '","Arn"]}]}]}'
-            )
-            acknowledge(
-                own,
-                "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:"
-                f"<AWS::AccountId>:execution:{name_token}:*]",
-                "The state machine describes its own earlier executions (to tell a live run "
-                "from a stale lock); execution names exist only at run time.",
-            )
+            self._grant_own_executions()
         self.state_machine = sfn.StateMachine.from_state_machine_arn(
             self, "Imported", self.resource.attr_arn
         )
@@ -229,6 +186,35 @@ class AslStateMachine(Construct):
     @property
     def state_machine_arn(self) -> str:
         return self.resource.attr_arn
+
+    @property
+    def executions_arn(self) -> str:
+        """Every execution of this state machine: `...:execution:<state machine name>:*`."""
+        return Fn.join(
+            "",
+            [
+                f"arn:{Aws.PARTITION}:states:{Aws.REGION}:{Aws.ACCOUNT_ID}:execution:",
+                Fn.select(6, Fn.split(":", self.resource.attr_arn)),
+                ":*",
+            ],
+        )
+
+    @property
+    def executions_nag_arn(self) -> str:
+        """`executions_arn` as cdk-nag names it in a finding."""
+        logical_id = Stack.of(self).get_logical_id(self.resource)
+        name = '{"Fn::Select":[6,{"Fn::Split":[":",{"Fn::GetAtt":["' + logical_id + '","Arn"]}]}]}'
+        return f"arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{name}:*"
+
+    def grant_start(self, function: PythonFunction) -> None:
+        """Let `function` start executions, naming the state machine in its
+        `STATE_MACHINE_ARN`."""
+        function.function.add_environment("STATE_MACHINE_ARN", self.state_machine_arn)
+        function.add_to_policy(
+            iam.PolicyStatement(
+                actions=["states:StartExecution"], resources=[self.state_machine_arn]
+            )
+        )
 
     def _grant_tasks(
         self,
@@ -269,13 +255,27 @@ class AslStateMachine(Construct):
         if unscoped:
             if not unscoped_reason:
                 raise DefinitionError(f"{unscoped} act on '*': give unscoped_reason")
-            policy = iam.Policy(
-                self,
-                "UnscopedPolicy",
-                statements=[iam.PolicyStatement(actions=unscoped, resources=["*"])],
-            )
-            policy.attach_to_role(self.role)
-            acknowledge(policy, "AwsSolutions-IAM5[Resource::*]", unscoped_reason)
+            unscoped_policy(self, "UnscopedPolicy", self.role, unscoped, unscoped_reason)
+
+    def _grant_own_executions(self) -> None:
+        # A separate policy: the role's default policy is created before the state machine,
+        # which cannot reference its own ARN.
+        own = iam.Policy(
+            self,
+            "OwnExecutionsPolicy",
+            statements=[
+                iam.PolicyStatement(
+                    actions=self._own_execution_actions, resources=[self.executions_arn]
+                )
+            ],
+        )
+        own.attach_to_role(self.role)
+        acknowledge(
+            own,
+            f"AwsSolutions-IAM5[Resource::{self.executions_nag_arn}]",
+            "The state machine describes its own earlier executions (to tell a live run "
+            "from a stale lock); execution names exist only at run time.",
+        )
 
     def _grant(self, actions: list[str], resources: list[str]) -> None:
         self.role.add_to_policy(iam.PolicyStatement(actions=actions, resources=resources))

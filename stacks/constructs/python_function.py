@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from stacks.constructs.acknowledge import acknowledge
+from stacks.constructs.acknowledge import acknowledge, unscoped_policy
 from stacks.constructs.lambda_assets import code_asset_dir, dependency_layer_dir
+from stacks.constructs.log_group import WorkflowLogGroup
 
 RUNTIME = lambda_.Runtime.PYTHON_3_14
 ARCHITECTURE = lambda_.Architecture.ARM_64  # Graviton: about 20% cheaper per GB-second
@@ -59,9 +60,7 @@ class PythonFunction(Construct):
         function_name: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.log_group = logs.LogGroup(
-            self, "Logs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY
-        )
+        self.log_group = WorkflowLogGroup(self, "Logs", retention=log_retention)
         self.role = iam.Role(
             self,
             "Role",
@@ -143,13 +142,43 @@ class PythonFunction(Construct):
             self.role.add_to_policy(statement)
 
     def grant_unscoped(self, construct_id: str, actions: list[str], reason: str) -> iam.Policy:
-        """Grant actions that AWS authorizes only on `Resource: "*"`, in a policy of their own
-        so the cdk-nag acknowledgment names exactly these actions and why."""
-        policy = iam.Policy(
-            self,
+        """Grant actions that AWS authorizes only on `Resource: "*"` (see `unscoped_policy`)."""
+        return unscoped_policy(self, construct_id, self.role, actions, reason)
+
+
+class WorkflowFunctions:
+    """Makes the functions of one handler package that share an environment:
+
+    functions = WorkflowFunctions(self, "caption_translation", environment)
+    prepare = functions.add("PrepareBatch", "prepare_batch", "Validates ...", memory_size=1024)
+    """
+
+    def __init__(
+        self, scope: Construct, workflow: str, environment: Mapping[str, str] | None = None
+    ) -> None:
+        self.scope = scope
+        self.workflow = workflow
+        self.environment = dict(environment or {})
+
+    def add(
+        self,
+        construct_id: str,
+        module: str,
+        description: str,
+        *,
+        environment: Mapping[str, str] | None = None,
+        timeout: Duration = Duration.seconds(30),
+        memory_size: int = 256,
+    ) -> PythonFunction:
+        """The function whose handler is `handler` in `lambdas/<workflow>/<module>.py`, with
+        `environment` added to the shared one."""
+        return PythonFunction(
+            self.scope,
             construct_id,
-            statements=[iam.PolicyStatement(actions=actions, resources=["*"])],
+            workflow=self.workflow,
+            handler=f"{module}.handler",
+            description=description,
+            environment={**self.environment, **(environment or {})},
+            timeout=timeout,
+            memory_size=memory_size,
         )
-        policy.attach_to_role(self.role)
-        acknowledge(policy, "AwsSolutions-IAM5[Resource::*]", reason)
-        return policy

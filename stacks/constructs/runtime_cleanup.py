@@ -21,11 +21,16 @@ from aws_cdk import Aws, CustomResource, Duration
 from aws_cdk import aws_iam as iam
 from constructs import Construct, IConstruct
 
-from stacks.constructs.acknowledge import acknowledge
+from stacks.constructs.acknowledge import acknowledge_wildcards
+from stacks.constructs.arns import service_arn
 from stacks.constructs.python_function import PythonFunction
 
 RESOURCE_TYPE = "Custom::RuntimeCleanup"
 STACK_NAME_TAG = "StackName"
+VERSIONS_REASON = (
+    "The workflow names these resources at run time under this prefix (classifier "
+    "versions, SageMaker jobs, configs and models per run); only they are acted on."
+)
 
 
 def stack_name_tags() -> list[dict[str, str]]:
@@ -58,58 +63,10 @@ class RuntimeCleanup(Construct):
             "workflow created",
             timeout=Duration.minutes(15),
         )
-        comprehend = f"arn:{Aws.PARTITION}:comprehend:{Aws.REGION}:{Aws.ACCOUNT_ID}"
-        sagemaker = f"arn:{Aws.PARTITION}:sagemaker:{Aws.REGION}:{Aws.ACCOUNT_ID}"
-        unscoped: list[str] = []
-        if comprehend_endpoint_arns:
-            self.function.add_to_policy(
-                iam.PolicyStatement(
-                    actions=["comprehend:DescribeEndpoint", "comprehend:DeleteEndpoint"],
-                    resources=list(comprehend_endpoint_arns),
-                )
-            )
-        if comprehend_classifier_names:
-            versions = [
-                f"{comprehend}:document-classifier/{name}/version/*"
-                for name in comprehend_classifier_names
-            ]
-            self.function.add_to_policy(
-                iam.PolicyStatement(
-                    actions=[
-                        "comprehend:StopTrainingDocumentClassifier",
-                        "comprehend:DeleteDocumentClassifier",
-                    ],
-                    resources=versions,
-                )
-            )
-            for arn in versions:
-                self._acknowledge_versions(arn)
-            unscoped.append("comprehend:ListDocumentClassifiers")
-        if sagemaker_endpoint_names:
-            self.function.add_to_policy(
-                iam.PolicyStatement(
-                    actions=["sagemaker:DescribeEndpoint", "sagemaker:DeleteEndpoint"],
-                    resources=[f"{sagemaker}:endpoint/{name}" for name in sagemaker_endpoint_names],
-                )
-            )
-        if sagemaker_name_prefix:
-            named = f"{sagemaker_name_prefix}*"
-            grants = {
-                "sagemaker:StopTrainingJob": "training-job",
-                "sagemaker:StopTransformJob": "transform-job",
-                "sagemaker:DeleteEndpointConfig": "endpoint-config",
-                "sagemaker:DeleteModel": "model",
-            }
-            for action, kind in grants.items():
-                arn = f"{sagemaker}:{kind}/{named}"
-                self.function.add_to_policy(iam.PolicyStatement(actions=[action], resources=[arn]))
-                self._acknowledge_versions(arn)
-            unscoped += [
-                "sagemaker:ListTrainingJobs",
-                "sagemaker:ListTransformJobs",
-                "sagemaker:ListEndpointConfigs",
-                "sagemaker:ListModels",
-            ]
+        unscoped = [
+            *self._grant_comprehend(comprehend_endpoint_arns, comprehend_classifier_names),
+            *self._grant_sagemaker(sagemaker_endpoint_names, sagemaker_name_prefix),
+        ]
         if rekognition_project_arn:
             self.function.add_to_policy(
                 iam.PolicyStatement(
@@ -148,15 +105,62 @@ class RuntimeCleanup(Construct):
         for construct in protects:
             construct.node.add_dependency(self.resource)
 
-    def _acknowledge_versions(self, arn: str) -> None:
-        rendered = (
-            arn.replace(Aws.PARTITION, "<AWS::Partition>")
-            .replace(Aws.REGION, "<AWS::Region>")
-            .replace(Aws.ACCOUNT_ID, "<AWS::AccountId>")
+    def _grant_comprehend(
+        self, endpoint_arns: Sequence[str], classifier_names: Sequence[str]
+    ) -> list[str]:
+        """Grant what deleting the endpoints and classifier versions calls; the List actions
+        it needs besides, which take no resource."""
+        if endpoint_arns:
+            self.function.add_to_policy(
+                iam.PolicyStatement(
+                    actions=["comprehend:DescribeEndpoint", "comprehend:DeleteEndpoint"],
+                    resources=list(endpoint_arns),
+                )
+            )
+        if not classifier_names:
+            return []
+        versions = [
+            f"{service_arn('comprehend')}:document-classifier/{name}/version/*"
+            for name in classifier_names
+        ]
+        self.function.add_to_policy(
+            iam.PolicyStatement(
+                actions=[
+                    "comprehend:StopTrainingDocumentClassifier",
+                    "comprehend:DeleteDocumentClassifier",
+                ],
+                resources=versions,
+            )
         )
-        acknowledge(
-            self.function.role.node.find_child("DefaultPolicy"),
-            f"AwsSolutions-IAM5[Resource::{rendered}]",
-            "The workflow names these resources at run time under this prefix (classifier "
-            "versions, SageMaker jobs, configs and models per run); only they are acted on.",
-        )
+        acknowledge_wildcards(self.function.role, VERSIONS_REASON, *versions)
+        return ["comprehend:ListDocumentClassifiers"]
+
+    def _grant_sagemaker(self, endpoint_names: Sequence[str], name_prefix: str) -> list[str]:
+        """Grant what deleting the endpoints, and stopping and deleting what runs named under
+        `name_prefix`, calls; the List actions it needs besides."""
+        sagemaker = service_arn("sagemaker")
+        if endpoint_names:
+            self.function.add_to_policy(
+                iam.PolicyStatement(
+                    actions=["sagemaker:DescribeEndpoint", "sagemaker:DeleteEndpoint"],
+                    resources=[f"{sagemaker}:endpoint/{name}" for name in endpoint_names],
+                )
+            )
+        if not name_prefix:
+            return []
+        grants = {
+            "sagemaker:StopTrainingJob": "training-job",
+            "sagemaker:StopTransformJob": "transform-job",
+            "sagemaker:DeleteEndpointConfig": "endpoint-config",
+            "sagemaker:DeleteModel": "model",
+        }
+        for action, kind in grants.items():
+            arn = f"{sagemaker}:{kind}/{name_prefix}*"
+            self.function.add_to_policy(iam.PolicyStatement(actions=[action], resources=[arn]))
+            acknowledge_wildcards(self.function.role, VERSIONS_REASON, arn)
+        return [
+            "sagemaker:ListTrainingJobs",
+            "sagemaker:ListTransformJobs",
+            "sagemaker:ListEndpointConfigs",
+            "sagemaker:ListModels",
+        ]

@@ -7,6 +7,8 @@ from typing import Any
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_notifications as s3n
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from stacks.constructs.acknowledge import acknowledge
@@ -100,4 +102,16 @@ class SecureBucket(s3.Bucket):
                 resources=[self.bucket_arn],
                 conditions={"StringLike": {"s3:prefix": list(prefixes)}},
             )
+        )
+
+    def notify_new_objects(
+        self, queue: sqs.IQueue, *, prefix: str | None = None, suffix: str | None = None
+    ) -> None:
+        """Send an event for every object created (under `prefix`, ending in `suffix`) to
+        `queue`."""
+        filters = (
+            [s3.NotificationKeyFilter(prefix=prefix, suffix=suffix)] if prefix or suffix else []
+        )
+        self.add_event_notification(
+            s3.EventType.OBJECT_CREATED, s3n.SqsDestination(queue), *filters
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Aws
+from aws_cdk import Aws, CfnOutput
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_iam as iam
@@ -78,3 +78,11 @@ class NotificationTopic(sns.Topic):
             # The last condition added on a key wins, so each call names every alarm so far.
             statement.add_condition("ArnEquals", {"aws:SourceArn": list(self._alarm_arns)})
             statement.add_condition("StringEquals", {"aws:SourceAccount": Aws.ACCOUNT_ID})
+
+
+def operator_alarm_topic(scope: Construct) -> NotificationTopic:
+    """The topic the stack's dead-letter alarms notify; an operator subscribes to it by the
+    `AlarmTopicArn` output."""
+    topic = NotificationTopic(scope, "AlarmNotifications")
+    CfnOutput(scope, "AlarmTopicArn", value=topic.topic_arn)
+    return topic
