@@ -32,6 +32,7 @@ import io
 import json
 import logging
 import re
+import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -158,6 +159,14 @@ class LocalEngine(abc.ABC):
     service_name: ClassVar[str]
     validation_error_code: ClassVar[str] = DEFAULT_VALIDATION_ERROR
     engine_enforced_limits: ClassVar[frozenset[tuple[str, str]]] = frozenset()
+
+    def __init__(self, clock: Any, account_id: str, region: str) -> None:
+        """What every engine keeps: the local clock it runs on, the account and region it
+        answers for, and one lock its state changes under."""
+        self.clock = clock
+        self.account_id = account_id
+        self.region = region
+        self._lock = threading.RLock()
 
     @property
     def service_model(self) -> ServiceModel:

@@ -109,8 +109,8 @@ class SageMakerFlowEngine(LocalEngine):
     )  # fmt: skip
 
     def __init__(self, state: A2iState, clock: LocalClock, account_id: str, region: str) -> None:
+        super().__init__(clock, account_id, region)
         self.state = state
-        self.clock = clock
         self.base = f"arn:aws:sagemaker:{region}:{account_id}"
 
     def handle(self, operation: str, params: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
@@ -204,12 +204,10 @@ class A2iRuntimeEngine(LocalEngine):
         account_id: str,
         region: str,
     ) -> None:
+        super().__init__(clock, account_id, region)
         self.state = state
-        self.clock = clock
         self.s3_for = s3_for
         self.emit_event = emit_event
-        self.account_id = account_id
-        self.region = region
         self.base = f"arn:aws:sagemaker:{region}:{account_id}"
 
     # the API -------------------------------------------------------------------------------

@@ -722,18 +722,16 @@ class ComprehendEngine(LocalEngine):
         throughput_limits: bool = True,
         seed: int = 0,
     ) -> None:
-        self.clock = clock
-        self.account_id = account_id
-        self.region = region
+        super().__init__(clock, account_id, region)
         self.timings = timings or ComprehendTimings()
         self.throughput_limits = throughput_limits
         self.seed = seed
         self.usage = UsageMeter()
         self.max_text_bytes = MAX_TEXT_BYTES
         self._s3_for_role = s3_for_role
-        # One lock for all state: training and job runs are short, and a single lock keeps
-        # cross-resource checks (a classifier behind an endpoint) free of ordering issues.
-        self._lock = threading.RLock()
+        # The engine's one lock guards all state: training and job runs are short, and a single
+        # lock keeps cross-resource checks (a classifier behind an endpoint) free of ordering
+        # issues.
         self._classifiers: dict[str, _Classifier] = {}
         self._jobs: dict[str, _Job] = {}
         self._endpoints: dict[str, _Endpoint] = {}

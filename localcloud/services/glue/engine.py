@@ -148,15 +148,12 @@ class GlueEngine(LocalEngine):
         account_id: str = "123456789012",
         region: str = "us-east-1",
     ) -> None:
-        self.clock = clock
-        self.account_id = account_id
-        self.region = region
+        super().__init__(clock, account_id, region)
         self._credentials_for = credentials_for
         self._s3_for_role = s3_for_role
         # Job scripts change process-wide state (environment, sys.path, sys.argv): they run
         # one at a time, and never while a Lambda handler runs.
         self._run_lock = run_lock
-        self._lock = threading.RLock()
         self._assets: dict[str, Path] = {}
         self._jobs: dict[str, _Job] = {}
         self._runs: dict[str, list[_JobRun]] = {}

@@ -236,11 +236,11 @@ class RedshiftDataEngine(LocalEngine):
     service_name: ClassVar[str] = "redshift-data"
 
     def __init__(self, cloud: LocalCloud, warehouse: Warehouse) -> None:
+        super().__init__(cloud.clock, cloud.account_id, cloud.region)
         self.cloud = cloud
         self.warehouse = warehouse
         self.statements: dict[str, Statement] = {}
         self.firehose: FirehoseRedshiftDelivery | None = None  # set by `start`
-        self._lock = threading.Lock()
         self._queue: list[str] = []
         self._wake = threading.Event()
         self._stopped = False

@@ -673,15 +673,12 @@ class RekognitionEngine(LocalEngine):
         manifests and images and writes training results with the caller's own permissions:
         the engine uses `s3_for_principal(ctx.principal)` when given, otherwise
         `s3_for_role(ctx.principal)` (the account root for a caller it cannot name)."""
-        self.clock = clock
-        self.account_id = account_id
-        self.region = region
+        super().__init__(clock, account_id, region)
         self.timings = timings or CustomLabelsTimings()
         self.tps_per_inference_unit = tps_per_inference_unit
         self.usage = CustomLabelsUsage(clock, self.poll)
         self._s3_for_role = s3_for_role
         self._s3_for_principal = s3_for_principal
-        self._lock = threading.RLock()
         self._projects: dict[str, _Project] = {}  # by ARN
         self._versions: dict[str, _Version] = {}  # by ARN
         self._throttle_remaining = 0

@@ -182,12 +182,9 @@ class SageMakerEngine(LocalEngine):
         region: str = "us-east-1",
         timings: SageMakerTimings | None = None,
     ) -> None:
-        self.clock = clock
-        self.account_id = account_id
-        self.region = region
+        super().__init__(clock, account_id, region)
         self.timings = timings or SageMakerTimings()
         self._s3_for_role = s3_for_role
-        self._lock = threading.RLock()
         self._training: dict[str, _TrainingJob] = {}
         self._models: dict[str, dict[str, Any]] = {}
         self._configs: dict[str, dict[str, Any]] = {}

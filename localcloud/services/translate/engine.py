@@ -802,10 +802,7 @@ class TranslateEngine(LocalEngine):
         faults: TranslateFaults | None = None,
         timings: JobTimings | None = None,
     ) -> None:
-        self.clock = clock
-        self.account_id = account_id
-        self.region = region
-        self._lock = threading.RLock()
+        super().__init__(clock, account_id, region)
         self._faults = faults or TranslateFaults()
         self.timings = timings or JobTimings()
         self.usage = UsageMeter()
