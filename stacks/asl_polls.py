@@ -62,10 +62,12 @@ The parts of a Poll:
   `Order` "check-then-count" (check, add one, wait) or "count-then-check" (add one, check,
   wait); the `Counter` path; the maximum, `Below` (counter < maximum) or `UpTo` (counter <=
   maximum), both paths; where the loop goes when the budget is spent (`Exhausted`); an optional
-  `Comment` for the check. A count rebuilds the object that holds the counter, so `Fields`
-  lists that object's fields, in order, when it holds more than the counter (the others are
-  copied). A counter directly under `$` cannot be rebuilt so: a first Pass writes the count to
-  a `Scratch` path and a second, named `Keep`, copies it back.
+  `Comment` for the check. Starting from 0, "count-then-check" with `Below` N describes the
+  resource at most N times; with `UpTo` N, or "check-then-count" with `Below` N, N + 1 times.
+  A count rebuilds the object that holds the counter, so `Fields` lists that object's fields,
+  in order, when it holds more than the counter (the others are copied). A counter directly
+  under `$` cannot be rebuilt so: a first Pass writes the count to a `Scratch` path and a
+  second, named `Keep`, copies it back.
 """
 
 from __future__ import annotations

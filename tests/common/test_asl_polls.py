@@ -1,18 +1,33 @@
 """The bounded poll loop, declared once (`stacks/asl_polls.py`): what a Poll expands into, the
-declarations it refuses, and that the expanded loop runs and stops at its budget."""
+declarations it refuses, that the expanded loop runs and stops at its budget, and that every
+poll loop of the workflows is declared as a Poll."""
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+import json
+from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from stacks.asl_polls import PollDeclarationError, expand_polls, iter_polls
+from stacks.asl_polls import PollDeclarationError, expand_polls, iter_polls, read_definition
 from tests.helpers.statemachines import CannedService, executor
 
+REPO_ROOT = Path(__file__).resolve().parents[2]
+STATEMACHINES = sorted((REPO_ROOT / "statemachines").glob("*.asl.json"))
 DESCRIBE_JOB = "arn:aws:states:::aws-sdk:translate:describeTextTranslationJob"
+
+# Every poll loop of the workflows, by file: the Poll's (its Wait state's) name and where the
+# loop's states go. A loop kept hand-written would be listed in HAND_WRITTEN with its reason.
+POLLS = {
+    "caption_translation.asl.json": {"WaitForJob"},
+    "comprehend_model_lifecycle.asl.json": {"WaitForTraining", "WaitForJob", "WaitForEndpoint"},
+    "custom_labels_batch.asl.json": {"WaitForModel", "WaitForQueue", "WaitForStop"},
+    "ticket_classification_training.asl.json": {"WaitForTraining", "WaitForEndpoint"},
+}
+HAND_WRITTEN: dict[str, set[str]] = {}
 
 
 def _poll(**changes: Any) -> dict[str, Any]:
@@ -300,3 +315,66 @@ def test_a_job_that_never_finishes_ends_the_loop_when_its_budget_is_spent(
 
 def test_a_job_that_finishes_within_the_budget_leaves_the_loop_done() -> None:
     assert _runs_until("count-then-check", "Below", ["SUBMITTED", "COMPLETED"]) == ("SUCCEEDED", 2)
+
+
+def _states_levels(definition: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+    yield definition["States"]
+    for state in definition["States"].values():
+        for branch in state.get("Branches", []):
+            yield from _states_levels(branch)
+        for key in ("ItemProcessor", "Iterator"):
+            if key in state:
+                yield from _states_levels(state[key])
+
+
+def _transitions(state: Mapping[str, Any]) -> set[str]:
+    targets = {state[key] for key in ("Next", "Default") if key in state}
+    targets |= {choice["Next"] for choice in state.get("Choices", [])}
+    return targets | {catcher["Next"] for catcher in state.get("Catch", [])}
+
+
+def _has_cycle(states: Mapping[str, Any], leaving_out: set[str]) -> list[str]:
+    """A cycle of transitions that passes none of `leaving_out`, or []."""
+    graph = {
+        name: _transitions(state) - leaving_out
+        for name, state in states.items()
+        if name not in leaving_out
+    }
+    done: set[str] = set()
+
+    def visit(name: str, path: list[str]) -> list[str]:
+        if name in path:
+            return [*path[path.index(name) :], name]
+        if name in done:
+            return []
+        for target in sorted(graph.get(name, ())):
+            found = visit(target, [*path, name])
+            if found:
+                return found
+        done.add(name)
+        return []
+
+    for name in graph:
+        found = visit(name, [])
+        if found:
+            return found
+    return []
+
+
+@pytest.mark.parametrize("path", STATEMACHINES, ids=lambda p: p.name)
+def test_every_poll_loop_of_the_workflows_is_declared_as_a_poll(path: Path) -> None:
+    """No Wait state is written by hand, and with the Polls' waits left out no transitions
+    form a cycle: every loop of the workflow is a declared, bounded Poll."""
+    source = json.loads(path.read_text())
+    polls = {name for name, _ in iter_polls(source)}
+    assert polls == POLLS[path.name]
+    hand_written = HAND_WRITTEN.get(path.name, set())
+    waits = {
+        name
+        for states in _states_levels(source)
+        for name, state in states.items()
+        if state.get("Type") == "Wait"
+    }
+    assert waits == hand_written
+    for states in _states_levels(read_definition(path)):
+        assert _has_cycle(states, polls | hand_written) == []
