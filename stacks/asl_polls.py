@@ -107,7 +107,30 @@ def expand_polls(definition: Mapping[str, Any]) -> dict[str, Any]:
                     + (f" (Poll state {name} generates it)" if state_name != name else "")
                 )
             states[state_name] = plain
+    for name, state in definition["States"].items():
+        if state.get("Type") == POLL and "Next" in state["Describe"]:
+            _check_leads_to_status(name, state, states)
     return {**definition, "States": states}
+
+
+def _check_leads_to_status(name: str, poll: Mapping[str, Any], states: Mapping[str, Any]) -> None:
+    """A Describe with a Next of its own must still reach the Poll's status check."""
+    status = poll["Status"]["Name"]
+    seen, pending = set(), [poll["Describe"]["Next"]]
+    while pending:
+        current = pending.pop()
+        if current == status:
+            return
+        if current in seen or current not in states:
+            continue
+        seen.add(current)
+        state = states[current]
+        pending += [state[key] for key in ("Next", "Default") if key in state]
+        pending += [rule["Next"] for rule in state.get("Choices", []) if "Next" in rule]
+    raise PollDeclarationError(
+        f"Poll state {name}: Describe Next {poll['Describe']['Next']} never leads to the status "
+        f"check {status}"
+    )
 
 
 def iter_polls(definition: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]]]:

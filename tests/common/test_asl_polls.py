@@ -212,9 +212,15 @@ def test_rules_given_as_choice_rules_other_outcomes_and_pending_by_default() -> 
     }
 
 
-def test_a_describe_with_its_own_next_keeps_it() -> None:
-    states = _expanded(Describe={"Next": "Finished"})
-    assert states["DescribeJob"]["Next"] == "Finished"
+def test_a_describe_with_its_own_next_keeps_it_and_must_lead_to_the_status_check() -> None:
+    machine = _machine(_poll(Describe={"Next": "PickStatus"}))
+    machine["States"]["PickStatus"] = {"Type": "Pass", "Next": "JobStatus"}
+    states = expand_polls(machine)["States"]
+    assert states["DescribeJob"]["Next"] == "PickStatus"
+
+    machine["States"]["PickStatus"]["Next"] = "Finished"
+    with pytest.raises(PollDeclarationError, match="Poll state Wait: Describe Next PickStatus"):
+        expand_polls(machine)
 
 
 def test_polls_inside_map_and_parallel_states_are_expanded_and_the_input_is_left_alone() -> None:
