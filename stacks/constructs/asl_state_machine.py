@@ -1,6 +1,7 @@
 """A Step Functions state machine defined by an ASL file in `statemachines/`.
 
-The file is plain ASL with `${Placeholder}` strings. The construct substitutes them itself and
+The file is ASL with `${Placeholder}` strings and `Poll` loops, expanded when it is read
+(`stacks/asl_polls.py`). The construct substitutes the placeholders itself and
 inlines the result as the template's `Definition` object (not an opaque string), so cfn-lint
 validates the definition that deploys. It then reads every Task state and grants the role
 exactly the API calls the definition makes, on the resources the caller names for each.
@@ -8,7 +9,6 @@ exactly the API calls the definition makes, on the resources the caller names fo
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -19,6 +19,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from stacks.asl_polls import read_definition
 from stacks.constructs.acknowledge import acknowledge, unscoped_policy
 from stacks.constructs.log_group import WorkflowLogGroup
 from stacks.constructs.python_function import PythonFunction
@@ -44,7 +45,8 @@ class DefinitionError(ValueError):
 
 
 def load_definition(file_name: str) -> dict[str, Any]:
-    return json.loads((STATEMACHINES_DIR / file_name).read_text(encoding="utf-8"))
+    """The file's definition, its Poll loops expanded into plain ASL."""
+    return read_definition(STATEMACHINES_DIR / file_name)
 
 
 def substitute(node: Any, values: Mapping[str, Any], used: set[str] | None = None) -> Any:

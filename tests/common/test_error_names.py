@@ -33,6 +33,7 @@ from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name
 from localcloud.core.assembly import CloudAssembly
 from localcloud.core.moto_hooks import OPTIMIZED_BASE_EXCEPTIONS, sdk_error_prefix, sdk_service_name
 from localcloud.core.protocol import DEFAULT_VALIDATION_ERROR
+from stacks.asl_polls import read_definition
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STATEMACHINES = sorted((REPO_ROOT / "statemachines").glob("*.asl.json"))
@@ -374,7 +375,7 @@ def _template_definitions(assembly_dir: Path) -> list[tuple[str, dict[str, Any]]
 
 @pytest.mark.parametrize("path", STATEMACHINES, ids=lambda p: p.name)
 def test_every_retry_and_catch_names_an_error_its_state_can_raise(path: Path) -> None:
-    assert name_problems(json.loads(path.read_text()), path.name) == []
+    assert name_problems(read_definition(path), path.name) == []
 
 
 @pytest.mark.synth

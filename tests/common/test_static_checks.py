@@ -13,6 +13,7 @@ import pytest
 from cfnlint.api import lint_all
 
 from localcloud.core.assembly import CloudAssembly
+from stacks.asl_polls import read_definition
 
 pytestmark = pytest.mark.synth
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -81,12 +82,15 @@ def test_state_machine_definitions_are_valid_asl(assembly_dir: Path, tmp_path: P
 
 
 def test_the_asl_source_files_are_valid_with_their_placeholders(tmp_path: Path) -> None:
+    """Validated as read, their Poll loops expanded."""
     validator = REPO_ROOT / "node_modules" / ".bin" / "asl-validator"
-    for path in sorted((REPO_ROOT / "statemachines").glob("*.asl.json")):
+    for source in sorted((REPO_ROOT / "statemachines").glob("*.asl.json")):
+        path = tmp_path / source.name
+        path.write_text(json.dumps(read_definition(source)))
         result = subprocess.run(
             [str(validator), "--json-path", str(path)], capture_output=True, text=True
         )
-        assert result.returncode == 0, f"{path.name}: {result.stdout}{result.stderr}"
+        assert result.returncode == 0, f"{source.name}: {result.stdout}{result.stderr}"
 
 
 RUNTIME_SDK = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six")

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from stacks.asl_polls import read_definition
 from tests.helpers.cleanup import cleanup
 from tests.helpers.templates import resources, stack_template
 
@@ -28,7 +29,7 @@ def template(assembly_dir: Path) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def states() -> dict[str, Any]:
-    return json.loads(ASL.read_text())["States"]
+    return read_definition(ASL)["States"]
 
 
 def _targets(state: dict[str, Any]) -> Iterator[tuple[str, str]]:

@@ -193,12 +193,12 @@ def executor() -> Iterator[Executor]:
     moto_answer = BotocoreStubber.__call__
 
     # As the local cloud answers a service's calls: before moto does, or in its place.
-    def answer_first(stub: Any, event_name: str, request: Any, **kwargs: Any) -> Any:
-        if stub.enabled and current and event_name.count(".") == 2:
+    def answer_first(self: Any, event_name: str, request: Any, **kwargs: Any) -> Any:
+        if self.enabled and current and event_name.count(".") == 2:
             answered = current[0].intercept(request, event_name)
             if answered is not None:
                 return answered
-        return moto_answer(stub, event_name, request, **kwargs)
+        return moto_answer(self, event_name, request, **kwargs)
 
     config: Any = {"stepfunctions": {"execute_state_machine": True}}
     try:

@@ -23,6 +23,7 @@ from botocore.retries import standard
 from localcloud.cloud import REPO_ROOT, LocalCloud
 from localcloud.core import chaos as chaos_module
 from localcloud.core.chaos import ChaosSettings, ChaosSpecError
+from stacks.asl_polls import read_definition
 
 pytestmark = [pytest.mark.workflow, pytest.mark.xdist_group("chaos")]
 
@@ -415,13 +416,11 @@ def _step_functions_error_name(service: str, prefix: str, code: str, *, sdk: boo
 def test_every_service_task_retries_the_faults_its_call_can_fail_with(path: Path) -> None:
     """Step Functions does not retry a service integration by itself: a throttled or failed
     call that no Retry names fails the execution (after the work it did)."""
-    import json
-
     from localcloud.core.chaos import operation_faults
     from localcloud.core.moto_hooks import sdk_error_prefix, sdk_service_name
 
     missing = []
-    for name, state in _task_states(json.loads(path.read_text())):
+    for name, state in _task_states(read_definition(path)):
         resource = state.get("Resource", "")
         if not resource.startswith("arn:aws:states:::"):
             continue
@@ -607,12 +606,10 @@ def test_every_task_safe_to_repeat_retries_a_call_whose_answer_was_lost(path: Pa
     States.TaskFailed matches it whatever its name, and a read-only or overwriting call is safe
     to send again (a lost answer to `RecordLiveEndpoint` once failed a round whose endpoint was
     deployed)."""
-    import json
-
     from localcloud.core.moto_hooks import sdk_error_prefix
 
     missing = []
-    for name, state in _task_states(json.loads(path.read_text())):
+    for name, state in _task_states(read_definition(path)):
         integration, *rest = state.get("Resource", "").split(":::")[-1].split(":")
         parameters = state.get("Parameters", {})
         # Writes that set a value whatever the current one: an overwriting parameter, an
