@@ -918,7 +918,8 @@ def _registered_engines() -> dict[str, str]:
     """Engines the local cloud registers by service (`engines["sagemaker-runtime"] = Cls(...)`),
     by class name."""
     registered = {}
-    for node in ast.walk(_parse(LOCALCLOUD / "cloud.py")):
+    plugins = (node for path in _localcloud_files() for node in ast.walk(_parse(path)))
+    for node in plugins:
         if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Subscript):
             key = node.targets[0].slice
             value = node.value
@@ -1021,15 +1022,18 @@ EVERY_ENGINE_SERVICE = frozenset(
 
 def test_every_validation_error_an_engine_answers_with_is_an_error_of_its_service() -> None:
     """The code the wire protocols answer a request breaking the model's constraints with."""
-    problems = []
-    for path in sorted((LOCALCLOUD / "engines").glob("*.py")):
+    problems, checked = [], set()
+    for path in _localcloud_files():
         for node in ast.walk(_parse(path)):
             if isinstance(node, ast.ClassDef):
                 service = _class_constant(node, "service_name")
                 code = _class_constant(node, "validation_error_code") or DEFAULT_VALIDATION_ERROR
+                if service:
+                    checked.add(service)
                 if service and not (is_error_of(code, [service]) or code in PROTOCOL_ERRORS):
                     problems.append(f"{path.name}: {node.name} answers {code}")
     assert problems == []
+    assert {"translate", "comprehend", "rekognition", "glue", "sagemaker"} <= checked
 
 
 def test_local_engines_answer_only_with_errors_of_the_services_they_emulate() -> None:
