@@ -20,12 +20,12 @@ import io
 import itertools
 import json
 import re
-import sys
 import threading
 import time
 import types
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -658,6 +658,27 @@ def patch_task_error_names(patches: Patches) -> None:
 
 
 # Step Functions: credentials per execution role, waits on the local clock ---------------------
+def _step_functions_modules_naming(name: str) -> list[types.ModuleType]:
+    """Every module of moto's Step Functions interpreter that holds its own `name` (the one
+    defining it and each that imports it), imported now: a module moto imports lazily, during an
+    execution, would otherwise bind our replacement and keep it after the cloud stops."""
+    import importlib
+
+    from moto.stepfunctions import parser
+
+    root = Path(parser.__file__).parent
+    modules = []
+    for source in sorted(root.rglob("*.py")):
+        if name not in source.read_text(encoding="utf-8"):
+            continue
+        parts = source.relative_to(root).with_suffix("").parts
+        parts = parts[:-1] if parts[-1] == "__init__" else parts
+        module = importlib.import_module(".".join((parser.__name__, *parts)))
+        if name in vars(module):
+            modules.append(module)
+    return modules
+
+
 def _patch_step_functions(cloud: LocalCloud, patches: Patches) -> None:
     # Import every module that calls boto_client_for, then point each at ours.
     import moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils
@@ -680,10 +701,8 @@ def _patch_step_functions(cloud: LocalCloud, patches: Patches) -> None:
     from moto.stepfunctions.parser.asl.utils import boto_client
 
     require(boto_client, "boto_client_for", ("region", "service", "state_credentials"))
-    for module in list(sys.modules.values()):
-        name = getattr(module, "__name__", "")
-        if name.startswith("moto.stepfunctions.parser") and hasattr(module, "boto_client_for"):
-            patches.set(module, "boto_client_for", boto_client_for)
+    for module in _step_functions_modules_naming("boto_client_for"):
+        patches.set(module, "boto_client_for", boto_client_for)
 
     def wait_interval(self: Any, env: Any, wait_seconds: int) -> None:
         if wait_seconds > 0:
@@ -735,10 +754,8 @@ def _patch_step_functions(cloud: LocalCloud, patches: Patches) -> None:
                 return matches[0].value
         return moto_extract_json(path, data)
 
-    for module in list(sys.modules.values()):
-        name = getattr(module, "__name__", "")
-        if name.startswith("moto.stepfunctions.parser") and hasattr(module, "extract_json"):
-            patches.set(module, "extract_json", extract_json)
+    for module in _step_functions_modules_naming("extract_json"):
+        patches.set(module, "extract_json", extract_json)
 
     # $$.Execution.StartTime is an ISO 8601 string in AWS; moto hands over a datetime.
     from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker

@@ -3,6 +3,7 @@ silently doing nothing after an upgrade, and are undone exactly."""
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import json
 import sys
@@ -197,3 +198,29 @@ def test_every_hook_of_a_function_fails_the_start_when_upstream_renames_a_parame
             wrong[_where(owner, name)] = outcome
     assert wrong == {}, "\n".join(f"{place}: {outcome}" for place, outcome in wrong.items())
     assert checked >= 15
+
+
+def test_no_module_moto_loads_while_the_cloud_runs_keeps_a_hook_after_it_stops(
+    empty_assembly: Path,
+) -> None:
+    """Executions import parts of moto's Step Functions interpreter on first use (a Choice's
+    comparison operators, a Map's S3 item reader): such a module must not bind a replacement
+    that outlives the cloud, whose closure would still point at the stopped cloud."""
+    import importlib
+    import pkgutil
+
+    from moto.stepfunctions import parser
+
+    with LocalCloud(empty_assembly):
+        for module in pkgutil.walk_packages(parser.__path__, parser.__name__ + "."):
+            with contextlib.suppress(ImportError):  # a part needing what is not installed
+                importlib.import_module(module.name)  # as executions would, on first use
+
+    kept = sorted(
+        f"{name}.{attribute}"
+        for name, module in list(sys.modules.items())
+        if name.startswith(("moto.", "botocore."))
+        for attribute, value in list(vars(module).items())
+        if callable(value) and (getattr(value, "__module__", None) or "").startswith("localcloud")
+    )
+    assert kept == []
