@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
@@ -10,7 +12,12 @@ import pytest
 from moto import mock_aws
 
 from lambdas.shared.errors import ConfigurationError
-from lambdas.ticket_classification.catalog import load_catalog, recommend, validate
+from lambdas.ticket_classification.catalog import (
+    CATALOG_FILE,
+    load_catalog,
+    recommend,
+    validate,
+)
 from lambdas.ticket_classification.tickets import (
     CLASSIFY_MAX_BYTES,
     TicketError,
@@ -100,17 +107,36 @@ def test_the_packaged_catalog_covers_every_label_of_the_training_data() -> None:
     assert all(f"*/{res}" in catalog for res in samples.RESOURCES)
 
 
+def test_the_packaged_catalog_passes_its_own_check_unchanged() -> None:
+    raw = json.loads(CATALOG_FILE.read_text(encoding="utf-8"))
+    assert validate(raw) == {key: tuple(materials) for key, materials in raw.items()}
+
+
+RUNBOOK = {"type": "runbook", "title": "t", "link": "l"}
+ENTRY_SHAPE = "must be 'op/resource': [materials]"
+MATERIAL_SHAPE = "each material needs a type (documentation, runbook, ssm-document), a title"
+
+
 @pytest.mark.parametrize(
-    "catalog",
+    ("catalog", "message"),
     [
-        {"create/*": [{"type": "runbook", "title": "t", "link": "l"}]},
-        {"*/*": [{"type": "video", "title": "t", "link": "l"}]},
-        {"*/*": []},
-        {"nope": [{"type": "runbook", "title": "t", "link": "l"}]},
+        ([["*/*", [RUNBOOK]]], 'must be a JSON object with a "*/*" entry'),
+        ({"create/*": [RUNBOOK]}, 'must be a JSON object with a "*/*" entry'),
+        ({"*/*": []}, f"'*/*' {ENTRY_SHAPE}"),
+        ({"*/*": RUNBOOK}, f"'*/*' {ENTRY_SHAPE}"),
+        ({"*/*": [RUNBOOK], "nope": [RUNBOOK]}, f"'nope' {ENTRY_SHAPE}"),
+        ({"*/*": [RUNBOOK], "a/b/c": [RUNBOOK]}, f"'a/b/c' {ENTRY_SHAPE}"),
+        ({"*/*": [{**RUNBOOK, "type": "video"}]}, f"'*/*': {MATERIAL_SHAPE}"),
+        ({"*/*": [{"title": "t", "link": "l"}]}, f"'*/*': {MATERIAL_SHAPE}"),
+        ({"*/*": [{**RUNBOOK, "title": ""}]}, f"'*/*': {MATERIAL_SHAPE}"),
+        ({"*/*": [{"type": "runbook", "title": "t"}]}, f"'*/*': {MATERIAL_SHAPE}"),
+        ({"*/*": ["runbook"]}, f"'*/*': {MATERIAL_SHAPE}"),
     ],
 )
-def test_a_bad_catalog_is_a_configuration_error(catalog: Any) -> None:
-    with pytest.raises(ConfigurationError):
+def test_a_bad_catalog_is_a_configuration_error_naming_the_entry(
+    catalog: Any, message: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=re.escape(message)):
         validate(catalog)
 
 
