@@ -10,7 +10,9 @@ import json
 import pytest
 
 from lambdas.comprehend_feedback_loop.feedback import (
+    MAX_BATCH_SENTENCES,
     BatchFileError,
+    ClassifyRequest,
     FeedbackItem,
     RequestError,
     parse_batch,
@@ -58,6 +60,33 @@ def test_bad_classify_requests_say_what_is_wrong(body: object, status: int, mess
     with pytest.raises(RequestError) as error:
         parse_classify(body, "news")
     assert error.value.status == status and message in error.value.reason
+
+
+def test_text_wins_over_sentence_and_the_message_names_the_field_sent() -> None:
+    both = {"classifier": "news", "text": "from text", "sentence": "from sentence"}
+    assert parse_classify(both, "news") == ClassifyRequest("news", "from text")
+    assert parse_feedback(both, "news", CATEGORIES).text == "from text"
+    item = parse_feedback({"classifier": "news", "sentence": "b"}, "news", CATEGORIES)
+    assert item == FeedbackItem("news", "b", "explicit")
+    for parse in (
+        lambda body: parse_classify(body, "news"),
+        lambda body: parse_feedback(body, "news", CATEGORIES),
+    ):
+        with pytest.raises(RequestError) as error:
+            parse({"classifier": "news", "sentence": " "})
+        assert error.value.reason == "'sentence' is required and must be a non-empty string"
+
+
+@pytest.mark.parametrize("classifier", [None, "", 5, ["news"]])
+def test_a_classifier_that_is_not_a_name_is_a_bad_request(classifier: object) -> None:
+    for parse in (
+        lambda body: parse_classify(body, "news"),
+        lambda body: parse_feedback(body, "news", CATEGORIES),
+    ):
+        with pytest.raises(RequestError) as error:
+            parse({"classifier": classifier, "text": "x"})
+        assert error.value.status == 400
+        assert error.value.reason == "'classifier' is required: the name of the classifier to use"
 
 
 def test_feedback_labels_must_be_configured_categories() -> None:
@@ -112,6 +141,34 @@ def test_bad_sentences_are_rejected_alone_with_their_lines() -> None:
     # The quarantined part is a batch file of the rejected sentences alone.
     part = json.loads(batch.rejected_part())
     assert part["classifier"] == "news" and part["sentences"][:3] == ["", 42, {"text": "nested"}]
+
+
+def test_a_batch_file_holds_at_most_the_sentence_limit() -> None:
+    def batch(count: int) -> bytes:
+        return json.dumps({"classifier": "news", "sentences": ["s"] * count}).encode()
+
+    assert len(parse_batch(batch(MAX_BATCH_SENTENCES), "f.json", "news").items) == 10_000
+    with pytest.raises(BatchFileError) as error:
+        parse_batch(batch(MAX_BATCH_SENTENCES + 1), "f.json", "news")
+    assert error.value.reason == "f.json: at most 10000 sentences per file"
+
+
+def test_a_rejected_sentence_names_its_place_and_its_part_stays_readable() -> None:
+    # A byte order mark is no error; a no-break space alone is no sentence.
+    data = '\ufeff{"classifier": "news", "sentences": ["Café", "", "Über", "\u00a0"]}'.encode()
+    batch = parse_batch(data, "f.json", "news")
+    assert batch.items == [
+        FeedbackItem("news", "Café", "batch"),
+        FeedbackItem("news", "Über", "batch"),
+    ]
+    assert [problem.reason for problem, _ in batch.rejected] == [
+        "'sentences[1]' is required and must be a non-empty string",
+        "'sentences[3]' is required and must be a non-empty string",
+    ]
+    # One sentence per line and characters as written, for the user to fix in place.
+    assert batch.rejected_part().decode() == (
+        '{\n  "classifier": "news",\n  "sentences": [\n    "",\n    "\u00a0"\n  ]\n}'
+    )
 
 
 def test_sentence_lines_follow_the_top_level_list_json_keeps() -> None:
