@@ -198,6 +198,26 @@ def test_loops_hold_bounded_chunks_in_order() -> None:
     assert [(i["index"], i["text"]) for i in document["items"]] == [(0, "t0"), (1, "t1"), (2, "t2")]
 
 
+def test_a_reviewer_sees_each_items_source_and_the_suggested_and_predicted_labels() -> None:
+    items = [
+        FeedbackItem("news", "Café owners protest", "explicit", label="Business"),
+        FeedbackItem("news", "Rates rise", "implicit", predicted="World", score=0.4),
+    ]
+    assert json.loads(loop_input(items, CATEGORIES)) == {
+        "classifier": "news",
+        "categories": list(CATEGORIES),
+        "items": [
+            {
+                "index": 0,
+                "text": "Café owners protest",
+                "source": "explicit",
+                "suggested": "Business",
+            },
+            {"index": 1, "text": "Rates rise", "source": "implicit", "predicted": "World"},
+        ],
+    }
+
+
 def _output(answers: dict[str, object], texts: list[str]) -> dict[str, object]:
     return {
         "inputContent": {"items": [{"index": i, "text": t} for i, t in enumerate(texts)]},
@@ -214,12 +234,18 @@ def test_answers_are_matched_to_items_by_index_not_key_order() -> None:
 
 
 def test_skipped_and_missing_answers_make_no_rows_and_unknown_ones_fail() -> None:
-    output = _output({"label-0": SKIP, "label-2": {"label": "World"}}, ["a", "b", "c"])
+    output = _output(
+        {"label-0": SKIP, "label-2": {"label": "World"}, "label-3": ""}, ["a", "b", "c", "d"]
+    )
     assert reviewed_rows(output, CATEGORIES) == [ReviewedRow("World", "c")]
-    with pytest.raises(ReviewOutputError, match="item 0"):
+    with pytest.raises(ReviewOutputError) as unknown:
         reviewed_rows(_output({"label-0": "Cooking"}, ["a"]), CATEGORIES)
-    with pytest.raises(ReviewOutputError):
+    assert unknown.value.reason == (
+        "item 0: answer 'Cooking' is not one of World, Sports, Business, SciTech"
+    )
+    with pytest.raises(ReviewOutputError) as broken:
         reviewed_rows({"humanAnswers": []}, CATEGORIES)
+    assert broken.value.reason == "the output has no inputContent.items or humanAnswers"
 
 
 def test_training_rows_are_rfc4180_and_each_ends_with_its_line_break() -> None:
