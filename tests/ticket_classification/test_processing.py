@@ -16,6 +16,7 @@ from lambdas.ticket_classification.processing import (
     DONE,
     Downstream,
     TicketStore,
+    answer_for,
     process,
 )
 from lambdas.ticket_classification.tickets import parse_ticket
@@ -213,3 +214,12 @@ def test_a_done_ticket_is_answered_from_the_table_and_not_taken_over(tickets_tab
     assert tickets_table.get_item(TableName="tickets", Key={"ticketId": {"S": "T-1"}})["Item"][
         "owner"
     ] == {"S": "request-0"}
+
+
+def test_the_answer_names_each_label_with_its_score_to_four_places() -> None:
+    classification = Classification(Label("restore", 0.912345), Label("ebs", 0.5))
+    answer = answer_for(parse_ticket(EVENT), classification)
+    assert (answer["Operation"], answer["Resource"]) == (
+        {"Name": "restore", "Score": 0.9123}, {"Name": "ebs", "Score": 0.5},
+    )  # fmt: skip
+    assert answer["Recommendations"]["CatalogKey"] == "restore/ebs"
