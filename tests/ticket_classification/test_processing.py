@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -223,3 +224,43 @@ def test_the_answer_names_each_label_with_its_score_to_four_places() -> None:
         {"Name": "restore", "Score": 0.9123}, {"Name": "ebs", "Score": 0.5},
     )  # fmt: skip
     assert answer["Recommendations"]["CatalogKey"] == "restore/ebs"
+
+
+def test_a_new_ticket_goes_to_the_warehouse_and_the_handler_once_and_is_kept_done(
+    tickets_table: Any,
+) -> None:
+    event = {
+        **EVENT,
+        "TicketTitle": "Café   closed",
+        "TicketCreationTime": "2026-01-05T09:00+01:00",
+    }
+    store = TicketStore(tickets_table, "tickets", "request-1", 60, clock=lambda: 1000.0)
+    downstream = Recorder()
+    outcome = process(
+        parse_ticket(event), store, _classify, Downstream(downstream, downstream, "stream", "fn")
+    )
+    assert outcome.duplicate is False
+    record, hand_over = downstream.calls
+    assert record["DeliveryStreamName"] == "stream"
+    assert record["Record"]["Data"].decode("utf-8") == (
+        '{"id": "T-1", "title": "Café closed", "description": "The EC2 instance stays in '
+        'pending", "creation_time": "2026-01-05 08:00:00", "operation": "describe", '
+        '"resource": "ec2", "truncated": false, "text_bytes": 47}\n'
+    )
+    assert (hand_over["FunctionName"], hand_over["InvocationType"]) == ("fn", "Event")
+    assert json.loads(hand_over["Payload"]) == {
+        "TicketId": "T-1",
+        "Operation": "describe",
+        "Resource": "ec2",
+        "TicketCreationTime": "2026-01-05 08:00:00",
+    }
+    item = tickets_table.get_item(TableName="tickets", Key={"ticketId": {"S": "T-1"}})["Item"]
+    assert (item["stage"], item["owner"], item["leaseUntil"], item["truncated"]) == (
+        {"S": DONE}, {"S": "request-1"}, {"N": "1060"}, {"BOOL": False},
+    )  # fmt: skip
+    assert json.loads(item["answer"]["S"]) == outcome.answer
+    # Delivered again: the stored answer, nothing sent twice.
+    again = process(
+        parse_ticket(event), store, _classify, Downstream(downstream, downstream, "stream", "fn")
+    )
+    assert again == type(outcome)(outcome.answer, duplicate=True) and len(downstream.calls) == 2
