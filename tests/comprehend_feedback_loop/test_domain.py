@@ -279,3 +279,19 @@ def test_a_feedback_line_firehose_wrote_twice_is_reviewed_once() -> None:
     other = b'{"classifier": "news", "text": "Rates fall", "source": "explicit"}\n'
     items = items_of(one + other + one + b"not json\n")
     assert [item.text for item in items] == ["Rates rise", "Rates fall"]
+
+
+def test_a_feedback_line_reads_back_as_the_item_written() -> None:
+    from lambdas.comprehend_feedback_loop.start_loops import items_of
+
+    written = [
+        FeedbackItem("news", "Rates rise", "implicit", predicted="World", score=0.4),
+        FeedbackItem("news", "Café owners protest", "explicit", label="Business"),
+        FeedbackItem("news", "Cup final", "batch"),
+    ]
+    lines = b"".join(item.as_json_line() for item in written)
+    assert items_of(lines + b"\n" + b'{"classifier": "news", "text": "Old line"}\n') == [
+        *written,
+        FeedbackItem("news", "Old line", "explicit"),  # a line without a source: explicit
+    ]
+    assert items_of(b'{"text": "no classifier"}\n[1]\n') == []
