@@ -23,7 +23,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 20,21
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20,21
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install prerequisites test-prerequisites demo test lint synth deploy smoke bench up awscli clean
+.PHONY: install prerequisites test-prerequisites demo test lint synth deploy smoke bench mutation up awscli clean
 
 # What the machine must have; each missing piece stops here with the command that installs it
 # (Debian/Ubuntu package names).
@@ -99,6 +99,19 @@ smoke: install
 
 bench: synth
 	$(PY) -m benchmarks
+
+# Mutation testing, not part of `make test`: mutants of lambdas/ (the caption library aside),
+# each against the fast tests that call the function it changes; [tool.mutmut] in
+# pyproject.toml holds the test selection. One worker. MUTANTS restricts a run to some mutants
+# (MUTANTS='lambdas.shared.keys.*'); results stay in mutants/, and a later run tries only
+# what changed. See docs/development.md.
+MUTMUT := mutmut==3.8.1
+MUTANTS ?=
+mutation: $(PY_STAMP)
+	$(PY) -m pip install --quiet --progress-bar off $(MUTMUT)
+	$(PY) -m mutmut run --max-children 1 $(MUTANTS)
+	$(PY) -m mutmut results
+	$(PY) -m mutmut export-cicd-stats
 
 clean:
 	rm -rf cdk.out build .localcloud demo-output $(AWSCLI_VENV)

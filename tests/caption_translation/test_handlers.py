@@ -356,6 +356,35 @@ def test_two_batches_triggered_at_once_take_every_waiting_file_exactly_once(
         assert account.versions("input/") == []
 
 
+class _CopyFailsOnce(ObjectStore):
+    """The batch's store, whose first copy fails as an interrupted invocation's would."""
+
+    failed = False
+
+    def copy(self, source_key: str, target_key: str, source_version: str | None = None) -> None:
+        if not self.failed:
+            self.failed = True
+            raise RuntimeError("the invocation stopped here")
+        super().copy(source_key, target_key, source_version)
+
+
+def test_a_trigger_retried_after_its_files_were_claimed_takes_them_all(
+    account: CaptionsAccount,
+) -> None:
+    account.upload(_two_files())
+    trigger = _trigger_event(account, account.trigger())
+    settings, starter = CaptionSettings.from_env(), RecordingStarter()
+    with pytest.raises(RuntimeError, match="stopped here"):
+        start_batch_from(trigger, settings, _CopyFailsOnce(account.s3, BUCKET), starter)
+    assert starter.started == {}
+    # The retry finds the claims its own first attempt wrote, and takes those files.
+    started = start_batch_from(trigger, settings, ObjectStore(account.s3, BUCKET), starter)
+    assert started.files == 2 and list(starter.started) == [started.batch_id]
+    names = [f["name"] for f in account.read_json(layout.manifest_key(started.batch_id))["files"]]
+    assert names == ["garden.srt", "lighthouse.en.vtt"]
+    assert account.versions("input/") == []
+
+
 def test_an_unversioned_bucket_is_refused_with_a_clear_error_and_nothing_moves(
     account: CaptionsAccount,
 ) -> None:

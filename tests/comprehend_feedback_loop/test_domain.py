@@ -10,7 +10,9 @@ import json
 import pytest
 
 from lambdas.comprehend_feedback_loop.feedback import (
+    MAX_BATCH_SENTENCES,
     BatchFileError,
+    ClassifyRequest,
     FeedbackItem,
     RequestError,
     parse_batch,
@@ -58,6 +60,33 @@ def test_bad_classify_requests_say_what_is_wrong(body: object, status: int, mess
     with pytest.raises(RequestError) as error:
         parse_classify(body, "news")
     assert error.value.status == status and message in error.value.reason
+
+
+def test_text_wins_over_sentence_and_the_message_names_the_field_sent() -> None:
+    both = {"classifier": "news", "text": "from text", "sentence": "from sentence"}
+    assert parse_classify(both, "news") == ClassifyRequest("news", "from text")
+    assert parse_feedback(both, "news", CATEGORIES).text == "from text"
+    item = parse_feedback({"classifier": "news", "sentence": "b"}, "news", CATEGORIES)
+    assert item == FeedbackItem("news", "b", "explicit")
+    for parse in (
+        lambda body: parse_classify(body, "news"),
+        lambda body: parse_feedback(body, "news", CATEGORIES),
+    ):
+        with pytest.raises(RequestError) as error:
+            parse({"classifier": "news", "sentence": " "})
+        assert error.value.reason == "'sentence' is required and must be a non-empty string"
+
+
+@pytest.mark.parametrize("classifier", [None, "", 5, ["news"]])
+def test_a_classifier_that_is_not_a_name_is_a_bad_request(classifier: object) -> None:
+    for parse in (
+        lambda body: parse_classify(body, "news"),
+        lambda body: parse_feedback(body, "news", CATEGORIES),
+    ):
+        with pytest.raises(RequestError) as error:
+            parse({"classifier": classifier, "text": "x"})
+        assert error.value.status == 400
+        assert error.value.reason == "'classifier' is required: the name of the classifier to use"
 
 
 def test_feedback_labels_must_be_configured_categories() -> None:
@@ -114,6 +143,34 @@ def test_bad_sentences_are_rejected_alone_with_their_lines() -> None:
     assert part["classifier"] == "news" and part["sentences"][:3] == ["", 42, {"text": "nested"}]
 
 
+def test_a_batch_file_holds_at_most_the_sentence_limit() -> None:
+    def batch(count: int) -> bytes:
+        return json.dumps({"classifier": "news", "sentences": ["s"] * count}).encode()
+
+    assert len(parse_batch(batch(MAX_BATCH_SENTENCES), "f.json", "news").items) == 10_000
+    with pytest.raises(BatchFileError) as error:
+        parse_batch(batch(MAX_BATCH_SENTENCES + 1), "f.json", "news")
+    assert error.value.reason == "f.json: at most 10000 sentences per file"
+
+
+def test_a_rejected_sentence_names_its_place_and_its_part_stays_readable() -> None:
+    # A byte order mark is no error; a no-break space alone is no sentence.
+    data = '\ufeff{"classifier": "news", "sentences": ["Café", "", "Über", "\u00a0"]}'.encode()
+    batch = parse_batch(data, "f.json", "news")
+    assert batch.items == [
+        FeedbackItem("news", "Café", "batch"),
+        FeedbackItem("news", "Über", "batch"),
+    ]
+    assert [problem.reason for problem, _ in batch.rejected] == [
+        "'sentences[1]' is required and must be a non-empty string",
+        "'sentences[3]' is required and must be a non-empty string",
+    ]
+    # One sentence per line and characters as written, for the user to fix in place.
+    assert batch.rejected_part().decode() == (
+        '{\n  "classifier": "news",\n  "sentences": [\n    "",\n    "\u00a0"\n  ]\n}'
+    )
+
+
 def test_sentence_lines_follow_the_top_level_list_json_keeps() -> None:
     text = (
         '{"other": {"sentences": [1, 2]},\r\n "sentences": ["dropped"],\n'
@@ -141,6 +198,26 @@ def test_loops_hold_bounded_chunks_in_order() -> None:
     assert [(i["index"], i["text"]) for i in document["items"]] == [(0, "t0"), (1, "t1"), (2, "t2")]
 
 
+def test_a_reviewer_sees_each_items_source_and_the_suggested_and_predicted_labels() -> None:
+    items = [
+        FeedbackItem("news", "Café owners protest", "explicit", label="Business"),
+        FeedbackItem("news", "Rates rise", "implicit", predicted="World", score=0.4),
+    ]
+    assert json.loads(loop_input(items, CATEGORIES)) == {
+        "classifier": "news",
+        "categories": list(CATEGORIES),
+        "items": [
+            {
+                "index": 0,
+                "text": "Café owners protest",
+                "source": "explicit",
+                "suggested": "Business",
+            },
+            {"index": 1, "text": "Rates rise", "source": "implicit", "predicted": "World"},
+        ],
+    }
+
+
 def _output(answers: dict[str, object], texts: list[str]) -> dict[str, object]:
     return {
         "inputContent": {"items": [{"index": i, "text": t} for i, t in enumerate(texts)]},
@@ -157,12 +234,18 @@ def test_answers_are_matched_to_items_by_index_not_key_order() -> None:
 
 
 def test_skipped_and_missing_answers_make_no_rows_and_unknown_ones_fail() -> None:
-    output = _output({"label-0": SKIP, "label-2": {"label": "World"}}, ["a", "b", "c"])
+    output = _output(
+        {"label-0": SKIP, "label-2": {"label": "World"}, "label-3": ""}, ["a", "b", "c", "d"]
+    )
     assert reviewed_rows(output, CATEGORIES) == [ReviewedRow("World", "c")]
-    with pytest.raises(ReviewOutputError, match="item 0"):
+    with pytest.raises(ReviewOutputError) as unknown:
         reviewed_rows(_output({"label-0": "Cooking"}, ["a"]), CATEGORIES)
-    with pytest.raises(ReviewOutputError):
+    assert unknown.value.reason == (
+        "item 0: answer 'Cooking' is not one of World, Sports, Business, SciTech"
+    )
+    with pytest.raises(ReviewOutputError) as broken:
         reviewed_rows({"humanAnswers": []}, CATEGORIES)
+    assert broken.value.reason == "the output has no inputContent.items or humanAnswers"
 
 
 def test_training_rows_are_rfc4180_and_each_ends_with_its_line_break() -> None:
@@ -196,3 +279,19 @@ def test_a_feedback_line_firehose_wrote_twice_is_reviewed_once() -> None:
     other = b'{"classifier": "news", "text": "Rates fall", "source": "explicit"}\n'
     items = items_of(one + other + one + b"not json\n")
     assert [item.text for item in items] == ["Rates rise", "Rates fall"]
+
+
+def test_a_feedback_line_reads_back_as_the_item_written() -> None:
+    from lambdas.comprehend_feedback_loop.start_loops import items_of
+
+    written = [
+        FeedbackItem("news", "Rates rise", "implicit", predicted="World", score=0.4),
+        FeedbackItem("news", "Café owners protest", "explicit", label="Business"),
+        FeedbackItem("news", "Cup final", "batch"),
+    ]
+    lines = b"".join(item.as_json_line() for item in written)
+    assert items_of(lines + b"\n" + b'{"classifier": "news", "text": "Old line"}\n') == [
+        *written,
+        FeedbackItem("news", "Old line", "explicit"),  # a line without a source: explicit
+    ]
+    assert items_of(b'{"text": "no classifier"}\n[1]\n') == []

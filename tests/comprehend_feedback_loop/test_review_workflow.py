@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
+import boto3
 import pytest
+from botocore.stub import Stubber
 
 from lambdas.comprehend_feedback_loop import review_workflow
 from lambdas.shared import custom_resource
@@ -144,3 +147,75 @@ def test_the_function_has_time_to_wait_and_respond(assembly_dir: Any) -> None:
     ]
     assert timeout == TIMEOUT_SECONDS
     assert timeout > review_workflow.RESERVED_SECONDS + 10 * review_workflow.POLL_SECONDS
+
+
+PROPERTIES = _event()["ResourceProperties"]
+WHEN = datetime(2026, 1, 5, tzinfo=UTC)
+
+
+def _stubbed_sagemaker(monkeypatch: pytest.MonkeyPatch) -> Stubber:
+    """A real SageMaker client whose every call and answer botocore checks against the API."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    client = boto3.client("sagemaker", region_name="us-east-1")
+    stub = Stubber(client)
+    stub.activate()
+    monkeypatch.setattr(review_workflow.kit, "clients", lambda service: client)
+    return stub
+
+
+def _described(name: str, status: str) -> dict[str, Any]:
+    return {
+        "FlowDefinitionArn": f"arn:aws:sagemaker:us-east-1:123456789012:flow-definition/{name}",
+        "FlowDefinitionName": name,
+        "FlowDefinitionStatus": status,
+        "CreationTime": WHEN,
+        "OutputConfig": {"S3OutputPath": "s3://reviews/reviews"},
+        "RoleArn": "arn:aws:iam::123456789012:role/review",
+    }
+
+
+def test_the_flow_is_created_with_the_resources_task_settings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    stub = _stubbed_sagemaker(monkeypatch)
+    name = review_workflow.flow_name(PROPERTIES)
+    arn = _described(name, "Active")["FlowDefinitionArn"]
+    by_name = {"FlowDefinitionName": name}
+    stub.add_client_error("describe_flow_definition", "ResourceNotFound", expected_params=by_name)
+    stub.add_response(
+        "create_flow_definition",
+        {"FlowDefinitionArn": arn},
+        {
+            "FlowDefinitionName": name,
+            "HumanLoopConfig": {
+                "WorkteamArn": PROPERTIES["WorkteamArn"],
+                "HumanTaskUiArn": PROPERTIES["HumanTaskUiArn"],
+                "TaskTitle": "Classify",
+                "TaskDescription": "Choose the category of each text.",
+                "TaskCount": 1,
+                "TaskAvailabilityLifetimeInSeconds": 864000,
+                "TaskTimeLimitInSeconds": 3600,
+            },
+            "OutputConfig": {"S3OutputPath": "s3://reviews/reviews"},
+            "RoleArn": "arn:aws:iam::123456789012:role/review",
+        },
+    )
+    stub.add_response("describe_flow_definition", _described(name, "Initializing"), by_name)
+    stub.add_response("describe_flow_definition", _described(name, "Active"), by_name)
+    monkeypatch.setattr(review_workflow.time, "sleep", lambda seconds: None)
+    created = review_workflow.create(PROPERTIES, lambda: 60.0)
+    assert created == {"FlowDefinitionArn": arn, "FlowDefinitionName": name}
+    stub.assert_no_pending_responses()
+    # Created again with the same properties (a retried request): the existing flow.
+    stub.add_response("describe_flow_definition", _described(name, "Active"), by_name)
+    assert review_workflow.create(PROPERTIES, lambda: 60.0) == created
+    stub.assert_no_pending_responses()
+
+
+def test_the_flow_name_changes_with_what_a2i_sees_and_only_with_that() -> None:
+    name = review_workflow.flow_name(PROPERTIES)
+    assert name.startswith("fb-flow-") and len(name) == len("fb-flow-") + 12
+    assert review_workflow.flow_name({**PROPERTIES, "Unrelated": "x"}) == name
+    for key in ("HumanTaskUiArn", "WorkteamArn", "OutputPath", "RoleArn", "TaskTitle"):
+        assert review_workflow.flow_name({**PROPERTIES, key: "changed"}) != name

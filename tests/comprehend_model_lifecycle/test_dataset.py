@@ -77,13 +77,29 @@ def test_every_sample_file_parses_in_both_modes() -> None:
         (b"World,Fine\n,No label\n", "line 2: the label is empty"),
         (b"World,Fine\nSports,   \n", "line 2: the text is empty"),
         (b"World|Sports,Two labels\n", "line 1: several labels ('World|Sports') in multi-class"),
-        (b"label,text\nWorld,Fine\n", "line 1: label,text is a header row"),
+        (
+            b"label,text\nWorld,Fine\n",
+            "line 1: label,text is a header row; Comprehend's CSV format has none: remove the line",
+        ),
         (b"Class,Document\nWorld,Fine\n", "line 1: Class,Document is a header row"),
         (b"World," + b"x" * 10_001 + b"\n", "line 1: the text is over 10000 bytes"),
+        (b"\n , \n\t,\n", "upload.csv has no rows"),
     ],
 )
 def test_a_bad_upload_is_rejected_with_the_line_and_the_problem(data: bytes, problem: str) -> None:
     assert problem in rejection(data)
+
+
+def test_lines_of_blank_fields_are_skipped_and_a_text_of_the_byte_limit_is_kept() -> None:
+    longest = "é" * 5_000  # 10,000 bytes
+    data = f"World,Fine\n , \nSports,{longest}\n".encode()
+    assert parse(data) == [Row(("World",), "Fine"), Row(("Sports",), longest)]
+
+
+def test_a_comma_delimiter_leaves_a_quoted_multi_class_label_whole() -> None:
+    data = b'"Arts, Culture",Opera opens\n'
+    rows = dataset.parse_csv(data, "upload.csv", False, ",")
+    assert rows == [Row(("Arts, Culture",), "Opera opens")]
 
 
 def test_non_utf8_bytes_are_rejected_with_their_position() -> None:
@@ -108,6 +124,9 @@ def test_labels_outside_the_configured_set_are_named_with_the_set() -> None:
         "upload.csv line 2: label(s) Politics are not among the configured labels (World, Sports)"
     )
     assert "label(s) Politics" in rejection(b"Politics,Vote\n", False, allowed)
+    assert "line 1: label(s) Arts, Politics are not among" in rejection(
+        b"Politics|Arts|World,Vote\n", True, allowed
+    )
     assert parse(b"Sports|World,Both\n", True, allowed) == [Row(("Sports", "World"), "Both")]
 
 

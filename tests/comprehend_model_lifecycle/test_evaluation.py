@@ -218,11 +218,12 @@ def test_a_round_summary_holds_both_models_the_decision_and_the_rejected_uploads
     dynamodb = FakeDynamoDB()
     summary = evaluate_round("r1", jobs, SETTINGS, store, dynamodb, rejected)
 
-    assert summary["decision"] == "promoted"
+    assert (summary["roundId"], summary["decision"]) == ("r1", "promoted")
+    assert summary["reason"] == "F1 improves from 0.2222 to 1.0000"
     assert summary["candidate"]["modelArn"] == "arn:candidate"
     assert summary["candidateValue"] == 1.0
     # current: World right twice; F1 per label World 2/3, Sports 0, Business 0.
-    assert summary["currentValue"] == pytest.approx((2 / 3) / 3, abs=1e-4)
+    assert summary["currentValue"] == 0.2222
     assert summary["current"]["groundTruth"] == {
         "Accuracy": 0.5, "Precision": 0.25, "Recall": 0.5, "F1": 0.3333, "documents": 2
     }  # fmt: skip
@@ -235,6 +236,7 @@ def test_a_round_summary_holds_both_models_the_decision_and_the_rejected_uploads
     ]
     item = dynamodb.items[("job#job-2", "000001")]
     assert item["role"] == {"S": "current"} and item["predicted"] == {"L": [{"S": "World"}]}
+    assert item["model"] == {"S": "arn:current"}
     assert json.loads(item["scores"]["S"]) == [{"Name": "World", "Score": 0.9}]
 
 
@@ -259,3 +261,85 @@ def test_a_round_without_test_labels_or_a_candidate_cannot_be_evaluated() -> Non
     store = FakeStore({"rounds/r1/test-labels.json": b'[["World"]]'})
     with pytest.raises(EvaluationError, match="the candidate was not evaluated"):
         evaluate_round("r1", [], SETTINGS, store, FakeDynamoDB())
+
+
+def _round(
+    truth: list[str], candidate: list[str], current: list[str], trusted: list[int] | None = None
+) -> tuple[FakeStore, list[JobResult]]:
+    """A round's test labels, its trusted lines and both models' predictions (one class each)."""
+    current_key = OUTPUT_KEY.replace("candidate", "current")
+    objects = {
+        "rounds/r1/test-labels.json": json.dumps([[label] for label in truth]).encode(),
+        OUTPUT_KEY: archive([classes(i, (label, 0.9)) for i, label in enumerate(candidate)]),
+        current_key: archive([classes(i, (label, 0.9)) for i, label in enumerate(current)]),
+    }
+    if trusted is not None:
+        objects["rounds/r1/test-trusted.json"] = json.dumps(trusted).encode()
+    jobs = [
+        JobResult("candidate", "arn:candidate", "job-1", OUTPUT_URI),
+        JobResult("current", "arn:current", "job-2", f"s3://{BUCKET}/{current_key}"),
+    ]
+    return FakeStore(objects), jobs
+
+
+def test_a_round_whose_candidate_loses_on_the_ground_truth_keeps_the_live_model() -> None:
+    truth = ["World", "Sports", "World", "Business", "Sports", "Business"]
+    candidate = ["Business", "Business", "World", "Business", "Sports", "Business"]
+    current = ["World", "Sports", "World", "World", "World", "World"]
+    store, jobs = _round(truth, candidate, current, trusted=[0, 1])
+    settings = replace(SETTINGS, metric="Accuracy")
+    summary = evaluate_round("r1", jobs, settings, store, FakeDynamoDB())
+    assert (summary["decision"], summary["reason"]) == (
+        "kept",
+        "Accuracy improves from 0.5000 to 0.6667 overall, but falls from 1.0000 to 0.0000 on "
+        "the 2 test documents of the ground truth",
+    )
+
+
+@pytest.mark.parametrize(("per_mille", "decision"), [(500, "kept"), (499, "promoted")])
+def test_the_minimum_improvement_is_in_thousandths_of_the_metric(
+    per_mille: int, decision: str
+) -> None:
+    store, jobs = _round(["World", "Sports"], ["World", "Sports"], ["World", "World"])
+    settings = replace(SETTINGS, metric="Accuracy", min_improvement_per_mille=per_mille)
+    assert evaluate_round("r1", jobs, settings, store, FakeDynamoDB())["decision"] == decision
+
+
+def test_trusted_lines_past_the_test_set_are_refused() -> None:
+    store, jobs = _round(["World", "Sports"], ["World", "Sports"], ["World", "World"], [0, 2])
+    with pytest.raises(EvaluationError) as error:
+        evaluate_round("r1", jobs, SETTINGS, store, FakeDynamoDB())
+    assert str(error.value) == "round r1 has trusted lines outside its test set"
+
+
+def test_a_multi_label_round_is_read_as_labels() -> None:
+    store = FakeStore({
+        "rounds/r1/test-labels.json": b'[["World", "Sports"]]',
+        OUTPUT_KEY: archive([labels(0, ("World", 0.9), ("Sports", 0.6))]),
+    })  # fmt: skip
+    jobs = [JobResult("candidate", "arn:candidate", "job-1", OUTPUT_URI)]
+    settings = replace(SETTINGS, mode="MULTI_LABEL")
+    assert evaluate_round("r1", jobs, settings, store, FakeDynamoDB())["candidateValue"] == 1.0
+
+
+def test_predictions_are_stored_25_at_a_time_and_unprocessed_ones_fail_after_8_tries() -> None:
+    store = FakeStore({
+        "rounds/r1/test-labels.json": json.dumps([["World"]] * 30).encode(),
+        OUTPUT_KEY: archive([classes(i, ("World", 0.9)) for i in range(30)]),
+    })  # fmt: skip
+    jobs = [JobResult("candidate", "arn:candidate", "job-1", OUTPUT_URI)]
+    dynamodb = FakeDynamoDB()
+    evaluate_round("r1", jobs, SETTINGS, store, dynamodb)
+    assert len(dynamodb.items) == 30 and dynamodb.calls == 3  # 25 (one resubmitted), then 5
+
+    class Throttled:
+        calls = 0
+
+        def batch_write_item(self, **call: Any) -> dict[str, Any]:
+            self.calls += 1
+            return {"UnprocessedItems": call["RequestItems"]}
+
+    throttled = Throttled()
+    with pytest.raises(RuntimeError, match=r"^25 items of state stayed unprocessed$"):
+        evaluate_round("r1", jobs, SETTINGS, store, throttled)
+    assert throttled.calls == 8

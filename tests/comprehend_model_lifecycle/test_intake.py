@@ -12,13 +12,14 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from lambdas.comprehend_model_lifecycle import intake
+from lambdas.comprehend_model_lifecycle import intake, locking
 from lambdas.shared.events import s3_events_from_body
 from tests.helpers.handlers import ACCOUNT, REGION, HandlerClients, call, handler_environment
 
 BUCKET = "lifecycle-handler-training"
 TABLE = "lifecycle-handler-state"
 STATE_MACHINE = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:Rounds"
+EXECUTION_PREFIX = f"arn:aws:states:{REGION}:{ACCOUNT}:execution:Rounds"
 NO_FAILURES: dict[str, list[Any]] = {"batchItemFailures": []}
 
 
@@ -38,6 +39,8 @@ class StepFunctions:
 
     executions: dict[str, str] = field(default_factory=dict)  # name -> input
     calls: list[str] = field(default_factory=list)
+    statuses: dict[str, str] = field(default_factory=dict)  # name -> status; RUNNING if unset
+    refused: set[str] = field(default_factory=set)  # names whose start fails
 
     class exceptions:  # noqa: N801 - shaped like a boto3 client's `exceptions`
         ExecutionAlreadyExists = ExecutionAlreadyExistsError
@@ -46,14 +49,17 @@ class StepFunctions:
     def start_execution(self, stateMachineArn: str, name: str, input: str) -> dict[str, str]:  # noqa: N803
         assert stateMachineArn == STATE_MACHINE
         self.calls.append(name)
+        if name in self.refused:
+            raise RuntimeError(f"StartExecution of {name} failed")
         if self.executions.setdefault(name, input) != input:
             raise ExecutionAlreadyExistsError(name)
         return {"executionArn": f"{STATE_MACHINE}:{name}".replace(":stateMachine:", ":execution:")}
 
     def describe_execution(self, executionArn: str) -> dict[str, str]:  # noqa: N803
-        if executionArn.rsplit(":", 1)[1] not in self.executions:
+        name = executionArn.rsplit(":", 1)[1]
+        if executionArn != f"{EXECUTION_PREFIX}:{name}" or name not in self.executions:
             raise ExecutionDoesNotExistError(executionArn)
-        return {"status": "RUNNING"}
+        return {"status": self.statuses.get(name, "RUNNING")}
 
 
 @dataclass
@@ -172,3 +178,55 @@ def test_an_upload_without_a_version_names_its_round_from_the_message() -> None:
     other = notification("train/news.csv", None, "2024-05-06T10:15:31.456Z", "0066389F2A1E")
     assert name_of(one) != name_of(other)
     assert all(name.startswith("round-") and len(name) == 30 for name in map(name_of, (one, other)))
+
+
+def test_a_round_lock_is_taken_over_once_its_execution_ended_never_while_it_runs(
+    account: Account,
+) -> None:
+    db, sfn = account.dynamodb, account.stepfunctions
+    assert locking.start_round_if_idle(db, sfn, TABLE, STATE_MACHINE, "round-1")
+    assert not locking.start_round_if_idle(db, sfn, TABLE, STATE_MACHINE, "round-2")
+    assert account.lock_holder() == "round-1" and sfn.calls == ["round-1"]
+    # The same round again (its message delivered twice) holds its own lock.
+    assert locking.start_round_if_idle(db, sfn, TABLE, STATE_MACHINE, "round-1")
+    sfn.statuses["round-1"] = "ABORTED"
+    assert locking.start_round_if_idle(db, sfn, TABLE, STATE_MACHINE, "round-2")
+    assert account.lock_holder() == "round-2"
+    assert sfn.calls == ["round-1", "round-1", "round-2"] and sfn.executions["round-2"] == "{}"
+
+
+def test_a_round_lock_whose_execution_never_existed_is_taken_over(account: Account) -> None:
+    account.dynamodb.put_item(
+        TableName=TABLE, Item={**locking.LOCK_KEY, "holder": {"S": "round-0"}}
+    )
+    db, sfn = account.dynamodb, account.stepfunctions
+    assert locking.start_round_if_idle(db, sfn, TABLE, STATE_MACHINE, "round-1")
+    assert account.lock_holder() == "round-1" and sfn.calls == ["round-1"]
+
+
+def test_a_round_that_cannot_start_gives_its_lock_back_and_only_its_own(account: Account) -> None:
+    db, sfn = account.dynamodb, account.stepfunctions
+    sfn.refused.add("round-1")
+    with pytest.raises(RuntimeError, match="StartExecution of round-1 failed"):
+        locking.start_round_if_idle(db, sfn, TABLE, STATE_MACHINE, "round-1")
+    assert "Item" not in db.get_item(TableName=TABLE, Key=locking.LOCK_KEY)
+    assert locking.start_round_if_idle(db, sfn, TABLE, STATE_MACHINE, "round-2")
+    locking.release(db, TABLE, "round-1")
+    assert account.lock_holder() == "round-2"
+
+
+def test_an_upload_is_recorded_pending_once_with_its_key_and_version(account: Account) -> None:
+    db = account.dynamodb
+    assert locking.record_pending(db, TABLE, "0001#train/a.csv", "train/a.csv", "v1")
+    assert not locking.record_pending(db, TABLE, "0001#train/a.csv", "train/a.csv", "v1")
+    assert locking.record_pending(db, TABLE, "0002#train/b.csv", "train/b.csv", None)
+    items = db.query(
+        TableName=TABLE,
+        KeyConditionExpression="pk = :pending",
+        ExpressionAttributeValues={":pending": {"S": "pending"}},
+    )["Items"]
+    assert items == [
+        {"pk": {"S": "pending"}, "sk": {"S": "0001#train/a.csv"}, "key": {"S": "train/a.csv"},
+         "versionId": {"S": "v1"}},
+        {"pk": {"S": "pending"}, "sk": {"S": "0002#train/b.csv"}, "key": {"S": "train/b.csv"}},
+    ]  # fmt: skip

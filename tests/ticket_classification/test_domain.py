@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
@@ -10,7 +12,12 @@ import pytest
 from moto import mock_aws
 
 from lambdas.shared.errors import ConfigurationError
-from lambdas.ticket_classification.catalog import load_catalog, recommend, validate
+from lambdas.ticket_classification.catalog import (
+    CATALOG_FILE,
+    load_catalog,
+    recommend,
+    validate,
+)
 from lambdas.ticket_classification.tickets import (
     CLASSIFY_MAX_BYTES,
     TicketError,
@@ -47,22 +54,59 @@ def test_creation_times_become_utc(value: str, expected: str) -> None:
     assert parse_ticket({**GOOD, "TicketCreationTime": value}).creation_time_text == expected
 
 
+ID_RULE = "TicketId must be 1 to 64 letters, digits or ._:/#- starting with a letter or digit"
+
+
 @pytest.mark.parametrize(
-    ("change", "code"),
+    ("change", "code", "reason"),
     [
-        ({"TicketDescription": None}, "missing-field"),
-        ({"TicketTitle": "", "TicketDescription": "   "}, "empty-text"),
-        ({"TicketCreationTime": "05/01/2026 8am"}, "invalid-creation-time"),
-        ({"TicketId": "has space"}, "invalid-ticket-id"),
-        ({"TicketId": "x" * 65}, "invalid-ticket-id"),
-        ({"TicketTitle": 7}, "invalid-field"),
-        ({"TicketTitle": "t" * 1001}, "title-too-long"),
+        ({"TicketDescription": None}, "missing-field", "missing TicketDescription"),
+        (
+            {"TicketId": None, "TicketCreationTime": None},
+            "missing-field",
+            "missing TicketId, TicketCreationTime",
+        ),
+        (
+            {"TicketTitle": "", "TicketDescription": "   "},
+            "empty-text",
+            "TicketTitle and TicketDescription are both empty",
+        ),
+        (
+            {"TicketCreationTime": "05/01/2026 8am"},
+            "invalid-creation-time",
+            "TicketCreationTime '05/01/2026 8am' is not an ISO 8601 date and time "
+            "(for example 2026-01-05T08:00:00Z)",
+        ),
+        ({"TicketId": "has space"}, "invalid-ticket-id", ID_RULE),
+        ({"TicketId": "-leading"}, "invalid-ticket-id", ID_RULE),
+        ({"TicketId": "x" * 65}, "invalid-ticket-id", ID_RULE),
+        ({"TicketTitle": 7}, "invalid-field", "TicketTitle must be a string, not int"),
+        ({"TicketTitle": "t" * 1001}, "title-too-long", "TicketTitle is over 1000 bytes"),
     ],
 )
-def test_bad_tickets_are_rejected_with_a_code(change: dict[str, Any], code: str) -> None:
+def test_bad_tickets_are_rejected_with_a_code_and_a_reason(
+    change: dict[str, Any], code: str, reason: str
+) -> None:
     with pytest.raises(TicketError) as raised:
         parse_ticket({**GOOD, **change})
-    assert raised.value.code == code and raised.value.reason
+    assert (raised.value.code, raised.value.reason) == (code, reason)
+
+
+def test_an_event_that_is_not_an_object_names_the_fields_it_needs() -> None:
+    with pytest.raises(TicketError) as raised:
+        parse_ticket(["T-1"])
+    assert (raised.value.code, raised.value.reason) == (
+        "invalid-event",
+        "the event must be a JSON object with TicketId, TicketTitle, TicketDescription, "
+        "TicketCreationTime",
+    )
+
+
+def test_a_ticket_at_the_limits_or_with_one_text_is_accepted() -> None:
+    longest = parse_ticket({**GOOD, "TicketId": "x" * 64, "TicketTitle": "é" * 500})
+    assert (longest.ticket_id, longest.title) == ("x" * 64, "é" * 500)
+    assert parse_ticket({**GOOD, "TicketDescription": ""}).text == GOOD["TicketTitle"]
+    assert parse_ticket({**GOOD, "TicketTitle": " "}).text == GOOD["TicketDescription"]
 
 
 def test_long_text_is_cut_at_a_character_boundary_to_the_classify_limit() -> None:
@@ -100,17 +144,36 @@ def test_the_packaged_catalog_covers_every_label_of_the_training_data() -> None:
     assert all(f"*/{res}" in catalog for res in samples.RESOURCES)
 
 
+def test_the_packaged_catalog_passes_its_own_check_unchanged() -> None:
+    raw = json.loads(CATALOG_FILE.read_text(encoding="utf-8"))
+    assert validate(raw) == {key: tuple(materials) for key, materials in raw.items()}
+
+
+RUNBOOK = {"type": "runbook", "title": "t", "link": "l"}
+ENTRY_SHAPE = "must be 'op/resource': [materials]"
+MATERIAL_SHAPE = "each material needs a type (documentation, runbook, ssm-document), a title"
+
+
 @pytest.mark.parametrize(
-    "catalog",
+    ("catalog", "message"),
     [
-        {"create/*": [{"type": "runbook", "title": "t", "link": "l"}]},
-        {"*/*": [{"type": "video", "title": "t", "link": "l"}]},
-        {"*/*": []},
-        {"nope": [{"type": "runbook", "title": "t", "link": "l"}]},
+        ([["*/*", [RUNBOOK]]], 'must be a JSON object with a "*/*" entry'),
+        ({"create/*": [RUNBOOK]}, 'must be a JSON object with a "*/*" entry'),
+        ({"*/*": []}, f"'*/*' {ENTRY_SHAPE}"),
+        ({"*/*": RUNBOOK}, f"'*/*' {ENTRY_SHAPE}"),
+        ({"*/*": [RUNBOOK], "nope": [RUNBOOK]}, f"'nope' {ENTRY_SHAPE}"),
+        ({"*/*": [RUNBOOK], "a/b/c": [RUNBOOK]}, f"'a/b/c' {ENTRY_SHAPE}"),
+        ({"*/*": [{**RUNBOOK, "type": "video"}]}, f"'*/*': {MATERIAL_SHAPE}"),
+        ({"*/*": [{"title": "t", "link": "l"}]}, f"'*/*': {MATERIAL_SHAPE}"),
+        ({"*/*": [{**RUNBOOK, "title": ""}]}, f"'*/*': {MATERIAL_SHAPE}"),
+        ({"*/*": [{"type": "runbook", "title": "t"}]}, f"'*/*': {MATERIAL_SHAPE}"),
+        ({"*/*": ["runbook"]}, f"'*/*': {MATERIAL_SHAPE}"),
     ],
 )
-def test_a_bad_catalog_is_a_configuration_error(catalog: Any) -> None:
-    with pytest.raises(ConfigurationError):
+def test_a_bad_catalog_is_a_configuration_error_naming_the_entry(
+    catalog: Any, message: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=re.escape(message)):
         validate(catalog)
 
 

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import copy
+import json
+from collections.abc import Iterator
 from typing import Any
 
+import boto3
 import pytest
 from botocore.exceptions import ClientError
+from moto import mock_aws
 
 from lambdas.ticket_classification.classification import Classification, Label
 from lambdas.ticket_classification.processing import (
     DONE,
     Downstream,
     TicketStore,
+    answer_for,
     process,
 )
 from lambdas.ticket_classification.tickets import parse_ticket
@@ -89,7 +94,7 @@ def _classify(text: str) -> Classification:
     return Classification(Label("describe", 0.9), Label("ec2", 0.8))
 
 
-def _run(table: AnswerLostTable, owner: str, now: float = 1000.0) -> tuple[Any, Recorder]:
+def _run(table: Any, owner: str, now: float = 1000.0) -> tuple[Any, Recorder]:
     downstream = Recorder()
     outcome = process(
         parse_ticket(EVENT),
@@ -140,3 +145,122 @@ def test_another_invocations_live_claim_is_still_left_alone() -> None:
     }  # fmt: skip
     with pytest.raises(TicketInProgressError):
         _run(table, "request-2")
+
+
+@pytest.fixture
+def tickets_table(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """The ticket table in moto's DynamoDB, which evaluates the conditions and updates."""
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb")
+        dynamodb.create_table(
+            TableName="tickets",
+            KeySchema=[{"AttributeName": "ticketId", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "ticketId", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        yield dynamodb
+
+
+def _left_behind(dynamodb: Any, stage: str, lease_until: int) -> None:
+    """The ticket as an invocation that stopped at `stage` left it."""
+    dynamodb.put_item(
+        TableName="tickets",
+        Item={
+            "ticketId": {"S": "T-1"}, "stage": {"S": stage}, "owner": {"S": "request-0"},
+            "leaseUntil": {"N": str(lease_until)}, "answer": {"S": ANSWER},
+            "record": {"S": '{"creation_time": "2026-01-05 08:00:00"}'},
+            "truncated": {"BOOL": False},
+        },
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(("stage", "calls"), [("claimed", 2), ("delivered", 1)])
+def test_a_ticket_left_behind_is_finished_once_its_lease_ends(
+    tickets_table: Any, stage: str, calls: int
+) -> None:
+    _left_behind(tickets_table, stage, lease_until=1000)
+    outcome, downstream = _run(tickets_table, "request-2", now=1000.0)
+    assert outcome.duplicate is True and outcome.answer["Operation"]["Name"] == "describe"
+    # A record already delivered is not sent again: only the missing steps run.
+    assert len(downstream.calls) == calls
+    item = tickets_table.get_item(TableName="tickets", Key={"ticketId": {"S": "T-1"}})["Item"]
+    assert (item["stage"], item["owner"], item["leaseUntil"]) == (
+        {"S": DONE}, {"S": "request-2"}, {"N": "1060"},
+    )  # fmt: skip
+
+
+def test_a_ticket_whose_lease_still_runs_is_reported_in_progress(tickets_table: Any) -> None:
+    from lambdas.ticket_classification.processing import TicketInProgressError
+
+    _left_behind(tickets_table, "claimed", lease_until=1001)
+    with pytest.raises(TicketInProgressError, match="retry shortly"):
+        _run(tickets_table, "request-2", now=1000.0)
+    item = tickets_table.get_item(TableName="tickets", Key={"ticketId": {"S": "T-1"}})["Item"]
+    assert item["owner"] == {"S": "request-0"}
+
+
+def test_a_done_ticket_is_answered_from_the_table_and_not_taken_over(tickets_table: Any) -> None:
+    _left_behind(tickets_table, DONE, lease_until=0)
+    outcome, downstream = _run(tickets_table, "request-2", now=1000.0)
+    assert outcome.duplicate is True and downstream.calls == []
+    store = TicketStore(tickets_table, "tickets", "request-3", 60, clock=lambda: 1000.0)
+    item = store.get("T-1")
+    assert item is not None and store.take_over(item) is False
+    assert tickets_table.get_item(TableName="tickets", Key={"ticketId": {"S": "T-1"}})["Item"][
+        "owner"
+    ] == {"S": "request-0"}
+
+
+def test_the_answer_names_each_label_with_its_score_to_four_places() -> None:
+    classification = Classification(Label("restore", 0.912345), Label("ebs", 0.5))
+    answer = answer_for(parse_ticket(EVENT), classification)
+    assert (answer["Operation"], answer["Resource"]) == (
+        {"Name": "restore", "Score": 0.9123}, {"Name": "ebs", "Score": 0.5},
+    )  # fmt: skip
+    assert answer["Recommendations"]["CatalogKey"] == "restore/ebs"
+
+
+def test_a_new_ticket_goes_to_the_warehouse_and_the_handler_once_and_is_kept_done(
+    tickets_table: Any,
+) -> None:
+    event = {
+        **EVENT,
+        "TicketTitle": "Café   closed",
+        "TicketCreationTime": "2026-01-05T09:00+01:00",
+    }
+    store = TicketStore(tickets_table, "tickets", "request-1", 60, clock=lambda: 1000.0)
+    downstream = Recorder()
+    outcome = process(
+        parse_ticket(event), store, _classify, Downstream(downstream, downstream, "stream", "fn")
+    )
+    assert outcome.duplicate is False
+    record, hand_over = downstream.calls
+    assert record["DeliveryStreamName"] == "stream"
+    assert record["Record"]["Data"].decode("utf-8") == (
+        '{"id": "T-1", "title": "Café closed", "description": "The EC2 instance stays in '
+        'pending", "creation_time": "2026-01-05 08:00:00", "operation": "describe", '
+        '"resource": "ec2", "truncated": false, "text_bytes": 47}\n'
+    )
+    assert (hand_over["FunctionName"], hand_over["InvocationType"]) == ("fn", "Event")
+    assert json.loads(hand_over["Payload"]) == {
+        "TicketId": "T-1",
+        "Operation": "describe",
+        "Resource": "ec2",
+        "TicketCreationTime": "2026-01-05 08:00:00",
+    }
+    item = tickets_table.get_item(TableName="tickets", Key={"ticketId": {"S": "T-1"}})["Item"]
+    assert (item["stage"], item["owner"], item["leaseUntil"], item["truncated"]) == (
+        {"S": DONE}, {"S": "request-1"}, {"N": "1060"}, {"BOOL": False},
+    )  # fmt: skip
+    assert json.loads(item["answer"]["S"]) == outcome.answer
+    # Delivered again: the stored answer, nothing sent twice.
+    again = process(
+        parse_ticket(event), store, _classify, Downstream(downstream, downstream, "stream", "fn")
+    )
+    assert again == type(outcome)(outcome.answer, duplicate=True) and len(downstream.calls) == 2
