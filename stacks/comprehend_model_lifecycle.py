@@ -193,6 +193,7 @@ class ComprehendModelLifecycleStack(Stack):
             policy=settings.endpoint_policy,
             endpoint_arns=[endpoint_arn],
             model_arns=classifier_arns,
+            alarm_topic=topic,
         )
         acknowledge(
             self.endpoint_keeper.function.role.node.find_child("DefaultPolicy"),
