@@ -148,6 +148,7 @@ class ComprehendModelLifecycleStack(Stack):
             policy=settings.endpoint_policy,
             endpoint_arns=[names.endpoint_arn],
             model_arns=names.classifier_arns,
+            alarm_topic=topic,
         )
         acknowledge_wildcards(
             self.endpoint_keeper.function.role,

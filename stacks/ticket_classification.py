@@ -614,6 +614,7 @@ class TicketClassificationStack(Stack):
             model_arns=versions,
             queue=tickets.queue if managed else None,
             queue_feed=feed if managed else None,
+            alarm_topic=alarms,
         )
         keeper.grant_caller(classifier)
         acknowledge_wildcards(

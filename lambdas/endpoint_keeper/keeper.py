@@ -1,10 +1,15 @@
 """EndpointKeeper: applies the endpoint lifecycle policy to the stack's Comprehend endpoints.
 
-Invoked every minute by an EventBridge schedule (scaling policies) and, asynchronously, by a
+Invoked every minute by an EventBridge schedule (scaling policies), asynchronously by a
 caller that found an endpoint gone (`{"wake": "<endpoint name>"}`, see
-`lambdas/shared/endpoint_usage.py`). For each endpoint it reads the callers' last use and any
-wake-up request from its table, describes the endpoint and lets
-`lambdas.shared.endpoint_policy.decide` choose:
+`lambdas/shared/endpoint_usage.py`), and by its own deadline queue: when an idle endpoint's
+timeout runs out before the schedule's next run, the keeper sends itself a message delayed
+until that moment (`endpoint_policy.deadline_run`), so the endpoint is deleted then rather
+than up to a minute later. Every run decides afresh from the table, so a use recorded after
+the message was sent keeps the endpoint, and a duplicate or late message deletes nothing
+that is not idle. For each endpoint it reads the callers' last use, any wake-up request and
+the latest time a caller was told to come back from its table, describes the endpoint and
+lets `lambdas.shared.endpoint_policy.decide` choose:
 
 * delete: `DeleteEndpoint`, after recording the endpoint's spec (model, inference units, data
   access role) in the table;
@@ -43,6 +48,7 @@ from lambdas.shared.endpoint_policy import (
     EndpointPolicy,
     Memory,
     Observation,
+    deadline_run,
     decide,
 )
 from lambdas.shared.endpoint_usage import endpoint_name
@@ -65,6 +71,8 @@ class EndpointRecord:
     wake_requested: float | None
     memory: Memory
     spec: dict[str, Any] | None
+    retry_due: float | None = None
+    deadline_run: float | None = None  # when the deadline run last scheduled comes
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> EndpointRecord:
@@ -77,6 +85,8 @@ class EndpointRecord:
             number("wakeRequested"),
             Memory.from_json(item.get("memory", {}).get("S")),
             json.loads(spec) if spec else None,
+            number("retryDue"),
+            number("deadlineRun"),
         )
 
 
@@ -134,17 +144,22 @@ class Keeper:
                     else {}
                 ),
             }
-        memory = record.memory.observe(record.last_used, ready_at, now, warming=status == CREATING)
         wake = record.wake_requested
+        memory = record.memory.observe(
+            record.last_used, ready_at, now, warming=status == CREATING, retry_due=record.retry_due
+        )
         decision = decide(
-            Observation(status, ready_at, record.last_used, wake, waiting),
+            Observation(status, ready_at, record.last_used, wake, waiting, record.retry_due),
             self.policy,
             now,
             memory,
             self.settings.warm_up_seconds,
         )
         acted = self._act(arn, name, decision, spec, wake, now)
-        self._save(name, memory, spec, answered=wake if status == IN_SERVICE else None)
+        scheduled = self._schedule_deadline(name, decision, record.deadline_run, now)
+        self._save(
+            name, memory, spec, answered=wake if status == IN_SERVICE else None, run=scheduled
+        )
         kit.logger.info(
             "endpoint kept",
             endpoint=name,
@@ -153,6 +168,7 @@ class Keeper:
             acted=acted,
             reason=decision.reason,
             idle_timeout=decision.idle_timeout_seconds,
+            deadline_run=scheduled,
         )
         after = {Action.CREATE: "CREATING", Action.DELETE: "DELETING"}
         return {
@@ -211,8 +227,32 @@ class Keeper:
             kit.logger.info("endpoint busy; acting on a later run", endpoint=name)
         return False
 
+    def _schedule_deadline(
+        self, name: str, decision: Decision, pending: float | None, now: float
+    ) -> float | None:
+        """Send the keeper a message delayed until its next run for the endpoint is due
+        (`Decision.run_at`: the idle deadline, just after callers are due back, or a look at
+        a wanted endpoint still being deleted), if that comes before the schedule's next run
+        and no run is pending; when the run comes."""
+        if not self.settings.deadline_queue_url or self.sqs is None:
+            return None
+        delay = deadline_run(decision, now, pending)
+        if delay is None:
+            return None
+        self.sqs.send_message(
+            QueueUrl=self.settings.deadline_queue_url,
+            MessageBody=json.dumps({"deadline": name, "at": decision.run_at}),
+            DelaySeconds=delay,
+        )
+        return now + delay
+
     def _save(
-        self, name: str, memory: Memory, spec: dict[str, Any] | None, answered: float | None
+        self,
+        name: str,
+        memory: Memory,
+        spec: dict[str, Any] | None,
+        answered: float | None,
+        run: float | None = None,
     ) -> None:
         names = {"#memory": "memory"}
         values: dict[str, Any] = {":memory": {"S": memory.as_json()}}
@@ -220,6 +260,9 @@ class Keeper:
         if spec is not None:
             expression += ", spec = :spec"
             values[":spec"] = {"S": json.dumps(spec, sort_keys=True)}
+        if run is not None:
+            expression += ", deadlineRun = :run"
+            values[":run"] = {"N": f"{run:.3f}"}
         if answered is not None:
             self._remove_wake(name, answered)
         self.dynamodb.update_item(
@@ -270,14 +313,24 @@ class Keeper:
             kit.logger.info("queue feed switched", enabled=serving)
 
 
+def _is_deadline_batch(event: Any) -> bool:
+    records = event.get("Records") if isinstance(event, dict) else None
+    return isinstance(records, list) and bool(records)
+
+
 @kit.handler()
 def handler(event: Any, settings: KeeperSettings) -> dict[str, Any]:
     keeper = Keeper(
         kit.clients("comprehend"),
         kit.clients("dynamodb"),
         settings,
-        sqs=kit.clients("sqs") if settings.queue_url else None,
+        sqs=kit.clients("sqs") if settings.queue_url or settings.deadline_queue_url else None,
         lambda_client=kit.clients("lambda") if settings.event_source_mapping else None,
         events=kit.clients("events") if settings.rule_name else None,
     )
-    return keeper.run()
+    result = keeper.run()
+    if _is_deadline_batch(event):
+        # One run serves every deadline in the batch; an error fails the batch, which comes
+        # back after its visibility timeout.
+        return {"batchItemFailures": []}
+    return result

@@ -20,3 +20,5 @@ class KeeperSettings(FromEnvironment):
     # The keeper's own schedule (scale-to-zero): it rests while no endpoint exists.
     rule_name: str | None = env("RULE_NAME")
     event_source_mapping: str | None = env("EVENT_SOURCE_MAPPING")
+    # The keeper's own queue of runs at idle deadlines (scaling policies).
+    deadline_queue_url: str | None = env("DEADLINE_QUEUE_URL")

@@ -1,8 +1,9 @@
 """When an endpoint that bills while it exists should exist: the endpoint lifecycle policy.
 
 Comprehend custom endpoints bill per inference-unit second from creation to deletion, whether
-or not anyone calls them. A keeper (`lambdas/endpoint_keeper`) runs every minute and on every
-wake-up request, observes the endpoint and its callers' last use, and applies `decide`:
+or not anyone calls them. A keeper (`lambdas/endpoint_keeper`) runs every minute, on every
+wake-up request and at the moment an endpoint's idle timeout runs out (`deadline_run`),
+observes the endpoint and its callers' last use, and applies `decide`:
 
 * `always-on`: never deleted; recreated only when a caller asks for it (it was deleted by
   hand, say).
@@ -22,6 +23,7 @@ benchmark (`benchmarks/endpoint_lifecycle_cost.py`) use the same code.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
@@ -42,10 +44,22 @@ UPDATING: Final = "UPDATING"
 DELETING: Final = "DELETING"
 FAILED: Final = "FAILED"
 
-# Pauses shorter than this are the callers' own write throttle (one write a minute), not idle.
-MIN_GAP_SECONDS: Final = 90.0
+# Callers record their use at most this often (per execution environment): the recorded last
+# use is at most this much older than the real one.
+USE_RECORD_SECONDS: Final = 10.0
+# The keeper's schedule, rate(1 minute): it samples the last use this often.
+KEEPER_TICK_SECONDS: Final = 60.0
+# Pauses shorter than this are not measured: under steady use the last use the keeper samples
+# each minute moves by a tick, give or take the callers' write throttle.
+MIN_GAP_SECONDS: Final = KEEPER_TICK_SECONDS + 2 * USE_RECORD_SECONDS
 MAX_GAPS: Final = 50
 CANDIDATE_MINUTES: Final = (1, 2, 5, 10, 15, 20, 30, 45, 60, 90, 120, 240, 480, 720, 1440)
+# A deadline this close is run by a delayed message of the keeper's own (its schedule might
+# come up to a minute late); a later one by a later run.
+DEADLINE_HORIZON_SECONDS: Final = KEEPER_TICK_SECONDS + 30.0
+MAX_DELAY_SECONDS: Final = 900  # SQS DelaySeconds
+# How often the keeper looks at an endpoint that a caller wants while it is being deleted.
+DELETING_POLL_SECONDS: Final = 10.0
 # A candidate timeout is kept when at most this share of the pauses that outlast it end
 # within a warm-up after it (a deletion that a quick recreation would regret).
 REGRET_SHARE: Final = 0.2
@@ -178,31 +192,42 @@ class Memory:
     last_arrival: float | None = None
 
     def observe(
-        self, last_used: float | None, ready_at: float | None, now: float, warming: bool = False
+        self,
+        last_used: float | None,
+        ready_at: float | None,
+        now: float,
+        warming: bool = False,
+        retry_due: float | None = None,
     ) -> Memory:
         """Record the pause that ended with a newer use, measured from the arrival before it:
         the interval between two arrivals, which is what keeping the endpoint across it
         costs whether or not it was deleted in between. A use during a recreated endpoint's
-        warm-up, or within a minute and a half of its becoming ready, is callers who waited for
-        it (their retries), not an arrival: measured from it, a steady cadence would look a
-        warm-up shorter after each recreation. Pauses under a minute and a half are the
-        callers' write throttle, not idle time. `warming`: the endpoint is being created."""
+        warm-up, or after it until the callers told to come back were due (`retry_due`, or
+        its becoming ready if later, within the callers' write throttle; the keeper runs
+        then, see `Decision.run_at`), is callers who waited for it (their retries), not an
+        arrival: measured from it, a steady cadence would look a warm-up shorter after each
+        recreation. A use that follows the last one seen by less than `MIN_GAP_SECONDS` ends
+        no pause (steady use, or retries still draining through the endpoint's throughput):
+        it is an arrival, and the next pause is measured from it. `warming`: the endpoint is
+        being created."""
         since = self.watching_since if self.watching_since is not None else now
         if last_used is None or (
             self.last_seen_use is not None and last_used <= self.last_seen_use
         ):
             return replace(self, watching_since=since)
         arrival = self.last_arrival
+        back_by = max(t for t in (ready_at, retry_due, 0.0) if t is not None) + USE_RECORD_SECONDS
         if (arrival is not None and warming) or (
             ready_at is not None
             and arrival is not None
             and arrival < ready_at
-            and last_used <= ready_at + MIN_GAP_SECONDS
+            and last_used <= back_by
         ):  # callers who wait or waited for the warm-up: seen, and no arrival
             return replace(self, last_seen_use=last_used, watching_since=since)
         start = max(t for t in (arrival, since) if t is not None)
+        paused = self.last_seen_use is None or last_used - self.last_seen_use >= MIN_GAP_SECONDS
         gaps = self.gaps
-        if last_used - start >= MIN_GAP_SECONDS:
+        if paused and last_used - start >= MIN_GAP_SECONDS:
             gaps = (*gaps, last_used - start)[-MAX_GAPS:]
         return Memory(last_used, gaps, since, last_used)
 
@@ -233,6 +258,7 @@ class Observation:
     last_used: float | None = None  # the callers' latest use (any request, served or not)
     wake_requested: float | None = None  # a caller's pending request for the endpoint
     waiting: int = 0  # work queued until the endpoint serves (tickets)
+    retry_due: float | None = None  # the latest time a caller was told to come back
 
 
 class Action(StrEnum):
@@ -246,6 +272,11 @@ class Decision:
     action: Action
     reason: str
     idle_timeout_seconds: float | None = None
+    # When the endpoint is to be deleted if nobody uses it meanwhile (a kept, idle one).
+    deadline: float | None = None
+    # When the keeper should run next: just after the callers told to come back are due (to
+    # tell their retries from new arrivals), else at the deadline.
+    run_at: float | None = None
 
 
 def idle_timeout(policy: EndpointPolicy, gaps: tuple[float, ...], warm_up_seconds: float) -> float:
@@ -257,9 +288,11 @@ def idle_timeout(policy: EndpointPolicy, gaps: tuple[float, ...], warm_up_second
         timeout = minutes * 60.0
         if timeout >= limit:
             break
-        # Pauses near the timeout (within a minute: the measurement's resolution) up to a
-        # warm-up beyond it would be deleted and then wanted again soon.
-        regretted = sum(1 for g in gaps if timeout - 60.0 < g < timeout + warm_up_seconds)
+        # Pauses near the timeout (within the callers' write throttle: the measurement's
+        # resolution) up to a warm-up beyond it would be deleted and then wanted again soon.
+        regretted = sum(
+            1 for g in gaps if timeout - USE_RECORD_SECONDS < g < timeout + warm_up_seconds
+        )
         outlasting = sum(1 for g in gaps if g >= timeout + warm_up_seconds)
         if regretted <= REGRET_SHARE * (regretted + outlasting):
             return timeout
@@ -286,8 +319,16 @@ def decide(
         return Decision(Action.KEEP, "no endpoint and nothing wants one")
     if o.status == FAILED:
         return Decision(Action.DELETE, "the endpoint failed; a new one is created on demand")
+    # The callers told to come back are due by then; a run just after sees their retries.
+    retries_seen = None if o.retry_due is None else o.retry_due + USE_RECORD_SECONDS
+    retries_seen = retries_seen if retries_seen is not None and retries_seen > now else None
     if o.status != IN_SERVICE:
-        return Decision(Action.KEEP, f"the endpoint is {o.status}")
+        # Wanted while still being deleted: look again soon, to create it once it is gone.
+        poll = now + DELETING_POLL_SECONDS if o.status == DELETING and wanted else None
+        upcoming = [t for t in (retries_seen, poll) if t is not None]
+        return Decision(
+            Action.KEEP, f"the endpoint is {o.status}", run_at=min(upcoming, default=None)
+        )
     if not policy.scales_down:
         return Decision(Action.KEEP, "always-on")
     if in_hours:
@@ -295,8 +336,36 @@ def decide(
     if o.waiting > 0:
         return Decision(Action.KEEP, f"{o.waiting} item(s) wait for the endpoint")
     timeout = idle_timeout(policy, memory.gaps, warm_up_seconds)
-    # Idle since the latest of: serving began, a caller used it, a caller asked for it.
-    idle = now - max(t for t in (o.ready_at, o.last_used, o.wake_requested, 0.0) if t is not None)
+    # Idle since the latest of: serving began, a caller used it, a caller asked for it, a
+    # caller told to come back is due (the grace that keeps a recreated endpoint for the
+    # callers who woke it).
+    since = max(
+        t for t in (o.ready_at, o.last_used, o.wake_requested, o.retry_due, 0.0) if t is not None
+    )
+    idle = now - since
     if idle >= timeout:
         return Decision(Action.DELETE, f"idle for {idle:.0f} s", timeout)
-    return Decision(Action.KEEP, f"idle for {idle:.0f} s of {timeout:.0f} s", timeout)
+    deadline = since + timeout
+    return Decision(
+        Action.KEEP,
+        f"idle for {max(idle, 0.0):.0f} s of {timeout:.0f} s",
+        timeout,
+        deadline,
+        min(t for t in (retries_seen, deadline) if t is not None),
+    )
+
+
+def deadline_run(decision: Decision, now: float, pending: float | None) -> int | None:
+    """The delay (whole seconds, rounded up) of a keeper run at the decision's `run_at` (its
+    idle deadline, or just after callers are due back), if one is to be scheduled now: it is
+    near (`DEADLINE_HORIZON_SECONDS`; a later one is scheduled by a later run) and no run is
+    pending (`pending`: when an earlier scheduled run comes, if it has not come yet) at or
+    before it. That run decides afresh, so a use meanwhile keeps the endpoint."""
+    deadline = decision.run_at
+    if decision.action is not Action.KEEP or deadline is None:
+        return None
+    if deadline - now > DEADLINE_HORIZON_SECONDS:
+        return None
+    if pending is not None and now < pending <= deadline:
+        return None
+    return min(MAX_DELAY_SECONDS, max(0, math.ceil(deadline - now)))

@@ -2,19 +2,27 @@
 needs a deleted one back.
 
     usage = EndpointUsage.from_settings(dynamodb, lambda_client, table, keeper, warm_up)
-    usage.record_use(endpoint_arn)            # at most one write a minute per endpoint
+    usage.record_use(endpoint_arn)            # at most one write every 10 s per endpoint
     retry_after = usage.wake(endpoint_arn)    # asks once; every caller learns the wait left
 
 The keeper's table has one item per endpoint (key `endpoint`, the endpoint's name): callers
-set `lastUsed` (epoch seconds) and, when the endpoint is gone, `wakeRequested`. Only the
-first caller's conditional write succeeds and invokes the keeper (asynchronously); the keeper
-removes `wakeRequested` once the endpoint serves. An empty table name turns all of this off
-(an endpoint the stack does not manage).
+set `lastUsed` (epoch seconds) and, when the endpoint is gone, `wakeRequested` and
+`retryDue`, the latest time a caller was told to come back (the keeper keeps a recreated
+endpoint for them until then). Only the first caller's conditional write of `wakeRequested`
+succeeds and invokes the keeper (asynchronously); the keeper removes `wakeRequested` once the
+endpoint serves. An empty table name turns all of this off (an endpoint the stack does not
+manage).
+
+What the use record costs: a busy caller writes `lastUsed` at most every
+`USE_RECORD_SECONDS` per execution environment, 8,640 writes a day (one write request unit
+each, the item is small), USD 0.0054 a day at USD 0.625 per million on-demand writes
+(<https://aws.amazon.com/dynamodb/pricing/on-demand/>); a minute's throttle wrote 1,440.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -22,9 +30,9 @@ from typing import Any, Final
 
 from botocore.exceptions import ClientError
 
+from lambdas.shared.endpoint_policy import USE_RECORD_SECONDS
 from lambdas.shared.s3 import error_code
 
-USE_WRITE_SECONDS: Final = 60.0
 MIN_RETRY_AFTER_SECONDS: Final = 30
 # Errors of a call to an endpoint that does not exist (deleted while idle) or does not serve
 # yet (CREATING): ClassifyDocument's modelled errors.
@@ -40,6 +48,13 @@ def _now() -> float:
 
 def endpoint_name(arn: str) -> str:
     return arn.rsplit("/", 1)[-1]
+
+
+def retry_after_seconds(warm_up_seconds: float, requested: float, now: float) -> int:
+    """What a caller is told to wait: the warm-up left since the wake-up request, rounded up
+    (told a second less, a caller comes back just before the endpoint serves and waits
+    another `MIN_RETRY_AFTER_SECONDS`), at least `MIN_RETRY_AFTER_SECONDS`."""
+    return max(MIN_RETRY_AFTER_SECONDS, math.ceil(warm_up_seconds - (now - requested)))
 
 
 class EndpointAsleepError(Exception):
@@ -84,7 +99,7 @@ class EndpointUsage:
             return
         name, now = endpoint_name(arn), self.clock()
         with self._lock:
-            if now - self._written.get(name, float("-inf")) < USE_WRITE_SECONDS:
+            if now - self._written.get(name, float("-inf")) < USE_RECORD_SECONDS:
                 return
             self._written[name] = now
         self.dynamodb.update_item(
@@ -97,13 +112,17 @@ class EndpointUsage:
     def wake(self, arn: str) -> int:
         """Ask the keeper for the endpoint (once for all callers); the seconds to wait."""
         name, now = endpoint_name(arn), self.clock()
+        retry_after = retry_after_seconds(self.warm_up_seconds, now, now)
         try:
             self.dynamodb.update_item(
                 TableName=self.table,
                 Key={"endpoint": {"S": name}},
-                UpdateExpression="SET wakeRequested = :now, lastUsed = :now",
+                UpdateExpression="SET wakeRequested = :now, lastUsed = :now, retryDue = :due",
                 ConditionExpression="attribute_not_exists(wakeRequested)",
-                ExpressionAttributeValues={":now": {"N": f"{now:.3f}"}},
+                ExpressionAttributeValues={
+                    ":now": {"N": f"{now:.3f}"},
+                    ":due": {"N": f"{now + retry_after:.3f}"},
+                },
             )
         except ClientError as error:
             if error_code(error) != "ConditionalCheckFailedException":
@@ -112,10 +131,26 @@ class EndpointUsage:
                 TableName=self.table, Key={"endpoint": {"S": name}}, ConsistentRead=True
             ).get("Item", {})
             requested = float(item.get("wakeRequested", {}).get("N", now))
-            return max(MIN_RETRY_AFTER_SECONDS, round(self.warm_up_seconds - (now - requested)))
+            retry_after = retry_after_seconds(self.warm_up_seconds, requested, now)
+            self._promise(name, now + retry_after)
+            return retry_after
         self.lambda_client.invoke(
             FunctionName=self.keeper_function,
             InvocationType="Event",
             Payload=json.dumps({"wake": name}).encode(),
         )
-        return max(MIN_RETRY_AFTER_SECONDS, self.warm_up_seconds)
+        return retry_after
+
+    def _promise(self, name: str, due: float) -> None:
+        """Tell the keeper a caller comes back at `due` (the latest such time stays)."""
+        try:
+            self.dynamodb.update_item(
+                TableName=self.table,
+                Key={"endpoint": {"S": name}},
+                UpdateExpression="SET retryDue = :due",
+                ConditionExpression="attribute_not_exists(retryDue) OR retryDue < :due",
+                ExpressionAttributeValues={":due": {"N": f"{due:.3f}"}},
+            )
+        except ClientError as error:
+            if error_code(error) != "ConditionalCheckFailedException":
+                raise

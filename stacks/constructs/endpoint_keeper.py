@@ -2,13 +2,15 @@
 `lambdas/endpoint_keeper/keeper.py` and `lambdas/shared/endpoint_policy.py`).
 
     keeper = EndpointKeeper(self, "EndpointKeeper", policy=settings.endpoint_policy,
-                            endpoint_arns=[endpoint_arn], model_arns=classifier_arns)
+                            endpoint_arns=[endpoint_arn], model_arns=classifier_arns,
+                            alarm_topic=topic)
     keeper.grant_caller(api)   # record use, ask for a wake-up
 
 A table holds the callers' last use, wake-up requests and the keeper's memory; the keeper runs
 every minute for `scale-to-zero` (only while an endpoint exists or work waits) and `schedule`
-(`always-on` needs no schedule), and on each wake-up request. Its role gets exactly the calls the
-keeper makes.
+(`always-on` needs no schedule), on each wake-up request, and at an idle endpoint's deadline:
+a message it sends itself on its deadline queue, delayed until then (with a dead-letter queue
+whose alarm goes to `alarm_topic`). Its role gets exactly the calls the keeper makes.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from constructs import Construct
 
 from lambdas.shared.endpoint_policy import SCALE_TO_ZERO, EndpointPolicy
 from stacks.constructs.python_function import PythonFunction
+from stacks.constructs.queue_with_dlq import QueueWithDlq
+from stacks.constructs.topic import NotificationTopic
 
 # Comprehend publishes no creation time for a custom endpoint; callers are told to come back
 # after this long, and the keeper weighs a recreation against keeping an endpoint by it.
@@ -43,6 +47,7 @@ class EndpointKeeper(Construct):
         model_arns: Sequence[str],
         queue: sqs.IQueue | None = None,
         queue_feed: lambda_.EventSourceMapping | None = None,
+        alarm_topic: NotificationTopic | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.policy = policy
@@ -77,6 +82,19 @@ class EndpointKeeper(Construct):
         self.arn = f"arn:{Aws.PARTITION}:lambda:{Aws.REGION}:{Aws.ACCOUNT_ID}:function:{self.name}"
         if scheduled and policy.mode == SCALE_TO_ZERO:
             environment["RULE_NAME"] = self.name
+        self.deadlines: QueueWithDlq | None = None
+        if scheduled:
+            if alarm_topic is None:
+                raise ValueError("a keeper that deletes endpoints needs an alarm_topic")
+            # Runs at idle deadlines (SQS DelaySeconds, up to 15 minutes). Nothing to keep
+            # beyond a few retries: the schedule's next run decides as well.
+            self.deadlines = QueueWithDlq(
+                self,
+                "Deadlines",
+                visibility_timeout=Duration.seconds(6 * 60),
+                alarm_topic=alarm_topic,
+            )
+            environment["DEADLINE_QUEUE_URL"] = self.deadlines.queue.queue_url
         self.function = PythonFunction(
             self,
             "Keeper",
@@ -116,6 +134,13 @@ class EndpointKeeper(Construct):
                     actions=["lambda:GetEventSourceMapping", "lambda:UpdateEventSourceMapping"],
                     resources=[queue_feed.event_source_mapping_arn],
                 ),
+            )
+        if self.deadlines is not None:
+            self.function.add_queue_trigger(self.deadlines.queue, batch_size=10)
+            self.function.add_to_policy(
+                iam.PolicyStatement(
+                    actions=["sqs:SendMessage"], resources=[self.deadlines.queue.queue_arn]
+                )
             )
         self.rule: events.Rule | None = None
         if scheduled:

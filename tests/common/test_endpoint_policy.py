@@ -21,6 +21,7 @@ from lambdas.shared.endpoint_policy import (
     Memory,
     Observation,
     PolicyError,
+    deadline_run,
     decide,
     idle_timeout,
     parse_days,
@@ -188,3 +189,99 @@ def test_callers_arriving_during_a_warm_up_are_no_arrivals() -> None:
     assert memory.last_arrival == woke and memory.gaps == (DAY,)
     memory = memory.observe(woke + DAY, None, woke + DAY)
     assert memory.gaps == (DAY, DAY)
+
+
+# Pauses of a day: the idle timeout is its shortest, a minute.
+DAILY = Memory(MONDAY_NOON - DAY, (DAY,) * 5, MONDAY_NOON - 10 * DAY, MONDAY_NOON - DAY)
+
+
+def test_an_idle_endpoint_is_deleted_at_its_deadline_to_the_second() -> None:
+    used = MONDAY_NOON
+    serving = Observation(IN_SERVICE, ready_at=used - HOUR, last_used=used)
+    kept = decide(serving, SCALE, used + 59.5, DAILY)
+    assert kept.action is Action.KEEP and kept.deadline == used + MINUTE
+    # The keeper sends itself a run at the deadline, rounded up to a whole second.
+    assert deadline_run(kept, used + 59.5, pending=None) == 1
+    assert decide(serving, SCALE, used + MINUTE, DAILY).action is Action.DELETE
+
+
+def test_a_deadline_run_is_scheduled_once_and_only_when_near() -> None:
+    used = MONDAY_NOON
+    serving = Observation(IN_SERVICE, ready_at=used - HOUR, last_used=used)
+    now = used + 20
+    kept = decide(serving, SCALE, now, DAILY)
+    assert deadline_run(kept, now, pending=None) == 40
+    assert deadline_run(kept, now, pending=used + MINUTE) is None  # already on its way
+    assert deadline_run(kept, now, pending=now - 1) == 40  # that one came and went
+    # A later use moved the deadline; the pending run decides afresh and schedules the next.
+    assert deadline_run(kept, now, pending=used + 30) is None
+    # Far off: the minute schedule's later runs schedule it.
+    far = decide(serving, SCALE, now, Memory())  # no history: 15 minutes
+    assert far.deadline == used + 15 * MINUTE and deadline_run(far, now, pending=None) is None
+    deleting = decide(serving, SCALE, used + MINUTE, DAILY)
+    assert deadline_run(deleting, used + MINUTE, pending=None) is None
+
+
+def test_a_use_after_the_deadline_was_scheduled_keeps_the_endpoint() -> None:
+    used = MONDAY_NOON
+    later = Observation(IN_SERVICE, ready_at=used - HOUR, last_used=used + 50)
+    at_old_deadline = decide(later, SCALE, used + MINUTE, DAILY)
+    assert at_old_deadline.action is Action.KEEP
+    assert at_old_deadline.deadline == used + 50 + MINUTE
+
+
+def test_a_recreated_endpoint_is_kept_for_callers_told_to_come_back() -> None:
+    ready = MONDAY_NOON
+    due = ready + 25  # a caller came late in the warm-up and was told the minimum, 30 s
+    woken = Observation(IN_SERVICE, ready_at=ready, last_used=ready - 5, retry_due=due)
+    assert decide(woken, SCALE, ready + 70, DAILY).action is Action.KEEP
+    assert decide(woken, SCALE, due + MINUTE, DAILY).action is Action.DELETE
+
+
+def test_the_keeper_looks_just_after_callers_are_due_back() -> None:
+    due = MONDAY_NOON + 300
+    creating = Observation(CREATING, last_used=MONDAY_NOON, retry_due=due)
+    assert decide(creating, SCALE, MONDAY_NOON + 60, DAILY).run_at == due + 10
+    ready = Observation(IN_SERVICE, ready_at=due - 5, last_used=due, retry_due=due)
+    assert decide(ready, SCALE, due + 2, DAILY).run_at == due + 10
+    assert decide(ready, SCALE, due + 20, DAILY).run_at == due + MINUTE  # then the deadline
+
+
+def test_a_wanted_endpoint_still_being_deleted_is_looked_at_again_soon() -> None:
+    asked = Observation(DELETING, wake_requested=MONDAY_NOON, retry_due=MONDAY_NOON + 600)
+    decision = decide(asked, SCALE, MONDAY_NOON + 5, DAILY)
+    assert decision.action is Action.KEEP and decision.run_at == MONDAY_NOON + 15
+    unwanted = Observation(DELETING, last_used=MONDAY_NOON - HOUR)
+    assert decide(unwanted, SCALE, MONDAY_NOON, DAILY).run_at is None
+
+
+def test_retries_draining_after_the_callers_were_due_end_no_pause() -> None:
+    """A burst woke the endpoint; its callers came back when due and drained through the
+    endpoint's throughput for minutes: no pause of a warm-up is recorded, and the next pause
+    is measured from the drain's end."""
+    woke, warm_up = MONDAY_NOON, 600.0
+    due = woke + warm_up
+    memory = Memory(woke - DAY, (DAY,), woke - 2 * DAY, woke - DAY).observe(woke, None, woke)
+    memory = memory.observe(woke + 200, None, woke + 240, warming=True)
+    memory = memory.observe(due + 5, due, due + 10, retry_due=due)  # the keeper's look then
+    assert memory.gaps == (DAY, DAY) and memory.last_arrival == woke
+    for step in range(1, 3):  # the drain, seen by the minute schedule
+        memory = memory.observe(due + 5 + 60 * step, due, due + 10 + 60 * step, retry_due=due)
+    assert memory.gaps == (DAY, DAY)
+    memory = memory.observe(woke + DAY, None, woke + DAY)
+    assert memory.gaps == (DAY, DAY, DAY - warm_up - 125)
+
+
+def test_a_caller_after_the_retries_is_an_arrival_the_next_pause_counts_from() -> None:
+    """Business hours: a caller came 40 s after the retries; the endpoint was deleted a minute
+    later and the next caller came five minutes after it. That pause is recorded (it is what
+    a longer timeout would have kept the endpoint across), not one from the call that woke
+    it, a warm-up longer."""
+    woke, warm_up = MONDAY_NOON, 300.0
+    due = woke + warm_up
+    memory = Memory(woke - DAY, (DAY,), woke - 2 * DAY, woke - DAY).observe(woke, None, woke)
+    memory = memory.observe(due + 2, due, due + 10, retry_due=due)
+    memory = memory.observe(due + 40, due, due + 70, retry_due=due)
+    assert memory.last_arrival == due + 40 and memory.gaps == (DAY, DAY)
+    memory = memory.observe(due + 340, None, due + 340)
+    assert memory.gaps == (DAY, DAY, 300.0)

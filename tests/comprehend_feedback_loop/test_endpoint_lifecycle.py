@@ -1,6 +1,7 @@
 """End to end on the local cloud (compressed clock): under `scale-to-zero` part 1's keeper
 deletes the idle endpoint; a classify call then gets 503 with `Retry-After` and wakes it once;
-a later call is answered; every call is within its grants."""
+a later call is answered, and the endpoint, idle again, is deleted by a run the keeper
+scheduled on its deadline queue; every call is within its grants."""
 
 from __future__ import annotations
 
@@ -99,8 +100,11 @@ def test_an_idle_endpoint_is_deleted_and_a_call_wakes_it_once(loop: FeedbackLoop
     answer = loop.post("classify", {"classifier": "news", "text": text})
     assert answer.status == 200, answer.body
     assert meter.endpoints_created == 2
-    # ... and idle again, it goes again.
+    # ... and idle again, it goes again, at its deadline: a run the keeper scheduled for
+    # itself on its deadline queue (the minute schedule would come up to a minute later).
     wait_for(lambda: _endpoint(loop) is None, 60)
+    scheduled = [e for n, e, _ in cloud.runtime.invocations if n == keeper and "Records" in e]
+    assert scheduled, "the keeper never ran from its deadline queue"
 
     report = check(cloud)
     assert report.denied == [] and report.unverifiable == [], report.format()
