@@ -341,9 +341,11 @@ class LambdaRuntime:
     def _owned(self, name: str, tops: set[str]) -> bool:
         return name.split(".", 1)[0] in tops
 
+    # sys.modules is read from a copy: threads that run no function (the server, executions)
+    # import meanwhile.
     def _swap_in(self, config: FunctionConfig) -> dict[str, ModuleType]:
         tops = self._top_packages(config)
-        saved = {n: m for n, m in sys.modules.items() if self._owned(n, tops)}
+        saved = {n: m for n, m in list(sys.modules.items()) if self._owned(n, tops)}
         for name in saved:
             del sys.modules[name]
         sys.modules.update(self._modules.get(config.name, {}))
@@ -352,7 +354,7 @@ class LambdaRuntime:
 
     def _swap_out(self, config: FunctionConfig, saved: dict[str, ModuleType]) -> None:
         tops = self._top_packages(config)
-        mine = {n: m for n, m in sys.modules.items() if self._owned(n, tops)}
+        mine = {n: m for n, m in list(sys.modules.items()) if self._owned(n, tops)}
         self._modules[config.name] = mine
         for name in mine:
             del sys.modules[name]
