@@ -106,6 +106,7 @@ from localcloud.core.protocol import (
     CallContext,
     LocalEngine,
     ServiceError,
+    existing,
     page_by_key,
     token_derived_id,
 )
@@ -765,13 +766,7 @@ class ComprehendEngine(LocalEngine):
     # -- dispatch and faults ----------------------------------------------------------------------
 
     def handle(self, operation: str, params: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
-        handler = self._operations.get(operation)
-        if handler is None:
-            raise ServiceError(
-                "UnknownOperationException",
-                f"The local Comprehend engine does not implement {operation}.",
-                400,
-            )
+        handler = self._handler(self._operations, operation)
         with self._lock:
             if self._throttled_calls > 0:
                 self._throttled_calls -= 1
@@ -1217,9 +1212,8 @@ class ComprehendEngine(LocalEngine):
         )
 
     def _job(self, job_id: str) -> _Job:
-        job = self._jobs.get(job_id)
-        if job is None:
-            raise ServiceError("JobNotFoundException", f"The job {job_id} does not exist.")
+        missing = ServiceError("JobNotFoundException", f"The job {job_id} does not exist.")
+        job = existing(self._jobs, job_id, missing)
         self._advance_job(job)
         return job
 
