@@ -39,7 +39,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from localcloud.core import moto_hooks
 from localcloud.core.alarms import AlarmEvaluator
@@ -99,18 +99,25 @@ TOPIC_KEY_ACTIONS = ("kms:GenerateDataKey", "kms:Decrypt")
 
 
 @dataclass(order=True)
-class _Retry:
+class _Scheduled:
+    """Work waiting on a heap: due at `due` on the local clock, in the order it was scheduled."""
+
     due: float
     sequence: int
+
+
+_Work = TypeVar("_Work", bound=_Scheduled)
+
+
+@dataclass(order=True)
+class _Retry(_Scheduled):
     what: str = field(compare=False)
     action: Any = field(compare=False)
     attempt: int = field(compare=False, default=1)
 
 
 @dataclass(order=True)
-class _AsyncItem:
-    due: float
-    sequence: int
+class _AsyncItem(_Scheduled):
     function: str = field(compare=False)
     event: Any = field(compare=False)
     attempt: int = field(compare=False, default=0)
@@ -189,12 +196,17 @@ class Delivery:
                 heapq.heappush(self._retries, retry)
                 self.retried.append(f"{what}: {type(error).__name__}: {error}")
 
-    def _run_due_retries(self) -> bool:
-        now = self.cloud.clock.time()
+    def _pop_due(self, heap: list[_Work], now: float) -> _Work | None:
+        """The first work of `heap` if it is due at `now`, taken off the heap."""
         with self._lock:
-            if not self._retries or self._retries[0].due > now:
-                return False
-            retry = heapq.heappop(self._retries)
+            if not heap or heap[0].due > now:
+                return None
+            return heapq.heappop(heap)
+
+    def _run_due_retries(self) -> bool:
+        retry = self._pop_due(self._retries, self.cloud.clock.time())
+        if retry is None:
+            return False
         self.attempt(retry.what, retry.action, retry.attempt)
         return True
 
@@ -212,10 +224,9 @@ class Delivery:
 
     def _run_due_async(self) -> bool:
         now = self.cloud.clock.time()
-        with self._lock:
-            if not self._queue or self._queue[0].due > now:
-                return False
-            item = heapq.heappop(self._queue)
+        item = self._pop_due(self._queue, now)
+        if item is None:
+            return False
         config = self.cloud.runtime.resolve(item.function)
         settings = self.cloud.async_settings.get(config.name, {})
         max_retries = settings.get("MaximumRetryAttempts", 2)

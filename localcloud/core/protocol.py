@@ -81,6 +81,15 @@ class ServiceError(Exception):
         self.fields = dict(fields or {})
 
 
+def existing(resources: Mapping[str, _T], key: str, missing: ServiceError) -> _T:
+    """The resource `key` names in `resources`; raises `missing`, the service's own not-found
+    error, when there is none."""
+    found = resources.get(key)
+    if found is None:
+        raise missing
+    return found
+
+
 def page_by_key(
     items: Iterable[_T],
     sort_key: Callable[[_T], tuple[Any, ...]],
@@ -175,6 +184,19 @@ class LocalEngine(abc.ABC):
     @abc.abstractmethod
     def handle(self, operation: str, params: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
         """Run `operation` with validated `params`; raise `ServiceError` for service errors."""
+
+    def _handler(self, operations: Mapping[str, _T], operation: str) -> _T:
+        """What `operations` runs `operation` with; an operation the engine does not implement
+        is refused as unknown, naming the service as its model does."""
+        handler = operations.get(operation)
+        if handler is None:
+            service = self.service_model.metadata["serviceId"]
+            raise ServiceError(
+                "UnknownOperationException",
+                f"The local {service} engine does not implement {operation}.",
+                400,
+            )
+        return handler
 
 
 class _BodyStream(io.BytesIO):

@@ -37,7 +37,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from localcloud.core.clock import LocalClock
-from localcloud.core.protocol import CallContext, LocalEngine, ServiceError
+from localcloud.core.protocol import CallContext, LocalEngine, ServiceError, existing
 from localcloud.core.provision import ProvisionRequest, _state, provisioner
 from localcloud.core.template import ResourceState
 
@@ -182,14 +182,14 @@ class SageMakerFlowEngine(LocalEngine):
         return {"FlowDefinitionArn": arn}
 
     def _task_ui(self, name: str) -> TaskUi:
-        if name not in self.state.task_uis:
-            raise _not_found(f"Human task UI {name} does not exist.")
-        return self.state.task_uis[name]
+        return existing(
+            self.state.task_uis, name, _not_found(f"Human task UI {name} does not exist.")
+        )
 
     def _flow(self, name: str) -> FlowDefinition:
-        if name not in self.state.flows:
-            raise _not_found(f"Flow definition {name} does not exist.")
-        return self.state.flows[name]
+        return existing(
+            self.state.flows, name, _not_found(f"Flow definition {name} does not exist.")
+        )
 
 
 class A2iRuntimeEngine(LocalEngine):
@@ -304,9 +304,8 @@ class A2iRuntimeEngine(LocalEngine):
         return result
 
     def _loop(self, name: str) -> HumanLoop:
-        if name not in self.state.loops:
-            raise ServiceError("ResourceNotFoundException", f"Human loop {name} not found.")
-        return self.state.loops[name]
+        missing = ServiceError("ResourceNotFoundException", f"Human loop {name} not found.")
+        return existing(self.state.loops, name, missing)
 
     # reviewers -----------------------------------------------------------------------------
     def pending(self) -> list[HumanLoop]:

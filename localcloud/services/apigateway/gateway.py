@@ -145,6 +145,12 @@ def _method(request: ProvisionRequest) -> ResourceState:
     return _state(request, request.physical_name())
 
 
+def _present(props: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    """The optional properties of `keys` the template sets, under API Gateway's parameter names
+    (the same names in lower camel case)."""
+    return {key[0].lower() + key[1:]: props[key] for key in keys if key in props}
+
+
 @provisioner("AWS::ApiGateway::GatewayResponse")
 def _gateway_response(request: ProvisionRequest) -> ResourceState:
     props = request.properties
@@ -154,10 +160,7 @@ def _gateway_response(request: ProvisionRequest) -> ResourceState:
     }
     if "StatusCode" in props:
         arguments["statusCode"] = str(props["StatusCode"])
-    for key, name in (("ResponseParameters", "responseParameters"),
-                      ("ResponseTemplates", "responseTemplates")):  # fmt: skip
-        if key in props:
-            arguments[name] = props[key]
+    arguments.update(_present(props, ("ResponseParameters", "ResponseTemplates")))
     _client(request).put_gateway_response(**arguments)
     return _state(request, request.physical_name())
 
@@ -197,11 +200,8 @@ def _api_key(request: ProvisionRequest) -> ResourceState:
             {"restApiId": key["RestApiId"], "stageName": key["StageName"]}
             for key in props.get("StageKeys", [])
         ],
+        **_present(props, ("Value", "Description")),
     }
-    if "Value" in props:
-        arguments["value"] = props["Value"]
-    if "Description" in props:
-        arguments["description"] = props["Description"]
     created = _client(request).create_api_key(**arguments)
     return _state(request, created["id"], APIKeyId=created["id"])
 
@@ -215,6 +215,7 @@ def _usage_plan(request: ProvisionRequest) -> ResourceState:
             {"apiId": stage["ApiId"], "stage": stage["Stage"]}
             for stage in props.get("ApiStages", [])
         ],
+        **_present(props, ("Description",)),
     }
     throttle = props.get("Throttle")
     if throttle:
@@ -222,8 +223,6 @@ def _usage_plan(request: ProvisionRequest) -> ResourceState:
             "burstLimit": int(throttle.get("BurstLimit", 0)),
             "rateLimit": float(throttle.get("RateLimit", 0)),
         }
-    if "Description" in props:
-        arguments["description"] = props["Description"]
     created = _client(request).create_usage_plan(**arguments)
     return _state(request, created["id"], Id=created["id"])
 

@@ -106,6 +106,7 @@ from localcloud.core.protocol import (
     CallContext,
     LocalEngine,
     ServiceError,
+    existing,
     page_by_key,
     token_derived_id,
 )
@@ -549,6 +550,22 @@ def _drop_none(values: Mapping[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in values.items() if value is not None}
 
 
+def _refuse_flywheel(flywheel: object) -> None:
+    """The engine has no flywheels: a request that names one is refused."""
+    if flywheel:
+        raise ServiceError(
+            "InvalidRequestException", "The local Comprehend engine has no flywheels."
+        )
+
+
+def _required(params: Mapping[str, Any], key: str) -> Any:
+    """A parameter the model leaves optional but the operation needs: refused when empty."""
+    value = params.get(key)
+    if not value:
+        raise ServiceError("InvalidRequestException", f"{key} is required.")
+    return value
+
+
 def _filter_kinds(filters: Mapping[str, Any], kinds: Mapping[str, tuple[str, ...]]) -> None:
     used = [kind for kind, keys in kinds.items() if any(key in filters for key in keys)]
     if len(used) > 1:
@@ -765,13 +782,7 @@ class ComprehendEngine(LocalEngine):
     # -- dispatch and faults ----------------------------------------------------------------------
 
     def handle(self, operation: str, params: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
-        handler = self._operations.get(operation)
-        if handler is None:
-            raise ServiceError(
-                "UnknownOperationException",
-                f"The local Comprehend engine does not implement {operation}.",
-                400,
-            )
+        handler = self._handler(self._operations, operation)
         with self._lock:
             if self._throttled_calls > 0:
                 self._throttled_calls -= 1
@@ -878,10 +889,7 @@ class ComprehendEngine(LocalEngine):
                 "InvalidRequestException", "InputDataConfig.S3Uri is required for CSV data."
             )
         self._check_tags(params)
-        if params.get("OutputDataConfig", {}).get("FlywheelStatsS3Prefix"):
-            raise ServiceError(
-                "InvalidRequestException", "The local Comprehend engine has no flywheels."
-            )
+        _refuse_flywheel(params.get("OutputDataConfig", {}).get("FlywheelStatsS3Prefix"))
         arn = self._classifier_arn(name, version)
         if arn in self._classifiers:
             raise ServiceError(
@@ -1159,13 +1167,8 @@ class ComprehendEngine(LocalEngine):
                 "JobStatus": status,
                 "DocumentClassifierArn": previous.classifier_arn,
             }
-        if params.get("FlywheelArn"):
-            raise ServiceError(
-                "InvalidRequestException", "The local Comprehend engine has no flywheels."
-            )
-        classifier_arn = params.get("DocumentClassifierArn")
-        if not classifier_arn:
-            raise ServiceError("InvalidRequestException", "DocumentClassifierArn is required.")
+        _refuse_flywheel(params.get("FlywheelArn"))
+        classifier_arn = _required(params, "DocumentClassifierArn")
         config: dict[str, Any] = params["InputDataConfig"]
         if config.get("DocumentReaderConfig"):
             raise ServiceError(
@@ -1217,9 +1220,8 @@ class ComprehendEngine(LocalEngine):
         )
 
     def _job(self, job_id: str) -> _Job:
-        job = self._jobs.get(job_id)
-        if job is None:
-            raise ServiceError("JobNotFoundException", f"The job {job_id} does not exist.")
+        missing = ServiceError("JobNotFoundException", f"The job {job_id} does not exist.")
+        job = existing(self._jobs, job_id, missing)
         self._advance_job(job)
         return job
 
@@ -1381,13 +1383,8 @@ class ComprehendEngine(LocalEngine):
         previous = self._idempotent("CreateEndpoint", params)
         if previous is not None:
             return {"EndpointArn": previous.arn, "ModelArn": previous.desired_model_arn}
-        if params.get("FlywheelArn"):
-            raise ServiceError(
-                "InvalidRequestException", "The local Comprehend engine has no flywheels."
-            )
-        model_arn = params.get("ModelArn")
-        if not model_arn:
-            raise ServiceError("InvalidRequestException", "ModelArn is required.")
+        _refuse_flywheel(params.get("FlywheelArn"))
+        model_arn = _required(params, "ModelArn")
         self._check_tags(params)
         name: str = params["EndpointName"]
         arn = (
@@ -1529,10 +1526,7 @@ class ComprehendEngine(LocalEngine):
 
     def _update_endpoint(self, params: dict[str, Any]) -> dict[str, Any]:
         endpoint = self._endpoint(params["EndpointArn"])
-        if params.get("FlywheelArn"):
-            raise ServiceError(
-                "InvalidRequestException", "The local Comprehend engine has no flywheels."
-            )
+        _refuse_flywheel(params.get("FlywheelArn"))
         wanted = ("DesiredModelArn", "DesiredInferenceUnits", "DesiredDataAccessRoleArn")
         if not any(key in params for key in wanted):
             raise ServiceError(
@@ -1625,9 +1619,7 @@ class ComprehendEngine(LocalEngine):
                 "The local Comprehend engine classifies plain text only; Bytes and "
                 "DocumentReaderConfig are not supported.",
             )
-        text = params.get("Text")
-        if not text:
-            raise ServiceError("InvalidRequestException", "Text is required.")
+        text = _required(params, "Text")
         endpoint = self._endpoint(params["EndpointArn"])
         if endpoint.status not in ("IN_SERVICE", "UPDATING"):
             raise ServiceError(

@@ -61,7 +61,7 @@ from typing import Any
 
 import boto3
 
-from localcloud.core.protocol import CallContext, LocalEngine, ServiceError
+from localcloud.core.protocol import CallContext, LocalEngine, ServiceError, existing
 from localcloud.core.runtime import _STDERR_ROUTER, _STDOUT_ROUTER, LogStream, _install
 from localcloud.services.glue.libraries import Installed, LibraryFormError, install
 
@@ -192,13 +192,7 @@ class GlueEngine(LocalEngine):
         self._assets[uri] = path
 
     def handle(self, operation: str, params: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
-        handler = self.operations.get(operation)
-        if handler is None:
-            raise ServiceError(
-                "UnknownOperationException",
-                f"The local Glue engine does not implement {operation}.",
-                400,
-            )
+        handler = self._handler(self.operations, operation)
         with self._lock:
             return handler(params)
 
@@ -242,10 +236,7 @@ class GlueEngine(LocalEngine):
         return {"Name": name}
 
     def _job(self, name: str) -> _Job:
-        job = self._jobs.get(name)
-        if job is None:
-            raise self._not_found("Job", name)
-        return job
+        return existing(self._jobs, name, self._not_found("Job", name))
 
     def _job_dict(self, job: _Job) -> dict[str, Any]:
         data = dict(job.definition)
@@ -500,10 +491,7 @@ class GlueEngine(LocalEngine):
         return {"Name": name}
 
     def _workflow(self, name: str) -> dict[str, Any]:
-        workflow = self._workflows.get(name)
-        if workflow is None:
-            raise self._not_found("Workflow", name)
-        return workflow
+        return existing(self._workflows, name, self._not_found("Workflow", name))
 
     def _get_workflow(self, p: dict[str, Any]) -> dict[str, Any]:
         workflow = self._workflow(p["Name"])
@@ -727,10 +715,7 @@ class GlueEngine(LocalEngine):
         return {"Name": name}
 
     def _trigger(self, name: str) -> dict[str, Any]:
-        trigger = self._triggers.get(name)
-        if trigger is None:
-            raise self._not_found("Trigger", name)
-        return trigger
+        return existing(self._triggers, name, self._not_found("Trigger", name))
 
     @staticmethod
     def _trigger_dict(trigger: dict[str, Any]) -> dict[str, Any]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import zipfile
 from pathlib import Path
-from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -72,75 +71,58 @@ def _asset_bytes(source: Path) -> bytes:
     return buffer.getvalue()
 
 
-def _drop_empty(values: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in values.items() if v is not None}
+def _create(
+    request: ProvisionRequest, operation: str, required: tuple[str, ...], optional: tuple[str, ...]
+) -> ResourceState:
+    """Create the resource with Glue's `operation`, named by its `Name` property or a generated
+    name, passing the template's properties of the same names as the API's parameters."""
+    props = request.properties
+    name = props.get("Name") or request.physical_name(255)
+    arguments = {
+        "Name": name,
+        **{key: props[key] for key in required},
+        **{key: props.get(key) for key in optional},
+    }
+    getattr(request.client("glue"), operation)(
+        **{key: value for key, value in arguments.items() if value is not None}
+    )
+    return _state(request, name)
 
 
 @provisioner("AWS::Glue::Job")
 def _glue_job(request: ProvisionRequest) -> ResourceState:
     props = request.properties
-    name = props.get("Name") or request.physical_name(255)
     _asset_uri(request, props["Command"]["ScriptLocation"])
     for uri in props.get("DefaultArguments", {}).get("--extra-py-files", "").split(","):
         if uri.strip():
             _asset_uri(request, uri.strip())
-    arguments = _drop_empty(
-        {
-            "Name": name,
-            "Description": props.get("Description"),
-            "Role": props["Role"],
-            "Command": props["Command"],
-            "DefaultArguments": props.get("DefaultArguments"),
-            "NonOverridableArguments": props.get("NonOverridableArguments"),
-            "ExecutionProperty": props.get("ExecutionProperty"),
-            "MaxRetries": props.get("MaxRetries"),
-            "Timeout": props.get("Timeout"),
-            "GlueVersion": props.get("GlueVersion"),
-            "WorkerType": props.get("WorkerType"),
-            "NumberOfWorkers": props.get("NumberOfWorkers"),
-            "MaxCapacity": props.get("MaxCapacity"),
-        }
-    )
-    request.client("glue").create_job(**arguments)
-    return _state(request, name)
+    return _create(
+        request,
+        "create_job",
+        ("Role", "Command"),
+        ("Description", "DefaultArguments", "NonOverridableArguments", "ExecutionProperty",
+         "MaxRetries", "Timeout", "GlueVersion", "WorkerType", "NumberOfWorkers", "MaxCapacity"),
+    )  # fmt: skip
 
 
 @provisioner("AWS::Glue::Workflow")
 def _glue_workflow(request: ProvisionRequest) -> ResourceState:
-    props = request.properties
-    name = props.get("Name") or request.physical_name(255)
-    request.client("glue").create_workflow(
-        **_drop_empty(
-            {
-                "Name": name,
-                "Description": props.get("Description"),
-                "DefaultRunProperties": props.get("DefaultRunProperties"),
-                "MaxConcurrentRuns": props.get("MaxConcurrentRuns"),
-            }
-        )
+    return _create(
+        request,
+        "create_workflow",
+        (),
+        ("Description", "DefaultRunProperties", "MaxConcurrentRuns"),
     )
-    return _state(request, name)
 
 
 @provisioner("AWS::Glue::Trigger")
 def _glue_trigger(request: ProvisionRequest) -> ResourceState:
-    props = request.properties
-    name = props.get("Name") or request.physical_name(255)
-    request.client("glue").create_trigger(
-        **_drop_empty(
-            {
-                "Name": name,
-                "WorkflowName": props.get("WorkflowName"),
-                "Type": props["Type"],
-                "Schedule": props.get("Schedule"),
-                "Predicate": props.get("Predicate"),
-                "Actions": props["Actions"],
-                "Description": props.get("Description"),
-                "StartOnCreation": props.get("StartOnCreation"),
-            }
-        )
+    return _create(
+        request,
+        "create_trigger",
+        ("Type", "Actions"),
+        ("WorkflowName", "Schedule", "Predicate", "Description", "StartOnCreation"),
     )
-    return _state(request, name)
 
 
 # END

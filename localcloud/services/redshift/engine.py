@@ -52,7 +52,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import duckdb
 
 from localcloud.core import moto_hooks
-from localcloud.core.protocol import CallContext, LocalEngine, ServiceError
+from localcloud.core.protocol import CallContext, LocalEngine, ServiceError, existing
 
 if TYPE_CHECKING:
     from localcloud.core.cloud import LocalCloud
@@ -314,11 +314,9 @@ class RedshiftDataEngine(LocalEngine):
         }
 
     def _statement(self, statement_id: str) -> Statement:
+        missing = ServiceError("ResourceNotFoundException", f"Query {statement_id} does not exist.")
         with self._lock:
-            statement = self.statements.get(statement_id)
-        if statement is None:
-            raise ServiceError("ResourceNotFoundException", f"Query {statement_id} does not exist.")
-        return statement
+            return existing(self.statements, statement_id, missing)
 
     def _summary(self, s: Statement) -> dict[str, Any]:
         return {

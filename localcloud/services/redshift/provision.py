@@ -9,14 +9,11 @@ from typing import Any
 from localcloud.core.provision import (
     NotEmulatedError,
     ProvisionRequest,
+    _state,
     provisioner,
     resolve_secret_references,
 )
 from localcloud.core.template import ResourceState
-
-
-def _state(request: ProvisionRequest, ref: str, **attributes: Any) -> ResourceState:
-    return ResourceState(request.logical_id, request.resource_type, ref, dict(attributes))
 
 
 def _warehouse(request: ProvisionRequest) -> Any:
@@ -66,30 +63,36 @@ def _workgroup(request: ProvisionRequest) -> ResourceState:
     )
 
 
+def _group(
+    request: ProvisionRequest, name_property: str, operation: str, **arguments: Any
+) -> ResourceState:
+    """Create a cluster's parameter or subnet group in moto's control plane with Redshift's
+    `operation`: named by its `name_property` (the API's parameter of the same name) or a
+    generated lower-case name, and described by its `Description` or else its name."""
+    props = request.properties
+    name = props.get(name_property) or request.physical_name(255, lower=True)
+    getattr(request.client("redshift"), operation)(
+        **{name_property: name}, Description=props.get("Description", name), **arguments
+    )
+    return _state(request, name)
+
+
 @provisioner("AWS::Redshift::ClusterParameterGroup")
 def _cluster_parameter_group(request: ProvisionRequest) -> ResourceState:
     """The group exists in moto's control plane; its parameters are not applied locally."""
-    props = request.properties
-    name = props.get("ParameterGroupName") or request.physical_name(255, lower=True)
-    request.client("redshift").create_cluster_parameter_group(
-        ParameterGroupName=name,
-        ParameterGroupFamily=props["ParameterGroupFamily"],
-        Description=props.get("Description", name),
+    family = request.properties["ParameterGroupFamily"]
+    return _group(
+        request, "ParameterGroupName", "create_cluster_parameter_group", ParameterGroupFamily=family
     )
-    return _state(request, name)
 
 
 @provisioner("AWS::Redshift::ClusterSubnetGroup")
 def _cluster_subnet_group(request: ProvisionRequest) -> ResourceState:
     """Subnets must exist (in moto's EC2), as CreateClusterSubnetGroup requires."""
-    props = request.properties
-    name = props.get("ClusterSubnetGroupName") or request.physical_name(255, lower=True)
-    request.client("redshift").create_cluster_subnet_group(
-        ClusterSubnetGroupName=name,
-        Description=props.get("Description", name),
-        SubnetIds=list(props["SubnetIds"]),
+    subnets = list(request.properties["SubnetIds"])
+    return _group(
+        request, "ClusterSubnetGroupName", "create_cluster_subnet_group", SubnetIds=subnets
     )
-    return _state(request, name)
 
 
 # CreateCluster's rules for MasterUserPassword.

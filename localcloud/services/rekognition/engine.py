@@ -95,7 +95,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from localcloud.core.clock import LocalClock
-from localcloud.core.protocol import CallContext, LocalEngine, ServiceError
+from localcloud.core.protocol import CallContext, LocalEngine, ServiceError, existing
 
 FEATURE: Final = "CUSTOM_LABELS"
 CLASSIFICATION_TYPE: Final = "groundtruth/image-classification"
@@ -700,13 +700,7 @@ class RekognitionEngine(LocalEngine):
     # -- dispatch and faults ----------------------------------------------------------------
 
     def handle(self, operation: str, params: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
-        handler = self._operations.get(operation)
-        if handler is None:
-            raise ServiceError(
-                "UnknownOperationException",
-                f"The local Rekognition engine does not implement {operation}.",
-                400,
-            )
+        handler = self._handler(self._operations, operation)
         with self._lock:
             if self._throttle_remaining > 0 and self._throttled_operation in (None, operation):
                 self._throttle_remaining -= 1
@@ -744,17 +738,14 @@ class RekognitionEngine(LocalEngine):
     # -- lookups and the clock --------------------------------------------------------------
 
     def _project(self, arn: str) -> _Project:
-        project = self._projects.get(arn)
-        if project is None:
-            raise ServiceError("ResourceNotFoundException", f"The project {arn} does not exist.")
-        return project
+        missing = ServiceError("ResourceNotFoundException", f"The project {arn} does not exist.")
+        return existing(self._projects, arn, missing)
 
     def _version(self, arn: str) -> _Version:
-        version = self._versions.get(arn)
-        if version is None:
-            raise ServiceError(
-                "ResourceNotFoundException", f"The model version {arn} does not exist."
-            )
+        missing = ServiceError(
+            "ResourceNotFoundException", f"The model version {arn} does not exist."
+        )
+        version = existing(self._versions, arn, missing)
         self._advance(version, self.clock.time())
         return version
 

@@ -68,7 +68,13 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from localcloud.core.protocol import CallContext, LocalEngine, ServiceError, page_by_key
+from localcloud.core.protocol import (
+    CallContext,
+    LocalEngine,
+    ServiceError,
+    existing,
+    page_by_key,
+)
 
 IMAGE_PATTERN = re.compile(r"^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/blazingtext:")
 HYPERPARAMETER_DEFAULTS = {
@@ -219,13 +225,7 @@ class SageMakerEngine(LocalEngine):
         }
 
     def handle(self, operation: str, params: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
-        handler = self.operations.get(operation)
-        if handler is None:
-            raise ServiceError(
-                "UnknownOperationException",
-                f"The local SageMaker engine does not implement {operation}.",
-                400,
-            )
+        handler = self._handler(self.operations, operation)
         with self._lock:
             return handler(params)
 
@@ -261,9 +261,8 @@ class SageMakerEngine(LocalEngine):
         return {"TrainingJobArn": self._arn("training-job", name)}
 
     def _training_job(self, name: str) -> _TrainingJob:
-        job = self._training.get(name)
-        if job is None:
-            raise self._validation(f"Requested resource not found: training job {name}")
+        missing = self._validation(f"Requested resource not found: training job {name}")
+        job = existing(self._training, name, missing)
         self._advance_training(job)
         return job
 
@@ -436,10 +435,8 @@ class SageMakerEngine(LocalEngine):
         return {"ModelArn": self._arn("model", name)}
 
     def _model(self, name: str) -> dict[str, Any]:
-        model = self._models.get(name)
-        if model is None:
-            raise self._validation(f'Could not find model "{self._arn("model", name)}".')
-        return model
+        missing = self._validation(f'Could not find model "{self._arn("model", name)}".')
+        return existing(self._models, name, missing)
 
     def _describe_model(self, p: dict[str, Any]) -> dict[str, Any]:
         model = self._model(p["ModelName"])
@@ -463,12 +460,10 @@ class SageMakerEngine(LocalEngine):
         return {"EndpointConfigArn": self._arn("endpoint-config", name)}
 
     def _config(self, name: str) -> dict[str, Any]:
-        config = self._configs.get(name)
-        if config is None:
-            raise self._validation(
-                f'Could not find endpoint configuration "{self._arn("endpoint-config", name)}".'
-            )
-        return config
+        missing = self._validation(
+            f'Could not find endpoint configuration "{self._arn("endpoint-config", name)}".'
+        )
+        return existing(self._configs, name, missing)
 
     def _describe_endpoint_config(self, p: dict[str, Any]) -> dict[str, Any]:
         config = self._config(p["EndpointConfigName"])
@@ -519,9 +514,8 @@ class SageMakerEngine(LocalEngine):
         return {"EndpointArn": self._arn("endpoint", name)}
 
     def _endpoint(self, name: str) -> _Endpoint:
-        endpoint = self._endpoints.get(name)
-        if endpoint is None:
-            raise self._validation(f'Could not find endpoint "{self._arn("endpoint", name)}".')
+        missing = self._validation(f'Could not find endpoint "{self._arn("endpoint", name)}".')
+        endpoint = existing(self._endpoints, name, missing)
         self._advance_endpoint(endpoint)
         return endpoint
 
@@ -649,9 +643,9 @@ class SageMakerEngine(LocalEngine):
         return {"TransformJobArn": self._arn("transform-job", name)}
 
     def _transform_job(self, name: str) -> _TransformJob:
-        job = self._transforms.get(name)
-        if job is None:
-            raise self._validation(f"Could not find transform job {name}")
+        job = existing(
+            self._transforms, name, self._validation(f"Could not find transform job {name}")
+        )
         if job.status == "InProgress" and self.clock.time() - job.created >= self.timings.transform:
             try:
                 self._transform(job)

@@ -79,6 +79,7 @@ from localcloud.core.protocol import (
     CallContext,
     LocalEngine,
     ServiceError,
+    existing,
     page_by_key,
     token_derived_id,
 )
@@ -835,13 +836,7 @@ class TranslateEngine(LocalEngine):
 
     def handle(self, operation: str, params: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
         self._consume_throttle()
-        handler = self._operations.get(operation)
-        if handler is None:
-            raise ServiceError(
-                "UnknownOperationException",
-                f"The local Translate engine does not implement {operation}.",
-                400,
-            )
+        handler = self._handler(self._operations, operation)
         return handler(params)
 
     @property
@@ -892,13 +887,7 @@ class TranslateEngine(LocalEngine):
             raise ServiceError(
                 "InvalidRequestException", "You can use at most one terminology per request."
             )
-        with self._lock:
-            terminology = self._terminologies.get(names[0])
-        if terminology is None:
-            raise ServiceError(
-                "ResourceNotFoundException", f"The terminology {names[0]} does not exist."
-            )
-        return terminology
+        return self._terminology(names[0])
 
     def _render(
         self,
@@ -1127,13 +1116,11 @@ class TranslateEngine(LocalEngine):
         return {"TerminologyProperties": terminology.properties()}
 
     def _terminology(self, name: str) -> _Terminology:
+        missing = ServiceError(
+            "ResourceNotFoundException", f"The terminology {name} does not exist."
+        )
         with self._lock:
-            terminology = self._terminologies.get(name)
-        if terminology is None:
-            raise ServiceError(
-                "ResourceNotFoundException", f"The terminology {name} does not exist."
-            )
-        return terminology
+            return existing(self._terminologies, name, missing)
 
     def _get_terminology(self, params: dict[str, Any]) -> dict[str, Any]:
         terminology = self._terminology(params["Name"])
@@ -1253,11 +1240,9 @@ class TranslateEngine(LocalEngine):
         )
 
     def _job(self, job_id: str) -> _Job:
+        missing = ServiceError("ResourceNotFoundException", f"The job {job_id} does not exist.")
         with self._lock:
-            job = self._jobs.get(job_id)
-        if job is None:
-            raise ServiceError("ResourceNotFoundException", f"The job {job_id} does not exist.")
-        return job
+            return existing(self._jobs, job_id, missing)
 
     def poll(self) -> None:
         """Bring every unfinished job up to date with the clock (writes the outputs of jobs
