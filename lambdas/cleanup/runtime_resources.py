@@ -91,6 +91,17 @@ def _sagemaker_missing(error: ClientError) -> bool:
     )
 
 
+def _pages(list_call: Callable[..., Any], key: str, **request: Any) -> Iterator[Any]:
+    """The items under `key` of every page a List call answers, following its NextToken."""
+    token: str | None = None
+    while True:
+        page = list_call(**request, **({"NextToken": token} if token else {}))
+        yield from page[key]
+        token = page.get("NextToken")
+        if not token:
+            return
+
+
 class Cleaner:
     def __init__(
         self,
@@ -240,15 +251,7 @@ class Cleaner:
 
     def _list(self, client: Any, method: str, key: str, **filters: Any) -> Iterator[Any]:
         prefix = self.targets.sagemaker_name_prefix
-        token: str | None = None
-        while True:
-            page = getattr(client, method)(
-                NameContains=prefix, **filters, **({"NextToken": token} if token else {})
-            )
-            yield from page[key]
-            token = page.get("NextToken")
-            if not token:
-                return
+        return _pages(getattr(client, method), key, NameContains=prefix, **filters)
 
     # Comprehend: endpoints deleted, then every version of the workflow's classifiers ---------
     def _comprehend(self) -> list[Remaining]:
@@ -280,28 +283,25 @@ class Cleaner:
 
     def _classifiers(self, comprehend: Any, name: str, endpoints_gone: bool) -> list[Remaining]:
         remaining = []
-        token: str | None = None
-        while True:
-            page = comprehend.list_document_classifiers(
-                Filter={"DocumentClassifierName": name}, **({"NextToken": token} if token else {})
-            )
-            for classifier in page["DocumentClassifierPropertiesList"]:
-                arn, status = classifier["DocumentClassifierArn"], classifier["Status"]
-                try:
-                    if status in TRAINING_CLASSIFIER:
-                        comprehend.stop_training_document_classifier(DocumentClassifierArn=arn)
-                        self.log(f"stopping the training of {arn}")
-                        status = "STOP_REQUESTED"
-                    elif status in FINISHED_CLASSIFIER and endpoints_gone:
-                        comprehend.delete_document_classifier(DocumentClassifierArn=arn)
-                        self.log(f"deleting classifier {arn}")
-                        status = "DELETING"
-                except ClientError as error:
-                    if error_code(error) in COMPREHEND_GONE:
-                        continue
-                    if error_code(error) not in COMPREHEND_BUSY:
-                        raise
-                remaining.append(Remaining("Comprehend classifier", arn, status))
-            token = page.get("NextToken")
-            if not token:
-                return remaining
+        for classifier in _pages(
+            comprehend.list_document_classifiers,
+            "DocumentClassifierPropertiesList",
+            Filter={"DocumentClassifierName": name},
+        ):
+            arn, status = classifier["DocumentClassifierArn"], classifier["Status"]
+            try:
+                if status in TRAINING_CLASSIFIER:
+                    comprehend.stop_training_document_classifier(DocumentClassifierArn=arn)
+                    self.log(f"stopping the training of {arn}")
+                    status = "STOP_REQUESTED"
+                elif status in FINISHED_CLASSIFIER and endpoints_gone:
+                    comprehend.delete_document_classifier(DocumentClassifierArn=arn)
+                    self.log(f"deleting classifier {arn}")
+                    status = "DELETING"
+            except ClientError as error:
+                if error_code(error) in COMPREHEND_GONE:
+                    continue
+                if error_code(error) not in COMPREHEND_BUSY:
+                    raise
+            remaining.append(Remaining("Comprehend classifier", arn, status))
+        return remaining

@@ -16,13 +16,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from botocore.exceptions import ClientError
+from lambdas.shared.aws import conditional_write
 
 LOCK_KEY = {"pk": {"S": "lock"}, "sk": {"S": "lock"}}
-
-
-def _conditional_failed(error: ClientError) -> bool:
-    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
 def record_pending(dynamodb: Any, table: str, sort_key: str, key: str, version: str | None) -> bool:
@@ -33,32 +29,25 @@ def record_pending(dynamodb: Any, table: str, sort_key: str, key: str, version: 
     item = {"pk": {"S": "pending"}, "sk": {"S": sort_key}, "key": {"S": key}}
     if version:
         item["versionId"] = {"S": version}
-    try:
-        dynamodb.put_item(
-            TableName=table, Item=item, ConditionExpression="attribute_not_exists(sk)"
-        )
-    except ClientError as error:
-        if not _conditional_failed(error):
-            raise
-        return False
-    return True
+    return conditional_write(
+        dynamodb.put_item,
+        TableName=table,
+        Item=item,
+        ConditionExpression="attribute_not_exists(sk)",
+    )
 
 
 def start_round_if_idle(
     dynamodb: Any, sfn: Any, table: str, state_machine_arn: str, name: str
 ) -> bool:
     """Take the lock for execution `name` and start it; False if another round is running."""
-    try:
-        dynamodb.put_item(
-            TableName=table,
-            Item={**LOCK_KEY, "holder": {"S": name}},
-            ConditionExpression="attribute_not_exists(pk)",
-        )
-    except ClientError as error:
-        if not _conditional_failed(error):
-            raise
-        if not _take_over_stale_lock(dynamodb, sfn, table, state_machine_arn, name):
-            return False
+    if not conditional_write(
+        dynamodb.put_item,
+        TableName=table,
+        Item={**LOCK_KEY, "holder": {"S": name}},
+        ConditionExpression="attribute_not_exists(pk)",
+    ) and not _take_over_stale_lock(dynamodb, sfn, table, state_machine_arn, name):
+        return False
     try:
         sfn.start_execution(stateMachineArn=state_machine_arn, name=name, input=json.dumps({}))
     except sfn.exceptions.ExecutionAlreadyExists:
@@ -85,28 +74,20 @@ def _take_over_stale_lock(
         status = "GONE"
     if status == "RUNNING":
         return False
-    try:
-        dynamodb.put_item(
-            TableName=table,
-            Item={**LOCK_KEY, "holder": {"S": name}},
-            ConditionExpression="holder = :stale",
-            ExpressionAttributeValues={":stale": {"S": holder}},
-        )
-    except ClientError as error:
-        if _conditional_failed(error):
-            return False
-        raise
-    return True
+    return conditional_write(
+        dynamodb.put_item,
+        TableName=table,
+        Item={**LOCK_KEY, "holder": {"S": name}},
+        ConditionExpression="holder = :stale",
+        ExpressionAttributeValues={":stale": {"S": holder}},
+    )
 
 
 def release(dynamodb: Any, table: str, name: str) -> None:
-    try:
-        dynamodb.delete_item(
-            TableName=table,
-            Key=LOCK_KEY,
-            ConditionExpression="holder = :me",
-            ExpressionAttributeValues={":me": {"S": name}},
-        )
-    except ClientError as error:
-        if not _conditional_failed(error):
-            raise
+    conditional_write(
+        dynamodb.delete_item,
+        TableName=table,
+        Key=LOCK_KEY,
+        ConditionExpression="holder = :me",
+        ExpressionAttributeValues={":me": {"S": name}},
+    )

@@ -13,10 +13,10 @@ from __future__ import annotations
 import json
 
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from botocore.exceptions import ClientError
 
 from lambdas.custom_labels_batch.labelling import Outcome, RetryLaterError, label_image
 from lambdas.custom_labels_batch.settings import LabellingSettings
+from lambdas.shared.aws import conditional_write
 from lambdas.shared.events import s3_events_from_body
 from lambdas.shared.kit import HandlerKit
 
@@ -29,18 +29,16 @@ def _count(settings: LabellingSettings, outcome: Outcome) -> None:
     field = {"labelled": "labelled", "quarantined": "failed"}.get(outcome.kind)
     if field is None:
         return
-    try:
-        kit.clients("dynamodb").update_item(
-            TableName=settings.lock_table,
-            Key={"pk": {"S": "lock"}},
-            UpdateExpression="ADD #field :one",
-            ConditionExpression="attribute_exists(pk)",
-            ExpressionAttributeNames={"#field": field},
-            ExpressionAttributeValues={":one": {"N": "1"}},
-        )
-    except ClientError as error:
-        if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
-            raise  # no run holds the lock: nothing to count
+    # False when no run holds the lock: nothing to count.
+    conditional_write(
+        kit.clients("dynamodb").update_item,
+        TableName=settings.lock_table,
+        Key={"pk": {"S": "lock"}},
+        UpdateExpression="ADD #field :one",
+        ConditionExpression="attribute_exists(pk)",
+        ExpressionAttributeNames={"#field": field},
+        ExpressionAttributeValues={":one": {"N": "1"}},
+    )
 
 
 def attempts_so_far(record: SQSRecord) -> int:

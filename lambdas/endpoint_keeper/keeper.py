@@ -37,7 +37,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from lambdas.endpoint_keeper.settings import KeeperSettings
-from lambdas.shared.aws import queue_depth
+from lambdas.shared.aws import conditional_write, queue_depth
 from lambdas.shared.endpoint_policy import (
     CREATING,
     IN_SERVICE,
@@ -275,17 +275,14 @@ class Keeper:
 
     def _remove_wake(self, name: str, answered: float) -> None:
         """The wake-up request is answered; a newer request (another value) stays."""
-        try:
-            self.dynamodb.update_item(
-                TableName=self.settings.table,
-                Key={"endpoint": {"S": name}},
-                UpdateExpression="REMOVE wakeRequested",
-                ConditionExpression="wakeRequested = :answered",
-                ExpressionAttributeValues={":answered": {"N": f"{answered:.3f}"}},
-            )
-        except ClientError as error:
-            if error_code(error) != "ConditionalCheckFailedException":
-                raise
+        conditional_write(
+            self.dynamodb.update_item,
+            TableName=self.settings.table,
+            Key={"endpoint": {"S": name}},
+            UpdateExpression="REMOVE wakeRequested",
+            ConditionExpression="wakeRequested = :answered",
+            ExpressionAttributeValues={":answered": {"N": f"{answered:.3f}"}},
+        )
 
     def _waiting(self) -> int:
         if not self.settings.queue_url or self.sqs is None:

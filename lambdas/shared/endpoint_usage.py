@@ -28,10 +28,8 @@ import time
 from collections.abc import Callable
 from typing import Any, Final
 
-from botocore.exceptions import ClientError
-
+from lambdas.shared.aws import conditional_write
 from lambdas.shared.endpoint_policy import USE_RECORD_SECONDS
-from lambdas.shared.s3 import error_code
 
 MIN_RETRY_AFTER_SECONDS: Final = 30
 # Errors of a call to an endpoint that does not exist (deleted while idle) or does not serve
@@ -113,20 +111,17 @@ class EndpointUsage:
         """Ask the keeper for the endpoint (once for all callers); the seconds to wait."""
         name, now = endpoint_name(arn), self.clock()
         retry_after = retry_after_seconds(self.warm_up_seconds, now, now)
-        try:
-            self.dynamodb.update_item(
-                TableName=self.table,
-                Key={"endpoint": {"S": name}},
-                UpdateExpression="SET wakeRequested = :now, lastUsed = :now, retryDue = :due",
-                ConditionExpression="attribute_not_exists(wakeRequested)",
-                ExpressionAttributeValues={
-                    ":now": {"N": f"{now:.3f}"},
-                    ":due": {"N": f"{now + retry_after:.3f}"},
-                },
-            )
-        except ClientError as error:
-            if error_code(error) != "ConditionalCheckFailedException":
-                raise
+        if not conditional_write(
+            self.dynamodb.update_item,
+            TableName=self.table,
+            Key={"endpoint": {"S": name}},
+            UpdateExpression="SET wakeRequested = :now, lastUsed = :now, retryDue = :due",
+            ConditionExpression="attribute_not_exists(wakeRequested)",
+            ExpressionAttributeValues={
+                ":now": {"N": f"{now:.3f}"},
+                ":due": {"N": f"{now + retry_after:.3f}"},
+            },
+        ):
             item = self.dynamodb.get_item(
                 TableName=self.table, Key={"endpoint": {"S": name}}, ConsistentRead=True
             ).get("Item", {})
@@ -143,14 +138,11 @@ class EndpointUsage:
 
     def _promise(self, name: str, due: float) -> None:
         """Tell the keeper a caller comes back at `due` (the latest such time stays)."""
-        try:
-            self.dynamodb.update_item(
-                TableName=self.table,
-                Key={"endpoint": {"S": name}},
-                UpdateExpression="SET retryDue = :due",
-                ConditionExpression="attribute_not_exists(retryDue) OR retryDue < :due",
-                ExpressionAttributeValues={":due": {"N": f"{due:.3f}"}},
-            )
-        except ClientError as error:
-            if error_code(error) != "ConditionalCheckFailedException":
-                raise
+        conditional_write(
+            self.dynamodb.update_item,
+            TableName=self.table,
+            Key={"endpoint": {"S": name}},
+            UpdateExpression="SET retryDue = :due",
+            ConditionExpression="attribute_not_exists(retryDue) OR retryDue < :due",
+            ExpressionAttributeValues={":due": {"N": f"{due:.3f}"}},
+        )

@@ -24,6 +24,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from lambdas.shared.aws import conditional_write
 from lambdas.ticket_classification.catalog import recommend
 from lambdas.ticket_classification.classification import Classification
 from lambdas.ticket_classification.tickets import Ticket
@@ -89,52 +90,44 @@ class TicketStore:
         return dict(item) if item else None
 
     def claim(self, ticket_id: str, answer: dict[str, Any], record: dict[str, Any]) -> bool:
-        try:
-            self._db.put_item(
-                TableName=self._table,
-                Item={
-                    "ticketId": {"S": ticket_id},
-                    "stage": {"S": CLAIMED},
-                    "owner": {"S": self._owner},
-                    "leaseUntil": {"N": str(int(self._clock()) + self._lease)},
-                    "answer": {"S": json.dumps(answer)},
-                    "record": {"S": json.dumps(record)},
-                    "truncated": {"BOOL": bool(record["truncated"])},
-                },
-                ConditionExpression="attribute_not_exists(ticketId)",
-            )
-        except ClientError as error:
-            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return conditional_write(
+            self._db.put_item,
+            TableName=self._table,
+            Item={
+                "ticketId": {"S": ticket_id},
+                "stage": {"S": CLAIMED},
+                "owner": {"S": self._owner},
+                "leaseUntil": {"N": str(int(self._clock()) + self._lease)},
+                "answer": {"S": json.dumps(answer)},
+                "record": {"S": json.dumps(record)},
+                "truncated": {"BOOL": bool(record["truncated"])},
+            },
+            ConditionExpression="attribute_not_exists(ticketId)",
+        )
 
     def take_over(self, item: dict[str, Any]) -> bool:
         """Take the lease of a ticket whose previous invocation stopped before the end."""
         if int(item["leaseUntil"]["N"]) > self._clock():
             return False
-        try:
-            self._db.update_item(
-                TableName=self._table,
-                Key={"ticketId": item["ticketId"]},
-                UpdateExpression="SET #owner = :me, leaseUntil = :until",
-                ConditionExpression="leaseUntil = :seen AND stage <> :done",
-                ExpressionAttributeNames={"#owner": "owner"},
-                ExpressionAttributeValues={
-                    ":me": {"S": self._owner},
-                    ":until": {"N": str(int(self._clock()) + self._lease)},
-                    ":seen": item["leaseUntil"],
-                    ":done": {"S": DONE},
-                },
-            )
-        except ClientError as error:
-            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                # Ours after all when this update took effect, its answer was lost and the
-                # SDK's retry found the lease already changed.
-                current = self.get(item["ticketId"]["S"])
-                return current is not None and self.owns(current)
-            raise
-        return True
+        if conditional_write(
+            self._db.update_item,
+            TableName=self._table,
+            Key={"ticketId": item["ticketId"]},
+            UpdateExpression="SET #owner = :me, leaseUntil = :until",
+            ConditionExpression="leaseUntil = :seen AND stage <> :done",
+            ExpressionAttributeNames={"#owner": "owner"},
+            ExpressionAttributeValues={
+                ":me": {"S": self._owner},
+                ":until": {"N": str(int(self._clock()) + self._lease)},
+                ":seen": item["leaseUntil"],
+                ":done": {"S": DONE},
+            },
+        ):
+            return True
+        # Ours after all when this update took effect, its answer was lost and the SDK's retry
+        # found the lease already changed.
+        current = self.get(item["ticketId"]["S"])
+        return current is not None and self.owns(current)
 
     def owns(self, item: dict[str, Any]) -> bool:
         """Whether this invocation holds the ticket's lease."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TypedDict, Unpack
 
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_iam as iam
@@ -146,6 +147,13 @@ class PythonFunction(Construct):
         return unscoped_policy(self, construct_id, self.role, actions, reason)
 
 
+class FunctionOptions(TypedDict, total=False):
+    """What `WorkflowFunctions.add` passes on to `PythonFunction`, which holds the defaults."""
+
+    timeout: Duration
+    memory_size: int
+
+
 class WorkflowFunctions:
     """Makes the functions of one handler package that share an environment:
 
@@ -167,8 +175,7 @@ class WorkflowFunctions:
         description: str,
         *,
         environment: Mapping[str, str] | None = None,
-        timeout: Duration = Duration.seconds(30),
-        memory_size: int = 256,
+        **options: Unpack[FunctionOptions],
     ) -> PythonFunction:
         """The function whose handler is `handler` in `lambdas/<workflow>/<module>.py`, with
         `environment` added to the shared one."""
@@ -179,6 +186,5 @@ class WorkflowFunctions:
             handler=f"{module}.handler",
             description=description,
             environment={**self.environment, **(environment or {})},
-            timeout=timeout,
-            memory_size=memory_size,
+            **options,
         )

@@ -804,11 +804,6 @@ def test_every_error_code_handler_code_compares_is_an_error_of_its_service() -> 
         ("lambdas/shared/quarantine.py", "NoSuchVersion", {"s3"}),
         (
             "lambdas/comprehend_model_lifecycle/locking.py",
-            "ConditionalCheckFailedException",
-            {"dynamodb"},
-        ),
-        (
-            "lambdas/comprehend_model_lifecycle/locking.py",
             "ExecutionDoesNotExist",
             {"stepfunctions"},
         ),
@@ -818,16 +813,6 @@ def test_every_error_code_handler_code_compares_is_an_error_of_its_service() -> 
             "lambdas/comprehend_feedback_loop/start_loops.py",
             "ConflictException",
             {"sagemaker-a2i-runtime"},
-        ),
-        (
-            "lambdas/custom_labels_batch/process_images.py",
-            "ConditionalCheckFailedException",
-            {"dynamodb"},
-        ),
-        (
-            "lambdas/ticket_classification/processing.py",
-            "ConditionalCheckFailedException",
-            {"dynamodb"},
         ),
         ("glue_jobs/glue_ml_pipeline/pipeline_model.py", "ResourceInUse", {"sagemaker"}),
         ("glue_jobs/glue_ml_pipeline/pipeline_model.py", "ParameterNotFound", {"ssm"}),
@@ -846,6 +831,8 @@ def test_a_compared_code_is_tied_to_the_client_that_raised_it(
     [
         # A table keyed by code, judged by the services its module calls.
         ("lambdas/comprehend_feedback_loop/api.py", "ThrottlingException", "comprehend"),
+        # A conditional write made with whichever client's write method it is handed.
+        ("lambdas/shared/aws.py", "ConditionalCheckFailedException", "dynamodb"),
         # Errors of a callable handed in, judged by what the project's functions call.
         (
             "lambdas/caption_translation/translation.py",
