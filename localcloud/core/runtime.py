@@ -176,6 +176,17 @@ def _replace_environment(variables: dict[str, str]) -> None:
         os.environ.update(variables)
 
 
+def _loaded_modules() -> list[tuple[str, ModuleType]]:
+    """What sys.modules holds now. Threads that run no function (the server, executions, the
+    delivery loop) import meanwhile, and copying the dict can run a garbage collection that lets
+    one in: a copy interrupted by an import is taken again."""
+    while True:
+        try:
+            return list(sys.modules.items())
+        except RuntimeError:  # "dictionary changed size (or keys changed) during iteration"
+            continue
+
+
 class LambdaContext:
     """The context object the Python runtime passes to handlers."""
 
@@ -341,11 +352,9 @@ class LambdaRuntime:
     def _owned(self, name: str, tops: set[str]) -> bool:
         return name.split(".", 1)[0] in tops
 
-    # sys.modules is read from a copy: threads that run no function (the server, executions)
-    # import meanwhile.
     def _swap_in(self, config: FunctionConfig) -> dict[str, ModuleType]:
         tops = self._top_packages(config)
-        saved = {n: m for n, m in list(sys.modules.items()) if self._owned(n, tops)}
+        saved = {n: m for n, m in _loaded_modules() if self._owned(n, tops)}
         for name in saved:
             del sys.modules[name]
         sys.modules.update(self._modules.get(config.name, {}))
@@ -354,7 +363,7 @@ class LambdaRuntime:
 
     def _swap_out(self, config: FunctionConfig, saved: dict[str, ModuleType]) -> None:
         tops = self._top_packages(config)
-        mine = {n: m for n, m in list(sys.modules.items()) if self._owned(n, tops)}
+        mine = {n: m for n, m in _loaded_modules() if self._owned(n, tops)}
         self._modules[config.name] = mine
         for name in mine:
             del sys.modules[name]
