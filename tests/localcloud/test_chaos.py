@@ -24,6 +24,7 @@ from localcloud.cloud import REPO_ROOT, LocalCloud
 from localcloud.core import chaos as chaos_module
 from localcloud.core.chaos import ChaosSettings, ChaosSpecError
 from stacks.asl_polls import read_definition
+from tests.helpers.aws import create_table
 
 pytestmark = [pytest.mark.workflow, pytest.mark.xdist_group("chaos")]
 
@@ -43,12 +44,7 @@ def _start(assembly: Path, chaos: str) -> LocalCloud:
     cloud = LocalCloud(assembly, chaos=chaos).start()
     assert cloud.chaos is not None
     with cloud.chaos.suspended():
-        cloud.client("dynamodb").create_table(
-            TableName=TABLE,
-            KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_table(cloud.client("dynamodb"), TABLE, "k")
         cloud.client("s3").create_bucket(Bucket=BUCKET)
         cloud.client("sqs").create_queue(QueueName=QUEUE)
     return cloud
@@ -710,12 +706,7 @@ def test_an_idempotency_claim_lapses_on_the_local_clock_as_an_async_retry_expect
     # A clock at real speed: only `advance` moves it noticeably while DynamoDB answers.
     with LocalCloud(empty_assembly, clock_speed=1.0) as cloud:
         dynamodb = cloud.client("dynamodb")
-        dynamodb.create_table(
-            TableName="state",
-            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_table(dynamodb, "state", "id")
         layer = DynamoDBPersistenceLayer("state", boto3_client=dynamodb)
         layer.configure(IdempotencyConfig(), function_name="transform")
         layer.save_inprogress({"loop": "a"}, remaining_time_in_millis=30_000)
