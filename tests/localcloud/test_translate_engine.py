@@ -5,17 +5,14 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import botocore.loaders
 import botocore.retries.standard
 import botocore.session
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from moto import mock_aws
 
 from localcloud.core.clock import LocalClock
 from localcloud.core.protocol import register_on_client
@@ -28,9 +25,11 @@ from localcloud.services.translate.engine import (
     pseudo_translate,
     reverse_pseudo_translation,
 )
-from tests.helpers.engines import cbor_client, fake_credentials
+from tests.helpers.engines import REGION, SESSION, cbor_client
 
-REGION = "us-east-1"
+pytestmark = pytest.mark.usefixtures("engine_aws")
+
+BUCKETS = ("in-bucket", "out-bucket")
 ACCOUNT = "123456789012"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/TranslateDataAccess"
 TIMINGS = JobTimings(queued_seconds=30, base_seconds=120, seconds_per_character=0.01)
@@ -59,33 +58,6 @@ class DeniedS3:
         raise ClientError(
             {"Error": {"Code": "AccessDenied", "Message": "Access Denied"}}, "ListObjectsV2"
         )
-
-
-# One session for every client: it loads each service model once, which keeps the tests fast.
-SESSION = boto3.Session(
-    region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing"
-)
-
-
-@pytest.fixture(autouse=True)
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    fake_credentials(monkeypatch, REGION)
-    with mock_aws():
-        yield
-
-
-@pytest.fixture
-def clock() -> LocalClock:
-    # Virtual time stands still unless a test advances it.
-    return LocalClock(speed=1e-9)
-
-
-@pytest.fixture
-def s3() -> Any:
-    client = SESSION.client("s3")
-    client.create_bucket(Bucket="in-bucket")
-    client.create_bucket(Bucket="out-bucket")
-    return client
 
 
 @pytest.fixture
