@@ -663,31 +663,36 @@ def _faulty(clock: LocalClock, s3: Any, roles: dict[str, Any], *modes: str, seed
     return engine, _client(engine)
 
 
-def test_drop_fault_removes_one_cue(clock: LocalClock, s3: Any, roles: dict[str, Any]) -> None:
-    engine, translate = _faulty(clock, s3, roles, "drop")
+def _cues_under_fault(
+    clock: LocalClock, s3: Any, roles: dict[str, Any], mode: str
+) -> tuple[FaultRecord, str, Any]:
+    """CUES translated by an engine with one fault mode: the one fault it logged, the
+    translation, and the client."""
+    engine, translate = _faulty(clock, s3, roles, mode)
     output = translate.translate_text(Text=CUES, SourceLanguageCode="en", TargetLanguageCode="es")
     [record] = engine.fault_log
+    return record, output["TranslatedText"], translate
+
+
+def test_drop_fault_removes_one_cue(clock: LocalClock, s3: Any, roles: dict[str, Any]) -> None:
+    record, translated, translate = _cues_under_fault(clock, s3, roles, "drop")
     assert record.operation == "TranslateText" and record.mode == "drop"
-    assert _cue_ids(output["TranslatedText"]) == [
+    assert _cue_ids(translated) == [
         c for c in ["c1", "c2", "c3", "c4"] if c not in record.element_ids
     ]
     again = translate.translate_text(Text=CUES, SourceLanguageCode="en", TargetLanguageCode="es")
-    assert again["TranslatedText"] == output["TranslatedText"]  # deterministic
+    assert again["TranslatedText"] == translated  # deterministic
 
 
 def test_merge_fault_joins_two_adjacent_cues(
     clock: LocalClock, s3: Any, roles: dict[str, Any]
 ) -> None:
-    engine, translate = _faulty(clock, s3, roles, "merge")
-    output = translate.translate_text(Text=CUES, SourceLanguageCode="en", TargetLanguageCode="es")
-    [record] = engine.fault_log
+    record, translated, _ = _cues_under_fault(clock, s3, roles, "merge")
     first, second = record.element_ids
     assert int(second[1]) == int(first[1]) + 1
-    assert _cue_ids(output["TranslatedText"]) == [
-        c for c in ["c1", "c2", "c3", "c4"] if c != second
-    ]
+    assert _cue_ids(translated) == [c for c in ["c1", "c2", "c3", "c4"] if c != second]
     words = {"c1": "One", "c2": "Two", "c3": "Three", "c4": "Four"}
-    merged = re.search(rf'<div id="{first}">(.*?)</div>', output["TranslatedText"])
+    merged = re.search(rf'<div id="{first}">(.*?)</div>', translated)
     assert merged is not None
     assert reverse_pseudo_translation(merged.group(1)) == f"{words[first]} {words[second]}"
 
@@ -695,15 +700,13 @@ def test_merge_fault_joins_two_adjacent_cues(
 def test_reorder_fault_swaps_two_adjacent_cues(
     clock: LocalClock, s3: Any, roles: dict[str, Any]
 ) -> None:
-    engine, translate = _faulty(clock, s3, roles, "reorder")
-    output = translate.translate_text(Text=CUES, SourceLanguageCode="en", TargetLanguageCode="es")
-    [record] = engine.fault_log
+    record, translated, _ = _cues_under_fault(clock, s3, roles, "reorder")
     expected = ["c1", "c2", "c3", "c4"]
     a, b = expected.index(record.element_ids[0]), expected.index(record.element_ids[1])
     expected[a], expected[b] = expected[b], expected[a]
     assert b == a + 1
-    assert _cue_ids(output["TranslatedText"]) == expected
-    assert reverse_pseudo_translation(output["TranslatedText"]).count("</div>") == 4
+    assert _cue_ids(translated) == expected
+    assert reverse_pseudo_translation(translated).count("</div>") == 4
 
 
 def test_faults_spare_documents_with_fewer_than_three_ids(
