@@ -25,6 +25,7 @@ from localcloud.core import chaos as chaos_module
 from localcloud.core.chaos import ChaosSettings, ChaosSpecError
 from stacks.asl_polls import read_definition
 from tests.helpers.aws import create_table
+from tests.helpers.chaos import under_chaos, under_each_seed
 
 pytestmark = [pytest.mark.workflow, pytest.mark.xdist_group("chaos")]
 
@@ -292,9 +293,9 @@ def _caption_demo(assembly_dir: Path, out: Path, chaos: ChaosSettings | None) ->
     for name in ("garden.srt", "lighthouse.en.vtt", "bad/binary.vtt", "bad/no-cues.vtt"):
         (inputs / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(CAPTION_SAMPLES / name, inputs / name)
-    with chaos_module.chaos_run(chaos) as run:
-        result = demo.run(inputs, out / "result", "en", ["es", "fr"], [], assembly_dir)
-    return result, dict(run.counts)
+    return under_chaos(
+        chaos, lambda: demo.run(inputs, out / "result", "en", ["es", "fr"], [], assembly_dir)
+    )
 
 
 def _tree(root: Path) -> dict[str, bytes]:
@@ -317,11 +318,7 @@ def calm_captions(
     return calm, tree
 
 
-@pytest.mark.parametrize(
-    "chaos",
-    [ChaosSettings(0.05, 3), ChaosSettings(0.05, 7), ChaosSettings(0.1, 11, after_effect=0.5)],
-    ids=["0.05:3", "0.05:7", "0.1:11-after-effect"],
-)
+@under_each_seed
 def test_caption_translation_under_chaos_ends_with_the_same_outputs(
     assembly_dir: Path,
     tmp_path: Path,
@@ -486,12 +483,11 @@ def _ticket_demo(
 ) -> tuple[dict[str, Any], dict[str, int]]:
     from localcloud.demos import ticket_classification as demo
 
-    with chaos_module.chaos_run(chaos) as run:
-        line = demo.run(assembly_dir, out, count=12)
+    line, failures = under_chaos(chaos, lambda: demo.run(assembly_dir, out, count=12))
     line.pop("report", None)
     # billed endpoint time grows with retry waits, as it would on AWS: not an output
     line.pop("costUsd", None)
-    return line, dict(run.counts)
+    return line, failures
 
 
 @pytest.fixture(scope="module")
@@ -507,11 +503,7 @@ def calm_tickets(
 
 
 @pytest.mark.xdist_group("chaos-tickets")  # beside the caption runs, not after them
-@pytest.mark.parametrize(
-    "chaos",
-    [ChaosSettings(0.05, 3), ChaosSettings(0.05, 7), ChaosSettings(0.1, 11, after_effect=0.5)],
-    ids=["0.05:3", "0.05:7", "0.1:11-after-effect"],
-)
+@under_each_seed
 def test_ticket_classification_under_chaos_ends_with_the_same_warehouse_report(
     assembly_dir: Path,
     tmp_path: Path,
