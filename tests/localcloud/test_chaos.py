@@ -24,6 +24,7 @@ from localcloud.cloud import REPO_ROOT, LocalCloud
 from localcloud.core import chaos as chaos_module
 from localcloud.core.chaos import ChaosSettings, ChaosSpecError
 from stacks.asl_polls import read_definition
+from stacks.constructs.asl_state_machine import task_states
 from tests.helpers.aws import create_table
 from tests.helpers.chaos import under_chaos, under_each_seed
 
@@ -380,17 +381,6 @@ OPTIMIZED = {
 }
 
 
-def _task_states(definition: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
-    for name, state in definition["States"].items():
-        if state.get("Type") == "Task":
-            yield name, state
-        for branch in state.get("Branches", []):
-            yield from _task_states(branch)
-        for key in ("Iterator", "ItemProcessor"):
-            if key in state:
-                yield from _task_states(state[key])
-
-
 def _step_functions_error_name(service: str, prefix: str, code: str, *, sdk: bool) -> str:
     """What Step Functions calls a service error: the modeled error's class, else the
     service's base exception (`localcloud.core.moto_hooks.task_error_name`)."""
@@ -413,7 +403,7 @@ def test_every_service_task_retries_the_faults_its_call_can_fail_with(path: Path
     from localcloud.core.moto_hooks import sdk_error_prefix, sdk_service_name
 
     missing = []
-    for name, state in _task_states(read_definition(path)):
+    for name, state in task_states(read_definition(path)["States"]):
         resource = state.get("Resource", "")
         if not resource.startswith("arn:aws:states:::"):
             continue
@@ -597,7 +587,7 @@ def test_every_task_safe_to_repeat_retries_a_call_whose_answer_was_lost(path: Pa
     from localcloud.core.moto_hooks import sdk_error_prefix
 
     missing = []
-    for name, state in _task_states(read_definition(path)):
+    for name, state in task_states(read_definition(path)["States"]):
         integration, *rest = state.get("Resource", "").split(":::")[-1].split(":")
         parameters = state.get("Parameters", {})
         # Writes that set a value whatever the current one: an overwriting parameter, an
