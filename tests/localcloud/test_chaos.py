@@ -307,16 +307,25 @@ def _tree(root: Path) -> dict[str, bytes]:
     }
 
 
+def _calm(
+    demo: Callable[[Path, Path, ChaosSettings | None], tuple[Any, dict[str, int]]],
+    assembly_dir: Path,
+    out: Path,
+    written: str,
+) -> tuple[Any, dict[str, bytes]]:
+    """What `demo` answers without chaos, and the files it wrote under `out / written`."""
+    calm, no_failures = demo(assembly_dir, out, None)
+    assert no_failures == {}
+    tree = _tree(out / written)
+    assert tree, f"the calm run wrote nothing under {written}"
+    return calm, tree
+
+
 @pytest.fixture(scope="module")
 def calm_captions(
     assembly_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[Any, dict[str, bytes]]:
-    out = tmp_path_factory.mktemp("calm-captions")
-    calm, no_failures = _caption_demo(assembly_dir, out, None)
-    assert no_failures == {}
-    tree = _tree(out / "result")
-    assert tree, "the calm run wrote nothing"
-    return calm, tree
+    return _calm(_caption_demo, assembly_dir, tmp_path_factory.mktemp("calm-captions"), "result")
 
 
 @under_each_seed
@@ -484,12 +493,7 @@ def _ticket_demo(
 def calm_tickets(
     assembly_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[dict[str, Any], dict[str, bytes]]:
-    out = tmp_path_factory.mktemp("calm-tickets")
-    calm, no_failures = _ticket_demo(assembly_dir, out, None)
-    assert no_failures == {}
-    report = _tree(out / "report")
-    assert report, "the calm run wrote no report"
-    return calm, report
+    return _calm(_ticket_demo, assembly_dir, tmp_path_factory.mktemp("calm-tickets"), "report")
 
 
 @pytest.mark.xdist_group("chaos-tickets")  # beside the caption runs, not after them
