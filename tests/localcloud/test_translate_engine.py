@@ -754,12 +754,22 @@ def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
     )
 
 
+def _throttling(
+    clock: LocalClock, s3: Any, roles: dict[str, Any], throttle_calls: int, max_attempts: int
+) -> tuple[TranslateEngine, Any]:
+    """An engine that throttles its next `throttle_calls` calls, and a client with standard
+    retries (a Config's `max_attempts` counts retries: 2 means three attempts in all)."""
+    faults = TranslateFaults(frozenset({"throttle"}), throttle_calls=throttle_calls)
+    engine = _engine(clock, s3, roles, faults)
+    retries = Config(retries={"mode": "standard", "max_attempts": max_attempts})
+    return engine, _client(engine, retries)
+
+
 @pytest.mark.usefixtures("no_backoff")
 def test_throttling_is_retried_transparently(
     clock: LocalClock, s3: Any, roles: dict[str, Any]
 ) -> None:
-    engine = _engine(clock, s3, roles, TranslateFaults(frozenset({"throttle"}), throttle_calls=3))
-    translate = _client(engine, Config(retries={"mode": "standard", "max_attempts": 3}))
+    _, translate = _throttling(clock, s3, roles, throttle_calls=3, max_attempts=3)
     result = translate.translate_text(Text="Hi", SourceLanguageCode="en", TargetLanguageCode="es")
     assert result["TranslatedText"] == "Ĥî·es"
     assert result["ResponseMetadata"]["RetryAttempts"] == 3
@@ -769,9 +779,7 @@ def test_throttling_is_retried_transparently(
 def test_throttling_fails_once_attempts_run_out(
     clock: LocalClock, s3: Any, roles: dict[str, Any]
 ) -> None:
-    engine = _engine(clock, s3, roles, TranslateFaults(frozenset({"throttle"}), throttle_calls=4))
-    # A client Config's `max_attempts` counts retries: 2 means three attempts in all.
-    translate = _client(engine, Config(retries={"mode": "standard", "max_attempts": 2}))
+    engine, translate = _throttling(clock, s3, roles, throttle_calls=4, max_attempts=2)
     with pytest.raises(translate.exceptions.TooManyRequestsException) as throttled:
         translate.list_languages()
     assert throttled.value.response["ResponseMetadata"]["RetryAttempts"] == 2
