@@ -15,7 +15,7 @@ from localcloud.core.alarms import is_alarm_notification
 from localcloud.core.iam_check import check
 from localcloud.services.translate.engine import reverse_pseudo_translation
 from tests.helpers.aws import object_keys
-from tests.helpers.workflow import DeployedWorkflow
+from tests.helpers.workflow import DeployedWorkflow, StackOutput
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = REPO_ROOT / "samples" / "caption_translation"
@@ -25,9 +25,7 @@ BAD_SAMPLES = sorted((SAMPLES / "bad").iterdir())
 
 @dataclass
 class CaptionStack(DeployedWorkflow):
-    @property
-    def bucket(self) -> str:
-        return str(self.stack.outputs["BucketName"])
+    bucket = StackOutput("BucketName")
 
     def upload(self, files: dict[str, bytes]) -> None:
         for name, data in files.items():

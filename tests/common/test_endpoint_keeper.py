@@ -21,6 +21,7 @@ from lambdas.endpoint_keeper.keeper import Keeper
 from lambdas.endpoint_keeper.settings import KeeperSettings
 from lambdas.shared.endpoint_policy import SCALE_TO_ZERO, EndpointPolicy, Memory
 from lambdas.shared.endpoint_usage import EndpointUsage
+from tests.helpers.aws import create_table
 from tests.helpers.handlers import ACCOUNT, REGION, HandlerClients, call, handler_environment
 
 NAME = "classifier-endpoint"
@@ -145,12 +146,7 @@ def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     monkeypatch.setattr(keeper_module.kit, "count", lambda *args, **kwargs: None)
     with mock_aws():
         dynamodb = boto3.client("dynamodb", region_name=REGION)
-        dynamodb.create_table(
-            TableName="keeper",
-            KeySchema=[{"AttributeName": "endpoint", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "endpoint", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_table(dynamodb, "keeper", "endpoint")
         sqs = boto3.client("sqs", region_name=REGION)
         url = sqs.create_queue(QueueName="deadlines")["QueueUrl"]
         clock = Clock()

@@ -17,6 +17,7 @@ from localcloud.demos.review import SAMPLES, labelled_rows
 from localcloud.services.apigateway.gateway import ApiResponse, LocalApiGateway
 from tests.helpers.aws import object_keys
 from tests.helpers.least_privilege import logical_names
+from tests.helpers.workflow import StackOutput
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ASSEMBLY = REPO_ROOT / "build" / "test-feedback-assembly"
@@ -53,9 +54,7 @@ class FeedbackLoop:
     api_key: str
     unsure_answers: int = 0  # classify answers below the confidence threshold
 
-    @property
-    def url(self) -> str:
-        return str(self.stack.outputs["ApiUrl"])
+    url = StackOutput("ApiUrl")
 
     def output(self, name: str) -> str:
         return str(self.stack.outputs[name])

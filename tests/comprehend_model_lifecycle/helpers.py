@@ -23,7 +23,7 @@ from localcloud.core.alarms import is_alarm_notification
 from localcloud.core.iam_check import check
 from tests.helpers.aws import object_keys
 from tests.helpers.least_privilege import logical_names, named_unused_grants
-from tests.helpers.workflow import DeployedWorkflow
+from tests.helpers.workflow import DeployedWorkflow, StackOutput
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = REPO_ROOT / "samples" / "comprehend_model_lifecycle"
@@ -120,17 +120,9 @@ class LiveState:
 class LifecycleStack(DeployedWorkflow):
     seen_notifications: int = field(default=0)
 
-    @property
-    def bucket(self) -> str:
-        return str(self.stack.outputs["TrainingBucketName"])
-
-    @property
-    def topic(self) -> str:
-        return str(self.stack.outputs["NotificationTopicArn"])
-
-    @property
-    def state_machine_arn(self) -> str:
-        return str(self.stack.outputs["StateMachineArn"])
+    bucket = StackOutput("TrainingBucketName")
+    topic = StackOutput("NotificationTopicArn")
+    state_machine_arn = StackOutput("StateMachineArn")
 
     @property
     def table(self) -> str:

@@ -14,6 +14,7 @@ from moto import mock_aws
 
 from lambdas.comprehend_model_lifecycle import intake, locking
 from lambdas.shared.events import s3_events_from_body
+from tests.helpers.aws import create_table
 from tests.helpers.handlers import ACCOUNT, REGION, HandlerClients, call, handler_environment
 
 BUCKET = "lifecycle-handler-training"
@@ -128,18 +129,7 @@ def account(monkeypatch: pytest.MonkeyPatch) -> Iterator[Account]:
         s3.create_bucket(Bucket=BUCKET)
         s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
         dynamodb = boto3.client("dynamodb", region_name=REGION)
-        dynamodb.create_table(
-            TableName=TABLE,
-            KeySchema=[
-                {"AttributeName": "pk", "KeyType": "HASH"},
-                {"AttributeName": "sk", "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_table(dynamodb, TABLE, "pk", "sk")
         stepfunctions = StepFunctions()
         monkeypatch.setattr(intake.kit, "clients", HandlerClients(stepfunctions=stepfunctions))
         monkeypatch.setattr(intake.kit.metrics.provider, "namespace", "ServerlessMlWorkflows")

@@ -13,7 +13,7 @@ from localcloud.core.alarms import is_alarm_notification
 from localcloud.core.iam_check import check
 from localcloud.demos.custom_labels_batch import train_sample_model
 from tests.helpers.aws import object_keys
-from tests.helpers.workflow import DeployedWorkflow
+from tests.helpers.workflow import DeployedWorkflow, StackOutput, StackParameter
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = REPO_ROOT / "samples" / "custom_labels_batch"
@@ -28,25 +28,11 @@ class LabelsStack(DeployedWorkflow):
     scheduled: bool = True
     manual_runs: int = 0
 
-    @property
-    def source(self) -> str:
-        return str(self.stack.outputs["SourceBucketName"])
-
-    @property
-    def final(self) -> str:
-        return str(self.stack.outputs["FinalBucketName"])
-
-    @property
-    def queue_url(self) -> str:
-        return str(self.stack.outputs["ImageQueueUrl"])
-
-    @property
-    def project_arn(self) -> str:
-        return str(self.stack.context.parameters["ProjectArn"])
-
-    @property
-    def version_arn(self) -> str:
-        return str(self.stack.context.parameters["ProjectVersionArn"])
+    source = StackOutput("SourceBucketName")
+    final = StackOutput("FinalBucketName")
+    queue_url = StackOutput("ImageQueueUrl")
+    project_arn = StackParameter("ProjectArn")
+    version_arn = StackParameter("ProjectVersionArn")
 
     def upload(self, files: dict[str, bytes]) -> None:
         for key, data in files.items():

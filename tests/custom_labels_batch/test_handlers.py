@@ -15,6 +15,7 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from lambdas.custom_labels_batch import process_images
+from tests.helpers.aws import create_table
 from tests.helpers.handlers import REGION, HandlerClients, call, handler_environment
 
 SOURCE = "custom-labels-batch-handler-source"
@@ -154,12 +155,7 @@ def account(monkeypatch: pytest.MonkeyPatch) -> Iterator[Account]:
         queue_url = sqs.create_queue(QueueName="images")["QueueUrl"]
         monkeypatch.setenv("QUEUE_URL", queue_url)
         dynamodb = boto3.client("dynamodb", region_name=REGION)
-        dynamodb.create_table(
-            TableName=TABLE,
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_table(dynamodb, TABLE, "pk")
         dynamodb.put_item(
             TableName=TABLE,
             Item={"pk": {"S": "lock"}, "labelled": {"N": "0"}, "failed": {"N": "0"}},

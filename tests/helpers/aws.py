@@ -48,3 +48,14 @@ def wait_for(condition: Callable[[], bool], seconds: float) -> None:
     while not condition():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.05)
+
+
+def create_table(dynamodb: Any, name: str, key: str, sort_key: str | None = None) -> None:
+    """An on-demand table keyed by string attributes: `key`, and `sort_key` when given."""
+    keys = [(key, "HASH")] + ([(sort_key, "RANGE")] if sort_key else [])
+    dynamodb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": a, "KeyType": kind} for a, kind in keys],
+        AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a, _ in keys],
+        BillingMode="PAY_PER_REQUEST",
+    )

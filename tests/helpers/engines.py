@@ -19,8 +19,14 @@ from moto.core.botocore_stubber import BotocoreStubber
 
 from localcloud.core.protocol import CallContext, answer, register_on_client
 
+REGION = "us-east-1"
+# One session for every client: it loads each service model once, which keeps the tests fast.
+SESSION = boto3.Session(
+    region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing"
+)
 
-def fake_credentials(monkeypatch: pytest.MonkeyPatch, region: str) -> None:
+
+def fake_credentials(monkeypatch: pytest.MonkeyPatch, region: str = REGION) -> None:
     for name, value in {
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",

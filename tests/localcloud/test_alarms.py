@@ -67,41 +67,31 @@ TREATMENTS = ("missing", "ignore", "breaching", "notBreaching")
 
 
 @pytest.mark.parametrize(
-    ("points", "expected"),
+    ("points", "m", "expected"),
     [
-        ("0 - X - X", (OK, OK, OK, OK)),
-        ("0 - - - -", (OK, OK, OK, OK)),
-        ("- - - - -", (INSUFFICIENT_DATA, RETAIN, ALARM, OK)),
-        ("0 X X - X", (ALARM, ALARM, ALARM, ALARM)),
-        ("- - - - X", (INSUFFICIENT_DATA, RETAIN, ALARM, OK)),
+        # 3 of 3 datapoints to alarm
+        ("0 - X - X", 3, (OK, OK, OK, OK)),
+        ("0 - - - -", 3, (OK, OK, OK, OK)),
+        ("- - - - -", 3, (INSUFFICIENT_DATA, RETAIN, ALARM, OK)),
+        ("0 X X - X", 3, (ALARM, ALARM, ALARM, ALARM)),
+        ("- - - - X", 3, (INSUFFICIENT_DATA, RETAIN, ALARM, OK)),
         # The guide's sixth row ("X - - - -") decides ALARM for `missing`; not emulated.
-        ("X - - - -", (None, RETAIN, ALARM, OK)),
+        ("X - - - -", 3, (None, RETAIN, ALARM, OK)),
+        # 2 of 3
+        ("0 - X - X", 2, (ALARM, ALARM, ALARM, ALARM)),
+        ("0 0 X 0 X", 2, (ALARM, ALARM, ALARM, ALARM)),
+        ("0 - X - -", 2, (OK, OK, ALARM, OK)),
+        ("- - - - 0", 2, (OK, OK, ALARM, OK)),
+        ("- - - - X", 2, (INSUFFICIENT_DATA, RETAIN, ALARM, OK)),
     ],
 )
-def test_three_of_three_alarms_follow_the_guide(points: str, expected: tuple[Any, ...]) -> None:
+def test_m_of_three_alarms_follow_the_guide(points: str, m: int, expected: tuple[Any, ...]) -> None:
     for treat, wanted in zip(TREATMENTS, expected, strict=True):
         if wanted is None:
             continue
         for current in (OK, ALARM):
             want = current if wanted == RETAIN else wanted
-            assert _decide(points, 3, 3, treat, current) == want, (points, treat, current)
-
-
-@pytest.mark.parametrize(
-    ("points", "expected"),
-    [
-        ("0 - X - X", (ALARM, ALARM, ALARM, ALARM)),
-        ("0 0 X 0 X", (ALARM, ALARM, ALARM, ALARM)),
-        ("0 - X - -", (OK, OK, ALARM, OK)),
-        ("- - - - 0", (OK, OK, ALARM, OK)),
-        ("- - - - X", (INSUFFICIENT_DATA, RETAIN, ALARM, OK)),
-    ],
-)
-def test_two_of_three_alarms_follow_the_guide(points: str, expected: tuple[str, ...]) -> None:
-    for treat, wanted in zip(TREATMENTS, expected, strict=True):
-        for current in (OK, ALARM):
-            want = current if wanted == RETAIN else wanted
-            assert _decide(points, 3, 2, treat, current) == want, (points, treat, current)
+            assert _decide(points, 3, m, treat, current) == want, (points, treat, current)
 
 
 def test_metric_math_counts_a_missing_value_as_zero() -> None:

@@ -13,6 +13,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from localcloud.cloud import LocalCloud
+from tests.helpers.aws import create_table
 
 pytestmark = [pytest.mark.workflow, pytest.mark.xdist_group("probe")]
 
@@ -65,12 +66,7 @@ def _winners(write: Callable[[int, int], None], expected_error: str) -> list[lis
 
 def test_one_of_many_conditional_item_writes_wins(racing_cloud: LocalCloud) -> None:
     dynamodb = racing_cloud.client("dynamodb")
-    dynamodb.create_table(
-        TableName="locks",
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_table(dynamodb, "locks", "pk")
 
     def write(round_number: int, writer: int) -> None:
         dynamodb.put_item(

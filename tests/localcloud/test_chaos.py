@@ -24,6 +24,9 @@ from localcloud.cloud import REPO_ROOT, LocalCloud
 from localcloud.core import chaos as chaos_module
 from localcloud.core.chaos import ChaosSettings, ChaosSpecError
 from stacks.asl_polls import read_definition
+from stacks.constructs.asl_state_machine import task_states
+from tests.helpers.aws import create_table
+from tests.helpers.chaos import under_chaos, under_each_seed
 
 pytestmark = [pytest.mark.workflow, pytest.mark.xdist_group("chaos")]
 
@@ -43,12 +46,7 @@ def _start(assembly: Path, chaos: str) -> LocalCloud:
     cloud = LocalCloud(assembly, chaos=chaos).start()
     assert cloud.chaos is not None
     with cloud.chaos.suspended():
-        cloud.client("dynamodb").create_table(
-            TableName=TABLE,
-            KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_table(cloud.client("dynamodb"), TABLE, "k")
         cloud.client("s3").create_bucket(Bucket=BUCKET)
         cloud.client("sqs").create_queue(QueueName=QUEUE)
     return cloud
@@ -296,9 +294,9 @@ def _caption_demo(assembly_dir: Path, out: Path, chaos: ChaosSettings | None) ->
     for name in ("garden.srt", "lighthouse.en.vtt", "bad/binary.vtt", "bad/no-cues.vtt"):
         (inputs / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(CAPTION_SAMPLES / name, inputs / name)
-    with chaos_module.chaos_run(chaos) as run:
-        result = demo.run(inputs, out / "result", "en", ["es", "fr"], [], assembly_dir)
-    return result, dict(run.counts)
+    return under_chaos(
+        chaos, lambda: demo.run(inputs, out / "result", "en", ["es", "fr"], [], assembly_dir)
+    )
 
 
 def _tree(root: Path) -> dict[str, bytes]:
@@ -309,23 +307,28 @@ def _tree(root: Path) -> dict[str, bytes]:
     }
 
 
+def _calm(
+    demo: Callable[[Path, Path, ChaosSettings | None], tuple[Any, dict[str, int]]],
+    assembly_dir: Path,
+    out: Path,
+    written: str,
+) -> tuple[Any, dict[str, bytes]]:
+    """What `demo` answers without chaos, and the files it wrote under `out / written`."""
+    calm, no_failures = demo(assembly_dir, out, None)
+    assert no_failures == {}
+    tree = _tree(out / written)
+    assert tree, f"the calm run wrote nothing under {written}"
+    return calm, tree
+
+
 @pytest.fixture(scope="module")
 def calm_captions(
     assembly_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[Any, dict[str, bytes]]:
-    out = tmp_path_factory.mktemp("calm-captions")
-    calm, no_failures = _caption_demo(assembly_dir, out, None)
-    assert no_failures == {}
-    tree = _tree(out / "result")
-    assert tree, "the calm run wrote nothing"
-    return calm, tree
+    return _calm(_caption_demo, assembly_dir, tmp_path_factory.mktemp("calm-captions"), "result")
 
 
-@pytest.mark.parametrize(
-    "chaos",
-    [ChaosSettings(0.05, 3), ChaosSettings(0.05, 7), ChaosSettings(0.1, 11, after_effect=0.5)],
-    ids=["0.05:3", "0.05:7", "0.1:11-after-effect"],
-)
+@under_each_seed
 def test_caption_translation_under_chaos_ends_with_the_same_outputs(
     assembly_dir: Path,
     tmp_path: Path,
@@ -387,17 +390,6 @@ OPTIMIZED = {
 }
 
 
-def _task_states(definition: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
-    for name, state in definition["States"].items():
-        if state.get("Type") == "Task":
-            yield name, state
-        for branch in state.get("Branches", []):
-            yield from _task_states(branch)
-        for key in ("Iterator", "ItemProcessor"):
-            if key in state:
-                yield from _task_states(state[key])
-
-
 def _step_functions_error_name(service: str, prefix: str, code: str, *, sdk: bool) -> str:
     """What Step Functions calls a service error: the modeled error's class, else the
     service's base exception (`localcloud.core.moto_hooks.task_error_name`)."""
@@ -420,7 +412,7 @@ def test_every_service_task_retries_the_faults_its_call_can_fail_with(path: Path
     from localcloud.core.moto_hooks import sdk_error_prefix, sdk_service_name
 
     missing = []
-    for name, state in _task_states(read_definition(path)):
+    for name, state in task_states(read_definition(path)["States"]):
         resource = state.get("Resource", "")
         if not resource.startswith("arn:aws:states:::"):
             continue
@@ -490,32 +482,22 @@ def _ticket_demo(
 ) -> tuple[dict[str, Any], dict[str, int]]:
     from localcloud.demos import ticket_classification as demo
 
-    with chaos_module.chaos_run(chaos) as run:
-        line = demo.run(assembly_dir, out, count=12)
+    line, failures = under_chaos(chaos, lambda: demo.run(assembly_dir, out, count=12))
     line.pop("report", None)
     # billed endpoint time grows with retry waits, as it would on AWS: not an output
     line.pop("costUsd", None)
-    return line, dict(run.counts)
+    return line, failures
 
 
 @pytest.fixture(scope="module")
 def calm_tickets(
     assembly_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[dict[str, Any], dict[str, bytes]]:
-    out = tmp_path_factory.mktemp("calm-tickets")
-    calm, no_failures = _ticket_demo(assembly_dir, out, None)
-    assert no_failures == {}
-    report = _tree(out / "report")
-    assert report, "the calm run wrote no report"
-    return calm, report
+    return _calm(_ticket_demo, assembly_dir, tmp_path_factory.mktemp("calm-tickets"), "report")
 
 
 @pytest.mark.xdist_group("chaos-tickets")  # beside the caption runs, not after them
-@pytest.mark.parametrize(
-    "chaos",
-    [ChaosSettings(0.05, 3), ChaosSettings(0.05, 7), ChaosSettings(0.1, 11, after_effect=0.5)],
-    ids=["0.05:3", "0.05:7", "0.1:11-after-effect"],
-)
+@under_each_seed
 def test_ticket_classification_under_chaos_ends_with_the_same_warehouse_report(
     assembly_dir: Path,
     tmp_path: Path,
@@ -609,7 +591,7 @@ def test_every_task_safe_to_repeat_retries_a_call_whose_answer_was_lost(path: Pa
     from localcloud.core.moto_hooks import sdk_error_prefix
 
     missing = []
-    for name, state in _task_states(read_definition(path)):
+    for name, state in task_states(read_definition(path)["States"]):
         integration, *rest = state.get("Resource", "").split(":::")[-1].split(":")
         parameters = state.get("Parameters", {})
         # Writes that set a value whatever the current one: an overwriting parameter, an
@@ -710,12 +692,7 @@ def test_an_idempotency_claim_lapses_on_the_local_clock_as_an_async_retry_expect
     # A clock at real speed: only `advance` moves it noticeably while DynamoDB answers.
     with LocalCloud(empty_assembly, clock_speed=1.0) as cloud:
         dynamodb = cloud.client("dynamodb")
-        dynamodb.create_table(
-            TableName="state",
-            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_table(dynamodb, "state", "id")
         layer = DynamoDBPersistenceLayer("state", boto3_client=dynamodb)
         layer.configure(IdempotencyConfig(), function_name="transform")
         layer.save_inprogress({"loop": "a"}, remaining_time_in_millis=30_000)

@@ -11,19 +11,18 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from localcloud.cloud import REPO_ROOT
-from localcloud.core import chaos as chaos_module
 from localcloud.core.chaos import ChaosSettings
+from tests.helpers.chaos import under_chaos, under_each_seed
 
 pytestmark = [pytest.mark.workflow]
 
-SEEDS = [ChaosSettings(0.05, 3), ChaosSettings(0.05, 7), ChaosSettings(0.1, 11, after_effect=0.5)]
-SEED_IDS = ["0.05:3", "0.05:7", "0.1:11-after-effect"]
 # What differs between any two runs: when something happened, the run's id, S3 object versions,
 # and the Custom Labels model the demo trains each time (its version ARN holds its creation time,
 # and its held-out split, hence its confidences, is drawn from that ARN).
@@ -31,24 +30,6 @@ VARYING = frozenset(
     {"labelledAt", "uploadedAt", "quarantinedAt", "eventTime", "time", "run_id", "versionId",
      "model", "confidence"}
 )  # fmt: skip
-
-
-# Calm runs, once per process: xdist may tear a module's fixtures down between two of its tests.
-_CALM: dict[str, Any] = {}
-
-
-def _calm(name: str, factory: pytest.TempPathFactory, run: Callable[[Path], Any]) -> Any:
-    if name not in _CALM:
-        calm, failures = run(factory.mktemp(f"calm-{name}"))
-        assert failures == {}
-        _CALM[name] = calm
-    return _CALM[name]
-
-
-def _under(chaos: ChaosSettings | None, run: Callable[[], Any]) -> tuple[Any, dict[str, int]]:
-    with chaos_module.chaos_run(chaos) as chaos_of_run:
-        result = run()
-    return result, dict(chaos_of_run.counts)
 
 
 def _timeless(value: Any) -> Any:
@@ -81,6 +62,27 @@ def _same_outputs(
     assert stormy[1] == calm[1]
 
 
+# Calm runs, once per process: xdist may tear a module's fixtures down between two of its tests.
+_CALM: dict[str, Any] = {}
+
+
+def _calm_and_stormy(
+    name: str,
+    factory: pytest.TempPathFactory,
+    chaos: ChaosSettings,
+    run: Callable[[Path, ChaosSettings | None], Any],
+) -> tuple[Any, Any]:
+    """A workflow's outputs calm (run once a process) and under `chaos`, checked to be the same;
+    `run` writes them under the folder it is given and answers them with the calls chaos failed."""
+    if name not in _CALM:
+        calm, no_failures = run(factory.mktemp(f"calm-{name}"), None)
+        assert no_failures == {}
+        _CALM[name] = calm
+    stormy, failures = run(factory.mktemp(f"stormy-{name}"), chaos)
+    _same_outputs(_CALM[name], stormy, failures)
+    return _CALM[name], stormy
+
+
 # Custom Labels: a few images and two that cannot be labelled ------------------------------------
 LABEL_IMAGES = REPO_ROOT / "samples" / "custom_labels_batch"
 
@@ -93,28 +95,22 @@ def _labels(assembly_dir: Path, out: Path, chaos: ChaosSettings | None) -> Any:
     for name in ("incoming/bottle-01.jpeg", "incoming/mug-02.png", "incoming/plant-01.png",
                  "poison/truncated.jpg", "poison/gif-named.png"):  # fmt: skip
         shutil.copy(LABEL_IMAGES / name, images / Path(name).name)
-    result, failures = _under(chaos, lambda: demo.run(assembly_dir, out / "run", images, []))
+    result, failures = under_chaos(chaos, lambda: demo.run(assembly_dir, out / "run", images, []))
     return (result, _tree(out / "run")), failures
 
 
-@pytest.fixture(scope="module")
-def calm_labels(assembly_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
-    calm = _calm("labels", tmp_path_factory, lambda out: _labels(assembly_dir, out, None))
+@pytest.mark.xdist_group("chaos-labels")
+@under_each_seed
+def test_custom_labels_under_chaos_labels_every_image_once(
+    assembly_dir: Path, tmp_path_factory: pytest.TempPathFactory, chaos: ChaosSettings
+) -> None:
+    run = partial(_labels, assembly_dir)
+    calm, stormy = _calm_and_stormy("labels", tmp_path_factory, chaos, run)
     assert calm[0]["items"] == {
         "itemsIn": 5, "outputs": 3, "quarantined": 2, "lost": 0, "duplicated": 0,
         "unexpected": 0,
     }  # fmt: skip
     assert any(key.startswith("labels/") for key in calm[1])
-    return calm
-
-
-@pytest.mark.xdist_group("chaos-labels")
-@pytest.mark.parametrize("chaos", SEEDS, ids=SEED_IDS)
-def test_custom_labels_under_chaos_labels_every_image_once(
-    assembly_dir: Path, tmp_path: Path, calm_labels: Any, chaos: ChaosSettings
-) -> None:
-    stormy, failures = _labels(assembly_dir, tmp_path, chaos)
-    _same_outputs(calm_labels, stormy, failures)
     assert stormy[0]["model_status_after"] == "STOPPED"  # nothing left billing
 
 
@@ -123,64 +119,52 @@ def _lifecycle(assembly_dir: Path, out: Path, chaos: ChaosSettings | None) -> An
     from localcloud.demos import comprehend_model_lifecycle as demo
 
     uploads = [demo.SAMPLES / "initial.csv"]
-    result, failures = _under(chaos, lambda: demo.run(assembly_dir, out, uploads))
+    result, failures = under_chaos(chaos, lambda: demo.run(assembly_dir, out, uploads))
     return (result, _tree(out)), failures
 
 
-@pytest.fixture(scope="module")
-def calm_lifecycle(assembly_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
-    calm = _calm("lifecycle", tmp_path_factory, lambda out: _lifecycle(assembly_dir, out, None))
+@pytest.mark.xdist_group("chaos-lifecycle")
+@under_each_seed
+def test_model_lifecycle_under_chaos_trains_on_every_row_once(
+    assembly_dir: Path, tmp_path_factory: pytest.TempPathFactory, chaos: ChaosSettings
+) -> None:
+    run = partial(_lifecycle, assembly_dir)
+    calm, stormy = _calm_and_stormy("lifecycle", tmp_path_factory, chaos, run)
     assert calm[0]["items"]["outputs"] == calm[0]["items"]["itemsIn"] == 320
     assert [r["decision"] for r in calm[0]["rounds"]] == ["promoted"]
-    return calm
-
-
-@pytest.mark.xdist_group("chaos-lifecycle")
-@pytest.mark.parametrize("chaos", SEEDS, ids=SEED_IDS)
-def test_model_lifecycle_under_chaos_trains_on_every_row_once(
-    assembly_dir: Path, tmp_path: Path, calm_lifecycle: Any, chaos: ChaosSettings
-) -> None:
-    stormy, failures = _lifecycle(assembly_dir, tmp_path, chaos)
-    _same_outputs(calm_lifecycle, stormy, failures)
     # The same data trains the same model: the round's evaluation is the same.
-    assert stormy[0]["rounds"] == calm_lifecycle[0]["rounds"]
+    assert stormy[0]["rounds"] == calm[0]["rounds"]
 
 
 # Glue pipeline: the smallest run the 14 classes allow ------------------------------------------
 def _pipeline(assembly_dir: Path, out: Path, chaos: ChaosSettings | None) -> Any:
     from localcloud.demos import glue_ml_pipeline as demo
 
-    result, failures = _under(chaos, lambda: demo.run(assembly_dir, out, rows=140))
+    result, failures = under_chaos(chaos, lambda: demo.run(assembly_dir, out, rows=140))
     return (result, _tree(out)), failures
 
 
-@pytest.fixture(scope="module")
-def calm_pipeline(assembly_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
-    calm = _calm("pipeline", tmp_path_factory, lambda out: _pipeline(assembly_dir, out, None))
+@pytest.mark.xdist_group("chaos-pipeline")
+@under_each_seed
+def test_glue_pipeline_under_chaos_completes_with_the_same_channels(
+    assembly_dir: Path, tmp_path_factory: pytest.TempPathFactory, chaos: ChaosSettings
+) -> None:
+    run = partial(_pipeline, assembly_dir)
+    calm, stormy = _calm_and_stormy("pipeline", tmp_path_factory, chaos, run)
     assert calm[0]["items"] == {
         "itemsIn": 143, "outputs": 140, "quarantined": 3, "lost": 0, "duplicated": 0,
         "unexpected": 0,
     }  # fmt: skip
     assert set(calm[0]["jobs"].values()) == {"SUCCEEDED"}
-    return calm
-
-
-@pytest.mark.xdist_group("chaos-pipeline")
-@pytest.mark.parametrize("chaos", SEEDS, ids=SEED_IDS)
-def test_glue_pipeline_under_chaos_completes_with_the_same_channels(
-    assembly_dir: Path, tmp_path: Path, calm_pipeline: Any, chaos: ChaosSettings
-) -> None:
-    stormy, failures = _pipeline(assembly_dir, tmp_path, chaos)
-    _same_outputs(calm_pipeline, stormy, failures)
     assert set(stormy[0]["jobs"].values()) == {"SUCCEEDED"}
-    assert stormy[0]["test_accuracy"] == calm_pipeline[0]["test_accuracy"]
+    assert stormy[0]["test_accuracy"] == calm[0]["test_accuracy"]
 
 
 # Feedback loop: one round of classify traffic, feedback, human review and retraining ----------
-def _feedback(out: Path, chaos: ChaosSettings | None, assembly: Path) -> Any:
+def _feedback(assembly: Path, out: Path, chaos: ChaosSettings | None) -> Any:
     from localcloud.demos import comprehend_feedback_loop as demo
 
-    result, failures = _under(
+    result, failures = under_chaos(
         chaos, lambda: demo.run(out, rounds=1, assembly_dir=assembly, traffic=60)
     )
     return (result, _tree(out, skip=("accuracy.png",))), failures
@@ -192,27 +176,21 @@ def feedback_assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.getbasetemp() / "feedback-assembly"
 
 
-@pytest.fixture(scope="module")
-def calm_feedback(tmp_path_factory: pytest.TempPathFactory, feedback_assembly: Path) -> Any:
-    calm = _calm("feedback", tmp_path_factory, lambda out: _feedback(out, None, feedback_assembly))
-    assert calm[0]["items"]["itemsIn"] > 0
-    return calm
-
-
 @pytest.mark.xdist_group("chaos-feedback")
-@pytest.mark.parametrize("chaos", SEEDS, ids=SEED_IDS)
+@under_each_seed
 def test_feedback_loop_under_chaos_trains_on_every_answer_once(
-    tmp_path: Path, calm_feedback: Any, feedback_assembly: Path, chaos: ChaosSettings
+    tmp_path_factory: pytest.TempPathFactory, feedback_assembly: Path, chaos: ChaosSettings
 ) -> None:
-    stormy, failures = _feedback(tmp_path, chaos, feedback_assembly)
-    assert calm_feedback[0]["items"]["quarantined"] == 0
     # With after-effect failures too: a transformer attempt whose idempotency claim was
     # written though its answer was lost fails, and Lambda's retry a minute later takes the
     # lapsed claim over, so the answers reach this round's training data.
-    _same_outputs(calm_feedback, stormy, failures)
+    run = partial(_feedback, feedback_assembly)
+    calm, stormy = _calm_and_stormy("feedback", tmp_path_factory, chaos, run)
+    assert calm[0]["items"]["itemsIn"] > 0
+    assert calm[0]["items"]["quarantined"] == 0
     # The same answers train the same model: the API answers the held-out documents alike.
-    assert stormy[0]["accuracy_by_round"] == calm_feedback[0]["accuracy_by_round"]
-    assert calm_feedback[0]["answeredTwice"] == 0
+    assert stormy[0]["accuracy_by_round"] == calm[0]["accuracy_by_round"]
+    assert calm[0]["answeredTwice"] == 0
     if not chaos.after_effect:
         # Firehose delivers at least once: a PutRecord whose answer was lost stores a feedback
         # item twice, and a reviewer may see it twice (the training data keeps it once).

@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
@@ -23,9 +22,9 @@ from moto.core.config import DefaultConfig, default_user_config
 from localcloud.core.clock import LocalClock
 from localcloud.core.protocol import register_on_client
 from localcloud.services.comprehend.engine import ComprehendEngine, ComprehendTimings
-from tests.helpers.engines import cbor_client, fake_credentials
+from tests.helpers.engines import REGION, SESSION, cbor_client, fake_credentials
 
-REGION = "us-east-1"
+BUCKETS = ("data-bucket", "out-bucket")
 ACCOUNT = "123456789012"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/ComprehendDataAccess"
 TIMINGS = ComprehendTimings(
@@ -44,10 +43,6 @@ TIMINGS = ComprehendTimings(
 )
 PAST_THE_END = 7200.0  # virtual seconds: long enough for anything in these tests
 SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "comprehend_model_lifecycle"
-
-SESSION = boto3.Session(
-    region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing"
-)
 NO_RETRIES = Config(retries={"mode": "standard", "total_max_attempts": 1})
 
 
@@ -62,7 +57,7 @@ class DeniedS3:
 
 @pytest.fixture(autouse=True)
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    fake_credentials(monkeypatch, REGION)
+    fake_credentials(monkeypatch)
     # moto has a partial Comprehend of its own; passing it through leaves every Comprehend
     # call to the engine (the local cloud's dispatcher does the same).
     config: DefaultConfig = {
@@ -70,19 +65,6 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     }
     with mock_aws(config=config):
         yield
-
-
-@pytest.fixture
-def clock() -> LocalClock:
-    return LocalClock(speed=1e-9)  # virtual time stands still unless a test advances it
-
-
-@pytest.fixture
-def s3() -> Any:
-    client = SESSION.client("s3")
-    client.create_bucket(Bucket="data-bucket")
-    client.create_bucket(Bucket="out-bucket")
-    return client
 
 
 @pytest.fixture

@@ -96,12 +96,19 @@ def _workflow(client: Any, engine: GlueEngine, out: Path, second: str) -> str:
     return run_id
 
 
+def _finished_run(
+    client: Any, engine: GlueEngine, out: Path, second: str
+) -> tuple[str, dict[str, Any]]:
+    """The workflow run of `_workflow`, its id and its description with the graph."""
+    run_id = _workflow(client, engine, out, second)
+    return run_id, client.get_workflow_run(Name="flow", RunId=run_id, IncludeGraph=True)["Run"]
+
+
 def test_a_successful_run_follows_the_triggers_with_glue_arguments(
     glue: tuple[Any, GlueEngine], tmp_path: Path
 ) -> None:
     client, engine = glue
-    run_id = _workflow(client, engine, tmp_path, "ok.py")
-    run = client.get_workflow_run(Name="flow", RunId=run_id, IncludeGraph=True)["Run"]
+    run_id, run = _finished_run(client, engine, tmp_path, "ok.py")
     assert run["Status"] == "COMPLETED"
     assert run["Statistics"]["SucceededActions"] == 4
     assert run["Statistics"]["FailedActions"] == 0
@@ -118,8 +125,7 @@ def test_a_failed_job_is_retried_then_fires_only_the_failure_path(
     glue: tuple[Any, GlueEngine], tmp_path: Path
 ) -> None:
     client, engine = glue
-    run_id = _workflow(client, engine, tmp_path, "fail.py")
-    run = client.get_workflow_run(Name="flow", RunId=run_id, IncludeGraph=True)["Run"]
+    _, run = _finished_run(client, engine, tmp_path, "fail.py")
     assert run["Status"] == "COMPLETED"  # as on Glue: a failed job does not error the run
     assert run["Statistics"]["FailedActions"] == 1
     runs = client.get_job_runs(JobName="second")["JobRuns"]

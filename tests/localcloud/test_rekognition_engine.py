@@ -4,27 +4,26 @@ from __future__ import annotations
 
 import importlib.util
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from moto import mock_aws
 from moto.core.models import botocore_stubber
 
 from localcloud.core.clock import LocalClock
 from localcloud.core.protocol import CallContext, register_on_client
 from localcloud.services.rekognition.engine import CustomLabelsTimings, RekognitionEngine
-from tests.helpers.engines import fake_credentials
+from tests.helpers.engines import REGION, SESSION
 
-REGION = "us-east-1"
+pytestmark = pytest.mark.usefixtures("engine_aws")
+
 ACCOUNT = "123456789012"
 BUCKET = "custom-labels-batch-bucket"
+BUCKETS = (BUCKET,)
 PREFIX = "samples/custom_labels_batch"
 SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "custom_labels_batch"
 START = datetime(2024, 5, 6, 12, 0, tzinfo=UTC)
@@ -32,10 +31,6 @@ START_MS = 1714996800000
 CREATED = datetime(2024, 5, 1, 8, 30, tzinfo=UTC)
 CREATED_MS = 1714552200000
 TIMINGS = CustomLabelsTimings()  # start 600 s, stop 120 s, training 1800 s + 1 s per image
-
-SESSION = boto3.Session(
-    region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing"
-)
 
 
 def _load_samples() -> ModuleType:
@@ -49,24 +44,10 @@ def _load_samples() -> ModuleType:
 samples = _load_samples()
 
 
-@pytest.fixture(autouse=True)
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    fake_credentials(monkeypatch, REGION)
-    with mock_aws():
-        yield
-
-
 @pytest.fixture
 def clock() -> LocalClock:
     # Virtual time stands still unless a test advances it.
     return LocalClock(speed=1e-9, start=START)
-
-
-@pytest.fixture
-def s3() -> Any:
-    client = SESSION.client("s3")
-    client.create_bucket(Bucket=BUCKET)
-    return client
 
 
 def _put(s3: Any, relative: str) -> str:

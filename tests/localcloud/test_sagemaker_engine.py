@@ -81,6 +81,14 @@ def _deploy(sm: Any, name: str, model_data: str) -> None:
     )  # fmt: skip
 
 
+def _trained_model(sm: Any, engine: Any, name: str) -> None:
+    """Train "job-1" to completion, and make its model `name` with an endpoint config."""
+    _train(sm, "job-1")
+    engine.clock.advance(1000)
+    model_data = sm.describe_training_job(TrainingJobName="job-1")["ModelArtifacts"]
+    _deploy(sm, name, model_data["S3ModelArtifacts"])
+
+
 def test_training_follows_the_clock_and_writes_a_blazingtext_model(env: Any) -> None:
     sm, _, s3, engine = env
     _train(sm, "job-1")
@@ -112,10 +120,7 @@ def test_unsupported_modes_and_bad_data_fail_with_a_reason(env: Any) -> None:
 
 def test_endpoints_serve_blazingtext_answers_and_roll_back_a_failed_update(env: Any) -> None:
     sm, runtime, _, engine = env
-    _train(sm, "job-1")
-    engine.clock.advance(1000)
-    model_data = sm.describe_training_job(TrainingJobName="job-1")["ModelArtifacts"]
-    _deploy(sm, "m1", model_data["S3ModelArtifacts"])
+    _trained_model(sm, engine, "m1")
     sm.create_endpoint(EndpointName="ep", EndpointConfigName="m1")
     assert sm.describe_endpoint(EndpointName="ep")["EndpointStatus"] == "Creating"
     with pytest.raises(ClientError, match="not in service"):
@@ -143,10 +148,7 @@ def test_endpoints_serve_blazingtext_answers_and_roll_back_a_failed_update(env: 
 
 def test_batch_transform_writes_one_answer_per_input_line(env: Any) -> None:
     sm, _, s3, engine = env
-    _train(sm, "job-1")
-    engine.clock.advance(1000)
-    model_data = sm.describe_training_job(TrainingJobName="job-1")["ModelArtifacts"]
-    _deploy(sm, "m1", model_data["S3ModelArtifacts"])
+    _trained_model(sm, engine, "m1")
     lines = [json.dumps({"source": "striker league"}), json.dumps({"source": "band song"})]
     s3.put_object(Bucket="data", Key="eval/in/test.jsonl", Body="\n".join(lines).encode())
     sm.create_transform_job(

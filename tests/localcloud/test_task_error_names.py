@@ -9,6 +9,7 @@ import boto3
 import pytest
 
 from tests.common.test_error_names import why_not_raised
+from tests.helpers.aws import create_table
 from tests.helpers.statemachines import (
     REGION,
     Responder,
@@ -37,12 +38,7 @@ def _task(resource: str, parameters: dict[str, Any], retry_on: str | None = None
 
 def _lock_table() -> None:
     dynamodb = boto3.client("dynamodb", region_name=REGION)
-    dynamodb.create_table(
-        TableName=TABLE,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_table(dynamodb, TABLE, "pk")
     dynamodb.put_item(TableName=TABLE, Item={"pk": {"S": "lock"}})
 
 

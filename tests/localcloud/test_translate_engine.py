@@ -5,17 +5,14 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import botocore.loaders
 import botocore.retries.standard
 import botocore.session
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from moto import mock_aws
 
 from localcloud.core.clock import LocalClock
 from localcloud.core.protocol import register_on_client
@@ -28,9 +25,11 @@ from localcloud.services.translate.engine import (
     pseudo_translate,
     reverse_pseudo_translation,
 )
-from tests.helpers.engines import cbor_client, fake_credentials
+from tests.helpers.engines import REGION, SESSION, cbor_client
 
-REGION = "us-east-1"
+pytestmark = pytest.mark.usefixtures("engine_aws")
+
+BUCKETS = ("in-bucket", "out-bucket")
 ACCOUNT = "123456789012"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/TranslateDataAccess"
 TIMINGS = JobTimings(queued_seconds=30, base_seconds=120, seconds_per_character=0.01)
@@ -59,33 +58,6 @@ class DeniedS3:
         raise ClientError(
             {"Error": {"Code": "AccessDenied", "Message": "Access Denied"}}, "ListObjectsV2"
         )
-
-
-# One session for every client: it loads each service model once, which keeps the tests fast.
-SESSION = boto3.Session(
-    region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing"
-)
-
-
-@pytest.fixture(autouse=True)
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    fake_credentials(monkeypatch, REGION)
-    with mock_aws():
-        yield
-
-
-@pytest.fixture
-def clock() -> LocalClock:
-    # Virtual time stands still unless a test advances it.
-    return LocalClock(speed=1e-9)
-
-
-@pytest.fixture
-def s3() -> Any:
-    client = SESSION.client("s3")
-    client.create_bucket(Bucket="in-bucket")
-    client.create_bucket(Bucket="out-bucket")
-    return client
 
 
 @pytest.fixture
@@ -691,31 +663,36 @@ def _faulty(clock: LocalClock, s3: Any, roles: dict[str, Any], *modes: str, seed
     return engine, _client(engine)
 
 
-def test_drop_fault_removes_one_cue(clock: LocalClock, s3: Any, roles: dict[str, Any]) -> None:
-    engine, translate = _faulty(clock, s3, roles, "drop")
+def _cues_under_fault(
+    clock: LocalClock, s3: Any, roles: dict[str, Any], mode: str
+) -> tuple[FaultRecord, str, Any]:
+    """CUES translated by an engine with one fault mode: the one fault it logged, the
+    translation, and the client."""
+    engine, translate = _faulty(clock, s3, roles, mode)
     output = translate.translate_text(Text=CUES, SourceLanguageCode="en", TargetLanguageCode="es")
     [record] = engine.fault_log
+    return record, output["TranslatedText"], translate
+
+
+def test_drop_fault_removes_one_cue(clock: LocalClock, s3: Any, roles: dict[str, Any]) -> None:
+    record, translated, translate = _cues_under_fault(clock, s3, roles, "drop")
     assert record.operation == "TranslateText" and record.mode == "drop"
-    assert _cue_ids(output["TranslatedText"]) == [
+    assert _cue_ids(translated) == [
         c for c in ["c1", "c2", "c3", "c4"] if c not in record.element_ids
     ]
     again = translate.translate_text(Text=CUES, SourceLanguageCode="en", TargetLanguageCode="es")
-    assert again["TranslatedText"] == output["TranslatedText"]  # deterministic
+    assert again["TranslatedText"] == translated  # deterministic
 
 
 def test_merge_fault_joins_two_adjacent_cues(
     clock: LocalClock, s3: Any, roles: dict[str, Any]
 ) -> None:
-    engine, translate = _faulty(clock, s3, roles, "merge")
-    output = translate.translate_text(Text=CUES, SourceLanguageCode="en", TargetLanguageCode="es")
-    [record] = engine.fault_log
+    record, translated, _ = _cues_under_fault(clock, s3, roles, "merge")
     first, second = record.element_ids
     assert int(second[1]) == int(first[1]) + 1
-    assert _cue_ids(output["TranslatedText"]) == [
-        c for c in ["c1", "c2", "c3", "c4"] if c != second
-    ]
+    assert _cue_ids(translated) == [c for c in ["c1", "c2", "c3", "c4"] if c != second]
     words = {"c1": "One", "c2": "Two", "c3": "Three", "c4": "Four"}
-    merged = re.search(rf'<div id="{first}">(.*?)</div>', output["TranslatedText"])
+    merged = re.search(rf'<div id="{first}">(.*?)</div>', translated)
     assert merged is not None
     assert reverse_pseudo_translation(merged.group(1)) == f"{words[first]} {words[second]}"
 
@@ -723,15 +700,13 @@ def test_merge_fault_joins_two_adjacent_cues(
 def test_reorder_fault_swaps_two_adjacent_cues(
     clock: LocalClock, s3: Any, roles: dict[str, Any]
 ) -> None:
-    engine, translate = _faulty(clock, s3, roles, "reorder")
-    output = translate.translate_text(Text=CUES, SourceLanguageCode="en", TargetLanguageCode="es")
-    [record] = engine.fault_log
+    record, translated, _ = _cues_under_fault(clock, s3, roles, "reorder")
     expected = ["c1", "c2", "c3", "c4"]
     a, b = expected.index(record.element_ids[0]), expected.index(record.element_ids[1])
     expected[a], expected[b] = expected[b], expected[a]
     assert b == a + 1
-    assert _cue_ids(output["TranslatedText"]) == expected
-    assert reverse_pseudo_translation(output["TranslatedText"]).count("</div>") == 4
+    assert _cue_ids(translated) == expected
+    assert reverse_pseudo_translation(translated).count("</div>") == 4
 
 
 def test_faults_spare_documents_with_fewer_than_three_ids(
@@ -779,12 +754,22 @@ def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
     )
 
 
+def _throttling(
+    clock: LocalClock, s3: Any, roles: dict[str, Any], throttle_calls: int, max_attempts: int
+) -> tuple[TranslateEngine, Any]:
+    """An engine that throttles its next `throttle_calls` calls, and a client with standard
+    retries (a Config's `max_attempts` counts retries: 2 means three attempts in all)."""
+    faults = TranslateFaults(frozenset({"throttle"}), throttle_calls=throttle_calls)
+    engine = _engine(clock, s3, roles, faults)
+    retries = Config(retries={"mode": "standard", "max_attempts": max_attempts})
+    return engine, _client(engine, retries)
+
+
 @pytest.mark.usefixtures("no_backoff")
 def test_throttling_is_retried_transparently(
     clock: LocalClock, s3: Any, roles: dict[str, Any]
 ) -> None:
-    engine = _engine(clock, s3, roles, TranslateFaults(frozenset({"throttle"}), throttle_calls=3))
-    translate = _client(engine, Config(retries={"mode": "standard", "max_attempts": 3}))
+    _, translate = _throttling(clock, s3, roles, throttle_calls=3, max_attempts=3)
     result = translate.translate_text(Text="Hi", SourceLanguageCode="en", TargetLanguageCode="es")
     assert result["TranslatedText"] == "Ĥî·es"
     assert result["ResponseMetadata"]["RetryAttempts"] == 3
@@ -794,9 +779,7 @@ def test_throttling_is_retried_transparently(
 def test_throttling_fails_once_attempts_run_out(
     clock: LocalClock, s3: Any, roles: dict[str, Any]
 ) -> None:
-    engine = _engine(clock, s3, roles, TranslateFaults(frozenset({"throttle"}), throttle_calls=4))
-    # A client Config's `max_attempts` counts retries: 2 means three attempts in all.
-    translate = _client(engine, Config(retries={"mode": "standard", "max_attempts": 2}))
+    engine, translate = _throttling(clock, s3, roles, throttle_calls=4, max_attempts=2)
     with pytest.raises(translate.exceptions.TooManyRequestsException) as throttled:
         translate.list_languages()
     assert throttled.value.response["ResponseMetadata"]["RetryAttempts"] == 2

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tests.conftest import _synthesized
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PROVISIONED_STACK = "TicketClassification-provisioned"
 PRIVATE_STACK = "TicketClassification-private"
@@ -52,3 +54,8 @@ def synthesize_provisioned(outdir: Path) -> None:
     TicketClassificationStack(app, PRIVATE_STACK, settings=settings)
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     app.synth()
+
+
+def provisioned_assembly() -> Path:
+    """The assembly of `synthesize_provisioned`, synthesized again once a source changes."""
+    return _synthesized(PROVISIONED_ASSEMBLY, synthesize_provisioned, SOURCES)

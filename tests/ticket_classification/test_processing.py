@@ -21,6 +21,7 @@ from lambdas.ticket_classification.processing import (
     process,
 )
 from lambdas.ticket_classification.tickets import parse_ticket
+from tests.helpers.aws import create_table
 
 EVENT = {
     "TicketId": "T-1",
@@ -158,12 +159,7 @@ def tickets_table(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         monkeypatch.setenv(name, value)
     with mock_aws():
         dynamodb = boto3.client("dynamodb")
-        dynamodb.create_table(
-            TableName="tickets",
-            KeySchema=[{"AttributeName": "ticketId", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "ticketId", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_table(dynamodb, "tickets", "ticketId")
         yield dynamodb
 
 

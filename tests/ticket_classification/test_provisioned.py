@@ -18,20 +18,14 @@ from localcloud.demos.ticket_classification import (
     sample_tickets,
     train_endpoints,
 )
-from tests.conftest import _synthesized
-from tests.ticket_classification.helpers import (
-    PROVISIONED_ASSEMBLY,
-    PROVISIONED_STACK,
-    SOURCES,
-    synthesize_provisioned,
-)
+from tests.ticket_classification.helpers import PROVISIONED_STACK, provisioned_assembly
 
 pytestmark = [pytest.mark.workflow, pytest.mark.xdist_group("tickets-provisioned")]
 
 
 @pytest.fixture(scope="module")
 def provisioned(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TicketsStack]:
-    assembly = _synthesized(PROVISIONED_ASSEMBLY, synthesize_provisioned, SOURCES)
+    assembly = provisioned_assembly()
     work_dir = tmp_path_factory.mktemp("tickets-provisioned") / "localcloud"
     with LocalCloud(assembly, work_dir=work_dir) as cloud:
         stack = deploy(cloud, PROVISIONED_STACK)

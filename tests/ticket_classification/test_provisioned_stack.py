@@ -13,16 +13,13 @@ from cfnlint.api import lint_all
 
 from lambdas.shared.errors import ConfigurationError
 from stacks.config import TicketSettings
-from tests.conftest import _synthesized
 from tests.helpers.templates import resources, stack_template
 from tests.ticket_classification.helpers import (
     PRIVATE_STACK,
-    PROVISIONED_ASSEMBLY,
     PROVISIONED_STACK,
     SECURITY_GROUP,
-    SOURCES,
     SUBNETS,
-    synthesize_provisioned,
+    provisioned_assembly,
 )
 
 pytestmark = [pytest.mark.synth, pytest.mark.xdist_group("tickets-provisioned")]
@@ -30,7 +27,7 @@ pytestmark = [pytest.mark.synth, pytest.mark.xdist_group("tickets-provisioned")]
 
 @pytest.fixture(scope="module")
 def assembly() -> Path:
-    return _synthesized(PROVISIONED_ASSEMBLY, synthesize_provisioned, SOURCES)
+    return provisioned_assembly()
 
 
 def _one(template: dict[str, Any], resource_type: str) -> tuple[str, dict[str, Any]]:
