@@ -13,6 +13,7 @@ from functools import cache
 from typing import Any
 
 import boto3
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -128,6 +129,14 @@ def test_a_file_read_at_once_reads_as_line_by_line(
         general = _outcome(lambda: _SrtReader("\n".join(lines)).read_lines())
 
     assert fast == general
+
+
+@pytest.mark.parametrize("text", ["WEBVTT\n", "WEBVTT\nKind: captions\nLanguage: en\n"])
+def test_a_header_alone_ending_in_a_newline_reads_at_once_as_line_by_line(text: str) -> None:
+    # A file of a header and one empty line, its last line break dropped as `_lines` does.
+    cues, signature, metadata, blocks = _VttReader(text).read()
+    assert (cues, signature, metadata, blocks) == _VttReader(text).read_blocks()
+    assert "" not in metadata
 
 
 @PROFILE

@@ -448,7 +448,8 @@ def _plain_vtt(text: str) -> tuple[list[Cue], list[str]] | None:
     identifier (or none), a well-formed timing line and text lines without "-->"; None for
     any other file, which is read block by block. One search finds every cue."""
     header_end = text.find("\n\n")
-    header = text if header_end < 0 else text[:header_end]
+    # a file that is a header alone may end in a newline: an empty line, not a header line
+    header = text.rstrip("\n") if header_end < 0 else text[:header_end]
     if "-->" in header:
         return None
     body = text[len(header) :].rstrip("\n")
