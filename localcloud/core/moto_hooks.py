@@ -15,6 +15,8 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import datetime
+import functools
+import importlib
 import inspect
 import io
 import itertools
@@ -662,27 +664,26 @@ def _step_functions_modules_naming(name: str) -> list[types.ModuleType]:
     """Every module of moto's Step Functions interpreter that holds its own `name` (the one
     defining it and each that imports it), imported now: a module moto imports lazily, during an
     execution, would otherwise bind our replacement and keep it after the cloud stops."""
-    import importlib
+    modules = [importlib.import_module(module) for module in _interpreter_sources_naming(name)]
+    return [module for module in modules if name in vars(module)]
 
+
+@functools.cache
+def _interpreter_sources_naming(name: str) -> tuple[str, ...]:
+    """The interpreter's modules whose source mentions `name` (read once a process)."""
     from moto.stepfunctions import parser
 
     root = Path(parser.__file__).parent
-    modules = []
+    found = []
     for source in sorted(root.rglob("*.py")):
-        if name not in source.read_text(encoding="utf-8"):
-            continue
-        parts = source.relative_to(root).with_suffix("").parts
-        parts = parts[:-1] if parts[-1] == "__init__" else parts
-        module = importlib.import_module(".".join((parser.__name__, *parts)))
-        if name in vars(module):
-            modules.append(module)
-    return modules
+        if name in source.read_text(encoding="utf-8"):
+            parts = source.relative_to(root).with_suffix("").parts
+            parts = parts[:-1] if parts[-1] == "__init__" else parts
+            found.append(".".join((parser.__name__, *parts)))
+    return tuple(found)
 
 
 def _patch_step_functions(cloud: LocalCloud, patches: Patches) -> None:
-    # Import every module that calls boto_client_for, then point each at ours.
-    import moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils
-    import moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_factory  # noqa: F401,E501
     from botocore.config import Config
     from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
     from moto.stepfunctions.parser.asl.component.state.wait.wait_function import wait_function
