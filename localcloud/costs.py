@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lambdas.shared.endpoint_policy import ALWAYS_ON, SCHEDULE, EndpointPolicy
+from lambdas.shared.endpoint_policy import ALWAYS_ON, QUIET_SECONDS, SCHEDULE, EndpointPolicy
 from localcloud.prices import PriceList, PriceListError, load
 from stacks import WORKFLOWS
 
@@ -316,9 +316,14 @@ def _endpoints_fixed(
         "hour the endpoints serve on demand",
         (Charge("comprehend", endpoints, len(names) * units * per_second * 3600),),
     )
+    linger = (
+        f"{QUIET_SECONDS:g} s after the last call (idleMinutes 0)"
+        if policy.idle_minutes == 0
+        else f"after at most {policy.idle_minutes} idle minutes (fewer when the callers' "
+        "pauses are long)"
+    )
     on_demand = (
-        f"deleted after at most {policy.idle_minutes} idle minutes (fewer when the callers' "
-        "pauses are long) and recreated on demand, so idle hours bill nothing; each "
+        f"deleted {linger} and recreated on demand, so idle hours bill nothing; each "
         "recreation bills its creation time, and the first request waits for it"
     )
     if policy.mode == SCHEDULE:

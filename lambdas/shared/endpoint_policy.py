@@ -14,7 +14,10 @@ observes the endpoint and its callers' last use, and applies `decide`:
 The idle timeout adapts to the callers (`idle_timeout`): it is the shortest candidate that,
 judged by the recent pauses between uses, rarely deletes an endpoint that a caller wants again
 within a warm-up time (when keeping it would have been cheaper than recreating it); with no
-history it is the configured `idleMinutes`, which is also its upper bound.
+history it is the configured `idleMinutes`, which is also its upper bound. `idleMinutes` 0 puts
+cost first: the endpoint is deleted as soon as its callers have been quiet for `QUIET_SECONDS`,
+so it bills little more than its warm-ups and the calls it serves, and nearly every request
+after a pause waits for a warm-up.
 
 Pure functions of (observation, policy, clock): the keeper, the tests and the simulation
 benchmark (`benchmarks/endpoint_lifecycle_cost.py`) use the same code.
@@ -47,6 +50,10 @@ FAILED: Final = "FAILED"
 # Callers record their use at most this often (per execution environment): the recorded last
 # use is at most this much older than the real one.
 USE_RECORD_SECONDS: Final = 10.0
+# `idleMinutes` 0: the endpoint is deleted once no use has been recorded for this long. It must
+# outlast the callers' write throttle (`USE_RECORD_SECONDS`): a recorded quiet of 15 s is at
+# least 5 s without a call, so a caller that calls at least every 5 s keeps its endpoint.
+QUIET_SECONDS: Final = USE_RECORD_SECONDS + 5.0
 # The keeper's schedule, rate(1 minute): it samples the last use this often.
 KEEPER_TICK_SECONDS: Final = 60.0
 # Pauses shorter than this are not measured: under steady use the last use the keeper samples
@@ -101,7 +108,7 @@ class EndpointPolicy:
         """A validated policy; every bad value is a `PolicyError` naming it."""
         if mode not in MODES:
             raise PolicyError(f"endpointPolicy must be one of {', '.join(MODES)}, got {mode!r}")
-        idle = _integer("idleMinutes", idle_minutes, 1, 1440)
+        idle = _integer("idleMinutes", idle_minutes, 0, 1440)
         start = _integer("businessStartHour", start_hour, 0, 23)
         end = _integer("businessEndHour", end_hour, 1, 24)
         if end <= start:
@@ -281,6 +288,8 @@ class Decision:
 
 def idle_timeout(policy: EndpointPolicy, gaps: tuple[float, ...], warm_up_seconds: float) -> float:
     """Seconds of idleness after which the endpoint is deleted (see the module docstring)."""
+    if policy.idle_minutes == 0:
+        return QUIET_SECONDS
     limit = policy.idle_minutes * 60.0
     if not gaps:
         return limit

@@ -31,7 +31,11 @@ from typing import Any, Final
 from lambdas.shared.aws import conditional_write
 from lambdas.shared.endpoint_policy import USE_RECORD_SECONDS
 
-MIN_RETRY_AFTER_SECONDS: Final = 30
+# Once the warm-up a caller was promised has passed and the endpoint does not serve yet, it is
+# asked back this often; the keeper looks as often at an endpoint still being deleted
+# (`endpoint_policy.DELETING_POLL_SECONDS`). A longer floor would keep a recreated endpoint, idle,
+# for callers told to come back later than it serves.
+MIN_RETRY_AFTER_SECONDS: Final = 10
 # Errors of a call to an endpoint that does not exist (deleted while idle) or does not serve
 # yet (CREATING): ClassifyDocument's modelled errors.
 ENDPOINT_DOWN_ERRORS: Final = frozenset(

@@ -20,7 +20,7 @@ from lambdas.endpoint_keeper import keeper as keeper_module
 from lambdas.endpoint_keeper.keeper import Keeper
 from lambdas.endpoint_keeper.settings import KeeperSettings
 from lambdas.shared.endpoint_policy import SCALE_TO_ZERO, EndpointPolicy, Memory
-from lambdas.shared.endpoint_usage import EndpointUsage
+from lambdas.shared.endpoint_usage import MIN_RETRY_AFTER_SECONDS, EndpointUsage
 from tests.helpers.aws import create_table
 from tests.helpers.handlers import ACCOUNT, REGION, HandlerClients, call, handler_environment
 
@@ -107,11 +107,11 @@ class World:
     queue_url: str
     invoked: RecordingLambda = field(default_factory=RecordingLambda)
 
-    def keeper(self) -> Keeper:
+    def keeper(self, idle_minutes: int = 15) -> Keeper:
         settings = KeeperSettings(
             table=self.table,
             endpoint_arns=(ARN,),
-            policy=EndpointPolicy.parse(SCALE_TO_ZERO, idle_minutes=15).as_json(),
+            policy=EndpointPolicy.parse(SCALE_TO_ZERO, idle_minutes=idle_minutes).as_json(),
             warm_up_seconds=WARM_UP,
             stack_name="",
             queue_url=None,
@@ -178,6 +178,18 @@ def test_the_deadline_is_run_once_at_the_exact_second_and_deletes_if_still_idle(
     assert world.comprehend.deleted == [START + 60]
 
 
+def test_cost_first_deletes_fifteen_seconds_after_the_last_recorded_use(world: World) -> None:
+    world.clock.now = START + 1
+    world.usage().record_use(ARN)
+    world.clock.now = START + 4
+    world.keeper(idle_minutes=0).run()
+    assert world.scheduled() == [{"deadline": NAME, "at": START + 16, "delay": 12}]
+    world.clock.now = START + 16
+    result = world.keeper(idle_minutes=0).run()
+    assert result["endpoints"][ARN]["action"] == "delete"
+    assert world.comprehend.deleted == [START + 16]
+
+
 def test_a_use_recorded_after_the_deadline_run_was_sent_keeps_the_endpoint(
     world: World,
 ) -> None:
@@ -210,19 +222,19 @@ def test_callers_told_to_come_back_keep_a_recreated_endpoint_until_they_are_due(
     usage = world.usage()
     assert usage.wake(ARN) == WARM_UP  # the first caller: the whole warm-up
     assert [json.loads(i["Payload"]) for i in world.invoked.invocations] == [{"wake": NAME}]
-    world.clock.now = START + WARM_UP - 5  # a caller near the end of it: the minimum, 30 s
-    assert usage.wake(ARN) == 30
+    world.clock.now = START + WARM_UP - 5  # a caller near the end of it: the minimum, 10 s
+    assert usage.wake(ARN) == MIN_RETRY_AFTER_SECONDS == 10
     world.clock.now = START + 10  # an earlier one again: the latest promise stays
     assert usage.wake(ARN) == WARM_UP - 10
-    assert float(world.item()["retryDue"]["N"]) == START + WARM_UP + 25
+    assert float(world.item()["retryDue"]["N"]) == START + WARM_UP + 5
     assert len(world.invoked.invocations) == 1  # asked once
 
     world.comprehend.ready_at = START + WARM_UP  # the keeper recreated it; it serves now
-    # Nobody has come yet a minute after it became ready: the caller due at +25 s is still
+    # Nobody has come yet a minute after it became ready: the caller due at +5 s is still
     # within the grace of a minute from then, so it stays.
     world.clock.now = START + WARM_UP + 60
     assert world.keeper().run()["endpoints"][ARN]["action"] == "keep"
-    world.clock.now = START + WARM_UP + 85
+    world.clock.now = START + WARM_UP + 65
     assert world.keeper().run()["endpoints"][ARN]["action"] == "delete"
 
 

@@ -14,8 +14,10 @@ from lambdas.shared.endpoint_policy import (
     FAILED,
     IN_SERVICE,
     MISSING,
+    QUIET_SECONDS,
     SCALE_TO_ZERO,
     SCHEDULE,
+    USE_RECORD_SECONDS,
     Action,
     EndpointPolicy,
     Memory,
@@ -44,7 +46,8 @@ def test_days_accept_ranges_lists_and_names() -> None:
     ("kwargs", "message"),
     [
         ({"mode": "sometimes"}, "endpointPolicy must be one of"),
-        ({"idle_minutes": 0}, "idleMinutes must be between 1 and 1440"),
+        ({"idle_minutes": -1}, "idleMinutes must be between 0 and 1440"),
+        ({"idle_minutes": 1441}, "idleMinutes must be between 0 and 1440"),
         ({"idle_minutes": "soon"}, "idleMinutes must be an integer"),
         ({"days": "FRI-MON"}, "runs backwards"),
         ({"days": "MONDAY"}, "is not a day"),
@@ -205,6 +208,51 @@ def test_an_idle_endpoint_is_deleted_at_its_deadline_to_the_second() -> None:
     assert decide(serving, SCALE, used + MINUTE, DAILY).action is Action.DELETE
 
 
+COST_FIRST = EndpointPolicy.parse(SCALE_TO_ZERO, idle_minutes=0)
+
+
+def test_cost_first_deletes_once_the_callers_are_quiet_whatever_their_history() -> None:
+    used = MONDAY_NOON
+    serving = Observation(IN_SERVICE, ready_at=used - HOUR, last_used=used)
+    for memory in (Memory(), DAILY):  # no history, or long pauses: no adaptation either way
+        kept = decide(serving, COST_FIRST, used + QUIET_SECONDS - 0.5, memory)
+        assert kept.action is Action.KEEP and kept.deadline == used + QUIET_SECONDS
+        assert deadline_run(kept, used + QUIET_SECONDS - 0.5, pending=None) == 1
+        deleted = decide(serving, COST_FIRST, used + QUIET_SECONDS, memory)
+        assert deleted.action is Action.DELETE
+        assert deleted.idle_timeout_seconds == QUIET_SECONDS
+    # Work waiting in the queue, or callers told to come back, keep it all the same.
+    queued = Observation(IN_SERVICE, ready_at=used - HOUR, last_used=used - HOUR, waiting=2)
+    assert decide(queued, COST_FIRST, used).action is Action.KEEP
+    woken = Observation(IN_SERVICE, ready_at=used, last_used=used - 5, retry_due=used + 30)
+    assert decide(woken, COST_FIRST, used + 30 + QUIET_SECONDS - 1).action is Action.KEEP
+    assert decide(woken, COST_FIRST, used + 30 + QUIET_SECONDS).action is Action.DELETE
+    assert EndpointPolicy.from_json(COST_FIRST.as_json()) == COST_FIRST
+
+
+@pytest.mark.parametrize("cadence", [1.0, 3.0, 4.5, 5.0])
+def test_cost_first_never_deletes_between_the_calls_of_a_caller_every_five_seconds(
+    cadence: float,
+) -> None:
+    """The callers record their use at most once every `USE_RECORD_SECONDS`; the quiet that
+    deletes must outlast that, or a busy caller's endpoint would go between two writes."""
+    assert QUIET_SECONDS >= USE_RECORD_SECONDS + 5
+    start = MONDAY_NOON
+    recorded, calls = start, 0
+    now = start
+    while now < start + 10 * MINUTE:  # the keeper looks every half second; a call comes on cue
+        if (now - start) % cadence == 0:
+            calls += 1
+            if now - recorded >= USE_RECORD_SECONDS:
+                recorded = now
+        serving = Observation(IN_SERVICE, ready_at=start - HOUR, last_used=recorded)
+        assert decide(serving, COST_FIRST, now).action is Action.KEEP, now - start
+        now += 0.5
+    assert calls >= 10 * MINUTE / cadence
+    gone = Observation(IN_SERVICE, ready_at=start - HOUR, last_used=recorded)
+    assert decide(gone, COST_FIRST, recorded + QUIET_SECONDS).action is Action.DELETE
+
+
 def test_a_deadline_run_is_scheduled_once_and_only_when_near() -> None:
     used = MONDAY_NOON
     serving = Observation(IN_SERVICE, ready_at=used - HOUR, last_used=used)
@@ -232,7 +280,7 @@ def test_a_use_after_the_deadline_was_scheduled_keeps_the_endpoint() -> None:
 
 def test_a_recreated_endpoint_is_kept_for_callers_told_to_come_back() -> None:
     ready = MONDAY_NOON
-    due = ready + 25  # a caller came late in the warm-up and was told the minimum, 30 s
+    due = ready + 25  # a caller came late in the warm-up and was told to come back later
     woken = Observation(IN_SERVICE, ready_at=ready, last_used=ready - 5, retry_due=due)
     assert decide(woken, SCALE, ready + 70, DAILY).action is Action.KEEP
     assert decide(woken, SCALE, due + MINUTE, DAILY).action is Action.DELETE

@@ -104,8 +104,8 @@ def test_endpoints_scale_to_zero_on_the_dev_stage_and_stay_on_elsewhere() -> Non
     [
         ({"comprehend_model_lifecycle:endpointPolicy": "sometimes"},
          "comprehend_model_lifecycle:endpointPolicy must be one of"),
-        ({"comprehend_model_lifecycle:idleMinutes": 0},
-         "comprehend_model_lifecycle:idleMinutes must be between 1 and 1440"),
+        ({"comprehend_model_lifecycle:idleMinutes": -1},
+         "comprehend_model_lifecycle:idleMinutes must be between 0 and 1440"),
         ({"comprehend_model_lifecycle:businessStartHour": 18,
           "comprehend_model_lifecycle:businessEndHour": 9}, "must be after businessStartHour"),
     ],

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from lambdas.shared.endpoint_usage import MIN_RETRY_AFTER_SECONDS
 from localcloud.cloud import LocalCloud
 from localcloud.core.iam_check import check
 from tests.comprehend_feedback_loop.helpers import (
@@ -90,7 +91,7 @@ def test_an_idle_endpoint_is_deleted_and_a_call_wakes_it_once(loop: FeedbackLoop
             print("APILOG", "".join(log.lines)[-4000:])
         assert response.status == 503, response.body
         assert "starting" in response.json()["message"]
-        assert int(response.headers["Retry-After"]) >= 30
+        assert int(response.headers["Retry-After"]) >= MIN_RETRY_AFTER_SECONDS
 
     # Back in service (the model the round promoted): the same call is answered.
     wait_for(lambda: (_endpoint(loop) or {}).get("Status") == "IN_SERVICE", 60)

@@ -171,7 +171,12 @@ def test_scale_to_zero_endpoints_bill_nothing_idle_but_each_serving_hour():
     assert any(c.what.startswith("custom model management") for c in kept.fixed)
     hour = _rate(kept, "hour the endpoints serve on demand")
     assert hour == pytest.approx(2 * per_second * 3600)
-    assert any("recreated on demand" in a for a in kept.assumptions)
+    assert any("after at most 15 idle minutes" in a for a in kept.assumptions)
+    quick = costs.workflow_cost(
+        "ticket_classification", _with_keeper(EndpointPolicy.parse(SCALE_TO_ZERO, idle_minutes=0))
+    )
+    assert any("deleted 15 s after the last call" in a for a in quick.assumptions)
+    assert _rate(quick, "hour the endpoints serve on demand") == pytest.approx(hour)
 
 
 def test_a_business_hours_schedule_bills_those_hours_each_month():

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from lambdas.shared.endpoint_usage import MIN_RETRY_AFTER_SECONDS
 from localcloud.cloud import LocalCloud
 from localcloud.core.iam_check import check
 from localcloud.demos.ticket_classification import (
@@ -95,7 +96,7 @@ def test_tickets_sent_while_the_endpoints_are_deleted_are_classified_once_later(
     for event in events:
         answer = tickets.classify(event)
         assert answer["Queued"] is True and answer["TicketId"] == event["TicketId"], answer
-        assert answer["RetryAfterSeconds"] >= 30
+        assert answer["RetryAfterSeconds"] >= MIN_RETRY_AFTER_SECONDS
         assert not _done(tickets, event["TicketId"])
 
     # The endpoints come back, the queue is fed to the classifier, every ticket is classified.
