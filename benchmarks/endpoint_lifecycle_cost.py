@@ -575,7 +575,8 @@ def markdown(r: dict[str, Any]) -> list[str]:
         "- **Schedule**: in service Monday to Friday 09:00-17:00 UTC; scale-to-zero outside.",
         "- **Cost first** (scale-to-zero with `idleMinutes` 0): deleted "
         f"{r['quiet_seconds']:g} s after the last recorded use (the callers' "
-        f"{r['use_record_seconds']:g} s write throttle plus 5 s of quiet), whatever the "
+        f"{r['use_record_seconds']:g} s write throttle plus "
+        f"{r['quiet_seconds'] - r['use_record_seconds']:g} s of quiet), whatever the "
         "pauses; against its own lower bound, held to the waits it caused.",
         "- **Best fixed timeout in hindsight**: scale-to-zero with each idle timeout of "
         + ", ".join(str(m) for m in FIXED_TIMEOUT_MINUTES)

@@ -318,7 +318,7 @@ def _endpoints_fixed(
     )
     linger = (
         f"{QUIET_SECONDS:g} s after the last call (idleMinutes 0)"
-        if policy.idle_minutes == 0
+        if policy.cost_first
         else f"after at most {policy.idle_minutes} idle minutes (fewer when the callers' "
         "pauses are long)"
     )

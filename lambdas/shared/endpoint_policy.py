@@ -154,6 +154,11 @@ class EndpointPolicy:
     def scales_down(self) -> bool:
         return self.mode != ALWAYS_ON
 
+    @property
+    def cost_first(self) -> bool:
+        """`idleMinutes` 0: deleted `QUIET_SECONDS` after the last use, whatever the pauses."""
+        return self.idle_minutes == 0
+
 
 def _integer(name: str, value: Any, minimum: int, maximum: int) -> int:
     try:
@@ -288,7 +293,7 @@ class Decision:
 
 def idle_timeout(policy: EndpointPolicy, gaps: tuple[float, ...], warm_up_seconds: float) -> float:
     """Seconds of idleness after which the endpoint is deleted (see the module docstring)."""
-    if policy.idle_minutes == 0:
+    if policy.cost_first:
         return QUIET_SECONDS
     limit = policy.idle_minutes * 60.0
     if not gaps:
