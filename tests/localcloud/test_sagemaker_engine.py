@@ -170,3 +170,34 @@ def test_batch_transform_writes_one_answer_per_input_line(env: Any) -> None:
     output = s3.get_object(Bucket="data", Key="eval/out/test.jsonl.out")["Body"].read()
     answers = [json.loads(line) for line in output.decode().splitlines()]
     assert [a["label"] for a in answers] == [["__label__sport"], ["__label__music"]]
+
+
+class _HeldClock(LocalClock):
+    """A clock that reads what the test sets, to place a call at a chosen sub-millisecond."""
+
+    def __init__(self, at: float) -> None:
+        super().__init__(1.0)
+        self.at = at
+
+    def time(self) -> float:
+        return self.at
+
+    def advance(self, seconds: float) -> None:
+        self.at += seconds
+
+
+def test_an_endpoint_change_ends_its_full_duration_later_whatever_the_sub_millisecond() -> None:
+    # Times are held in whole milliseconds. An update made at .0006 is recorded as .001; read
+    # 300.0001 s later (.0007) against the raw clock, the wait would come out 0.3 ms short.
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="data")
+        clock = _HeldClock(1_780_000_000.0006)
+        engine = SageMakerEngine(clock, lambda _: s3)
+        with answered_by({"sagemaker": engine}):
+            sm = boto3.client("sagemaker", region_name="us-east-1")
+            s3.put_object(Bucket="data", Key="models/m/model.tar.gz", Body=b"not a model")
+            _deploy(sm, "m", "s3://data/models/m/model.tar.gz")
+            sm.create_endpoint(EndpointName="ep", EndpointConfigName="m")
+            clock.advance(engine.timings.endpoint + 0.0001)
+            assert sm.describe_endpoint(EndpointName="ep")["EndpointStatus"] != "Creating"

@@ -240,6 +240,9 @@ class SageMakerEngine(LocalEngine):
             self._endpoint_faults.append(reason)
 
     def _now(self) -> float:
+        # Whole milliseconds, as timestamps travel on the wire. Every lifecycle check compares two
+        # such readings: a rounded start against the raw clock could read 299.9997 s after a
+        # 300-s wait and leave an endpoint Updating.
         return round(self.clock.time(), 3)
 
     def _arn(self, kind: str, name: str) -> str:
@@ -269,8 +272,7 @@ class SageMakerEngine(LocalEngine):
     def _advance_training(self, job: _TrainingJob) -> None:
         if job.status != "InProgress":
             return
-        now = self.clock.time()
-        elapsed = now - job.created
+        elapsed = self._now() - job.created
         limit = job.request.get("StoppingCondition", {}).get("MaxRuntimeInSeconds", 86400)
         if elapsed > limit:
             job.status, job.secondary = "Stopped", "MaxRuntimeExceeded"
@@ -522,7 +524,7 @@ class SageMakerEngine(LocalEngine):
     def _advance_endpoint(self, endpoint: _Endpoint) -> None:
         if endpoint.status not in ("Creating", "Updating") or endpoint.pending_config is None:
             return
-        if self.clock.time() - endpoint.changed < self.timings.endpoint:
+        if self._now() - endpoint.changed < self.timings.endpoint:
             return
         try:
             if endpoint.fault:
@@ -574,7 +576,7 @@ class SageMakerEngine(LocalEngine):
 
     def instance_seconds(self) -> float:
         """Instance-seconds billed so far: ended endpoints and the live ones up to now."""
-        now = self.clock.time()
+        now = self._now()
         live = sum(
             (now - e.created) * self._variant(e.config).get("InitialInstanceCount", 0)
             for e in self._endpoints.values()
@@ -588,7 +590,7 @@ class SageMakerEngine(LocalEngine):
         if "ServerlessConfig" not in variant:
             self.usage.record_instances(
                 endpoint.name,
-                (self.clock.time() - endpoint.created) * variant.get("InitialInstanceCount", 0),
+                (self._now() - endpoint.created) * variant.get("InitialInstanceCount", 0),
             )
         del self._endpoints[p["EndpointName"]]
         return {}
@@ -646,7 +648,7 @@ class SageMakerEngine(LocalEngine):
         job = existing(
             self._transforms, name, self._validation(f"Could not find transform job {name}")
         )
-        if job.status == "InProgress" and self.clock.time() - job.created >= self.timings.transform:
+        if job.status == "InProgress" and self._now() - job.created >= self.timings.transform:
             try:
                 self._transform(job)
                 job.status = "Completed"
