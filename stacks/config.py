@@ -57,17 +57,34 @@ def in_range(
     return number
 
 
-def _as_int(key: str, value: Any, minimum: int, maximum: int) -> int:
-    return in_range(key, value, int, minimum, maximum)
+@dataclass(frozen=True)
+class ContextReader:
+    """One stack's settings in the CDK context: the values at `<prefix><key>`, each parsed
+    and checked, with the full key in the error."""
 
+    node: Node
+    prefix: str
 
-def number_reader(node: Node, prefix: str) -> Callable[[str, int, int, int], int]:
-    """`number(key, default, minimum, maximum)`: the integer at `prefix + key` in the context."""
+    def get(self, key: str, default: Any) -> Any:
+        return _get(self.node, self.prefix + key, default)
 
-    def number(key: str, default: int, minimum: int, maximum: int) -> int:
-        return _as_int(prefix + key, _get(node, prefix + key, default), minimum, maximum)
+    def text(self, key: str, default: str) -> str:
+        return str(self.get(key, default))
 
-    return number
+    def optional(self, key: str) -> str | None:
+        """The value as a string, or None where it is unset or empty."""
+        value = self.get(key, None)
+        return str(value) if value else None
+
+    def names(self, key: str, default: str = "") -> tuple[str, ...]:
+        """A list, or a comma-separated string, of names."""
+        return tuple(_as_list(self.get(key, default)))
+
+    def number(self, key: str, default: int, minimum: int, maximum: int) -> int:
+        return in_range(self.prefix + key, self.get(key, default), int, minimum, maximum)
+
+    def fraction(self, key: str, default: float, minimum: float, maximum: float) -> float:
+        return in_range(self.prefix + key, self.get(key, default), float, minimum, maximum)
 
 
 def max_polls(minutes: int, poll_seconds: int) -> int:
@@ -82,23 +99,23 @@ def stage(node: Node) -> str:
     return value
 
 
-def endpoint_policy(node: Node, prefix: str) -> EndpointPolicy:
+def endpoint_policy(read: ContextReader) -> EndpointPolicy:
     """The stack's endpoint lifecycle policy: `<prefix>endpointPolicy` (`always-on`,
     `scale-to-zero` or `schedule`; `scale-to-zero` for the `dev` stage, `always-on` for any
     other), `<prefix>idleMinutes` and, for `schedule`, `<prefix>businessDays`,
     `<prefix>businessStartHour`, `<prefix>businessEndHour` and `<prefix>businessTimeZone`."""
-    default = SCALE_TO_ZERO if stage(node) == "dev" else ALWAYS_ON
+    default = SCALE_TO_ZERO if stage(read.node) == "dev" else ALWAYS_ON
     try:
         return EndpointPolicy.parse(
-            str(_get(node, prefix + "endpointPolicy", default)),
-            idle_minutes=_get(node, prefix + "idleMinutes", 15),
-            days=_get(node, prefix + "businessDays", "MON-FRI"),
-            start_hour=_get(node, prefix + "businessStartHour", 8),
-            end_hour=_get(node, prefix + "businessEndHour", 18),
-            time_zone=_get(node, prefix + "businessTimeZone", "UTC"),
+            read.text("endpointPolicy", default),
+            idle_minutes=read.get("idleMinutes", 15),
+            days=read.get("businessDays", "MON-FRI"),
+            start_hour=read.get("businessStartHour", 8),
+            end_hour=read.get("businessEndHour", 18),
+            time_zone=read.get("businessTimeZone", "UTC"),
         )
     except PolicyError as error:
-        raise ConfigurationError(f"{prefix}{error}") from None
+        raise ConfigurationError(f"{read.prefix}{error}") from None
 
 
 @dataclass(frozen=True)
@@ -116,15 +133,15 @@ class CaptionSettings:
 
     @classmethod
     def from_context(cls, node: Node) -> CaptionSettings:
-        prefix = "caption_translation:"
-        source = str(_get(node, prefix + "sourceLanguage", "en"))
-        targets = check_languages(source, _as_list(_get(node, prefix + "targetLanguages", "es")))
-        trigger = str(_get(node, prefix + "triggerFile", "triggerfile"))
+        read = ContextReader(node, "caption_translation:")
+        source = read.text("sourceLanguage", "en")
+        targets = check_languages(source, read.names("targetLanguages", "es"))
+        trigger = read.text("triggerFile", "triggerfile")
         if not re.fullmatch(r"[A-Za-z0-9._-]{1,100}", trigger):
             raise ConfigurationError(
                 f"caption_translation:triggerFile must be a plain file name: {trigger!r}"
             )
-        terminologies = tuple(_as_list(_get(node, prefix + "terminologyNames", [])))
+        terminologies = read.names("terminologyNames")
         if len(terminologies) > 1:
             raise ConfigurationError(
                 "Amazon Translate applies at most one custom terminology per request; "
@@ -133,9 +150,8 @@ class CaptionSettings:
         for name in terminologies:
             if not re.fullmatch(r"[A-Za-z0-9-]{1,256}", name):
                 raise ConfigurationError(f"invalid terminology name {name!r}")
-        email = _get(node, prefix + "notificationEmail", None)
         try:
-            profile = ReadingProfile.from_json(_get(node, prefix + "readingProfile", None))
+            profile = ReadingProfile.from_json(read.get("readingProfile", None))
         except ReadingProfileError as error:
             raise ConfigurationError(f"caption_translation:readingProfile: {error}") from None
         settings = cls(
@@ -144,26 +160,11 @@ class CaptionSettings:
             target_languages=targets,
             trigger_file=trigger,
             terminology_names=terminologies,
-            realtime_max_bytes=_as_int(
-                prefix + "realtimeMaxBytes",
-                _get(node, prefix + "realtimeMaxBytes", 200_000),
-                0,
-                5_000_000,
-            ),
-            notification_email=str(email) if email else None,
-            poll_interval_seconds=_as_int(
-                prefix + "pollIntervalSeconds",
-                _get(node, prefix + "pollIntervalSeconds", 60),
-                5,
-                3600,
-            ),
-            max_polls=_as_int(prefix + "maxPolls", _get(node, prefix + "maxPolls", 720), 1, 10_000),
-            batch_retention_days=_as_int(
-                prefix + "batchRetentionDays",
-                _get(node, prefix + "batchRetentionDays", 30),
-                1,
-                3650,
-            ),
+            realtime_max_bytes=read.number("realtimeMaxBytes", 200_000, 0, 5_000_000),
+            notification_email=read.optional("notificationEmail"),
+            poll_interval_seconds=read.number("pollIntervalSeconds", 60, 5, 3600),
+            max_polls=read.number("maxPolls", 720, 1, 10_000),
+            batch_retention_days=read.number("batchRetentionDays", 30, 1, 3650),
         )
         budget = settings.poll_interval_seconds * settings.max_polls
         if budget > MAX_POLL_BUDGET_SECONDS:
@@ -191,32 +192,31 @@ class CustomLabelsSettings:
     @classmethod
     def from_context(cls, node: Node) -> CustomLabelsSettings:
         prefix = "custom_labels_batch:"
-        number = number_reader(node, prefix)
+        read = ContextReader(node, prefix)
 
-        schedule = str(_get(node, prefix + "schedule", "rate(1 hour)"))
+        schedule = read.text("schedule", "rate(1 hour)")
         if not re.fullmatch(
             r"(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(.+\))", schedule
         ):
             raise ConfigurationError(
                 f"{prefix}schedule must be rate(...) or cron(...): {schedule!r}"
             )
-        minimum = number("minInferenceUnits", 1, 1, 100)
-        maximum = number("maxInferenceUnits", minimum, 1, 100)
+        minimum = read.number("minInferenceUnits", 1, 1, 100)
+        maximum = read.number("maxInferenceUnits", minimum, 1, 100)
         if maximum < minimum:
             raise ConfigurationError(
                 f"{prefix}maxInferenceUnits ({maximum}) is below minInferenceUnits ({minimum})"
             )
-        email = _get(node, prefix + "notificationEmail", None)
         settings = cls(
             schedule=schedule,
             min_inference_units=minimum,
             max_inference_units=maximum,
-            min_confidence=number("minConfidence", 70, 0, 100),
-            runtime_budget_minutes=number("runtimeBudgetMinutes", 45, 5, 720),
-            poll_interval_seconds=number("pollIntervalSeconds", 30, 5, 300),
-            max_start_minutes=number("maxStartMinutes", 30, 5, 120),
-            max_attempts=number("maxAttempts", 3, 1, 10),
-            notification_email=str(email) if email else None,
+            min_confidence=read.number("minConfidence", 70, 0, 100),
+            runtime_budget_minutes=read.number("runtimeBudgetMinutes", 45, 5, 720),
+            poll_interval_seconds=read.number("pollIntervalSeconds", 30, 5, 300),
+            max_start_minutes=read.number("maxStartMinutes", 30, 5, 120),
+            max_attempts=read.number("maxAttempts", 3, 1, 10),
+            notification_email=read.optional("notificationEmail"),
         )
         if (
             settings.runtime_budget_minutes + 2 * settings.max_start_minutes
@@ -253,55 +253,45 @@ class ComprehendLifecycleSettings:
     @classmethod
     def from_context(cls, node: Node) -> ComprehendLifecycleSettings:
         prefix = "comprehend_model_lifecycle:"
-        number = number_reader(node, prefix)
+        read = ContextReader(node, prefix)
 
-        metric = str(_get(node, prefix + "metric", "F1"))
+        metric = read.text("metric", "F1")
         if metric not in ("Accuracy", "Precision", "Recall", "F1"):
             raise ConfigurationError(f"{prefix}metric must be Accuracy, Precision, Recall or F1")
-        mode = str(_get(node, prefix + "mode", "MULTI_CLASS")).upper().replace("-", "_")
+        mode = read.text("mode", "MULTI_CLASS").upper().replace("-", "_")
         if mode not in ("MULTI_CLASS", "MULTI_LABEL"):
             raise ConfigurationError(f"{prefix}mode must be MULTI_CLASS or MULTI_LABEL")
-        language = str(_get(node, prefix + "language", "en"))
+        language = read.text("language", "en")
         if language not in COMPREHEND_CLASSIFIER_LANGUAGES:
             raise ConfigurationError(
                 f"custom classification supports {', '.join(COMPREHEND_CLASSIFIER_LANGUAGES)}, "
                 f"not {language!r}"
             )
-        delimiter = str(_get(node, prefix + "labelDelimiter", "|"))
+        delimiter = read.text("labelDelimiter", "|")
         if delimiter not in ("|", "~", "!", "@", "#", "$", "%", "^", "*", "-", "_", "+", "=", "\\",
                              ":", ";", ">", "?", "/", " ", "\t"):  # fmt: skip
             raise ConfigurationError(f"{prefix}labelDelimiter {delimiter!r} is not allowed")
-        try:
-            fraction = float(_get(node, prefix + "testSplitFraction", 0.1))
-        except ValueError:
-            raise ConfigurationError(f"{prefix}testSplitFraction must be a number") from None
-        if not 0.05 <= fraction <= 0.5:
-            raise ConfigurationError(f"{prefix}testSplitFraction must be between 0.05 and 0.5")
-        try:
-            improvement = float(_get(node, prefix + "minImprovement", 0.0))
-        except ValueError:
-            raise ConfigurationError(f"{prefix}minImprovement must be a number") from None
-        if not 0 <= improvement < 1:
+        fraction = read.fraction("testSplitFraction", 0.1, 0.05, 0.5)
+        improvement = read.fraction("minImprovement", 0.0, 0, 1)
+        if improvement == 1:
             raise ConfigurationError(f"{prefix}minImprovement must be in [0, 1)")
-        labels = tuple(_as_list(_get(node, prefix + "labels", [])))
-        email = _get(node, prefix + "notificationEmail", None)
         return cls(
             metric=metric,
             mode=mode,
             label_delimiter=delimiter,
             language=language,
-            inference_units=number("inferenceUnits", 1, 1, 100),
+            inference_units=read.number("inferenceUnits", 1, 1, 100),
             test_percent=round(fraction * 100),
-            labels=labels,
-            retain_models=number("retainModels", 2, 0, 20),
+            labels=read.names("labels"),
+            retain_models=read.number("retainModels", 2, 0, 20),
             min_improvement_per_mille=round(improvement * 1000),
-            poll_interval_seconds=number("pollIntervalSeconds", 60, 10, 600),
-            max_training_minutes=number("maxTrainingMinutes", 360, 10, 600),
-            max_job_minutes=number("maxJobMinutes", 120, 10, 300),
-            max_endpoint_minutes=number("maxEndpointMinutes", 60, 10, 180),
-            max_rounds=number("maxRounds", 3, 1, 10),
-            notification_email=str(email) if email else None,
-            endpoint_policy=endpoint_policy(node, prefix),
+            poll_interval_seconds=read.number("pollIntervalSeconds", 60, 10, 600),
+            max_training_minutes=read.number("maxTrainingMinutes", 360, 10, 600),
+            max_job_minutes=read.number("maxJobMinutes", 120, 10, 300),
+            max_endpoint_minutes=read.number("maxEndpointMinutes", 60, 10, 180),
+            max_rounds=read.number("maxRounds", 3, 1, 10),
+            notification_email=read.optional("notificationEmail"),
+            endpoint_policy=endpoint_policy(read),
         )
 
 
@@ -333,28 +323,28 @@ class TicketSettings:
     @classmethod
     def from_context(cls, node: Node) -> TicketSettings:
         prefix = "ticket_classification:"
-        number = number_reader(node, prefix)
+        read = ContextReader(node, prefix)
 
         def endpoint(key: str) -> str | None:
-            value = _get(node, prefix + key, None)
+            value = read.get(key, None)
             if value is None or value == "":
                 return None
             if not COMPREHEND_ENDPOINT_ARN.match(str(value)):
                 raise ConfigurationError(f"{prefix}{key} is not a Comprehend endpoint ARN")
             return str(value)
 
-        database = str(_get(node, prefix + "database", "tickets"))
+        database = read.text("database", "tickets")
         if not re.fullmatch(r"[a-z_][a-z0-9_$]{0,126}", database):
             raise ConfigurationError(f"{prefix}database must be a lowercase Redshift name")
-        username = str(_get(node, prefix + "adminUsername", "ticketadmin"))
+        username = read.text("adminUsername", "ticketadmin")
         if not re.fullmatch(r"[a-z][a-z0-9_]{0,127}", username) or username == "admin":
             raise ConfigurationError(
                 f"{prefix}adminUsername must be a lowercase name other than 'admin'"
             )
-        capacity = number("baseCapacity", 8, 8, 1024)
+        capacity = read.number("baseCapacity", 8, 8, 1024)
         if capacity % 8:
             raise ConfigurationError(f"{prefix}baseCapacity must be a multiple of 8 RPUs")
-        public = _get(node, prefix + "publiclyAccessible", True)
+        public = read.get("publiclyAccessible", True)
         operation_arn = endpoint("operationEndpointArn")
         resource_arn = endpoint("resourceEndpointArn")
         if (operation_arn is None) != (resource_arn is None):
@@ -369,13 +359,13 @@ class TicketSettings:
             admin_username=username,
             base_capacity=capacity,
             publicly_accessible=str(public).lower() in ("true", "1", "yes"),
-            subnet_ids=tuple(_as_list(_get(node, prefix + "subnetIds", []))),
-            security_group_ids=tuple(_as_list(_get(node, prefix + "securityGroupIds", []))),
-            buffer_seconds=number("bufferSeconds", 60, 0, 900),
-            buffer_megabytes=number("bufferMegabytes", 5, 1, 128),
-            retry_seconds=number("retrySeconds", 3600, 0, 7200),
-            endpoint_policy=endpoint_policy(node, prefix),
-            **_ticket_warehouse(node, prefix),
+            subnet_ids=read.names("subnetIds"),
+            security_group_ids=read.names("securityGroupIds"),
+            buffer_seconds=read.number("bufferSeconds", 60, 0, 900),
+            buffer_megabytes=read.number("bufferMegabytes", 5, 1, 128),
+            retry_seconds=read.number("retrySeconds", 3600, 0, 7200),
+            endpoint_policy=endpoint_policy(read),
+            **_ticket_warehouse(read),
         )
 
 
@@ -385,17 +375,18 @@ REDSHIFT_NODE_TYPES = ("ra3.large", "ra3.xlplus", "ra3.4xlarge", "ra3.16xlarge",
 SINGLE_NODE_TYPES = ("ra3.large", "ra3.xlplus", "dc2.large")
 
 
-def _ticket_warehouse(node: Node, prefix: str) -> dict[str, Any]:
+def _ticket_warehouse(read: ContextReader) -> dict[str, Any]:
     """`ticket_classification:warehouse` and, for a provisioned cluster, its node type and count."""
-    warehouse = str(_get(node, prefix + "warehouse", "serverless"))
+    prefix = read.prefix
+    warehouse = read.text("warehouse", "serverless")
     if warehouse not in ("serverless", "provisioned"):
         raise ConfigurationError(f"{prefix}warehouse must be 'serverless' or 'provisioned'")
-    node_type = str(_get(node, prefix + "nodeType", "ra3.xlplus"))
+    node_type = read.text("nodeType", "ra3.xlplus")
     if node_type not in REDSHIFT_NODE_TYPES:
         raise ConfigurationError(
             f"{prefix}nodeType must be one of {', '.join(REDSHIFT_NODE_TYPES)}"
         )
-    nodes = _as_int(prefix + "numberOfNodes", _get(node, prefix + "numberOfNodes", 1), 1, 128)
+    nodes = read.number("numberOfNodes", 1, 1, 128)
     if nodes == 1 and node_type not in SINGLE_NODE_TYPES:
         raise ConfigurationError(f"{prefix}nodeType {node_type} needs 2 or more nodes")
     return {"warehouse": warehouse, "node_type": node_type, "number_of_nodes": nodes}
@@ -420,12 +411,12 @@ class FeedbackLoopSettings:
     @classmethod
     def from_context(cls, node: Node) -> FeedbackLoopSettings:
         prefix = "comprehend_feedback_loop:"
-        number = number_reader(node, prefix)
+        read = ContextReader(node, prefix)
 
-        name = str(_get(node, prefix + "classifierName", "news"))
+        name = read.text("classifierName", "news")
         if not re.fullmatch(r"[A-Za-z0-9-]{1,63}", name):
             raise ConfigurationError(f"{prefix}classifierName must be 1-63 letters, digits or -")
-        categories = tuple(_as_list(_get(node, prefix + "categories", [])))
+        categories = read.names("categories")
         if len(categories) < 2:
             raise ConfigurationError(
                 f"{prefix}categories must name at least two categories reviewers choose from"
@@ -433,30 +424,20 @@ class FeedbackLoopSettings:
         for category in categories:
             if not re.fullmatch(r"[A-Za-z0-9 _.-]{1,100}", category):
                 raise ConfigurationError(f"{prefix}categories: invalid category {category!r}")
-        try:
-            threshold = float(_get(node, prefix + "confidenceThreshold", 0.5))
-        except ValueError:
-            raise ConfigurationError(f"{prefix}confidenceThreshold must be a number") from None
-        if not 0 <= threshold <= 1:
-            raise ConfigurationError(f"{prefix}confidenceThreshold must be between 0 and 1")
-
-        def optional(key: str) -> str | None:
-            value = _get(node, prefix + key, None)
-            return str(value) if value else None
-
+        threshold = read.fraction("confidenceThreshold", 0.5, 0, 1)
         return cls(
             classifier_name=name,
             categories=categories,
             confidence_threshold_per_mille=round(threshold * 1000),
             # Firehose's documented ranges for S3 destinations.
-            buffer_seconds=number("bufferSeconds", 60, 0, 900),
-            buffer_mib=number("bufferMiB", 1, 1, 128),
+            buffer_seconds=read.number("bufferSeconds", 60, 0, 900),
+            buffer_mib=read.number("bufferMiB", 1, 1, 128),
             # Every item is at most 10,000 bytes; 50 keep a loop's input far under A2I's limit.
-            max_items_per_loop=number("maxItemsPerLoop", 10, 1, 50),
-            parameter_max_age_seconds=number("parameterMaxAgeSeconds", 60, 1, 3600),
-            throttle_rate=number("throttleRate", 50, 1, 10_000),
-            throttle_burst=number("throttleBurst", 100, 1, 5_000),
-            training_bucket=optional("trainingBucket"),
-            endpoint_parameter=optional("endpointParameter"),
-            endpoint_name=optional("endpointName"),
+            max_items_per_loop=read.number("maxItemsPerLoop", 10, 1, 50),
+            parameter_max_age_seconds=read.number("parameterMaxAgeSeconds", 60, 1, 3600),
+            throttle_rate=read.number("throttleRate", 50, 1, 10_000),
+            throttle_burst=read.number("throttleBurst", 100, 1, 5_000),
+            training_bucket=read.optional("trainingBucket"),
+            endpoint_parameter=read.optional("endpointParameter"),
+            endpoint_name=read.optional("endpointName"),
         )

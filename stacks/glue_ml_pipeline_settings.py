@@ -12,7 +12,7 @@ from constructs import Node
 
 from lambdas.shared.endpoint_policy import ALWAYS_ON, SCALE_TO_ZERO, SCHEDULE
 from lambdas.shared.errors import ConfigurationError
-from stacks.config import _get, in_range, number_reader, stage
+from stacks.config import ContextReader, stage
 
 # The built-in BlazingText image: one registry account per region (SageMaker developer guide,
 # "Docker registry paths and example code"), tag 1. Regions missing here can name the image with
@@ -41,10 +41,6 @@ HYPERPARAMETERS = {
     "buckets": (200_000, 10_000, 10_000_000),
 }
 INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
-
-
-def _float(node: Node, key: str, default: float, low: float, high: float) -> float:
-    return in_range(key, _get(node, key, default), float, low, high)
 
 
 @dataclass(frozen=True)
@@ -79,60 +75,60 @@ class GluePipelineSettings:
     @classmethod
     def from_context(cls, node: Node) -> GluePipelineSettings:
         prefix = "glue_ml_pipeline:"
-        number = number_reader(node, prefix)
+        read = ContextReader(node, prefix)
 
-        source = _get(node, prefix + "sourceUri", None)
+        source = read.get("sourceUri", None)
         if source is not None and not re.fullmatch(
             r"(s3://[a-z0-9.-]{3,63}/.+|https://\S+)", str(source)
         ):
             raise ConfigurationError(f"{prefix}sourceUri must be s3://bucket/key or https://...")
-        schedule = _get(node, prefix + "schedule", None)
+        schedule = read.get("schedule", None)
         if schedule is not None and not re.fullmatch(r"cron\(.+\)", str(schedule)):
             raise ConfigurationError(f"{prefix}schedule must be a Glue cron(...) expression")
-        image = _get(node, prefix + "trainingImage", None)
         instance_types = {}
         for key, default in (("trainingInstanceType", "ml.c5.xlarge"),
                              ("inferenceInstanceType", "ml.m5.large")):  # fmt: skip
-            value = str(_get(node, prefix + key, default))
+            value = read.text(key, default)
             if not INSTANCE_TYPE.match(value):
                 raise ConfigurationError(f"{prefix}{key} must be an ML instance type: {value!r}")
             instance_types[key] = value
-        learning_rate = _float(node, prefix + "learningRate", 0.3, 0.001, 1.0)
+        learning_rate = read.fraction("learningRate", 0.3, 0.001, 1.0)
         hyperparameters = [("mode", "supervised"), ("learning_rate", f"{learning_rate:g}")]
         for parameter, (standard, low, high) in HYPERPARAMETERS.items():
             camel = re.sub(r"_([a-z])", lambda m: m.group(1).upper(), parameter)
-            hyperparameters.append((parameter, str(number(camel, standard, low, high))))
-        validation = _float(node, prefix + "validationFraction", 0.1, 0.01, 0.4)
-        test = _float(node, prefix + "testFraction", 0.1, 0.01, 0.4)
+            hyperparameters.append((parameter, str(read.number(camel, standard, low, high))))
+        validation = read.fraction("validationFraction", 0.1, 0.01, 0.4)
+        test = read.fraction("testFraction", 0.1, 0.01, 0.4)
         if validation + test > 0.5:
             raise ConfigurationError(f"{prefix}validationFraction + testFraction must be <= 0.5")
         return cls(
             source_uri=str(source) if source else None,
             schedule=str(schedule) if schedule else None,
-            training_image=str(image) if image else None,
+            training_image=read.optional("trainingImage"),
             training_instance_type=instance_types["trainingInstanceType"],
             inference_instance_type=instance_types["inferenceInstanceType"],
             hyperparameters=tuple(hyperparameters),
-            seed=number("seed", 42, 0, 2**31 - 1),
+            seed=read.number("seed", 42, 0, 2**31 - 1),
             validation_fraction=validation,
             test_fraction=test,
-            max_reject_ratio=_float(node, prefix + "maxRejectRatio", 0.05, 0.0, 0.5),
-            expected_classes=number("expectedClasses", 14, 0, 10_000),
-            min_rows_per_class=number("minRowsPerClass", 10, 3, 1_000_000),
-            min_improvement=_float(node, prefix + "minImprovement", 0.0, 0.0, 0.5),
-            poll_seconds=number("pollSeconds", 30, 5, 600),
-            max_training_minutes=number("maxTrainingMinutes", 120, 5, 1440),
-            max_transform_minutes=number("maxTransformMinutes", 60, 5, 600),
-            max_endpoint_minutes=number("maxEndpointMinutes", 30, 5, 180),
-            endpoint_policy=_endpoint_policy(node, prefix),
-            serverless_memory_mib=_serverless_memory(node, prefix),
-            serverless_max_concurrency=number("serverlessMaxConcurrency", 5, 1, 200),
+            max_reject_ratio=read.fraction("maxRejectRatio", 0.05, 0.0, 0.5),
+            expected_classes=read.number("expectedClasses", 14, 0, 10_000),
+            min_rows_per_class=read.number("minRowsPerClass", 10, 3, 1_000_000),
+            min_improvement=read.fraction("minImprovement", 0.0, 0.0, 0.5),
+            poll_seconds=read.number("pollSeconds", 30, 5, 600),
+            max_training_minutes=read.number("maxTrainingMinutes", 120, 5, 1440),
+            max_transform_minutes=read.number("maxTransformMinutes", 60, 5, 600),
+            max_endpoint_minutes=read.number("maxEndpointMinutes", 30, 5, 180),
+            endpoint_policy=_endpoint_policy(read),
+            serverless_memory_mib=_serverless_memory(read),
+            serverless_max_concurrency=read.number("serverlessMaxConcurrency", 5, 1, 200),
         )
 
 
-def _endpoint_policy(node: Node, prefix: str) -> str:
-    default = SCALE_TO_ZERO if stage(node) == "dev" else ALWAYS_ON
-    policy = str(_get(node, prefix + "endpointPolicy", default))
+def _endpoint_policy(read: ContextReader) -> str:
+    prefix = read.prefix
+    default = SCALE_TO_ZERO if stage(read.node) == "dev" else ALWAYS_ON
+    policy = read.text("endpointPolicy", default)
     if policy == SCHEDULE:
         raise ConfigurationError(
             f"{prefix}endpointPolicy: the pipeline's endpoint is serverless under "
@@ -146,9 +142,9 @@ def _endpoint_policy(node: Node, prefix: str) -> str:
     return policy
 
 
-def _serverless_memory(node: Node, prefix: str) -> int:
+def _serverless_memory(read: ContextReader) -> int:
     # ServerlessConfig.MemorySizeInMB: 1024, 2048, 3072, 4096, 5120 or 6144 (the API reference).
-    memory = number_reader(node, prefix)("serverlessMemoryMiB", 2048, 1024, 6144)
+    memory = read.number("serverlessMemoryMiB", 2048, 1024, 6144)
     if memory % 1024:
-        raise ConfigurationError(f"{prefix}serverlessMemoryMiB must be a multiple of 1024")
+        raise ConfigurationError(f"{read.prefix}serverlessMemoryMiB must be a multiple of 1024")
     return memory
