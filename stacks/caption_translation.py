@@ -83,7 +83,6 @@ class CaptionTranslationStack(Stack):
             "TranslateDataAccessRole",
             service="translate",
             description="Lets Amazon Translate batch jobs read documents and write results",
-            source_account=self.account,
             source_arn=f"arn:aws:translate:{self.region}:{self.account}:*",
             bucket=bucket,
             reads="batches/*/translate-input/*",

@@ -132,8 +132,6 @@ class ComprehendModelLifecycleStack(Stack):
             "ComprehendDataAccessRole",
             service="comprehend",
             description="Lets Comprehend read a round's data and write its job output",
-            source_account=self.account,
-            source_arn=f"{service_arn('comprehend')}:*",
             bucket=bucket,
             reads="rounds/*",
             writes="rounds/*/jobs/*",

@@ -515,8 +515,6 @@ class TicketClassificationStack(Stack):
             "ComprehendDataAccessRole",
             service="comprehend",
             description="Lets Comprehend read the ticket training data",
-            source_account=Aws.ACCOUNT_ID,
-            source_arn=f"{comprehend}:*",
             bucket=bucket,
             reads="training/*",
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from aws_cdk import Stack
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
@@ -61,7 +62,10 @@ class ServiceRole(iam.Role):
 
 class DataAccessRole(ServiceRole):
     """The role an ML service's jobs (Translate, Comprehend) read their input with, the
-    objects matching `reads` in `bucket`, and write their output with, under `writes`."""
+    objects matching `reads` in `bucket`, and write their output with, under `writes`. The
+    service may assume it only for `source_account` (by default the stack's) and for the
+    resources matching `source_arn` (by default any of the service's in the stack's region
+    and account)."""
 
     def __init__(
         self,
@@ -70,19 +74,19 @@ class DataAccessRole(ServiceRole):
         *,
         service: str,
         description: str,
-        source_account: str,
-        source_arn: str,
         bucket: SecureBucket,
         reads: str,
         writes: str | None = None,
+        source_account: str | None = None,
+        source_arn: str | None = None,
     ) -> None:
         super().__init__(
             scope,
             construct_id,
             service=service,
             description=description,
-            source_account=source_account,
-            source_arn=source_arn,
+            source_account=source_account or Stack.of(scope).account,
+            source_arn=source_arn or f"{service_arn(service)}:*",
         )
         bucket.grant_prefix(self, ["s3:GetObject"], reads)
         if writes is not None:
