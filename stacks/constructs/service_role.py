@@ -74,11 +74,11 @@ class DataAccessRole(ServiceRole):
         *,
         service: str,
         description: str,
+        source_account: str | None = None,
+        source_arn: str | None = None,
         bucket: SecureBucket,
         reads: str,
         writes: str | None = None,
-        source_account: str | None = None,
-        source_arn: str | None = None,
     ) -> None:
         super().__init__(
             scope,
