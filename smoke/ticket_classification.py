@@ -5,12 +5,18 @@ table (loaded by Firehose within its buffer interval), read through the Redshift
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from lambdas.ticket_classification.warehouse import (
+    StatementFailedError,
+    run_statement,
+    statement_rows,
+)
 from smoke.core import (
     Environment,
     Result,
@@ -28,10 +34,6 @@ STACK = "TicketClassification"
 WAIT_SECONDS = 10 * 60  # Firehose buffers up to its interval (60 s by default), then COPYs
 POLL_SECONDS = 10
 UNSET = "unset"  # the endpoint parameters' value until the endpoints are trained
-
-
-class StatementError(RuntimeError):
-    """A Data API statement failed."""
 
 
 def check(env: Environment, outputs: StackOutputs, settings: Settings) -> Result:
@@ -158,7 +160,7 @@ class _Ticket:
         delete = f"DELETE FROM ticket_records WHERE id = '{ticket_id}'"
         try:
             _sql(self.env, outputs, delete, self.env.deadline(120))
-        except (StatementError, ClientError, TimeoutError) as error:
+        except (StatementFailedError, ClientError, TimeoutError) as error:
             detail = error_text(error) if isinstance(error, ClientError) else str(error)
             left.append(f"its row in the tickets table, if loaded ({delete}: {detail})")
         else:
@@ -185,25 +187,27 @@ def _warehouse(outputs: StackOutputs) -> str:
 
 
 def _sql(env: Environment, outputs: StackOutputs, sql: str, deadline: Any) -> list[list[Any]]:
-    data = env.client("redshift-data")
-    target = (
-        {"ClusterIdentifier": outputs["ClusterIdentifier"]}
-        if outputs.get("ClusterIdentifier")
-        else {"WorkgroupName": outputs["WorkgroupName"]}
-    )
-    statement = data.execute_statement(
-        **target, Database=outputs["DatabaseName"], SecretArn=outputs["AdminSecretArn"], Sql=sql
-    )
-    while True:
-        described = data.describe_statement(Id=statement["Id"])
-        if described["Status"] == "FINISHED":
-            break
-        if described["Status"] in ("FAILED", "ABORTED"):
-            raise StatementError(f"{sql!r} {described['Status']}: {described.get('Error')}")
+    """The rows of `sql`, run as the stack's Data API clients run it; TimeoutError once
+    `deadline` has passed with the statement still running."""
+
+    def pause(seconds: float) -> None:
         if deadline.expired():
-            raise TimeoutError(f"{sql!r} still {described['Status']}")
-        env.pause(1)
+            raise TimeoutError(f"{sql!r} still running")
+        env.pause(seconds)
+
+    data = env.client("redshift-data")
+    cluster = outputs.get("ClusterIdentifier")
+    described = run_statement(
+        data,
+        sql,
+        database=outputs["DatabaseName"],
+        secret_arn=outputs["AdminSecretArn"],
+        workgroup=None if cluster else outputs["WorkgroupName"],
+        cluster=cluster,
+        poll_seconds=1,
+        max_polls=sys.maxsize,  # the deadline ends the wait
+        sleep=pause,
+    )
     if not described.get("HasResultSet"):
         return []
-    records = data.get_statement_result(Id=statement["Id"])["Records"]
-    return [[next(iter(field.values())) for field in record] for record in records]
+    return statement_rows(data, described["Id"])
