@@ -65,7 +65,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import unquote, urlparse
 
 from localcloud.core.protocol import (
@@ -148,6 +148,31 @@ class _TransformJob:
     status: str = "InProgress"
     ended: float | None = None
     failure: str | None = None
+
+
+class _Kind(NamedTuple):
+    """How SageMaker names one kind of resource in its ARNs and lists it in its List* answer."""
+
+    arn_type: str
+    name_field: str
+    arn_field: str
+    list_key: str
+
+
+_TRAINING_JOB = _Kind("training-job", "TrainingJobName", "TrainingJobArn", "TrainingJobSummaries")
+_TRANSFORM_JOB = _Kind(
+    "transform-job", "TransformJobName", "TransformJobArn", "TransformJobSummaries"
+)
+_MODEL = _Kind("model", "ModelName", "ModelArn", "Models")
+_ENDPOINT_CONFIG = _Kind(
+    "endpoint-config", "EndpointConfigName", "EndpointConfigArn", "EndpointConfigs"
+)
+_ENDPOINT = _Kind("endpoint", "EndpointName", "EndpointArn", "Endpoints")
+
+
+def _next(faults: list[str]) -> str | None:
+    """The oldest fault queued by `fail_next_*`, taken off its queue; None when none is queued."""
+    return faults.pop(0) if faults else None
 
 
 def _s3(uri: str) -> tuple[str, str]:
@@ -257,10 +282,9 @@ class SageMakerEngine(LocalEngine):
         name = p["TrainingJobName"]
         if name in self._training:
             raise ServiceError("ResourceInUse", f"Training job {name} already exists", 400)
-        job = _TrainingJob(dict(p), self._now())
-        if self._training_faults:
-            job.fault = self._training_faults.pop(0)
-        self._training[name] = job
+        self._training[name] = _TrainingJob(
+            dict(p), self._now(), fault=_next(self._training_faults)
+        )
         return {"TrainingJobArn": self._arn("training-job", name)}
 
     def _training_job(self, name: str) -> _TrainingJob:
@@ -508,11 +532,14 @@ class SageMakerEngine(LocalEngine):
                 f'Cannot create already existing endpoint "{self._arn("endpoint", name)}".'
             )
         self._config(p["EndpointConfigName"])
-        endpoint = _Endpoint(name, p["EndpointConfigName"], self._now(), changed=self._now())
-        endpoint.pending_config = p["EndpointConfigName"]
-        if self._endpoint_faults:
-            endpoint.fault = self._endpoint_faults.pop(0)
-        self._endpoints[name] = endpoint
+        self._endpoints[name] = _Endpoint(
+            name,
+            p["EndpointConfigName"],
+            self._now(),
+            pending_config=p["EndpointConfigName"],
+            changed=self._now(),
+            fault=_next(self._endpoint_faults),
+        )
         return {"EndpointArn": self._arn("endpoint", name)}
 
     def _endpoint(self, name: str) -> _Endpoint:
@@ -550,8 +577,7 @@ class SageMakerEngine(LocalEngine):
         self._config(p["EndpointConfigName"])
         endpoint.status, endpoint.pending_config = "Updating", p["EndpointConfigName"]
         endpoint.changed = self._now()
-        if self._endpoint_faults:
-            endpoint.fault = self._endpoint_faults.pop(0)
+        endpoint.fault = _next(self._endpoint_faults)  # None while InService: no update pending
         return {"EndpointArn": self._arn("endpoint", endpoint.name)}
 
     def _describe_endpoint(self, p: dict[str, Any]) -> dict[str, Any]:
@@ -711,58 +737,60 @@ class SageMakerEngine(LocalEngine):
         return data
 
     # -- listing ----------------------------------------------------------------------------------
+    def _summary(self, kind: _Kind, name: str, **fields: Any) -> dict[str, Any]:
+        """A resource's entry in its List* answer: its name and ARN, then `fields`."""
+        return {kind.name_field: name, kind.arn_field: self._arn(kind.arn_type, name), **fields}
+
     def _list_training_jobs(self, p: dict[str, Any]) -> dict[str, Any]:
-        items = []
-        for name in list(self._training):
-            job = self._training_job(name)
-            items.append({
-                "TrainingJobName": name,
-                "TrainingJobArn": self._arn("training-job", name),
-                "CreationTime": job.created,
-                "TrainingJobStatus": job.status,
-            })  # fmt: skip
-        return _listed(p, "TrainingJobSummaries", items, "TrainingJobName")
+        return self._list_jobs(
+            p, _TRAINING_JOB, "TrainingJobStatus", list(self._training), self._training_job
+        )
 
     def _list_transform_jobs(self, p: dict[str, Any]) -> dict[str, Any]:
-        items = []
-        for name in list(self._transforms):
-            job = self._transform_job(name)
-            items.append({
-                "TransformJobName": name,
-                "TransformJobArn": self._arn("transform-job", name),
-                "CreationTime": job.created,
-                "TransformJobStatus": job.status,
-            })  # fmt: skip
-        return _listed(p, "TransformJobSummaries", items, "TransformJobName")
+        return self._list_jobs(
+            p, _TRANSFORM_JOB, "TransformJobStatus", list(self._transforms), self._transform_job
+        )
+
+    def _list_jobs(
+        self,
+        p: dict[str, Any],
+        kind: _Kind,
+        status_field: str,
+        names: list[str],
+        lookup: Callable[[str], _TrainingJob | _TransformJob],
+    ) -> dict[str, Any]:
+        """A List*Jobs answer: each job brought up to date by `lookup(name)`, with its status."""
+        jobs = {name: lookup(name) for name in names}
+        items = [
+            self._summary(kind, name, CreationTime=job.created, **{status_field: job.status})
+            for name, job in jobs.items()
+        ]
+        return _listed(p, items, kind)
 
     def _list_models(self, p: dict[str, Any]) -> dict[str, Any]:
         items = [
-            {"ModelName": name, "ModelArn": self._arn("model", name),
-             "CreationTime": model["CreationTime"]}
+            self._summary(_MODEL, name, CreationTime=model["CreationTime"])
             for name, model in self._models.items()
-        ]  # fmt: skip
-        return _listed(p, "Models", items, "ModelName")
+        ]
+        return _listed(p, items, _MODEL)
 
     def _list_endpoint_configs(self, p: dict[str, Any]) -> dict[str, Any]:
         items = [
-            {"EndpointConfigName": name, "EndpointConfigArn": self._arn("endpoint-config", name),
-             "CreationTime": config["CreationTime"]}
+            self._summary(_ENDPOINT_CONFIG, name, CreationTime=config["CreationTime"])
             for name, config in self._configs.items()
-        ]  # fmt: skip
-        return _listed(p, "EndpointConfigs", items, "EndpointConfigName")
+        ]
+        return _listed(p, items, _ENDPOINT_CONFIG)
 
     def _list_endpoints(self, p: dict[str, Any]) -> dict[str, Any]:
-        items = []
-        for name in list(self._endpoints):
-            endpoint = self._endpoint(name)
-            items.append({
-                "EndpointName": name,
-                "EndpointArn": self._arn("endpoint", name),
-                "CreationTime": endpoint.created,
-                "LastModifiedTime": endpoint.changed,
-                "EndpointStatus": endpoint.status,
-            })  # fmt: skip
-        return _listed(p, "Endpoints", items, "EndpointName")
+        endpoints = {name: self._endpoint(name) for name in list(self._endpoints)}
+        items = [
+            self._summary(
+                _ENDPOINT, name, CreationTime=endpoint.created,
+                LastModifiedTime=endpoint.changed, EndpointStatus=endpoint.status,
+            )
+            for name, endpoint in endpoints.items()
+        ]  # fmt: skip
+        return _listed(p, items, _ENDPOINT)
 
     def _stop_transform_job(self, p: dict[str, Any]) -> dict[str, Any]:
         job = self._transform_job(p["TransformJobName"])
@@ -771,10 +799,9 @@ class SageMakerEngine(LocalEngine):
         return {}
 
 
-def _listed(
-    p: dict[str, Any], key: str, items: list[dict[str, Any]], name_field: str
-) -> dict[str, Any]:
+def _listed(p: dict[str, Any], items: list[dict[str, Any]], kind: _Kind) -> dict[str, Any]:
     """One page of a List* answer: `NameContains` and `StatusEquals` applied, oldest first."""
+    name_field = kind.name_field
     contains = str(p.get("NameContains", "")).lower()
     status = p.get("StatusEquals")
     selected = [
@@ -790,7 +817,7 @@ def _listed(
         p.get("MaxResults", 10),
         error_code="ValidationException",
     )
-    return {key: page, **({"NextToken": token} if token else {})}
+    return {kind.list_key: page, **({"NextToken": token} if token else {})}
 
 
 class SageMakerRuntimeEndpoint:
