@@ -62,10 +62,10 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 from urllib.parse import unquote, urlparse
 
 from localcloud.core.protocol import (
@@ -75,6 +75,8 @@ from localcloud.core.protocol import (
     existing,
     page_by_key,
 )
+
+_T = TypeVar("_T")
 
 IMAGE_PATTERN = re.compile(r"^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/blazingtext:")
 HYPERPARAMETER_DEFAULTS = {
@@ -151,23 +153,30 @@ class _TransformJob:
 
 
 class _Kind(NamedTuple):
-    """How SageMaker names one kind of resource in its ARNs and lists it in its List* answer."""
+    """How SageMaker names one kind of resource: in its ARNs, its List* answer and its messages."""
 
     arn_type: str
     name_field: str
     arn_field: str
     list_key: str
+    noun: str
 
 
-_TRAINING_JOB = _Kind("training-job", "TrainingJobName", "TrainingJobArn", "TrainingJobSummaries")
+_TRAINING_JOB = _Kind(
+    "training-job", "TrainingJobName", "TrainingJobArn", "TrainingJobSummaries", "training job"
+)
 _TRANSFORM_JOB = _Kind(
-    "transform-job", "TransformJobName", "TransformJobArn", "TransformJobSummaries"
+    "transform-job", "TransformJobName", "TransformJobArn", "TransformJobSummaries", "transform job"
 )
-_MODEL = _Kind("model", "ModelName", "ModelArn", "Models")
+_MODEL = _Kind("model", "ModelName", "ModelArn", "Models", "model")
 _ENDPOINT_CONFIG = _Kind(
-    "endpoint-config", "EndpointConfigName", "EndpointConfigArn", "EndpointConfigs"
+    "endpoint-config",
+    "EndpointConfigName",
+    "EndpointConfigArn",
+    "EndpointConfigs",
+    "endpoint configuration",
 )
-_ENDPOINT = _Kind("endpoint", "EndpointName", "EndpointArn", "Endpoints")
+_ENDPOINT = _Kind("endpoint", "EndpointName", "EndpointArn", "Endpoints", "endpoint")
 
 
 def _next(faults: list[str]) -> str | None:
@@ -448,60 +457,74 @@ class SageMakerEngine(LocalEngine):
         return {}
 
     # -- models and configs -----------------------------------------------------------------------
+    # Both are kept as their create request, stamped with its CreationTime.
     def _create_model(self, p: dict[str, Any]) -> dict[str, Any]:
-        name = p["ModelName"]
-        if name in self._models:
-            raise self._validation(
-                f'Cannot create already existing model "{self._arn("model", name)}".'
-            )
+        self._refuse_existing(_MODEL, self._models, p["ModelName"])
         container = p.get("PrimaryContainer") or {}
         if not container.get("ModelDataUrl"):
             raise self._validation("The model needs PrimaryContainer.ModelDataUrl")
-        self._models[name] = {**p, "CreationTime": self._now()}
-        return {"ModelArn": self._arn("model", name)}
+        return self._store_request(_MODEL, self._models, p)
 
     def _model(self, name: str) -> dict[str, Any]:
-        missing = self._validation(f'Could not find model "{self._arn("model", name)}".')
-        return existing(self._models, name, missing)
+        return self._stored(_MODEL, self._models, name)
 
     def _describe_model(self, p: dict[str, Any]) -> dict[str, Any]:
-        model = self._model(p["ModelName"])
-        return {**model, "ModelArn": self._arn("model", p["ModelName"])}
+        return self._describe_request(_MODEL, self._models, p)
 
     def _delete_model(self, p: dict[str, Any]) -> dict[str, Any]:
-        self._model(p["ModelName"])
-        del self._models[p["ModelName"]]
-        return {}
+        return self._delete_request(_MODEL, self._models, p)
 
     def _create_endpoint_config(self, p: dict[str, Any]) -> dict[str, Any]:
-        name = p["EndpointConfigName"]
-        if name in self._configs:
-            raise self._validation(
-                f"Cannot create already existing endpoint configuration "
-                f'"{self._arn("endpoint-config", name)}".'
-            )
+        self._refuse_existing(_ENDPOINT_CONFIG, self._configs, p["EndpointConfigName"])
         for variant in p["ProductionVariants"]:
             self._model(variant["ModelName"])
-        self._configs[name] = {**p, "CreationTime": self._now()}
-        return {"EndpointConfigArn": self._arn("endpoint-config", name)}
+        return self._store_request(_ENDPOINT_CONFIG, self._configs, p)
 
     def _config(self, name: str) -> dict[str, Any]:
-        missing = self._validation(
-            f'Could not find endpoint configuration "{self._arn("endpoint-config", name)}".'
-        )
-        return existing(self._configs, name, missing)
+        return self._stored(_ENDPOINT_CONFIG, self._configs, name)
 
     def _describe_endpoint_config(self, p: dict[str, Any]) -> dict[str, Any]:
-        config = self._config(p["EndpointConfigName"])
-        return {
-            **config,
-            "EndpointConfigArn": self._arn("endpoint-config", p["EndpointConfigName"]),
-        }
+        return self._describe_request(_ENDPOINT_CONFIG, self._configs, p)
 
     def _delete_endpoint_config(self, p: dict[str, Any]) -> dict[str, Any]:
-        self._config(p["EndpointConfigName"])
-        del self._configs[p["EndpointConfigName"]]
+        return self._delete_request(_ENDPOINT_CONFIG, self._configs, p)
+
+    def _store_request(
+        self, kind: _Kind, requests: dict[str, dict[str, Any]], p: dict[str, Any]
+    ) -> dict[str, Any]:
+        name = p[kind.name_field]
+        requests[name] = {**p, "CreationTime": self._now()}
+        return {kind.arn_field: self._arn(kind.arn_type, name)}
+
+    def _describe_request(
+        self, kind: _Kind, requests: dict[str, dict[str, Any]], p: dict[str, Any]
+    ) -> dict[str, Any]:
+        name = p[kind.name_field]
+        return {
+            **self._stored(kind, requests, name),
+            kind.arn_field: self._arn(kind.arn_type, name),
+        }
+
+    def _delete_request(
+        self, kind: _Kind, requests: dict[str, dict[str, Any]], p: dict[str, Any]
+    ) -> dict[str, Any]:
+        name = p[kind.name_field]
+        self._stored(kind, requests, name)
+        del requests[name]
         return {}
+
+    # SageMaker's messages for models, endpoint configs and endpoints name the kind and the ARN.
+    def _refuse_existing(self, kind: _Kind, resources: Mapping[str, Any], name: str) -> None:
+        if name in resources:
+            raise self._validation(
+                f'Cannot create already existing {kind.noun} "{self._arn(kind.arn_type, name)}".'
+            )
+
+    def _stored(self, kind: _Kind, resources: Mapping[str, _T], name: str) -> _T:
+        missing = self._validation(
+            f'Could not find {kind.noun} "{self._arn(kind.arn_type, name)}".'
+        )
+        return existing(resources, name, missing)
 
     def _load(self, config_name: str) -> FastTextModel:
         """The model behind an endpoint config, read through the model's execution role."""
@@ -527,10 +550,7 @@ class SageMakerEngine(LocalEngine):
     # -- endpoints --------------------------------------------------------------------------------
     def _create_endpoint(self, p: dict[str, Any]) -> dict[str, Any]:
         name = p["EndpointName"]
-        if name in self._endpoints:
-            raise self._validation(
-                f'Cannot create already existing endpoint "{self._arn("endpoint", name)}".'
-            )
+        self._refuse_existing(_ENDPOINT, self._endpoints, name)
         self._config(p["EndpointConfigName"])
         self._endpoints[name] = _Endpoint(
             name,
@@ -543,8 +563,7 @@ class SageMakerEngine(LocalEngine):
         return {"EndpointArn": self._arn("endpoint", name)}
 
     def _endpoint(self, name: str) -> _Endpoint:
-        missing = self._validation(f'Could not find endpoint "{self._arn("endpoint", name)}".')
-        endpoint = existing(self._endpoints, name, missing)
+        endpoint = self._stored(_ENDPOINT, self._endpoints, name)
         self._advance_endpoint(endpoint)
         return endpoint
 
@@ -768,18 +787,19 @@ class SageMakerEngine(LocalEngine):
         return _listed(p, items, kind)
 
     def _list_models(self, p: dict[str, Any]) -> dict[str, Any]:
-        items = [
-            self._summary(_MODEL, name, CreationTime=model["CreationTime"])
-            for name, model in self._models.items()
-        ]
-        return _listed(p, items, _MODEL)
+        return self._list_requests(p, _MODEL, self._models)
 
     def _list_endpoint_configs(self, p: dict[str, Any]) -> dict[str, Any]:
+        return self._list_requests(p, _ENDPOINT_CONFIG, self._configs)
+
+    def _list_requests(
+        self, p: dict[str, Any], kind: _Kind, requests: dict[str, dict[str, Any]]
+    ) -> dict[str, Any]:
         items = [
-            self._summary(_ENDPOINT_CONFIG, name, CreationTime=config["CreationTime"])
-            for name, config in self._configs.items()
+            self._summary(kind, name, CreationTime=request["CreationTime"])
+            for name, request in requests.items()
         ]
-        return _listed(p, items, _ENDPOINT_CONFIG)
+        return _listed(p, items, kind)
 
     def _list_endpoints(self, p: dict[str, Any]) -> dict[str, Any]:
         endpoints = {name: self._endpoint(name) for name in list(self._endpoints)}
