@@ -62,10 +62,10 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple, TypeVar
 from urllib.parse import unquote, urlparse
 
 from localcloud.core.protocol import (
@@ -75,6 +75,8 @@ from localcloud.core.protocol import (
     existing,
     page_by_key,
 )
+
+_T = TypeVar("_T")
 
 IMAGE_PATTERN = re.compile(r"^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/blazingtext:")
 HYPERPARAMETER_DEFAULTS = {
@@ -148,6 +150,38 @@ class _TransformJob:
     status: str = "InProgress"
     ended: float | None = None
     failure: str | None = None
+
+
+class _Kind(NamedTuple):
+    """How SageMaker names one kind of resource: in its ARNs, its List* answer and its messages."""
+
+    arn_type: str
+    name_field: str
+    arn_field: str
+    list_key: str
+    noun: str
+
+
+_TRAINING_JOB = _Kind(
+    "training-job", "TrainingJobName", "TrainingJobArn", "TrainingJobSummaries", "training job"
+)
+_TRANSFORM_JOB = _Kind(
+    "transform-job", "TransformJobName", "TransformJobArn", "TransformJobSummaries", "transform job"
+)
+_MODEL = _Kind("model", "ModelName", "ModelArn", "Models", "model")
+_ENDPOINT_CONFIG = _Kind(
+    "endpoint-config",
+    "EndpointConfigName",
+    "EndpointConfigArn",
+    "EndpointConfigs",
+    "endpoint configuration",
+)
+_ENDPOINT = _Kind("endpoint", "EndpointName", "EndpointArn", "Endpoints", "endpoint")
+
+
+def _next(faults: list[str]) -> str | None:
+    """The oldest fault queued by `fail_next_*`, taken off its queue; None when none is queued."""
+    return faults.pop(0) if faults else None
 
 
 def _s3(uri: str) -> tuple[str, str]:
@@ -257,10 +291,9 @@ class SageMakerEngine(LocalEngine):
         name = p["TrainingJobName"]
         if name in self._training:
             raise ServiceError("ResourceInUse", f"Training job {name} already exists", 400)
-        job = _TrainingJob(dict(p), self._now())
-        if self._training_faults:
-            job.fault = self._training_faults.pop(0)
-        self._training[name] = job
+        self._training[name] = _TrainingJob(
+            dict(p), self._now(), fault=_next(self._training_faults)
+        )
         return {"TrainingJobArn": self._arn("training-job", name)}
 
     def _training_job(self, name: str) -> _TrainingJob:
@@ -424,60 +457,74 @@ class SageMakerEngine(LocalEngine):
         return {}
 
     # -- models and configs -----------------------------------------------------------------------
+    # Both are kept as their create request, stamped with its CreationTime.
     def _create_model(self, p: dict[str, Any]) -> dict[str, Any]:
-        name = p["ModelName"]
-        if name in self._models:
-            raise self._validation(
-                f'Cannot create already existing model "{self._arn("model", name)}".'
-            )
+        self._refuse_existing(_MODEL, self._models, p["ModelName"])
         container = p.get("PrimaryContainer") or {}
         if not container.get("ModelDataUrl"):
             raise self._validation("The model needs PrimaryContainer.ModelDataUrl")
-        self._models[name] = {**p, "CreationTime": self._now()}
-        return {"ModelArn": self._arn("model", name)}
+        return self._store_request(_MODEL, self._models, p)
 
     def _model(self, name: str) -> dict[str, Any]:
-        missing = self._validation(f'Could not find model "{self._arn("model", name)}".')
-        return existing(self._models, name, missing)
+        return self._stored(_MODEL, self._models, name)
 
     def _describe_model(self, p: dict[str, Any]) -> dict[str, Any]:
-        model = self._model(p["ModelName"])
-        return {**model, "ModelArn": self._arn("model", p["ModelName"])}
+        return self._describe_request(_MODEL, self._models, p)
 
     def _delete_model(self, p: dict[str, Any]) -> dict[str, Any]:
-        self._model(p["ModelName"])
-        del self._models[p["ModelName"]]
-        return {}
+        return self._delete_request(_MODEL, self._models, p)
 
     def _create_endpoint_config(self, p: dict[str, Any]) -> dict[str, Any]:
-        name = p["EndpointConfigName"]
-        if name in self._configs:
-            raise self._validation(
-                f"Cannot create already existing endpoint configuration "
-                f'"{self._arn("endpoint-config", name)}".'
-            )
+        self._refuse_existing(_ENDPOINT_CONFIG, self._configs, p["EndpointConfigName"])
         for variant in p["ProductionVariants"]:
             self._model(variant["ModelName"])
-        self._configs[name] = {**p, "CreationTime": self._now()}
-        return {"EndpointConfigArn": self._arn("endpoint-config", name)}
+        return self._store_request(_ENDPOINT_CONFIG, self._configs, p)
 
     def _config(self, name: str) -> dict[str, Any]:
-        missing = self._validation(
-            f'Could not find endpoint configuration "{self._arn("endpoint-config", name)}".'
-        )
-        return existing(self._configs, name, missing)
+        return self._stored(_ENDPOINT_CONFIG, self._configs, name)
 
     def _describe_endpoint_config(self, p: dict[str, Any]) -> dict[str, Any]:
-        config = self._config(p["EndpointConfigName"])
-        return {
-            **config,
-            "EndpointConfigArn": self._arn("endpoint-config", p["EndpointConfigName"]),
-        }
+        return self._describe_request(_ENDPOINT_CONFIG, self._configs, p)
 
     def _delete_endpoint_config(self, p: dict[str, Any]) -> dict[str, Any]:
-        self._config(p["EndpointConfigName"])
-        del self._configs[p["EndpointConfigName"]]
+        return self._delete_request(_ENDPOINT_CONFIG, self._configs, p)
+
+    def _store_request(
+        self, kind: _Kind, requests: dict[str, dict[str, Any]], p: dict[str, Any]
+    ) -> dict[str, Any]:
+        name = p[kind.name_field]
+        requests[name] = {**p, "CreationTime": self._now()}
+        return {kind.arn_field: self._arn(kind.arn_type, name)}
+
+    def _describe_request(
+        self, kind: _Kind, requests: dict[str, dict[str, Any]], p: dict[str, Any]
+    ) -> dict[str, Any]:
+        name = p[kind.name_field]
+        return {
+            **self._stored(kind, requests, name),
+            kind.arn_field: self._arn(kind.arn_type, name),
+        }
+
+    def _delete_request(
+        self, kind: _Kind, requests: dict[str, dict[str, Any]], p: dict[str, Any]
+    ) -> dict[str, Any]:
+        name = p[kind.name_field]
+        self._stored(kind, requests, name)
+        del requests[name]
         return {}
+
+    # SageMaker's messages for models, endpoint configs and endpoints name the kind and the ARN.
+    def _refuse_existing(self, kind: _Kind, resources: Mapping[str, Any], name: str) -> None:
+        if name in resources:
+            raise self._validation(
+                f'Cannot create already existing {kind.noun} "{self._arn(kind.arn_type, name)}".'
+            )
+
+    def _stored(self, kind: _Kind, resources: Mapping[str, _T], name: str) -> _T:
+        missing = self._validation(
+            f'Could not find {kind.noun} "{self._arn(kind.arn_type, name)}".'
+        )
+        return existing(resources, name, missing)
 
     def _load(self, config_name: str) -> FastTextModel:
         """The model behind an endpoint config, read through the model's execution role."""
@@ -503,21 +550,20 @@ class SageMakerEngine(LocalEngine):
     # -- endpoints --------------------------------------------------------------------------------
     def _create_endpoint(self, p: dict[str, Any]) -> dict[str, Any]:
         name = p["EndpointName"]
-        if name in self._endpoints:
-            raise self._validation(
-                f'Cannot create already existing endpoint "{self._arn("endpoint", name)}".'
-            )
+        self._refuse_existing(_ENDPOINT, self._endpoints, name)
         self._config(p["EndpointConfigName"])
-        endpoint = _Endpoint(name, p["EndpointConfigName"], self._now(), changed=self._now())
-        endpoint.pending_config = p["EndpointConfigName"]
-        if self._endpoint_faults:
-            endpoint.fault = self._endpoint_faults.pop(0)
-        self._endpoints[name] = endpoint
+        self._endpoints[name] = _Endpoint(
+            name,
+            p["EndpointConfigName"],
+            self._now(),
+            pending_config=p["EndpointConfigName"],
+            changed=self._now(),
+            fault=_next(self._endpoint_faults),
+        )
         return {"EndpointArn": self._arn("endpoint", name)}
 
     def _endpoint(self, name: str) -> _Endpoint:
-        missing = self._validation(f'Could not find endpoint "{self._arn("endpoint", name)}".')
-        endpoint = existing(self._endpoints, name, missing)
+        endpoint = self._stored(_ENDPOINT, self._endpoints, name)
         self._advance_endpoint(endpoint)
         return endpoint
 
@@ -550,8 +596,7 @@ class SageMakerEngine(LocalEngine):
         self._config(p["EndpointConfigName"])
         endpoint.status, endpoint.pending_config = "Updating", p["EndpointConfigName"]
         endpoint.changed = self._now()
-        if self._endpoint_faults:
-            endpoint.fault = self._endpoint_faults.pop(0)
+        endpoint.fault = _next(self._endpoint_faults)  # None while InService: no update pending
         return {"EndpointArn": self._arn("endpoint", endpoint.name)}
 
     def _describe_endpoint(self, p: dict[str, Any]) -> dict[str, Any]:
@@ -711,58 +756,61 @@ class SageMakerEngine(LocalEngine):
         return data
 
     # -- listing ----------------------------------------------------------------------------------
+    def _summary(self, kind: _Kind, name: str, **fields: Any) -> dict[str, Any]:
+        """A resource's entry in its List* answer: its name and ARN, then `fields`."""
+        return {kind.name_field: name, kind.arn_field: self._arn(kind.arn_type, name), **fields}
+
     def _list_training_jobs(self, p: dict[str, Any]) -> dict[str, Any]:
-        items = []
-        for name in list(self._training):
-            job = self._training_job(name)
-            items.append({
-                "TrainingJobName": name,
-                "TrainingJobArn": self._arn("training-job", name),
-                "CreationTime": job.created,
-                "TrainingJobStatus": job.status,
-            })  # fmt: skip
-        return _listed(p, "TrainingJobSummaries", items, "TrainingJobName")
+        return self._list_jobs(
+            p, _TRAINING_JOB, "TrainingJobStatus", list(self._training), self._training_job
+        )
 
     def _list_transform_jobs(self, p: dict[str, Any]) -> dict[str, Any]:
-        items = []
-        for name in list(self._transforms):
-            job = self._transform_job(name)
-            items.append({
-                "TransformJobName": name,
-                "TransformJobArn": self._arn("transform-job", name),
-                "CreationTime": job.created,
-                "TransformJobStatus": job.status,
-            })  # fmt: skip
-        return _listed(p, "TransformJobSummaries", items, "TransformJobName")
+        return self._list_jobs(
+            p, _TRANSFORM_JOB, "TransformJobStatus", list(self._transforms), self._transform_job
+        )
+
+    def _list_jobs(
+        self,
+        p: dict[str, Any],
+        kind: _Kind,
+        status_field: str,
+        names: list[str],
+        lookup: Callable[[str], _TrainingJob | _TransformJob],
+    ) -> dict[str, Any]:
+        """A List*Jobs answer: each job brought up to date by `lookup(name)`, with its status."""
+        jobs = {name: lookup(name) for name in names}
+        items = [
+            self._summary(kind, name, CreationTime=job.created, **{status_field: job.status})
+            for name, job in jobs.items()
+        ]
+        return _listed(p, items, kind)
 
     def _list_models(self, p: dict[str, Any]) -> dict[str, Any]:
-        items = [
-            {"ModelName": name, "ModelArn": self._arn("model", name),
-             "CreationTime": model["CreationTime"]}
-            for name, model in self._models.items()
-        ]  # fmt: skip
-        return _listed(p, "Models", items, "ModelName")
+        return self._list_requests(p, _MODEL, self._models)
 
     def _list_endpoint_configs(self, p: dict[str, Any]) -> dict[str, Any]:
+        return self._list_requests(p, _ENDPOINT_CONFIG, self._configs)
+
+    def _list_requests(
+        self, p: dict[str, Any], kind: _Kind, requests: dict[str, dict[str, Any]]
+    ) -> dict[str, Any]:
         items = [
-            {"EndpointConfigName": name, "EndpointConfigArn": self._arn("endpoint-config", name),
-             "CreationTime": config["CreationTime"]}
-            for name, config in self._configs.items()
-        ]  # fmt: skip
-        return _listed(p, "EndpointConfigs", items, "EndpointConfigName")
+            self._summary(kind, name, CreationTime=request["CreationTime"])
+            for name, request in requests.items()
+        ]
+        return _listed(p, items, kind)
 
     def _list_endpoints(self, p: dict[str, Any]) -> dict[str, Any]:
-        items = []
-        for name in list(self._endpoints):
-            endpoint = self._endpoint(name)
-            items.append({
-                "EndpointName": name,
-                "EndpointArn": self._arn("endpoint", name),
-                "CreationTime": endpoint.created,
-                "LastModifiedTime": endpoint.changed,
-                "EndpointStatus": endpoint.status,
-            })  # fmt: skip
-        return _listed(p, "Endpoints", items, "EndpointName")
+        endpoints = {name: self._endpoint(name) for name in list(self._endpoints)}
+        items = [
+            self._summary(
+                _ENDPOINT, name, CreationTime=endpoint.created,
+                LastModifiedTime=endpoint.changed, EndpointStatus=endpoint.status,
+            )
+            for name, endpoint in endpoints.items()
+        ]  # fmt: skip
+        return _listed(p, items, _ENDPOINT)
 
     def _stop_transform_job(self, p: dict[str, Any]) -> dict[str, Any]:
         job = self._transform_job(p["TransformJobName"])
@@ -771,10 +819,9 @@ class SageMakerEngine(LocalEngine):
         return {}
 
 
-def _listed(
-    p: dict[str, Any], key: str, items: list[dict[str, Any]], name_field: str
-) -> dict[str, Any]:
+def _listed(p: dict[str, Any], items: list[dict[str, Any]], kind: _Kind) -> dict[str, Any]:
     """One page of a List* answer: `NameContains` and `StatusEquals` applied, oldest first."""
+    name_field = kind.name_field
     contains = str(p.get("NameContains", "")).lower()
     status = p.get("StatusEquals")
     selected = [
@@ -790,7 +837,7 @@ def _listed(
         p.get("MaxResults", 10),
         error_code="ValidationException",
     )
-    return {key: page, **({"NextToken": token} if token else {})}
+    return {kind.list_key: page, **({"NextToken": token} if token else {})}
 
 
 class SageMakerRuntimeEndpoint:
